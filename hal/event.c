@@ -1,0 +1,430 @@
+/*
+ * event.c - events: completion, waiting, callbacks and timestamps.
+ *
+ * An event is one object seen two ways: by users through a handle, by
+ * backends as aidev_backend_event. Whoever holds it holds a reference: the
+ * user's handle, the backend between submit and complete, each pending
+ * callback. The backend completes it once; waiters spin briefly (completion
+ * often follows within microseconds, and a futex wake costs more than that)
+ * and then sleep on a condition variable.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hal/internal.h"
+
+/* How long a waiter spins before sleeping. */
+#define WAIT_SPIN_NS 20000u
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *producer,
+                             bool user_event, aidev_event_obj **out)
+{
+    aidev_event_obj *e = calloc(1, sizeof *e);
+    if (!e)
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for an event");
+    e->obj.type = AIDEV_HANDLE_EVENT;
+    e->obj.context = ctx;
+    atomic_init(&e->refs, 1);
+    atomic_init(&e->state, 0);
+    e->producer = producer;
+    e->user_event = user_event;
+    e->times.queued = aidev_now_ns();
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    *out = e;
+    return AIDEV_SUCCESS;
+}
+
+static void event_free(aidev_event_obj *e)
+{
+    if (e->native_release)
+        e->native_release(e->native);
+    free(e->message);
+    pthread_cond_destroy(&e->cond);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+AIDEV_API void aidev_backend_event_retain(aidev_backend_event *e)
+{
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+}
+
+AIDEV_API void aidev_backend_event_release(aidev_backend_event *e)
+{
+    if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
+        event_free(e);
+}
+
+aidev_status aidev_event_publish(aidev_event_obj *e, aidev_event *out)
+{
+    e->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_EVENT, e);
+    if (!e->obj.handle)
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
+    aidev_context_link(e->obj.context, &e->obj, AIDEV_HANDLE_EVENT);
+    *out = (aidev_event)e->obj.handle;
+    return AIDEV_SUCCESS;
+}
+
+/* Drops the user's handle and its reference. */
+static void event_unpublish(aidev_event_obj *e)
+{
+    aidev_context_unlink(&e->obj);
+    aidev_handle_free(e->obj.handle);
+    e->obj.handle = 0;
+    aidev_backend_event_release(e);
+}
+
+void aidev_event_destroy_for_context(aidev_event_obj *e)
+{
+    event_unpublish(e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Completion                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void run_callback(aidev_event_obj *e, aidev_event_callback_node *n)
+{
+    if (n->backend)
+        n->fn.backend(e, e->status, n->user_data);
+    else
+        n->fn.user((aidev_event)e->obj.handle, e->status, n->user_data);
+}
+
+void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *message)
+{
+    pthread_mutex_lock(&e->lock);
+    if (atomic_load_explicit(&e->state, memory_order_relaxed) != 0) {
+        pthread_mutex_unlock(&e->lock);
+        aidev_backend_debug("backend", "event %p completed twice (second status %s) - ignored",
+                            (void *)e, aidev_status_string(status));
+        return;
+    }
+    e->status = status;
+    if (status != AIDEV_SUCCESS)
+        e->message = strdup(message && *message ? message : aidev_status_string(status));
+    uint64_t now = aidev_now_ns();
+    if (!e->times.end) {
+        e->times.end = now;
+        if (!e->times.start)
+            e->times.start = now;
+    }
+    aidev_event_callback_node *list = e->callbacks;
+    e->callbacks = NULL;
+    atomic_store_explicit(&e->state, 1, memory_order_release);
+    if (e->sleepers)
+        pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+
+    /* The list was built newest first; run in registration order. */
+    aidev_event_callback_node *ordered = NULL;
+    while (list) {
+        aidev_event_callback_node *next = list->next;
+        list->next = ordered;
+        ordered = list;
+        list = next;
+    }
+    while (ordered) {
+        aidev_event_callback_node *next = ordered->next;
+        run_callback(e, ordered);
+        free(ordered);
+        aidev_backend_event_release(e); /* the callback's reference */
+        ordered = next;
+    }
+}
+
+AIDEV_API void aidev_backend_event_complete(aidev_backend_event *e, aidev_status status,
+                                            const char *fmt, ...)
+{
+    char message[2048] = "";
+    if (fmt && status != AIDEV_SUCCESS) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof message, fmt, ap);
+        va_end(ap);
+    }
+    aidev_event_complete(e, status, message);
+    aidev_backend_event_release(e);
+}
+
+AIDEV_API void aidev_backend_event_set_times(aidev_backend_event *e, uint64_t start_ns,
+                                             uint64_t end_ns)
+{
+    e->times.start = start_ns;
+    e->times.end = end_ns < start_ns ? start_ns : end_ns;
+}
+
+AIDEV_API aidev_status aidev_backend_event_status(const aidev_backend_event *e)
+{
+    if (atomic_load_explicit(&e->state, memory_order_acquire) == 0)
+        return AIDEV_NOT_READY;
+    return e->status;
+}
+
+AIDEV_API const char *aidev_backend_event_message(const aidev_backend_event *e)
+{
+    if (atomic_load_explicit(&e->state, memory_order_acquire) == 0 || !e->message)
+        return "";
+    return e->message;
+}
+
+AIDEV_API void aidev_backend_event_set_native(aidev_backend_event *e, const void *owner,
+                                              void *native, void (*release_fn)(void *native))
+{
+    e->native_owner = owner;
+    e->native = native;
+    e->native_release = release_fn;
+}
+
+AIDEV_API void *aidev_backend_event_native(const aidev_backend_event *e, const void *owner)
+{
+    return e->native && e->native_owner == owner ? e->native : NULL;
+}
+
+static aidev_status add_callback(aidev_event_obj *e, aidev_event_callback_node *n)
+{
+    pthread_mutex_lock(&e->lock);
+    if (atomic_load_explicit(&e->state, memory_order_acquire) != 0) {
+        pthread_mutex_unlock(&e->lock);
+        run_callback(e, n);
+        free(n);
+        return AIDEV_SUCCESS;
+    }
+    aidev_backend_event_retain(e);
+    n->next = e->callbacks;
+    e->callbacks = n;
+    pthread_mutex_unlock(&e->lock);
+    return AIDEV_SUCCESS;
+}
+
+AIDEV_API aidev_status aidev_backend_event_on_complete(aidev_backend_event *e,
+                                                       aidev_backend_event_fn fn,
+                                                       void *user_data)
+{
+    aidev_event_callback_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a callback");
+    n->backend = true;
+    n->fn.backend = fn;
+    n->user_data = user_data;
+    return add_callback(e, n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Waiting                                                                  */
+/* ------------------------------------------------------------------------ */
+
+aidev_status aidev_event_wait_obj(aidev_event_obj *e, uint64_t timeout_ns)
+{
+    uint64_t start = aidev_now_ns();
+    uint64_t deadline = timeout_ns == AIDEV_WAIT_FOREVER || timeout_ns > UINT64_MAX - start
+                            ? UINT64_MAX
+                            : start + timeout_ns;
+
+    for (uint32_t i = 0; atomic_load_explicit(&e->state, memory_order_acquire) == 0; i++) {
+        cpu_relax();
+        if ((i & 63) == 63) {
+            uint64_t now = aidev_now_ns();
+            if (now - start >= WAIT_SPIN_NS || now >= deadline)
+                break;
+        }
+    }
+
+    pthread_mutex_lock(&e->lock);
+    e->sleepers++;
+    while (atomic_load_explicit(&e->state, memory_order_acquire) == 0) {
+        if (deadline == UINT64_MAX) {
+            pthread_cond_wait(&e->cond, &e->lock);
+            continue;
+        }
+        if (aidev_now_ns() >= deadline)
+            break;
+        struct timespec ts = {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)};
+        pthread_cond_timedwait(&e->cond, &e->lock, &ts);
+    }
+    e->sleepers--;
+    bool done = atomic_load_explicit(&e->state, memory_order_acquire) != 0;
+    pthread_mutex_unlock(&e->lock);
+
+    if (!done)
+        return aidev_error(AIDEV_ERROR_TIMEOUT, "event did not complete within %llu ns",
+                           (unsigned long long)timeout_ns);
+    if (e->status != AIDEV_SUCCESS)
+        return aidev_error(e->status, "%s", e->message ? e->message : "");
+    return AIDEV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public calls                                                             */
+/* ------------------------------------------------------------------------ */
+
+AIDEV_API aidev_status aidev_event_create_user(aidev_context context, aidev_event *out_event)
+{
+    aidev_error_clear();
+    aidev_context_obj *ctx;
+    aidev_status st = aidev_lookup_context(context, "context", &ctx);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (!out_event)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "out_event: NULL");
+    aidev_event_obj *e;
+    st = aidev_event_new(ctx, NULL, true, &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    st = aidev_event_publish(e, out_event);
+    if (st != AIDEV_SUCCESS)
+        aidev_backend_event_release(e);
+    return st;
+}
+
+AIDEV_API aidev_status aidev_event_set_status(aidev_event event, aidev_status status,
+                                              const char *message)
+{
+    aidev_error_clear();
+    aidev_event_obj *e;
+    aidev_status st = aidev_lookup_event(event, "event", &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (!e->user_event)
+        return aidev_error(AIDEV_ERROR_INVALID_STATE,
+                           "event: not a user event; only aidev_event_create_user events take "
+                           "a status");
+    if (status > 0)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "status: %s is not a final status (use AIDEV_SUCCESS or an error)",
+                           aidev_status_string(status));
+    pthread_mutex_lock(&e->lock);
+    bool done = atomic_load(&e->state) != 0;
+    pthread_mutex_unlock(&e->lock);
+    if (done)
+        return aidev_error(AIDEV_ERROR_INVALID_STATE, "event: the user event already completed");
+    e->times.start = e->times.end = aidev_now_ns();
+    aidev_event_complete(e, status, message);
+    return AIDEV_SUCCESS;
+}
+
+AIDEV_API aidev_status aidev_event_query(aidev_event event)
+{
+    aidev_error_clear();
+    aidev_event_obj *e;
+    aidev_status st = aidev_lookup_event(event, "event", &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    st = aidev_backend_event_status(e);
+    if (st < 0)
+        aidev_error(st, "%s", aidev_backend_event_message(e));
+    return st;
+}
+
+AIDEV_API aidev_status aidev_event_wait(aidev_event event, uint64_t timeout_ns)
+{
+    aidev_error_clear();
+    aidev_event_obj *e;
+    aidev_status st = aidev_lookup_event(event, "event", &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    return aidev_event_wait_obj(e, timeout_ns);
+}
+
+AIDEV_API aidev_status aidev_events_wait(uint32_t count, const aidev_event *events,
+                                         uint64_t timeout_ns)
+{
+    aidev_error_clear();
+    if (count && !events)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "events: NULL with count %u", count);
+    for (uint32_t i = 0; i < count; i++) {
+        aidev_event_obj *e;
+        char what[32];
+        snprintf(what, sizeof what, "events[%u]", i);
+        aidev_status st = aidev_lookup_event(events[i], what, &e);
+        if (st != AIDEV_SUCCESS)
+            return st;
+    }
+    uint64_t start = aidev_now_ns();
+    aidev_status first = AIDEV_SUCCESS;
+    for (uint32_t i = 0; i < count; i++) {
+        aidev_event_obj *e = aidev_handle_get((uintptr_t)events[i], AIDEV_HANDLE_EVENT);
+        if (!e)
+            return aidev_error(AIDEV_ERROR_INVALID_HANDLE, "events[%u]: released while waiting",
+                               i);
+        uint64_t left = AIDEV_WAIT_FOREVER;
+        if (timeout_ns != AIDEV_WAIT_FOREVER) {
+            uint64_t spent = aidev_now_ns() - start;
+            left = spent >= timeout_ns ? 0 : timeout_ns - spent;
+        }
+        aidev_status st = aidev_event_wait_obj(e, left);
+        if (st == AIDEV_ERROR_TIMEOUT)
+            return st;
+        if (st != AIDEV_SUCCESS && first == AIDEV_SUCCESS)
+            first = aidev_error(st, "events[%u]: %s", i, e->message ? e->message : "");
+    }
+    return first;
+}
+
+AIDEV_API const char *aidev_event_message(aidev_event event)
+{
+    aidev_event_obj *e = aidev_handle_get((uintptr_t)event, AIDEV_HANDLE_EVENT);
+    return e ? aidev_backend_event_message(e) : "";
+}
+
+AIDEV_API aidev_status aidev_event_get_times(aidev_event event, aidev_event_times *out)
+{
+    aidev_error_clear();
+    aidev_event_obj *e;
+    aidev_status st = aidev_lookup_event(event, "event", &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (!out)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "out: NULL");
+    if (atomic_load_explicit(&e->state, memory_order_acquire) == 0)
+        return AIDEV_NOT_READY;
+    *out = e->times;
+    return AIDEV_SUCCESS;
+}
+
+AIDEV_API aidev_status aidev_event_set_callback(aidev_event event, aidev_event_callback fn,
+                                                void *user_data)
+{
+    aidev_error_clear();
+    aidev_event_obj *e;
+    aidev_status st = aidev_lookup_event(event, "event", &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (!fn)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "fn: NULL");
+    aidev_event_callback_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a callback");
+    n->fn.user = fn;
+    n->user_data = user_data;
+    return add_callback(e, n);
+}
+
+AIDEV_API aidev_status aidev_event_release(aidev_event event)
+{
+    aidev_error_clear();
+    aidev_event_obj *e;
+    aidev_status st = aidev_lookup_event(event, "event", &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    event_unpublish(e);
+    return AIDEV_SUCCESS;
+}

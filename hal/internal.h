@@ -1,0 +1,242 @@
+/*
+ * internal.h - objects of the hal and the functions they share.
+ *
+ * Public handles are not pointers: they are slot numbers of a handle table
+ * with a generation (hal/handle.c), so a stale or garbage handle is refused
+ * without touching memory. Behind a valid handle sits one of the structs
+ * below, each beginning with an aidev_object header.
+ */
+#ifndef AIDEV_HAL_INTERNAL_H
+#define AIDEV_HAL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <aidev/aidev.h>
+#include <aidev/aidev_backend.h>
+
+#include "hal/handle.h"
+
+#define AIDEV_INTERNAL __attribute__((visibility("hidden")))
+
+struct aidev_context_obj;
+struct aidev_device_obj;
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Sets the thread's message and returns |status|. */
+aidev_status aidev_error(aidev_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+aidev_status aidev_errorv(aidev_status status, const char *fmt, va_list ap);
+/* Clears the thread's message: every API entry starts with it. */
+void aidev_error_clear(void);
+/* The thread's message buffer (for prefixing a backend's message). */
+const char *aidev_error_message(void);
+
+uint64_t aidev_now_ns(void);
+
+/* ------------------------------------------------------------------------ */
+/* Objects                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Every object on a context's list. */
+typedef struct aidev_object {
+    aidev_handle_type type;
+    uintptr_t handle; /* 0 once the user released it */
+    struct aidev_context_obj *context;
+    struct aidev_object *prev, *next; /* the context's list */
+} aidev_object;
+
+/* One backend the loader considered (process-wide, hal/registry.c). */
+typedef struct aidev_registry_backend {
+    char name[64];
+    char path[4096];
+    aidev_backend_state state;
+    char reason[512];
+    uint32_t abi_version;
+    /* The plugin's table copied into a full-size, zero-filled one: members
+     * past the plugin's struct_size read as NULL. */
+    aidev_backend_vtable vt;
+    void *dl;       /* dlopen handle; NULL for built-ins */
+    void *instance; /* from vt.init */
+    uint32_t device_count;
+    aidev_backend_device_info *device_infos;
+} aidev_registry_backend;
+
+typedef struct aidev_device_obj {
+    aidev_object obj;
+    uint32_t index; /* in the context */
+    aidev_registry_backend *backend;
+    uint32_t backend_index;   /* the device's index in its backend */
+    const aidev_backend_device_info *info;
+    pthread_mutex_t open_lock;
+    void *native;             /* from vt.device_open; NULL until first use */
+} aidev_device_obj;
+
+typedef struct aidev_context_obj {
+    aidev_object obj;
+    pthread_mutex_t lock;     /* guards the object list and the counters */
+    aidev_object list;        /* sentinel of the list of child objects */
+    uint32_t device_count;
+    aidev_device_obj *devices;
+    uint32_t backend_count;   /* reports of the registry at creation */
+    aidev_backend_report *backends;
+    uint64_t memory_limit;    /* 0: none */
+    uint64_t memory_used;
+} aidev_context_obj;
+
+typedef struct aidev_buffer_obj {
+    aidev_object obj;
+    atomic_uint refs;         /* the user's, plus held-back commands' */
+    aidev_device_obj *device;
+    uint64_t size;
+    aidev_memory_kind kind;
+    aidev_type element_type;
+    bool imported;
+    void *native;
+    void *host_ptr;           /* stable host address of HOST/SHARED, or NULL */
+    atomic_bool mapped;
+    void *mapped_ptr;
+} aidev_buffer_obj;
+
+typedef struct aidev_kernel_expr {
+    uint8_t factor_count;
+    int8_t arg[4];            /* scalar argument index, -1 for a constant */
+    uint64_t constant[4];
+} aidev_kernel_expr;
+
+typedef struct aidev_kernel_obj {
+    aidev_object obj;
+    atomic_uint refs;
+    aidev_device_obj *device;
+    const aidev_kernel_desc *desc; /* the library's, or |owned_desc| */
+    aidev_kernel_desc owned_desc;
+    uint32_t library_index;
+    aidev_kernel_expr *counts;     /* per argument (buffers), factor_count 0: none */
+    aidev_kernel_expr grid[3];
+    void *native;
+} aidev_kernel_obj;
+
+/* The event: public handle and backend view are one object. */
+typedef struct aidev_event_callback_node {
+    struct aidev_event_callback_node *next;
+    bool backend; /* which of the two callback types |fn| is */
+    union {
+        aidev_event_callback user;
+        aidev_backend_event_fn backend;
+    } fn;
+    void *user_data;
+} aidev_event_callback_node;
+
+struct aidev_backend_event {
+    aidev_object obj;
+    atomic_uint refs;
+    atomic_int state;         /* 0 pending, 1 complete */
+    aidev_status status;
+    char *message;            /* failure message, malloc'd */
+    aidev_event_times times;
+    const aidev_device_obj *producer; /* device of the queue, NULL: user event */
+    bool user_event;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint32_t sleepers;
+    aidev_event_callback_node *callbacks;
+    const void *native_owner;
+    void *native;
+    void (*native_release)(void *native);
+};
+typedef struct aidev_backend_event aidev_event_obj;
+
+struct aidev_pending_command;
+
+typedef struct aidev_queue_obj {
+    aidev_object obj;
+    aidev_device_obj *device;
+    aidev_queue_priority priority;
+    void *native;
+    /* Commands held back until their waits complete (backends without
+     * AIDEV_BACKEND_CAP_ANY_WAIT, or host callbacks run by the hal). While
+     * this list is not empty, every new command joins its end, so the
+     * queue's order holds. */
+    pthread_mutex_t hold_lock;
+    pthread_cond_t hold_drained;
+    struct aidev_pending_command *held_head, *held_tail;
+    bool draining;
+    bool drain_again;
+} aidev_queue_obj;
+
+/* ------------------------------------------------------------------------ */
+/* Lookups: validate a handle of the given type (and context) or fail with a */
+/* message naming |what|.                                                    */
+/* ------------------------------------------------------------------------ */
+
+aidev_status aidev_lookup_context(aidev_context h, const char *what, aidev_context_obj **out);
+aidev_status aidev_lookup_device(aidev_device h, const char *what, aidev_device_obj **out);
+aidev_status aidev_lookup_buffer(aidev_buffer h, const char *what, aidev_buffer_obj **out);
+aidev_status aidev_lookup_queue(aidev_queue h, const char *what, aidev_queue_obj **out);
+aidev_status aidev_lookup_event(aidev_event h, const char *what, aidev_event_obj **out);
+aidev_status aidev_lookup_kernel(aidev_kernel h, const char *what, aidev_kernel_obj **out);
+
+/* ------------------------------------------------------------------------ */
+/* Context (hal/context.c)                                                  */
+/* ------------------------------------------------------------------------ */
+
+void aidev_context_link(aidev_context_obj *ctx, aidev_object *o, aidev_handle_type type);
+void aidev_context_unlink(aidev_object *o);
+aidev_status aidev_context_charge(aidev_context_obj *ctx, uint64_t bytes);
+void aidev_context_refund(aidev_context_obj *ctx, uint64_t bytes);
+
+/* ------------------------------------------------------------------------ */
+/* Registry (hal/registry.c)                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Takes a reference on the process-wide registry, loading it on first use. */
+aidev_status aidev_registry_acquire(aidev_registry_backend **out_backends, uint32_t *out_count);
+void aidev_registry_release(void);
+const aidev_backend_vtable *aidev_cpu_backend_vtable(void);
+
+/* ------------------------------------------------------------------------ */
+/* Devices (hal/device.c)                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Opens the backend device on first use. */
+aidev_status aidev_device_ensure_open(aidev_device_obj *dev);
+void aidev_device_close(aidev_device_obj *dev);
+#define AIDEV_DEVICE_VT(dev) (&(dev)->backend->vt)
+
+/* ------------------------------------------------------------------------ */
+/* Buffers, kernels, events, queues                                          */
+/* ------------------------------------------------------------------------ */
+
+void aidev_buffer_retain(aidev_buffer_obj *b);
+void aidev_buffer_unref(aidev_buffer_obj *b);
+/* Context teardown: the handle goes, the memory once unreferenced. */
+void aidev_buffer_destroy_for_context(aidev_buffer_obj *b);
+
+void aidev_kernel_retain(aidev_kernel_obj *k);
+void aidev_kernel_unref(aidev_kernel_obj *k);
+void aidev_kernel_destroy_for_context(aidev_kernel_obj *k);
+/* Checks |args| against the signature and resolves them; fills |grid|
+ * from the kernel's declared grid when |user_grid| is NULL. */
+aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_device_obj *dev,
+                                     uint32_t arg_count, const aidev_arg *args,
+                                     const uint32_t *user_grid, const uint32_t *user_wg,
+                                     aidev_backend_arg *resolved, aidev_buffer_obj **buffers,
+                                     uint32_t grid[3], uint32_t wg[3]);
+
+/* A new pending event, with one reference for the caller. */
+aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *producer,
+                             bool user_event, aidev_event_obj **out);
+/* Gives the event a public handle (on the context's list). */
+aidev_status aidev_event_publish(aidev_event_obj *e, aidev_event *out);
+void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *message);
+void aidev_event_destroy_for_context(aidev_event_obj *e);
+aidev_status aidev_event_wait_obj(aidev_event_obj *e, uint64_t timeout_ns);
+
+void aidev_queue_destroy_for_context(aidev_queue_obj *q);
+
+#endif

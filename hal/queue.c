@@ -1,0 +1,648 @@
+/*
+ * queue.c - queues and the enqueue calls.
+ *
+ * Every enqueue validates its arguments, resolves handles to backend objects
+ * and takes one of two paths:
+ *
+ *   direct  the command goes to the backend's queue_submit at once, with the
+ *           events it still waits on;
+ *   held    the command waits in the queue's hold list until the events it
+ *           waits on complete, then goes to the backend with none. That is
+ *           how a backend without AIDEV_BACKEND_CAP_ANY_WAIT waits on another
+ *           backend's events or on user events without blocking the caller,
+ *           and how host callbacks run where the backend has no native form.
+ *           While the hold list is not empty every command joins it, so the
+ *           queue's order holds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hal/internal.h"
+
+typedef struct aidev_pending_command {
+    struct aidev_pending_command *next;
+    aidev_queue_obj *queue;
+    aidev_backend_command cmd;
+    aidev_backend_arg args[AIDEV_MAX_KERNEL_ARGS];
+    /* References that keep the command's objects alive while it is held. */
+    aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
+    uint32_t buffer_count;
+    aidev_kernel_obj *kernel;
+    aidev_event_obj *signal;  /* may be NULL */
+    atomic_uint gates;        /* events still pending */
+    /* Set by the first failure before it runs: the command will not run and
+     * its event completes with |fail_status| and |cause|. */
+    atomic_bool failed;
+    aidev_status fail_status;
+    char cause[512];
+    /* Host callback run by the hal: a barrier first, then the function. */
+    bool hal_callback;
+    bool barrier_submitted;
+} aidev_pending_command;
+
+/* ------------------------------------------------------------------------ */
+/* The hold list                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void pending_free(aidev_pending_command *p)
+{
+    for (uint32_t i = 0; i < p->buffer_count; i++)
+        aidev_buffer_unref(p->buffers[i]);
+    if (p->kernel)
+        aidev_kernel_unref(p->kernel);
+    if (p->signal)
+        aidev_backend_event_release(p->signal);
+    free(p);
+}
+
+static void queue_drain(aidev_queue_obj *q);
+
+static void gate_done(aidev_backend_event *e, aidev_status status, void *user_data)
+{
+    aidev_pending_command *p = user_data;
+    if (status != AIDEV_SUCCESS) {
+        bool expected = false;
+        if (atomic_compare_exchange_strong(&p->failed, &expected, true)) {
+            p->fail_status = AIDEV_ERROR_DEPENDENCY;
+            snprintf(p->cause, sizeof p->cause, "an event it waited on failed with %s: %s",
+                     aidev_status_string(status), aidev_backend_event_message(e));
+        }
+    }
+    aidev_queue_obj *q = p->queue;
+    atomic_fetch_sub(&p->gates, 1);
+    queue_drain(q);
+}
+
+/* Hands |cmd| to the backend with no waits; when the submit fails, the
+ * error goes on |signal| instead. */
+static void submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
+                        aidev_event_obj *signal)
+{
+    const aidev_backend_vtable *vt = AIDEV_DEVICE_VT(q->device);
+    if (signal)
+        aidev_backend_event_retain(signal);
+    aidev_error_clear();
+    aidev_status st = vt->queue_submit(q->native, cmd, 0, NULL, signal);
+    if (st != AIDEV_SUCCESS && signal)
+        aidev_backend_event_complete(signal, st, "%s", aidev_error_message());
+}
+
+/* Runs what can run at the head of the hold list. One thread drains at a
+ * time; a completion that arrives meanwhile asks it to look again. */
+static void queue_drain(aidev_queue_obj *q)
+{
+    pthread_mutex_lock(&q->hold_lock);
+    if (q->draining) {
+        q->drain_again = true;
+        pthread_mutex_unlock(&q->hold_lock);
+        return;
+    }
+    q->draining = true;
+    do {
+        q->drain_again = false;
+        aidev_pending_command *p;
+        while ((p = q->held_head) && atomic_load(&p->gates) == 0) {
+            if (p->hal_callback && !p->barrier_submitted && !atomic_load(&p->failed)) {
+                /* Wait for the queue's earlier commands with a barrier, then
+                 * come back for the function. */
+                p->barrier_submitted = true;
+                aidev_event_obj *barrier;
+                if (aidev_event_new(q->obj.context, q->device, false, &barrier) != AIDEV_SUCCESS) {
+                    atomic_store(&p->failed, true);
+                    p->fail_status = AIDEV_ERROR_OUT_OF_HOST_MEMORY;
+                    snprintf(p->cause, sizeof p->cause, "out of host memory");
+                    continue;
+                }
+                atomic_store(&p->gates, 1);
+                pthread_mutex_unlock(&q->hold_lock);
+                const aidev_backend_command cmd = {.type = AIDEV_COMMAND_BARRIER};
+                submit_held(q, &cmd, barrier);
+                aidev_backend_event_on_complete(barrier, gate_done, p);
+                aidev_backend_event_release(barrier);
+                pthread_mutex_lock(&q->hold_lock);
+                continue;
+            }
+            q->held_head = p->next;
+            if (!q->held_head)
+                q->held_tail = NULL;
+            pthread_mutex_unlock(&q->hold_lock);
+
+            if (atomic_load(&p->failed)) {
+                if (p->signal)
+                    aidev_event_complete(p->signal, p->fail_status, p->cause);
+            } else if (p->hal_callback) {
+                p->cmd.u.host_callback.fn(p->cmd.u.host_callback.user_data);
+                if (p->signal)
+                    aidev_event_complete(p->signal, AIDEV_SUCCESS, NULL);
+            } else {
+                submit_held(q, &p->cmd, p->signal);
+            }
+            pending_free(p);
+            pthread_mutex_lock(&q->hold_lock);
+        }
+    } while (q->drain_again);
+    q->draining = false;
+    if (!q->held_head)
+        pthread_cond_broadcast(&q->hold_drained);
+    pthread_mutex_unlock(&q->hold_lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The common enqueue path                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct enqueue_request {
+    aidev_queue_obj *queue;
+    aidev_backend_command cmd;
+    aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
+    uint32_t buffer_count;
+    aidev_kernel_obj *kernel;
+    uint32_t wait_count;
+    const aidev_event *wait_events;
+    aidev_event *out_event;
+} enqueue_request;
+
+static aidev_status enqueue(enqueue_request *r)
+{
+    aidev_queue_obj *q = r->queue;
+    aidev_context_obj *ctx = q->obj.context;
+    const aidev_registry_backend *backend = q->device->backend;
+    aidev_status st;
+
+    if (r->wait_count && !r->wait_events)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
+                           r->wait_count);
+    if (r->wait_count > 1024)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "wait_count: %u, at most 1024 events per command", r->wait_count);
+
+    /* Resolve the wait list; keep only the events still pending. */
+    aidev_event_obj *small[16];
+    aidev_event_obj **waits = small;
+    if (r->wait_count > 16) {
+        waits = malloc(r->wait_count * sizeof *waits);
+        if (!waits)
+            return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    uint32_t pending = 0;
+    bool foreign = false;
+    const aidev_event_obj *failed = NULL;
+    for (uint32_t i = 0; i < r->wait_count; i++) {
+        char what[32];
+        aidev_event_obj *e;
+        snprintf(what, sizeof what, "wait_events[%u]", i);
+        st = aidev_lookup_event(r->wait_events[i], what, &e);
+        if (st == AIDEV_SUCCESS && e->obj.context != ctx)
+            st = aidev_error(AIDEV_ERROR_INVALID_HANDLE, "%s: the event belongs to another context",
+                             what);
+        if (st != AIDEV_SUCCESS)
+            goto out;
+        aidev_status es = aidev_backend_event_status(e);
+        if (es == AIDEV_NOT_READY) {
+            waits[pending++] = e;
+            if (e->producer != q->device)
+                foreign = true;
+        } else if (es != AIDEV_SUCCESS && !failed) {
+            failed = e;
+        }
+    }
+
+    aidev_event_obj *signal = NULL;
+    if (r->out_event) {
+        st = aidev_event_new(ctx, q->device, false, &signal);
+        if (st != AIDEV_SUCCESS)
+            goto out;
+        st = aidev_event_publish(signal, r->out_event);
+        if (st != AIDEV_SUCCESS) {
+            aidev_backend_event_release(signal);
+            goto out;
+        }
+    }
+    st = AIDEV_SUCCESS;
+
+    if (failed) {
+        /* It cannot run: say so on its event; the enqueue itself worked. */
+        if (signal) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "an event it waited on failed with %s: %s",
+                     aidev_status_string(failed->status), failed->message ? failed->message : "");
+            aidev_event_complete(signal, AIDEV_ERROR_DEPENDENCY, msg);
+        }
+        goto out;
+    }
+
+    bool hal_callback = r->cmd.type == AIDEV_COMMAND_HOST_CALLBACK &&
+                        !(backend->vt.caps & AIDEV_BACKEND_CAP_HOST_CALLBACK);
+    bool must_gate = hal_callback || (foreign && !(backend->vt.caps & AIDEV_BACKEND_CAP_ANY_WAIT));
+
+    pthread_mutex_lock(&q->hold_lock);
+    bool hold = must_gate || q->held_head || q->draining;
+    if (!hold) {
+        pthread_mutex_unlock(&q->hold_lock);
+        if (signal)
+            aidev_backend_event_retain(signal);
+        aidev_error_clear();
+        st = backend->vt.queue_submit(q->native, &r->cmd, pending,
+                                      (aidev_backend_event *const *)waits, signal);
+        if (st != AIDEV_SUCCESS && signal) {
+            aidev_backend_event_release(signal); /* the backend's, never taken */
+            if (!aidev_error_message()[0])
+                aidev_error(st, "backend '%s': queue_submit failed", backend->name);
+            /* The caller gets no event when the enqueue itself fails. */
+            aidev_event_destroy_for_context(signal);
+            *r->out_event = NULL;
+        }
+        goto out;
+    }
+
+    aidev_pending_command *p = calloc(1, sizeof *p);
+    if (!p) {
+        pthread_mutex_unlock(&q->hold_lock);
+        if (signal) {
+            aidev_event_destroy_for_context(signal);
+            *r->out_event = NULL;
+        }
+        st = aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        goto out;
+    }
+    p->queue = q;
+    p->cmd = r->cmd;
+    p->hal_callback = hal_callback;
+    if (r->cmd.type == AIDEV_COMMAND_DISPATCH) {
+        memcpy(p->args, r->cmd.u.dispatch.args, r->cmd.u.dispatch.arg_count * sizeof p->args[0]);
+        p->cmd.u.dispatch.args = p->args;
+    }
+    for (uint32_t i = 0; i < r->buffer_count; i++) {
+        aidev_buffer_retain(r->buffers[i]);
+        p->buffers[p->buffer_count++] = r->buffers[i];
+    }
+    if (r->kernel) {
+        aidev_kernel_retain(r->kernel);
+        p->kernel = r->kernel;
+    }
+    if (signal) {
+        aidev_backend_event_retain(signal);
+        p->signal = signal;
+    }
+    /* One extra gate while the callbacks are registered, so the command
+     * cannot run before its last gate is in place. */
+    atomic_init(&p->gates, pending + 1);
+    if (q->held_tail)
+        q->held_tail->next = p;
+    else
+        q->held_head = p;
+    q->held_tail = p;
+    pthread_mutex_unlock(&q->hold_lock);
+
+    for (uint32_t i = 0; i < pending; i++)
+        aidev_backend_event_on_complete(waits[i], gate_done, p);
+    atomic_fetch_sub(&p->gates, 1);
+    queue_drain(q);
+
+out:
+    if (waits != small)
+        free(waits);
+    return st;
+}
+
+static aidev_status lookup_queue_buffer(aidev_queue_obj *q, aidev_buffer h, const char *what,
+                                        aidev_buffer_obj **out)
+{
+    aidev_status st = aidev_lookup_buffer(h, what, out);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if ((*out)->obj.context != q->obj.context)
+        return aidev_error(AIDEV_ERROR_INVALID_HANDLE, "%s: the buffer belongs to another context",
+                           what);
+    if ((*out)->device != q->device)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "%s: the buffer is on device %u, the queue on device %u; copy "
+                           "through host memory between devices",
+                           what, (*out)->device->index, q->device->index);
+    return AIDEV_SUCCESS;
+}
+
+static aidev_status check_range(const aidev_buffer_obj *b, const char *what, uint64_t offset,
+                                uint64_t size)
+{
+    if (size == 0)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "size: 0 bytes; nothing to do");
+    if (offset > b->size || size > b->size - offset)
+        return aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
+                           "%s: offset %llu + size %llu is outside the buffer of %llu bytes", what,
+                           (unsigned long long)offset, (unsigned long long)size,
+                           (unsigned long long)b->size);
+    return AIDEV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Enqueue calls                                                            */
+/* ------------------------------------------------------------------------ */
+
+static aidev_status begin(aidev_queue h, aidev_event *out_event, enqueue_request *r,
+                          uint32_t wait_count, const aidev_event *wait_events)
+{
+    aidev_error_clear();
+    if (out_event)
+        *out_event = NULL;
+    memset(r, 0, sizeof *r);
+    r->wait_count = wait_count;
+    r->wait_events = wait_events;
+    r->out_event = out_event;
+    return aidev_lookup_queue(h, "queue", &r->queue);
+}
+
+AIDEV_API aidev_status aidev_enqueue_write(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
+                                           uint64_t size, const void *src, uint32_t wait_count,
+                                           const aidev_event *wait_events, aidev_event *out_event)
+{
+    enqueue_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", offset, size);
+    if (st == AIDEV_SUCCESS && !src)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "src: NULL");
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_WRITE;
+    r.cmd.u.write.buffer = b->native;
+    r.cmd.u.write.offset = offset;
+    r.cmd.u.write.size = size;
+    r.cmd.u.write.src = src;
+    r.buffers[r.buffer_count++] = b;
+    return enqueue(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_read(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
+                                          uint64_t size, void *dst, uint32_t wait_count,
+                                          const aidev_event *wait_events, aidev_event *out_event)
+{
+    enqueue_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", offset, size);
+    if (st == AIDEV_SUCCESS && !dst)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "dst: NULL");
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_READ;
+    r.cmd.u.read.buffer = b->native;
+    r.cmd.u.read.offset = offset;
+    r.cmd.u.read.size = size;
+    r.cmd.u.read.dst = dst;
+    r.buffers[r.buffer_count++] = b;
+    return enqueue(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src, uint64_t src_offset,
+                                          aidev_buffer dst, uint64_t dst_offset, uint64_t size,
+                                          uint32_t wait_count, const aidev_event *wait_events,
+                                          aidev_event *out_event)
+{
+    enqueue_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *s, *d;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, src, "src", &s);
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, dst, "dst", &d);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(s, "src", src_offset, size);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(d, "dst", dst_offset, size);
+    if (st == AIDEV_SUCCESS && s == d &&
+        src_offset < dst_offset + size && dst_offset < src_offset + size)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "src_offset %llu and dst_offset %llu: ranges of %llu bytes overlap in "
+                         "one buffer",
+                         (unsigned long long)src_offset, (unsigned long long)dst_offset,
+                         (unsigned long long)size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_COPY;
+    r.cmd.u.copy.src = s->native;
+    r.cmd.u.copy.dst = d->native;
+    r.cmd.u.copy.src_offset = src_offset;
+    r.cmd.u.copy.dst_offset = dst_offset;
+    r.cmd.u.copy.size = size;
+    r.buffers[r.buffer_count++] = s;
+    r.buffers[r.buffer_count++] = d;
+    return enqueue(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
+                                          uint64_t size, const void *pattern,
+                                          uint32_t pattern_size, uint32_t wait_count,
+                                          const aidev_event *wait_events, aidev_event *out_event)
+{
+    enqueue_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS && !pattern)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "pattern: NULL");
+    if (st == AIDEV_SUCCESS && pattern_size != 1 && pattern_size != 2 && pattern_size != 4)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "pattern_size: %u; use 1, 2 or 4 bytes",
+                         pattern_size);
+    if (st == AIDEV_SUCCESS && (offset % pattern_size || size % pattern_size))
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "offset %llu and size %llu must be multiples of pattern_size %u",
+                         (unsigned long long)offset, (unsigned long long)size, pattern_size);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", offset, size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    uint32_t word = 0;
+    for (uint32_t i = 0; i < 4; i += pattern_size)
+        memcpy((uint8_t *)&word + i, pattern, pattern_size);
+    r.cmd.type = AIDEV_COMMAND_FILL;
+    r.cmd.u.fill.buffer = b->native;
+    r.cmd.u.fill.offset = offset;
+    r.cmd.u.fill.size = size;
+    r.cmd.u.fill.pattern = word;
+    r.cmd.u.fill.pattern_size = pattern_size;
+    r.buffers[r.buffer_count++] = b;
+    return enqueue(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_barrier(aidev_queue queue, uint32_t wait_count,
+                                             const aidev_event *wait_events,
+                                             aidev_event *out_event)
+{
+    enqueue_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_BARRIER;
+    return enqueue(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue, aidev_host_fn fn,
+                                                   void *user_data, uint32_t wait_count,
+                                                   const aidev_event *wait_events,
+                                                   aidev_event *out_event)
+{
+    enqueue_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    if (st == AIDEV_SUCCESS && !fn)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "fn: NULL");
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_HOST_CALLBACK;
+    r.cmd.u.host_callback.fn = fn;
+    r.cmd.u.host_callback.user_data = user_data;
+    return enqueue(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel kernel,
+                                              const uint32_t grid[3], const uint32_t workgroup[3],
+                                              uint32_t arg_count, const aidev_arg *args,
+                                              uint32_t wait_count, const aidev_event *wait_events,
+                                              aidev_event *out_event)
+{
+    enqueue_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_kernel_obj *k;
+    if (st == AIDEV_SUCCESS)
+        st = aidev_lookup_kernel(kernel, "kernel", &k);
+    if (st == AIDEV_SUCCESS && k->obj.context != r.queue->obj.context)
+        st = aidev_error(AIDEV_ERROR_INVALID_HANDLE, "kernel: belongs to another context");
+    if (st != AIDEV_SUCCESS)
+        return st;
+
+    aidev_backend_arg resolved[AIDEV_MAX_KERNEL_ARGS];
+    uint32_t g[3], wg[3];
+    if (arg_count > AIDEV_MAX_KERNEL_ARGS)
+        return aidev_error(AIDEV_ERROR_KERNEL_ARGS, "kernel '%s': %u arguments given, it takes %u",
+                           k->desc->name, arg_count, k->desc->arg_count);
+    st = aidev_kernel_check_args(k, r.queue->device, arg_count, args, grid, workgroup, resolved,
+                                 r.buffers, g, wg);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    for (uint32_t i = 0; i < arg_count; i++)
+        if (r.buffers[i])
+            r.buffers[r.buffer_count++] = r.buffers[i];
+
+    if (g[0] == 0 || g[1] == 0 || g[2] == 0) {
+        /* Nothing to run; a barrier keeps the event in the queue's order. */
+        r.cmd.type = AIDEV_COMMAND_BARRIER;
+        r.buffer_count = 0;
+        return enqueue(&r);
+    }
+    r.cmd.type = AIDEV_COMMAND_DISPATCH;
+    r.cmd.u.dispatch.kernel = k->native;
+    memcpy(r.cmd.u.dispatch.grid, g, sizeof g);
+    memcpy(r.cmd.u.dispatch.workgroup, wg, sizeof wg);
+    r.cmd.u.dispatch.arg_count = arg_count;
+    r.cmd.u.dispatch.args = resolved;
+    r.kernel = k;
+    return enqueue(&r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queue lifetime                                                           */
+/* ------------------------------------------------------------------------ */
+
+AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_priority priority,
+                                          aidev_queue *out_queue)
+{
+    aidev_error_clear();
+    aidev_device_obj *dev;
+    aidev_status st = aidev_lookup_device(device, "device", &dev);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (!out_queue)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "out_queue: NULL");
+    *out_queue = NULL;
+    if (priority < AIDEV_QUEUE_PRIORITY_LOW || priority > AIDEV_QUEUE_PRIORITY_HIGH)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "priority: %d; use AIDEV_QUEUE_PRIORITY_LOW, _NORMAL or _HIGH",
+                           (int)priority);
+    st = aidev_device_ensure_open(dev);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    aidev_queue_obj *q = calloc(1, sizeof *q);
+    if (!q)
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    q->device = dev;
+    q->priority = priority;
+    q->obj.context = dev->obj.context;
+    pthread_mutex_init(&q->hold_lock, NULL);
+    pthread_cond_init(&q->hold_drained, NULL);
+    aidev_error_clear();
+    st = AIDEV_DEVICE_VT(dev)->queue_create(dev->native, priority, &q->native);
+    if (st == AIDEV_SUCCESS) {
+        q->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_QUEUE, q);
+        if (!q->obj.handle) {
+            AIDEV_DEVICE_VT(dev)->queue_destroy(q->native);
+            st = aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
+        }
+    } else if (!aidev_error_message()[0]) {
+        aidev_error(st, "backend '%s' could not create a queue", dev->backend->name);
+    }
+    if (st != AIDEV_SUCCESS) {
+        pthread_cond_destroy(&q->hold_drained);
+        pthread_mutex_destroy(&q->hold_lock);
+        free(q);
+        return st;
+    }
+    aidev_context_link(dev->obj.context, &q->obj, AIDEV_HANDLE_QUEUE);
+    *out_queue = (aidev_queue)q->obj.handle;
+    return AIDEV_SUCCESS;
+}
+
+static aidev_status queue_finish(aidev_queue_obj *q)
+{
+    pthread_mutex_lock(&q->hold_lock);
+    while (q->held_head || q->draining)
+        pthread_cond_wait(&q->hold_drained, &q->hold_lock);
+    pthread_mutex_unlock(&q->hold_lock);
+    aidev_error_clear();
+    return AIDEV_DEVICE_VT(q->device)->queue_finish(q->native);
+}
+
+AIDEV_API aidev_status aidev_queue_finish(aidev_queue queue)
+{
+    aidev_error_clear();
+    aidev_queue_obj *q;
+    aidev_status st = aidev_lookup_queue(queue, "queue", &q);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    return queue_finish(q);
+}
+
+static void queue_destroy(aidev_queue_obj *q)
+{
+    aidev_context_unlink(&q->obj);
+    aidev_handle_free(q->obj.handle);
+    q->obj.handle = 0;
+    queue_finish(q);
+    AIDEV_DEVICE_VT(q->device)->queue_destroy(q->native);
+    pthread_cond_destroy(&q->hold_drained);
+    pthread_mutex_destroy(&q->hold_lock);
+    free(q);
+}
+
+AIDEV_API aidev_status aidev_queue_release(aidev_queue queue)
+{
+    aidev_error_clear();
+    aidev_queue_obj *q;
+    aidev_status st = aidev_lookup_queue(queue, "queue", &q);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    queue_destroy(q);
+    return AIDEV_SUCCESS;
+}
+
+void aidev_queue_destroy_for_context(aidev_queue_obj *q)
+{
+    queue_destroy(q);
+}

@@ -1,0 +1,681 @@
+/*
+ * aidev.h - the aidev device API.
+ *
+ * One C API over heterogeneous accelerators: OpenCL devices, Vulkan compute
+ * devices, the CPU, and any plugin a vendor drops in.
+ *
+ * Object model
+ *   aidev_context  -> backends -> aidev_device
+ *   aidev_device   owns aidev_buffer, aidev_queue, aidev_kernel
+ *   aidev_queue    takes commands and hands back aidev_event
+ *
+ * Ownership
+ *   A call named *_create (or one that hands back a new handle through an
+ *   out_* parameter, such as an enqueue's out_event) gives the caller one
+ *   owned reference; *_release gives it back. Accessors (*_get_info, the
+ *   devices of a context) only borrow: a device lives as long as its context.
+ *   Releasing a context releases every object made from it; their handles
+ *   become invalid at that moment.
+ *
+ * Handles
+ *   Handles are opaque and checked at every entry: a NULL, released, foreign
+ *   (another context's), wrong-typed or garbage handle makes the call return
+ *   AIDEV_ERROR_INVALID_HANDLE; it never crashes.
+ *
+ * Errors
+ *   Every call returns aidev_status: 0 is success, negative values are
+ *   errors, AIDEV_NOT_READY (positive) means "not yet". When a call fails,
+ *   aidev_last_error() returns a message, local to the calling thread, naming
+ *   the argument and the values at fault or the backend call and its native
+ *   code. Failures of asynchronous work are carried by the event
+ *   (aidev_event_message()).
+ *
+ * Threads
+ *   Every call is thread safe unless its comment says otherwise. Several
+ *   threads may enqueue on one queue; the queue orders commands in the order
+ *   the enqueue calls returned. Releasing an object while another thread is
+ *   inside a call on the same object is the caller's race.
+ */
+#ifndef AIDEV_AIDEV_H
+#define AIDEV_AIDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(AIDEV_BUILDING_LIBRARY)
+#define AIDEV_API __attribute__((visibility("default")))
+#else
+#define AIDEV_API
+#endif
+
+#define AIDEV_VERSION_MAJOR 0
+#define AIDEV_VERSION_MINOR 1
+#define AIDEV_VERSION_PATCH 0
+
+/* Returns the library version as "MAJOR.MINOR.PATCH". */
+AIDEV_API const char *aidev_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status and errors                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum aidev_status {
+    AIDEV_SUCCESS = 0,
+    /* Not an error: the event or operation has not completed yet. */
+    AIDEV_NOT_READY = 1,
+
+    /* An argument is NULL, zero where it may not be, or out of its domain. */
+    AIDEV_ERROR_INVALID_ARGUMENT = -1,
+    /* A handle is NULL, released, of another type or of another context. */
+    AIDEV_ERROR_INVALID_HANDLE = -2,
+    /* An offset/size pair lies outside a buffer, or overflows. */
+    AIDEV_ERROR_OUT_OF_RANGE = -3,
+    AIDEV_ERROR_OUT_OF_HOST_MEMORY = -4,
+    AIDEV_ERROR_OUT_OF_DEVICE_MEMORY = -5,
+    /* The device or backend does not offer this (memory kind, feature). */
+    AIDEV_ERROR_UNSUPPORTED = -6,
+    /* No such device index, kernel name or info key. */
+    AIDEV_ERROR_NOT_FOUND = -7,
+    /* Dispatch arguments do not match the kernel's declared signature. */
+    AIDEV_ERROR_KERNEL_ARGS = -8,
+    /* A kernel failed to compile; the message carries the build log. */
+    AIDEV_ERROR_COMPILE = -9,
+    /* A native backend call failed; the message names it and its code. */
+    AIDEV_ERROR_BACKEND = -10,
+    AIDEV_ERROR_DEVICE_LOST = -11,
+    /* A command did not run because an event it waited on failed. */
+    AIDEV_ERROR_DEPENDENCY = -12,
+    /* A wait ran past its timeout. */
+    AIDEV_ERROR_TIMEOUT = -13,
+    /* The object is in a state that forbids the call (e.g. mapped twice). */
+    AIDEV_ERROR_INVALID_STATE = -14,
+    /* A memory quota would be exceeded. */
+    AIDEV_ERROR_QUOTA = -15,
+    /* A file or I/O operation failed; the message carries errno's text. */
+    AIDEV_ERROR_IO = -16,
+    /* A plugin could not be loaded or initialised. */
+    AIDEV_ERROR_PLUGIN = -17,
+    /* A command was cancelled because its queue or context went away. */
+    AIDEV_ERROR_CANCELLED = -18,
+} aidev_status;
+
+/* Returns the enum name of |status| ("AIDEV_ERROR_OUT_OF_RANGE"); never NULL. */
+AIDEV_API const char *aidev_status_string(aidev_status status);
+
+/* Returns the message of the last failed call on this thread, or "" when the
+ * last call succeeded. The string is owned by the library and valid until the
+ * next aidev call on this thread. */
+AIDEV_API const char *aidev_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Handles                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct aidev_context_t *aidev_context;
+typedef struct aidev_device_t *aidev_device;
+typedef struct aidev_buffer_t *aidev_buffer;
+typedef struct aidev_queue_t *aidev_queue;
+typedef struct aidev_event_t *aidev_event;
+typedef struct aidev_kernel_t *aidev_kernel;
+
+/* ------------------------------------------------------------------------ */
+/* Scalar and element types                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef enum aidev_type {
+    AIDEV_TYPE_NONE = 0, /* untyped bytes (buffers) */
+    AIDEV_TYPE_I8,
+    AIDEV_TYPE_U8,
+    AIDEV_TYPE_I16,
+    AIDEV_TYPE_U16,
+    AIDEV_TYPE_I32,
+    AIDEV_TYPE_U32,
+    AIDEV_TYPE_I64,
+    AIDEV_TYPE_U64,
+    AIDEV_TYPE_F16,
+    AIDEV_TYPE_F32,
+    AIDEV_TYPE_F64,
+    AIDEV_TYPE_COUNT_
+} aidev_type;
+
+/* Size in bytes of one element of |type|; 1 for AIDEV_TYPE_NONE, 0 when
+ * |type| is not a valid type. */
+AIDEV_API size_t aidev_type_size(aidev_type type);
+/* Short name of |type| ("f32", "i8", "bytes"); "?" when invalid. */
+AIDEV_API const char *aidev_type_name(aidev_type type);
+
+/* ------------------------------------------------------------------------ */
+/* Context and backends                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct aidev_context_desc {
+    /* Comma-separated backend names in the order their devices are listed
+     * ("vulkan,cpu"). NULL: the AIDEV_BACKENDS environment variable, else
+     * every backend found, plugins first and the CPU backend last. */
+    const char *backends;
+    /* Memory quota in bytes for all buffers of the context; 0: the
+     * AIDEV_MEM_LIMIT environment variable, else no limit. */
+    uint64_t memory_limit;
+} aidev_context_desc;
+
+/* Creates a context: loads the backends (once per process, shared between
+ * contexts) and lists their devices. |desc| may be NULL. Devices are opened
+ * lazily, on first use. Returns AIDEV_SUCCESS even when some plugins were
+ * skipped; see aidev_context_get_backends() for why. */
+AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
+                                            aidev_context *out_context);
+
+/* Waits for every queue of the context to drain, then releases the context
+ * and every object made from it. */
+AIDEV_API aidev_status aidev_context_release(aidev_context context);
+
+typedef enum aidev_backend_state {
+    AIDEV_BACKEND_LOADED = 0,  /* loaded and initialised */
+    AIDEV_BACKEND_SKIPPED = 1, /* found but not used (not selected, duplicate,
+                                  no device on this machine) */
+    AIDEV_BACKEND_FAILED = 2,  /* could not be loaded or initialised */
+} aidev_backend_state;
+
+typedef struct aidev_backend_report {
+    const char *name;   /* "cpu", "opencl", "vulkan", or the plugin's name */
+    const char *path;   /* the shared object, or "(built-in)" */
+    aidev_backend_state state;
+    const char *reason; /* why skipped or failed; "" when loaded */
+    uint32_t abi_version;  /* AIDEV_BACKEND_ABI_MAKE(major, minor) it speaks */
+    uint32_t device_count; /* devices it contributed to this context */
+} aidev_backend_report;
+
+/* Two-call enumeration of every backend the loader considered. With
+ * |out_reports| NULL, stores the count in |*count|; otherwise fills at most
+ * |*count| entries and stores the number written. Strings are owned by the
+ * context. */
+AIDEV_API aidev_status aidev_context_get_backends(aidev_context context,
+                                                  uint32_t *count,
+                                                  aidev_backend_report *out_reports);
+
+/* Returns the string for a backend state ("loaded", "skipped", "failed"). */
+AIDEV_API const char *aidev_backend_state_string(aidev_backend_state state);
+
+/* Two-call enumeration of the context's devices (borrowed handles). */
+AIDEV_API aidev_status aidev_context_get_devices(aidev_context context,
+                                                 uint32_t *count,
+                                                 aidev_device *out_devices);
+
+/* The device at |index| in the context's list, or AIDEV_ERROR_NOT_FOUND. */
+AIDEV_API aidev_status aidev_context_get_device(aidev_context context,
+                                                uint32_t index,
+                                                aidev_device *out_device);
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum aidev_device_type {
+    AIDEV_DEVICE_TYPE_CPU = 1,
+    AIDEV_DEVICE_TYPE_GPU = 2,
+    AIDEV_DEVICE_TYPE_ACCELERATOR = 3,
+    AIDEV_DEVICE_TYPE_OTHER = 4,
+} aidev_device_type;
+
+/* Memory kinds. A device lists those it offers in AIDEV_DEVICE_INFO_MEMORY_KINDS
+ * as a mask of (1u << kind). */
+typedef enum aidev_memory_kind {
+    /* Fastest for the device. Not mappable: move data with enqueue_write /
+     * enqueue_read / enqueue_copy. */
+    AIDEV_MEMORY_DEVICE = 0,
+    /* Host memory the device can reach. Mapping is zero-copy. */
+    AIDEV_MEMORY_HOST = 1,
+    /* One allocation visible to host and device at the same address (OpenCL
+     * SVM, Vulkan host-visible device memory, plain memory on the CPU). Map
+     * before host access and unmap before device access; on devices with
+     * fine-grained sharing these are cheap. */
+    AIDEV_MEMORY_SHARED = 2,
+    AIDEV_MEMORY_KIND_COUNT_
+} aidev_memory_kind;
+
+#define AIDEV_MEMORY_KIND_BIT(kind) (1u << (kind))
+
+/* Feature bits of AIDEV_DEVICE_INFO_FEATURES. */
+#define AIDEV_FEATURE_FP16 (1ull << 0)
+#define AIDEV_FEATURE_FP64 (1ull << 1)
+#define AIDEV_FEATURE_INT8_DOT (1ull << 2)
+#define AIDEV_FEATURE_SUBGROUPS (1ull << 3)
+#define AIDEV_FEATURE_SVM_COARSE (1ull << 4)
+#define AIDEV_FEATURE_SVM_FINE (1ull << 5)
+#define AIDEV_FEATURE_TIMELINE_SEMAPHORES (1ull << 6)
+#define AIDEV_FEATURE_QUEUE_PRIORITY (1ull << 7)
+#define AIDEV_FEATURE_HOST_IMPORT (1ull << 8)   /* zero-copy host pointer import */
+#define AIDEV_FEATURE_KERNEL_OPENCL_C (1ull << 9) /* user kernels as OpenCL C */
+#define AIDEV_FEATURE_KERNEL_SPIRV (1ull << 10)   /* user kernels as SPIR-V */
+#define AIDEV_FEATURE_KERNEL_HOST (1ull << 11)    /* user kernels as C functions */
+#define AIDEV_FEATURE_UNIFIED_MEMORY (1ull << 12) /* device memory is host memory */
+
+typedef enum aidev_device_info {
+    AIDEV_DEVICE_INFO_NAME = 1,            /* char[]: "llvmpipe (LLVM 15...)" */
+    AIDEV_DEVICE_INFO_VENDOR = 2,          /* char[] */
+    AIDEV_DEVICE_INFO_BACKEND = 3,         /* char[]: "cpu", "opencl", ... */
+    AIDEV_DEVICE_INFO_TYPE = 4,            /* uint32_t: aidev_device_type */
+    AIDEV_DEVICE_INFO_COMPUTE_UNITS = 5,   /* uint32_t */
+    AIDEV_DEVICE_INFO_MEMORY_BYTES = 6,    /* uint64_t: global memory size */
+    AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES = 7, /* uint64_t; UNSUPPORTED where the
+                                                backend cannot know it */
+    AIDEV_DEVICE_INFO_MAX_ALLOC_BYTES = 8, /* uint64_t: largest one buffer */
+    AIDEV_DEVICE_INFO_MAX_WORKGROUP_SIZE = 9, /* uint32_t: work-items per group */
+    AIDEV_DEVICE_INFO_MAX_WORKGROUP_DIMS = 10, /* uint32_t[3] */
+    AIDEV_DEVICE_INFO_MEMORY_KINDS = 11,   /* uint32_t: mask of AIDEV_MEMORY_KIND_BIT */
+    AIDEV_DEVICE_INFO_FEATURES = 12,       /* uint64_t: AIDEV_FEATURE_* bits */
+    AIDEV_DEVICE_INFO_DRIVER_VERSION = 13, /* char[] */
+    AIDEV_DEVICE_INFO_API_VERSION = 14,    /* char[]: "OpenCL 3.0", "Vulkan 1.3.230" */
+    AIDEV_DEVICE_INFO_PCI_BUS_ID = 15,     /* char[]: "0000:65:00.0"; UNSUPPORTED
+                                              where unknown */
+    AIDEV_DEVICE_INFO_UUID = 16,           /* uint8_t[16]; UNSUPPORTED where unknown */
+    AIDEV_DEVICE_INFO_LOCAL_MEMORY_BYTES = 17, /* uint64_t: workgroup-shared memory */
+    AIDEV_DEVICE_INFO_INDEX = 18,          /* uint32_t: index in the context */
+    AIDEV_DEVICE_INFO_NUMA_NODE = 19,      /* int32_t: -1 where unknown */
+    AIDEV_DEVICE_INFO_TIMESTAMP_PERIOD_NS = 20, /* double: device tick in ns */
+} aidev_device_info;
+
+/* Typed info query. Copies the value of |key| into |value| (|value_size|
+ * bytes available) and stores the full size in |*size_ret|. Either |value|
+ * or |size_ret| may be NULL: pass value NULL to learn the size. Strings are
+ * NUL-terminated and their size counts the NUL. Returns
+ * AIDEV_ERROR_INVALID_ARGUMENT when |value_size| is too small,
+ * AIDEV_ERROR_NOT_FOUND for an unknown key, AIDEV_ERROR_UNSUPPORTED when the
+ * backend cannot know the value on this device. */
+AIDEV_API aidev_status aidev_device_get_info(aidev_device device,
+                                             aidev_device_info key,
+                                             size_t value_size, void *value,
+                                             size_t *size_ret);
+
+/* The context a device belongs to (borrowed). */
+AIDEV_API aidev_status aidev_device_get_context(aidev_device device,
+                                                aidev_context *out_context);
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Buffer creation flags. */
+/* Skip zeroing: the new buffer's contents are unspecified. By default every
+ * new buffer reads as zero. */
+#define AIDEV_BUFFER_UNINITIALIZED (1u << 0)
+
+typedef struct aidev_buffer_desc {
+    uint64_t size;             /* bytes, > 0 */
+    aidev_memory_kind kind;
+    /* Element type, or AIDEV_TYPE_NONE for untyped bytes. A typed buffer is
+     * refused by a kernel argument declared with another element type. */
+    aidev_type element_type;
+    uint32_t flags;            /* AIDEV_BUFFER_* */
+} aidev_buffer_desc;
+
+/* Allocates a buffer on |device|. Fails with AIDEV_ERROR_UNSUPPORTED when the
+ * device does not offer the kind, AIDEV_ERROR_OUT_OF_RANGE when |size| is
+ * above AIDEV_DEVICE_INFO_MAX_ALLOC_BYTES, AIDEV_ERROR_QUOTA past the
+ * context's memory limit. */
+AIDEV_API aidev_status aidev_buffer_create(aidev_device device,
+                                           const aidev_buffer_desc *desc,
+                                           aidev_buffer *out_buffer);
+
+/* Wraps |size| bytes of caller memory at |host_ptr| in a HOST buffer without
+ * copying. The memory must outlive the buffer and must not be freed while
+ * commands using it are pending. Backends state their alignment rule in the
+ * message of AIDEV_ERROR_UNSUPPORTED when they cannot import a pointer
+ * (OpenCL: any; Vulkan: host-pointer import alignment; CPU: any). */
+AIDEV_API aidev_status aidev_buffer_import_host(aidev_device device,
+                                                void *host_ptr, uint64_t size,
+                                                aidev_type element_type,
+                                                aidev_buffer *out_buffer);
+
+/* Drops the caller's reference; the memory is freed once no pending command
+ * uses it. */
+AIDEV_API aidev_status aidev_buffer_release(aidev_buffer buffer);
+
+/* Map flags. */
+#define AIDEV_MAP_READ (1u << 0)
+#define AIDEV_MAP_WRITE (1u << 1)
+
+/* Maps |size| bytes at |offset| of a HOST or SHARED buffer for host access
+ * (zero-copy) and stores the host address in |*out_ptr|. The caller must make
+ * sure no pending command writes the range. DEVICE buffers are not mappable
+ * (AIDEV_ERROR_UNSUPPORTED). A buffer holds one mapping at a time
+ * (AIDEV_ERROR_INVALID_STATE otherwise). */
+AIDEV_API aidev_status aidev_buffer_map(aidev_buffer buffer, uint64_t offset,
+                                        uint64_t size, uint32_t map_flags,
+                                        void **out_ptr);
+
+/* Ends the mapping made by aidev_buffer_map; host writes become visible to
+ * the device. */
+AIDEV_API aidev_status aidev_buffer_unmap(aidev_buffer buffer);
+
+typedef enum aidev_buffer_info {
+    AIDEV_BUFFER_INFO_SIZE = 1,         /* uint64_t */
+    AIDEV_BUFFER_INFO_KIND = 2,         /* uint32_t: aidev_memory_kind */
+    AIDEV_BUFFER_INFO_ELEMENT_TYPE = 3, /* uint32_t: aidev_type */
+    AIDEV_BUFFER_INFO_DEVICE = 4,       /* aidev_device (borrowed) */
+    AIDEV_BUFFER_INFO_IMPORTED = 5,     /* uint32_t: 1 when made by import_host */
+    AIDEV_BUFFER_INFO_PAGE_KIND = 6,    /* char[]: "hugetlb", "thp", "normal",
+                                           "device" (how the memory is backed) */
+} aidev_buffer_info;
+
+/* Typed info query, same rules as aidev_device_get_info(). */
+AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer,
+                                             aidev_buffer_info key,
+                                             size_t value_size, void *value,
+                                             size_t *size_ret);
+
+/* ------------------------------------------------------------------------ */
+/* Events                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Creates a user event: pending until aidev_event_set_status(). Use it to
+ * hold commands back until the host is ready, on any queue of the context. */
+AIDEV_API aidev_status aidev_event_create_user(aidev_context context,
+                                               aidev_event *out_event);
+
+/* Completes a user event with |status| (AIDEV_SUCCESS or an error; an error
+ * fails every command waiting on it). |message| may be NULL. A second call
+ * returns AIDEV_ERROR_INVALID_STATE. */
+AIDEV_API aidev_status aidev_event_set_status(aidev_event event,
+                                              aidev_status status,
+                                              const char *message);
+
+/* AIDEV_SUCCESS when the event completed, AIDEV_NOT_READY when pending, or
+ * the status the command failed with. Never blocks. */
+AIDEV_API aidev_status aidev_event_query(aidev_event event);
+
+/* Blocks until the event completes or |timeout_ns| passes
+ * (AIDEV_WAIT_FOREVER to wait without limit). Returns the command's status:
+ * a failed command's status with its message in aidev_last_error(), or
+ * AIDEV_ERROR_TIMEOUT. */
+#define AIDEV_WAIT_FOREVER UINT64_MAX
+AIDEV_API aidev_status aidev_event_wait(aidev_event event, uint64_t timeout_ns);
+
+/* Waits for every event of the list; returns the first failure met, if any. */
+AIDEV_API aidev_status aidev_events_wait(uint32_t count,
+                                         const aidev_event *events,
+                                         uint64_t timeout_ns);
+
+/* The failure message of a completed event ("" when it succeeded or is
+ * pending). Owned by the event, valid until it is released. */
+AIDEV_API const char *aidev_event_message(aidev_event event);
+
+/* Timestamps of a command, in nanoseconds of CLOCK_MONOTONIC for every
+ * backend, so events of different devices compare. */
+typedef struct aidev_event_times {
+    uint64_t queued; /* the enqueue call */
+    uint64_t start;  /* the device began the command */
+    uint64_t end;    /* the device finished it */
+} aidev_event_times;
+
+/* Fills |out| for a completed event; AIDEV_NOT_READY while pending. */
+AIDEV_API aidev_status aidev_event_get_times(aidev_event event,
+                                             aidev_event_times *out);
+
+/* Calls |fn(event, status, user_data)| once the event completes, on a thread
+ * of the library (or at once on this thread if it already has). Callbacks must
+ * not block on the queue that signals the event. The event handle stays
+ * valid during the call. */
+typedef void (*aidev_event_callback)(aidev_event event, aidev_status status,
+                                     void *user_data);
+AIDEV_API aidev_status aidev_event_set_callback(aidev_event event,
+                                                aidev_event_callback fn,
+                                                void *user_data);
+
+AIDEV_API aidev_status aidev_event_release(aidev_event event);
+
+/* ------------------------------------------------------------------------ */
+/* Queues and commands                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef enum aidev_queue_priority {
+    AIDEV_QUEUE_PRIORITY_LOW = -1,
+    AIDEV_QUEUE_PRIORITY_NORMAL = 0,
+    AIDEV_QUEUE_PRIORITY_HIGH = 1,
+} aidev_queue_priority;
+
+/* Creates an in-order queue on |device|. A device may have many queues (one
+ * for transfers, one for compute); commands of different queues may overlap.
+ * |priority| reaches the backend where it supports priorities. */
+AIDEV_API aidev_status aidev_queue_create(aidev_device device,
+                                          aidev_queue_priority priority,
+                                          aidev_queue *out_queue);
+
+/* Waits for the queue's commands to finish, then releases it. */
+AIDEV_API aidev_status aidev_queue_release(aidev_queue queue);
+
+/* Blocks until every command enqueued so far has completed. Failures of
+ * commands are reported on their events; this returns an error only when the
+ * queue itself broke (AIDEV_ERROR_DEVICE_LOST). */
+AIDEV_API aidev_status aidev_queue_finish(aidev_queue queue);
+
+/* Every enqueue call below:
+ *   - returns at once; the command runs after the queue's earlier commands
+ *     and after every event of |wait_events| (events of any queue, device or
+ *     backend of the same context);
+ *   - if an event it waits on fails, does not run and completes with
+ *     AIDEV_ERROR_DEPENDENCY, the cause in its message;
+ *   - stores a new event in |*out_event| when |out_event| is not NULL (the
+ *     caller owns it and releases it).
+ * Host memory passed to a command must stay valid until its event completes. */
+
+/* Copies |size| bytes from host memory |src| into |buffer| at |offset|. */
+AIDEV_API aidev_status aidev_enqueue_write(aidev_queue queue, aidev_buffer buffer,
+                                           uint64_t offset, uint64_t size,
+                                           const void *src, uint32_t wait_count,
+                                           const aidev_event *wait_events,
+                                           aidev_event *out_event);
+
+/* Copies |size| bytes of |buffer| at |offset| into host memory |dst|. */
+AIDEV_API aidev_status aidev_enqueue_read(aidev_queue queue, aidev_buffer buffer,
+                                          uint64_t offset, uint64_t size,
+                                          void *dst, uint32_t wait_count,
+                                          const aidev_event *wait_events,
+                                          aidev_event *out_event);
+
+/* Copies |size| bytes between two buffers of the queue's device. Overlapping
+ * ranges of one buffer are refused (AIDEV_ERROR_INVALID_ARGUMENT). */
+AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src,
+                                          uint64_t src_offset, aidev_buffer dst,
+                                          uint64_t dst_offset, uint64_t size,
+                                          uint32_t wait_count,
+                                          const aidev_event *wait_events,
+                                          aidev_event *out_event);
+
+/* Fills |size| bytes at |offset| with a |pattern_size|-byte pattern (1, 2 or
+ * 4 bytes); |offset| and |size| must be multiples of |pattern_size|. */
+AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer,
+                                          uint64_t offset, uint64_t size,
+                                          const void *pattern,
+                                          uint32_t pattern_size,
+                                          uint32_t wait_count,
+                                          const aidev_event *wait_events,
+                                          aidev_event *out_event);
+
+/* A command that does nothing but wait: for the queue's earlier commands and
+ * for |wait_events|. Its event completes when all of them have. This is also
+ * the "wait for events" command. */
+AIDEV_API aidev_status aidev_enqueue_barrier(aidev_queue queue,
+                                             uint32_t wait_count,
+                                             const aidev_event *wait_events,
+                                             aidev_event *out_event);
+
+/* Runs |fn(user_data)| on a library thread once the queue's earlier commands
+ * and |wait_events| have completed; the queue's later commands start after it
+ * returns. |fn| must not block on this queue. */
+typedef void (*aidev_host_fn)(void *user_data);
+AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue,
+                                                   aidev_host_fn fn,
+                                                   void *user_data,
+                                                   uint32_t wait_count,
+                                                   const aidev_event *wait_events,
+                                                   aidev_event *out_event);
+
+/* ------------------------------------------------------------------------ */
+/* Kernels                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The most arguments a kernel may declare. */
+#define AIDEV_MAX_KERNEL_ARGS 32
+
+typedef enum aidev_arg_kind {
+    AIDEV_ARG_BUFFER = 1,
+    AIDEV_ARG_SCALAR = 2,
+} aidev_arg_kind;
+
+typedef enum aidev_access {
+    AIDEV_ACCESS_READ = 1,
+    AIDEV_ACCESS_WRITE = 2,
+    AIDEV_ACCESS_READ_WRITE = 3,
+} aidev_access;
+
+/* One declared argument of a kernel's signature. */
+typedef struct aidev_kernel_arg_desc {
+    const char *name;
+    aidev_arg_kind kind;
+    /* Buffers: element type (AIDEV_TYPE_NONE accepts any buffer).
+     * Scalars: the value's type. */
+    aidev_type type;
+    aidev_access access;        /* buffers only */
+    /* Buffers only, may be NULL: the least number of elements the kernel
+     * touches, as a product of scalar argument names and integers ("n",
+     * "m*k", "2*rows"). A dispatch whose buffer is smaller is refused. */
+    const char *count;
+} aidev_kernel_arg_desc;
+
+typedef enum aidev_kernel_source_kind {
+    AIDEV_KERNEL_SOURCE_OPENCL_C = 1, /* |data| is OpenCL C text */
+    AIDEV_KERNEL_SOURCE_SPIRV = 2,    /* |data| is a SPIR-V module (words) */
+    AIDEV_KERNEL_SOURCE_HOST = 3,     /* |host_fn| is a C function */
+} aidev_kernel_source_kind;
+
+/* The work a host (C) kernel is asked to do: the box [begin, end) of global
+ * work-item ids, a part of |grid|. Called concurrently from several threads
+ * with disjoint boxes. */
+typedef struct aidev_host_range {
+    uint32_t grid[3];
+    uint32_t begin[3];
+    uint32_t end[3];
+} aidev_host_range;
+
+/* A host kernel. |args[i]| points at argument i: for a buffer, the element at
+ * the argument's offset; for a scalar, the value. */
+typedef void (*aidev_host_kernel_fn)(void *const *args,
+                                     const aidev_host_range *range);
+
+typedef struct aidev_kernel_desc {
+    const char *name;           /* the entry point, and the name in messages */
+    aidev_kernel_source_kind source_kind;
+    const void *data;           /* OPENCL_C or SPIRV bytes */
+    size_t size;                /* bytes of |data| (0 for OPENCL_C: strlen) */
+    aidev_host_kernel_fn host_fn; /* HOST */
+    uint32_t arg_count;
+    const aidev_kernel_arg_desc *args;
+    /* Grid the kernel expects, per dimension, as a product of scalar names
+     * and integers ("n", "rows"); NULL entries mean 1. A dispatch with no
+     * grid uses it; a smaller grid is refused. May be all NULL. */
+    const char *grid[3];
+    /* Workgroup size the kernel requires; zeros: any. */
+    uint32_t workgroup[3];
+    /* Compiler options for OPENCL_C (may be NULL). */
+    const char *build_options;
+} aidev_kernel_desc;
+
+/* Gets a kernel of the built-in library by name ("axpy", "sgemm", ...),
+ * compiling it for |device| on first use. AIDEV_ERROR_NOT_FOUND when no such
+ * kernel exists, AIDEV_ERROR_UNSUPPORTED when the device's backend has no
+ * form of it. */
+AIDEV_API aidev_status aidev_kernel_get(aidev_device device, const char *name,
+                                        aidev_kernel *out_kernel);
+
+/* Builds a user kernel for |device|. AIDEV_ERROR_COMPILE carries the build
+ * log in its message; AIDEV_ERROR_KERNEL_ARGS when the declared signature
+ * does not match what the module declares (where the backend can tell). */
+AIDEV_API aidev_status aidev_kernel_create(aidev_device device,
+                                           const aidev_kernel_desc *desc,
+                                           aidev_kernel *out_kernel);
+
+AIDEV_API aidev_status aidev_kernel_release(aidev_kernel kernel);
+
+/* Number of kernels in the built-in library, and the signature of the one at
+ * |index| (borrowed, static). For documentation and tools. */
+AIDEV_API uint32_t aidev_library_kernel_count(void);
+AIDEV_API const aidev_kernel_desc *aidev_library_kernel(uint32_t index);
+
+/* One argument of a dispatch. Build it with the helpers below. */
+typedef struct aidev_arg {
+    aidev_arg_kind kind;
+    aidev_type type; /* scalars: the value's type; buffers: NONE */
+    union {
+        struct {
+            aidev_buffer buffer;
+            uint64_t offset; /* bytes */
+        } buffer;
+        int32_t i32;
+        uint32_t u32;
+        int64_t i64;
+        uint64_t u64;
+        float f32;
+        double f64;
+    } u;
+} aidev_arg;
+
+static inline aidev_arg aidev_arg_buffer(aidev_buffer b, uint64_t offset)
+{
+    aidev_arg a = {AIDEV_ARG_BUFFER, AIDEV_TYPE_NONE, {{0, 0}}};
+    a.u.buffer.buffer = b;
+    a.u.buffer.offset = offset;
+    return a;
+}
+static inline aidev_arg aidev_arg_u32(uint32_t v)
+{
+    aidev_arg a = {AIDEV_ARG_SCALAR, AIDEV_TYPE_U32, {{0, 0}}};
+    a.u.u32 = v;
+    return a;
+}
+static inline aidev_arg aidev_arg_i32(int32_t v)
+{
+    aidev_arg a = {AIDEV_ARG_SCALAR, AIDEV_TYPE_I32, {{0, 0}}};
+    a.u.i32 = v;
+    return a;
+}
+static inline aidev_arg aidev_arg_f32(float v)
+{
+    aidev_arg a = {AIDEV_ARG_SCALAR, AIDEV_TYPE_F32, {{0, 0}}};
+    a.u.f32 = v;
+    return a;
+}
+static inline aidev_arg aidev_arg_u64(uint64_t v)
+{
+    aidev_arg a = {AIDEV_ARG_SCALAR, AIDEV_TYPE_U64, {{0, 0}}};
+    a.u.u64 = v;
+    return a;
+}
+
+/* Runs |kernel| over |grid| work-items (per dimension; need not be a multiple
+ * of the workgroup size: kernels guard their bounds). |grid| NULL: the grid
+ * the kernel declares, computed from the scalar arguments. |workgroup| NULL:
+ * the backend chooses. The arguments are checked against the kernel's
+ * signature before anything reaches the backend: count, kinds, scalar types,
+ * buffer element types, buffer sizes, devices (AIDEV_ERROR_KERNEL_ARGS with
+ * the kernel and argument named). A grid with a zero dimension runs nothing
+ * and completes at once. */
+AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue,
+                                              aidev_kernel kernel,
+                                              const uint32_t grid[3],
+                                              const uint32_t workgroup[3],
+                                              uint32_t arg_count,
+                                              const aidev_arg *args,
+                                              uint32_t wait_count,
+                                              const aidev_event *wait_events,
+                                              aidev_event *out_event);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AIDEV_AIDEV_H */

@@ -1,0 +1,371 @@
+/*
+ * aidev_backend.h - the contract between libaidev and a backend.
+ *
+ * A backend is a shared object named libaidev-backend-NAME.so that exports one
+ * symbol, AIDEV_BACKEND_ENTRY_SYMBOL, of type aidev_backend_entry_fn. The CPU
+ * backend is linked into libaidev but is reached through this same table.
+ *
+ * Negotiation (modelled on the Vulkan loader's ICD interface negotiation)
+ *   The loader fills |abi_version| of aidev_backend_negotiation with the
+ *   highest ABI it speaks and calls the entry. The plugin writes back the ABI
+ *   it implements (<= the offer, same major) and its vtable. A major mismatch
+ *   is refused with both versions in the reason. Minor versions only append
+ *   members to the vtable, which begins with its own size: members past
+ *   |struct_size| read as NULL, i.e. unsupported.
+ *
+ * Objects
+ *   The backend's objects (device, buffer, queue, kernel) are opaque void
+ *   pointers to libaidev. libaidev validates every handle and argument before
+ *   calling the backend: offsets lie inside buffers, kinds are offered,
+ *   kernel arguments match their signature, all objects of one call belong to
+ *   the device of the call. A backend checks only what it alone can know.
+ *
+ * Events
+ *   libaidev owns events. A command that must signal gets an
+ *   aidev_backend_event; the backend completes it exactly once with
+ *   aidev_backend_event_complete(), from any thread, and that call gives back
+ *   the reference the backend was handed. A backend may attach its native
+ *   object (cl_event, a timeline value) to the event so that its own queues
+ *   wait on it natively.
+ *
+ * Errors
+ *   Return an aidev_status; before returning an error, describe it with
+ *   aidev_backend_set_error() naming the native call and its code, e.g.
+ *   "clCreateBuffer failed: CL_INVALID_BUFFER_SIZE (-61)".
+ *
+ * Threads
+ *   Every entry may be called from several threads at once, except
+ *   init/shutdown and device_open/device_close of one device, which libaidev
+ *   serialises.
+ */
+#ifndef AIDEV_AIDEV_BACKEND_H
+#define AIDEV_AIDEV_BACKEND_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "aidev.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* ABI version and entry                                                    */
+/* ------------------------------------------------------------------------ */
+
+#define AIDEV_BACKEND_ABI_MAKE(major, minor) (((uint32_t)(major) << 16) | (uint32_t)(minor))
+#define AIDEV_BACKEND_ABI_MAJOR(v) ((uint32_t)(v) >> 16)
+#define AIDEV_BACKEND_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
+
+/* The ABI this header describes. */
+#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 0)
+
+#define AIDEV_BACKEND_ENTRY_SYMBOL "aidev_backend_entry"
+
+#if defined(__GNUC__)
+#define AIDEV_BACKEND_EXPORT __attribute__((visibility("default")))
+#else
+#define AIDEV_BACKEND_EXPORT
+#endif
+
+typedef struct aidev_backend_vtable aidev_backend_vtable;
+
+typedef struct aidev_backend_negotiation {
+    uint32_t struct_size; /* sizeof(aidev_backend_negotiation), set by the loader */
+    /* in: the highest ABI the loader speaks; out: the ABI the plugin speaks */
+    uint32_t abi_version;
+    /* out: the plugin's table, static for the life of the process */
+    const aidev_backend_vtable *vtable;
+} aidev_backend_negotiation;
+
+/* The entry symbol. Returns AIDEV_SUCCESS having filled |nego|, or an error
+ * (AIDEV_ERROR_UNSUPPORTED when the offered ABI is too old for it), with a
+ * reason set through aidev_backend_set_error(). Must be cheap: no device
+ * work, that belongs in init. */
+typedef aidev_status (*aidev_backend_entry_fn)(aidev_backend_negotiation *nego);
+
+/* ------------------------------------------------------------------------ */
+/* Events, as backends see them                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct aidev_backend_event aidev_backend_event;
+
+/* Completes |event| with |status| (AIDEV_SUCCESS, or an error with a message
+ * formatted from |fmt|, which may be NULL). Runs the event's callbacks and
+ * wakes its waiters. Consumes the backend's reference. */
+AIDEV_API void aidev_backend_event_complete(aidev_backend_event *event,
+                                            aidev_status status,
+                                            const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records when the device started and ended the command, in CLOCK_MONOTONIC
+ * ns (convert device ticks first). Call before completing. */
+AIDEV_API void aidev_backend_event_set_times(aidev_backend_event *event,
+                                             uint64_t start_ns, uint64_t end_ns);
+
+/* AIDEV_NOT_READY while pending, else the status it completed with. */
+AIDEV_API aidev_status aidev_backend_event_status(const aidev_backend_event *event);
+
+/* The failure message of a completed event. */
+AIDEV_API const char *aidev_backend_event_message(const aidev_backend_event *event);
+
+/* Attaches a native object to |event|, tagged with |owner| (any pointer the
+ * backend chooses, e.g. its native context). |release_fn| (may be NULL) is
+ * called with |native| when the event is destroyed. At most once per event. */
+AIDEV_API void aidev_backend_event_set_native(aidev_backend_event *event,
+                                              const void *owner, void *native,
+                                              void (*release_fn)(void *native));
+
+/* The native object attached with |owner|, or NULL when the event carries none
+ * or another owner's: then wait through aidev_backend_event_on_complete(). */
+AIDEV_API void *aidev_backend_event_native(const aidev_backend_event *event,
+                                           const void *owner);
+
+/* Calls |fn| once |event| completes (at once, on this thread, if it has).
+ * Holds its own reference on the event until |fn| has run. */
+typedef void (*aidev_backend_event_fn)(aidev_backend_event *event,
+                                       aidev_status status, void *user_data);
+AIDEV_API aidev_status aidev_backend_event_on_complete(aidev_backend_event *event,
+                                                       aidev_backend_event_fn fn,
+                                                       void *user_data);
+
+AIDEV_API void aidev_backend_event_retain(aidev_backend_event *event);
+AIDEV_API void aidev_backend_event_release(aidev_backend_event *event);
+
+/* ------------------------------------------------------------------------ */
+/* Services libaidev offers backends                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Sets the calling thread's error message (printf format) and returns
+ * |status|, so a backend can write `return aidev_backend_set_error(...)`. */
+AIDEV_API aidev_status aidev_backend_set_error(aidev_status status,
+                                               const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* CLOCK_MONOTONIC in ns: the clock of every event timestamp. */
+AIDEV_API uint64_t aidev_backend_now_ns(void);
+
+/* True when AIDEV_DEBUG holds |topic| ("loader", "backend", "all"). */
+AIDEV_API bool aidev_backend_debug_enabled(const char *topic);
+/* Prints "aidev: |topic|: message" on stderr when the topic is enabled. */
+AIDEV_API void aidev_backend_debug(const char *topic, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The per-user cache folder for compiled kernels and pipeline caches:
+ * $XDG_CACHE_HOME/aidev or ~/.cache/aidev (created on demand). Returns false
+ * when there is none (no HOME, read-only file system). */
+AIDEV_API bool aidev_backend_cache_dir(char *out, size_t out_size);
+
+/* ------------------------------------------------------------------------ */
+/* Descriptions passed to backends                                          */
+/* ------------------------------------------------------------------------ */
+
+/* What a backend says of one of its devices. libaidev serves
+ * aidev_device_get_info() from it. Strings are copied by libaidev. Zero or
+ * empty fields mean "unknown". */
+typedef struct aidev_backend_device_info {
+    uint32_t struct_size;
+    char name[256];
+    char vendor[128];
+    char driver_version[128];
+    char api_version[64];
+    char pci_bus_id[32];        /* "dddd:bb:dd.f" or "" */
+    uint8_t uuid[16];
+    bool has_uuid;
+    aidev_device_type type;
+    uint32_t compute_units;
+    uint64_t memory_bytes;
+    uint64_t free_memory_bytes;
+    bool has_free_memory;       /* only where the backend truly knows it */
+    uint64_t max_alloc_bytes;
+    uint64_t local_memory_bytes;
+    uint32_t max_workgroup_size;
+    uint32_t max_workgroup_dims[3];
+    uint32_t memory_kinds;      /* mask of AIDEV_MEMORY_KIND_BIT() */
+    uint64_t features;          /* AIDEV_FEATURE_* */
+    int32_t numa_node;          /* -1 unknown */
+    double timestamp_period_ns;
+} aidev_backend_device_info;
+
+typedef struct aidev_backend_buffer_desc {
+    uint64_t size;
+    aidev_memory_kind kind;
+    uint32_t flags;             /* AIDEV_BUFFER_*: zero unless UNINITIALIZED */
+    void *import_host_ptr;      /* non-NULL: wrap this caller memory */
+} aidev_backend_buffer_desc;
+
+/* A resolved kernel argument. */
+typedef struct aidev_backend_arg {
+    aidev_arg_kind kind;
+    aidev_type type;
+    union {
+        struct {
+            void *buffer;       /* the backend's buffer */
+            uint64_t offset;
+            uint64_t size;      /* bytes from |offset| to the buffer's end */
+        } buffer;
+        int32_t i32;
+        uint32_t u32;
+        int64_t i64;
+        uint64_t u64;
+        float f32;
+        double f64;
+        uint8_t bytes[8];
+    } u;
+} aidev_backend_arg;
+
+typedef enum aidev_backend_command_type {
+    AIDEV_COMMAND_WRITE = 1,
+    AIDEV_COMMAND_READ = 2,
+    AIDEV_COMMAND_COPY = 3,
+    AIDEV_COMMAND_FILL = 4,
+    AIDEV_COMMAND_DISPATCH = 5,
+    AIDEV_COMMAND_BARRIER = 6,
+    AIDEV_COMMAND_HOST_CALLBACK = 7,
+} aidev_backend_command_type;
+
+/* One command. Pointers in it are valid only during queue_submit: a backend
+ * that defers work copies what it needs (the dispatch arguments). Host
+ * memory of WRITE/READ stays valid until the command's event completes. */
+typedef struct aidev_backend_command {
+    aidev_backend_command_type type;
+    union {
+        struct {
+            void *buffer;
+            uint64_t offset, size;
+            const void *src;
+        } write;
+        struct {
+            void *buffer;
+            uint64_t offset, size;
+            void *dst;
+        } read;
+        struct {
+            void *src, *dst;
+            uint64_t src_offset, dst_offset, size;
+        } copy;
+        struct {
+            void *buffer;
+            uint64_t offset, size;
+            uint32_t pattern;      /* the pattern, replicated to 4 bytes */
+            uint32_t pattern_size; /* 1, 2 or 4 as the caller gave it */
+        } fill;
+        struct {
+            void *kernel;
+            uint32_t grid[3];      /* logical grid, each >= 1 */
+            uint32_t workgroup[3]; /* zeros: backend chooses */
+            uint32_t arg_count;
+            const aidev_backend_arg *args;
+        } dispatch;
+        struct {
+            aidev_host_fn fn;
+            void *user_data;
+        } host_callback;
+    } u;
+} aidev_backend_command;
+
+/* A kernel to build. For the built-in library, |library_index| names the
+ * kernel (see aidev_library_kernel()) and the backend uses its own form of
+ * it; for user kernels it is UINT32_MAX and |desc| carries the source. The
+ * signature in |desc| has already been validated. */
+typedef struct aidev_backend_kernel_source {
+    uint32_t library_index;
+    const aidev_kernel_desc *desc;
+} aidev_backend_kernel_source;
+
+/* Capability bits of the vtable's |caps|. */
+/* The backend accepts any aidev event in a wait list (it waits through
+ * aidev_backend_event_on_complete when the event is not its own). Without
+ * it, libaidev holds back a command whose wait list has events of other
+ * backends, or user events, and submits it once they complete. */
+#define AIDEV_BACKEND_CAP_ANY_WAIT (1u << 0)
+/* The backend runs AIDEV_COMMAND_HOST_CALLBACK itself; without it libaidev
+ * runs host callbacks on its own, with a barrier. */
+#define AIDEV_BACKEND_CAP_HOST_CALLBACK (1u << 1)
+
+/* ------------------------------------------------------------------------ */
+/* The vtable                                                               */
+/* ------------------------------------------------------------------------ */
+
+struct aidev_backend_vtable {
+    uint32_t struct_size; /* sizeof(aidev_backend_vtable) the plugin built with */
+    uint32_t abi_version; /* AIDEV_BACKEND_ABI_VERSION the plugin built with */
+    const char *name;     /* short lower-case name: "opencl" */
+    uint32_t caps;        /* AIDEV_BACKEND_CAP_* */
+
+    /* -- backend ---------------------------------------------------------- */
+
+    /* Loads the native runtime and lists devices; stores the backend's state
+     * in |*out_backend|. Return AIDEV_ERROR_UNSUPPORTED with a reason when
+     * the runtime or any device is absent on this machine ("no OpenCL
+     * platform"): the backend is then listed as skipped, not failed. */
+    aidev_status (*init)(void **out_backend);
+    void (*shutdown)(void *backend);
+    uint32_t (*device_count)(void *backend);
+    /* Fills |out| (its struct_size set by libaidev) for device |index|. */
+    aidev_status (*device_info)(void *backend, uint32_t index,
+                                aidev_backend_device_info *out);
+
+    /* -- devices: one open per context that uses the device -------------- */
+
+    aidev_status (*device_open)(void *backend, uint32_t index, void **out_device);
+    /* Called after every queue, buffer and kernel of the device is gone. */
+    void (*device_close)(void *device);
+
+    /* -- memory ------------------------------------------------------------ */
+
+    /* Allocates (or, with import_host_ptr, wraps) a buffer. |*out_host_ptr|
+     * gets the host address of HOST/SHARED memory when it is stable, or NULL
+     * (then map goes through buffer_map). */
+    aidev_status (*buffer_create)(void *device, const aidev_backend_buffer_desc *desc,
+                                  void **out_buffer, void **out_host_ptr);
+    /* No pending command uses the buffer any more. */
+    void (*buffer_destroy)(void *device, void *buffer);
+    /* (optional when buffer_create always gives |out_host_ptr|) */
+    aidev_status (*buffer_map)(void *device, void *buffer, uint64_t offset,
+                               uint64_t size, uint32_t map_flags, void **out_ptr);
+    /* (optional) */
+    aidev_status (*buffer_unmap)(void *device, void *buffer, void *ptr);
+
+    /* -- queues ----------------------------------------------------------- */
+
+    aidev_status (*queue_create)(void *device, aidev_queue_priority priority,
+                                 void **out_queue);
+    /* Every submitted command has completed (libaidev finishes first). */
+    void (*queue_destroy)(void *queue);
+    /* Submits one command after the queue's earlier ones and after
+     * |waits| (events still pending, each retained by libaidev for the call).
+     * |signal| (may be NULL) must be completed exactly once, also when the
+     * command fails later. When a wait event fails, the command must not run
+     * and |signal| completes with AIDEV_ERROR_DEPENDENCY. On an error return,
+     * nothing was submitted and |signal| is left to libaidev. */
+    aidev_status (*queue_submit)(void *queue, const aidev_backend_command *cmd,
+                                 uint32_t wait_count,
+                                 aidev_backend_event *const *waits,
+                                 aidev_backend_event *signal);
+    /* Blocks until every command submitted so far has completed. Failures
+     * of commands are reported on their events, not here. */
+    aidev_status (*queue_finish)(void *queue);
+    /* (optional) Pushes batched commands to the device. */
+    aidev_status (*queue_flush)(void *queue);
+
+    /* -- kernels ---------------------------------------------------------- */
+
+    aidev_status (*kernel_create)(void *device, const aidev_backend_kernel_source *src,
+                                  void **out_kernel);
+    void (*kernel_destroy)(void *device, void *kernel);
+
+    /* -- ABI 1.0 ends here; append new members below, never reorder. ------ */
+};
+
+/* The C form of built-in kernel |library_index| (see aidev_library_kernel()),
+ * or NULL when it has none: a host-memory backend, such as the plugin
+ * template, runs the library through these. */
+AIDEV_API aidev_host_kernel_fn aidev_backend_library_host_fn(uint32_t library_index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AIDEV_AIDEV_BACKEND_H */
