@@ -1,0 +1,52 @@
+/*
+ * bench.h - rows of aidev-bench.
+ *
+ * Every row pairs an aidev measurement with a baseline measured in the same
+ * run (raw OpenCL/Vulkan calls, memcpy, a plain C loop) and reports the
+ * ratio value / baseline_value. The unit says which way is better:
+ * "us (lower is better)", "GB/s (higher is better)".
+ */
+#ifndef AIDEV_BENCH_H
+#define AIDEV_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <aidev/aidev.h>
+
+typedef struct bench_options {
+    bool json;
+    bool quick;        /* fewer repetitions: for tests of the bench itself */
+    const char *only;  /* run rows whose name contains this; NULL: all */
+    aidev_context context;
+} bench_options;
+
+typedef struct bench_row {
+    const char *name;
+    const char *device;
+    const char *backend;
+    double value;
+    const char *unit;
+    const char *baseline;
+    double baseline_value;
+} bench_row;
+
+/* Records a row (printed at once as text, or kept for the JSON array). */
+void bench_emit(const bench_options *opt, const bench_row *row);
+/* True when |name| is selected by --only. */
+bool bench_selected(const bench_options *opt, const char *name);
+/* CLOCK_MONOTONIC in seconds. */
+double bench_now(void);
+/* Median of |n| samples (sorts them). */
+double bench_median(double *samples, int n);
+/* The device's name and backend, into caller buffers. */
+void bench_device_names(aidev_device dev, char *name, size_t name_size, char *backend,
+                        size_t backend_size);
+
+/* Row groups, one per file: each runs on the devices of its kind. */
+void bench_cpu(const bench_options *opt);
+void bench_opencl(const bench_options *opt);
+void bench_vulkan(const bench_options *opt);
+void bench_kernels(const bench_options *opt);
+
+#endif
