@@ -155,6 +155,11 @@ AIDEV_API aidev_status aidev_buffer_import_host(aidev_device device, void *host_
         return aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
                            "host_ptr %p + size %llu wraps around the address space", host_ptr,
                            (unsigned long long)size);
+    if (!(dev->info->features & AIDEV_FEATURE_HOST_IMPORT))
+        return aidev_error(AIDEV_ERROR_UNSUPPORTED,
+                           "device %u (%s, %s) cannot import host memory without a copy; "
+                           "allocate a HOST buffer and write into it instead",
+                           dev->index, dev->info->name, dev->backend->name);
     st = check_common(dev, size, AIDEV_MEMORY_HOST, element_type);
     if (st != AIDEV_SUCCESS)
         return st;
