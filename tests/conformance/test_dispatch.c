@@ -50,10 +50,15 @@ START_TEST(axpy_awkward_sizes)
                                             NULL, NULL));
         ck_assert_ok(aidev_enqueue_read(s.q, s.y, 0, (n + 16) * 4ull, y, 0, NULL, NULL));
         ck_assert_ok(aidev_queue_finish(s.q));
-        for (uint32_t i = 0; i < n + 16; i++) {
-            float want = i < 16 ? 3.0f : 3.0f + 2.0f * x[i - 16];
-            ck_assert_msg(y[i] == want, "n=%u: y[%u] = %g, want %g", n, i, y[i], want);
+        uint32_t i = 0;
+        float want = 3.0f;
+        for (; i < n + 16; i++) {
+            want = i < 16 ? 3.0f : 3.0f + 2.0f * x[i - 16];
+            if (y[i] != want)
+                break;
         }
+        ck_assert_msg(i == n + 16, "n=%u: y[%u] = %g, want %g", n, i, i < n + 16 ? y[i] : 0.0f,
+                      want);
         free(x);
         free(y);
         axpy_free(&s);
@@ -239,8 +244,10 @@ START_TEST(user_host_kernel)
     ck_assert_ok(aidev_enqueue_dispatch(q, k, NULL, NULL, 2, args, 0, NULL, NULL));
     ck_assert_ok(aidev_enqueue_read(q, b, 0, N * 4, x, 0, NULL, NULL));
     ck_assert_ok(aidev_queue_finish(q));
-    for (int i = 0; i < N; i++)
-        ck_assert_float_eq(x[i], (float)i);
+    int bad = 0;
+    while (bad < N && x[bad] == (float)bad)
+        bad++;
+    ck_assert_msg(bad == N, "x[%d] = %g, want %d", bad, bad < N ? x[bad] : 0.0f, bad);
     free(x);
     /* The kernel copied its description: the caller's may go. */
     ck_assert_ok(aidev_kernel_release(k));
