@@ -244,10 +244,10 @@ START_TEST(user_host_kernel)
     ck_assert_ok(aidev_enqueue_dispatch(q, k, NULL, NULL, 2, args, 0, NULL, NULL));
     ck_assert_ok(aidev_enqueue_read(q, b, 0, N * 4, x, 0, NULL, NULL));
     ck_assert_ok(aidev_queue_finish(q));
-    int bad = 0;
-    while (bad < N && x[bad] == (float)bad)
-        bad++;
-    ck_assert_msg(bad == N, "x[%d] = %g, want %d", bad, bad < N ? x[bad] : 0.0f, bad);
+    int at = 0;
+    while (at < N && x[at] == (float)at)
+        at++;
+    ck_assert_msg(at == N, "x[%d] = %g, want %d", at, at < N ? x[at] : 0.0f, at);
     free(x);
     /* The kernel copied its description: the caller's may go. */
     ck_assert_ok(aidev_kernel_release(k));
