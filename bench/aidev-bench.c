@@ -90,12 +90,6 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
-    /* OpenMP's idle threads spin for milliseconds after each parallel
-     * region; interleaved with aidev's runs they would steal cores from it
-     * (and aidev's briefly spinning workers from OpenMP). Idle passively, so
-     * each side measures alone. Set before OpenMP starts; a user's own
-     * setting wins. */
-    setenv("OMP_WAIT_POLICY", "passive", 0);
     bench_options opt = {0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
