@@ -43,6 +43,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "aidev.h"
 
@@ -59,7 +60,7 @@ extern "C" {
 #define AIDEV_BACKEND_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
 
 /* The ABI this header describes. */
-#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 0)
+#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 2)
 
 #define AIDEV_BACKEND_ENTRY_SYMBOL "aidev_backend_entry"
 
@@ -157,6 +158,44 @@ AIDEV_API void aidev_backend_debug(const char *topic, const char *fmt, ...)
  * when there is none (no HOME, read-only file system). */
 AIDEV_API bool aidev_backend_cache_dir(char *out, size_t out_size);
 
+/* How memory is backed: what AIDEV_BUFFER_INFO_PAGE_KIND answers. */
+typedef enum aidev_backend_page_kind {
+    /* The backend cannot tell; libaidev looks a host address up in
+     * /proc/self/smaps, and answers "device" for memory without one. */
+    AIDEV_PAGE_KIND_UNKNOWN = 0,
+    AIDEV_PAGE_KIND_NORMAL = 1,  /* base pages (4 KiB on x86) */
+    AIDEV_PAGE_KIND_THP = 2,     /* transparent huge pages (madvise) */
+    AIDEV_PAGE_KIND_HUGETLB = 3, /* reserved huge pages (MAP_HUGETLB) */
+    AIDEV_PAGE_KIND_DEVICE = 4,  /* device memory the host does not address */
+} aidev_backend_page_kind;
+
+/* Host memory from aidev_backend_host_alloc(). Treat every field as read
+ * only; |ptr| and |size| are what the caller uses. */
+typedef struct aidev_backend_host_block {
+    void *ptr;
+    uint64_t size;           /* bytes asked for */
+    uint64_t mapped_size;    /* bytes mapped (0: from the heap) */
+    aidev_backend_page_kind page_kind;
+    int32_t numa_node;       /* node the pages were bound to, -1: none */
+} aidev_backend_host_block;
+
+/* Flags of aidev_backend_host_alloc(). */
+/* Contents may be left unspecified (heap memory is not cleared). Without
+ * it the memory reads as zero. */
+#define AIDEV_HOST_ALLOC_UNINITIALIZED (1u << 0)
+
+/* Host memory for large tensors, as libaidev allocates its own: huge pages
+ * where the machine offers them (reserved hugetlb pages, else transparent
+ * huge pages, else normal pages; see AIDEV_HUGEPAGES), placed on
+ * |numa_node| (-1: anywhere). Fills |out|. Returns
+ * AIDEV_ERROR_OUT_OF_HOST_MEMORY with a message when the memory is not
+ * there. (ABI 1.2) */
+AIDEV_API aidev_status aidev_backend_host_alloc(uint64_t size, int32_t numa_node, uint32_t flags,
+                                                aidev_backend_host_block *out);
+/* Gives |block| back, overwriting it with zeros first when |scrub| (see
+ * AIDEV_BUFFER_ZERO_ON_FREE). (ABI 1.2) */
+AIDEV_API void aidev_backend_host_free(aidev_backend_host_block *block, bool scrub);
+
 /* ------------------------------------------------------------------------ */
 /* Descriptions passed to backends                                          */
 /* ------------------------------------------------------------------------ */
@@ -191,9 +230,31 @@ typedef struct aidev_backend_device_info {
 typedef struct aidev_backend_buffer_desc {
     uint64_t size;
     aidev_memory_kind kind;
-    uint32_t flags;             /* AIDEV_BUFFER_*: zero unless UNINITIALIZED */
+    /* AIDEV_BUFFER_*: zero the memory unless UNINITIALIZED; with
+     * ZERO_ON_FREE (ABI 1.2; set by libaidev also for AIDEV_ZERO_ON_FREE=1)
+     * overwrite it with zeros before it goes back to a pool, the driver or
+     * the OS, once no command uses it. */
+    uint32_t flags;
     void *import_host_ptr;      /* non-NULL: wrap this caller memory */
 } aidev_backend_buffer_desc;
+
+/* Native handles a backend may hand out for a buffer (DLPack export). */
+typedef enum aidev_backend_native_kind {
+    AIDEV_NATIVE_NONE = 0,
+    AIDEV_NATIVE_OPENCL_MEM = 1,     /* |handle| is a cl_mem */
+    AIDEV_NATIVE_VULKAN_BUFFER = 2,  /* |handle| is a VkBuffer */
+} aidev_backend_native_kind;
+
+/* What buffer_query answers (ABI 1.2). libaidev sets |struct_size| and the
+ * defaults; a backend writes only the fields it knows. */
+typedef struct aidev_backend_buffer_query {
+    uint32_t struct_size;
+    aidev_backend_page_kind page_kind; /* UNKNOWN: libaidev looks it up */
+    int32_t numa_node;                 /* node of the memory, -1 unknown */
+    aidev_backend_native_kind native_kind;
+    uint64_t native_handle;
+    uint64_t native_offset;            /* where the buffer starts in |native_handle| */
+} aidev_backend_buffer_query;
 
 /* A resolved kernel argument. */
 typedef struct aidev_backend_arg {
@@ -223,6 +284,9 @@ typedef enum aidev_backend_command_type {
     AIDEV_COMMAND_DISPATCH = 5,
     AIDEV_COMMAND_BARRIER = 6,
     AIDEV_COMMAND_HOST_CALLBACK = 7,
+    /* ABI 1.2: a migration hint for SHARED memory; only sent to backends
+     * with AIDEV_BACKEND_CAP_PREFETCH (others get a barrier in its place). */
+    AIDEV_COMMAND_PREFETCH = 8,
 } aidev_backend_command_type;
 
 /* One command. Pointers in it are valid only during queue_submit: a backend
@@ -262,6 +326,11 @@ typedef struct aidev_backend_command {
             aidev_host_fn fn;
             void *user_data;
         } host_callback;
+        struct {
+            void *buffer;          /* a SHARED buffer */
+            uint64_t offset, size;
+            uint32_t flags;        /* AIDEV_PREFETCH_TO_DEVICE or _TO_HOST */
+        } prefetch;
     } u;
 } aidev_backend_command;
 
@@ -283,6 +352,9 @@ typedef struct aidev_backend_kernel_source {
 /* The backend runs AIDEV_COMMAND_HOST_CALLBACK itself; without it libaidev
  * runs host callbacks on its own, with a barrier. */
 #define AIDEV_BACKEND_CAP_HOST_CALLBACK (1u << 1)
+/* (ABI 1.2) The backend takes AIDEV_COMMAND_PREFETCH; without it libaidev
+ * submits a barrier instead, so the command still orders the queue. */
+#define AIDEV_BACKEND_CAP_PREFETCH (1u << 2)
 
 /* ------------------------------------------------------------------------ */
 /* The vtable                                                               */
@@ -357,7 +429,37 @@ struct aidev_backend_vtable {
     void (*kernel_destroy)(void *device, void *kernel);
 
     /* -- ABI 1.0 ends here; append new members below, never reorder. ------ */
+
+    /* -- ABI 1.1 ---------------------------------------------------------- */
+
+    /* (optional) The free memory of device |index| now, in bytes: what
+     * AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES answers (VK_EXT_memory_budget, a
+     * driver's memory query). Needs no open device. AIDEV_ERROR_UNSUPPORTED
+     * when the backend cannot know it for this device; libaidev then falls
+     * back to device_info's |free_memory_bytes| when |has_free_memory|. */
+    aidev_status (*device_free_memory)(void *backend, uint32_t index, uint64_t *out_bytes);
+
+    /* -- ABI 1.2 ---------------------------------------------------------- */
+
+    /* (optional) What backs |buffer| and its native handle: libaidev fills
+     * |out| with UNKNOWN/-1/NONE and the struct_size it knows, then calls
+     * this. Serves AIDEV_BUFFER_INFO_PAGE_KIND, AIDEV_BUFFER_INFO_NUMA_NODE
+     * and DLPack export of memory the host does not address. Without it,
+     * libaidev looks host addresses up in /proc/self/smaps and exports only
+     * host-addressable memory. */
+    aidev_status (*buffer_query)(void *device, void *buffer, aidev_backend_buffer_query *out);
 };
+
+/* Bytes of the ABI 1.0 table: a plugin built against a newer header that
+ * implements only 1.0 may set |struct_size| to this. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_0 \
+    (offsetof(aidev_backend_vtable, kernel_destroy) + sizeof(void (*)(void)))
+/* Bytes of the ABI 1.1 table. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_1 \
+    (offsetof(aidev_backend_vtable, device_free_memory) + sizeof(void (*)(void)))
+/* Bytes of the ABI 1.2 table. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_2 \
+    (offsetof(aidev_backend_vtable, buffer_query) + sizeof(void (*)(void)))
 
 /* The C form of built-in kernel |library_index| (see aidev_library_kernel()),
  * or NULL when it has none: a host-memory backend, such as the plugin
