@@ -103,7 +103,7 @@ AIDEV_API aidev_status aidev_device_get_info(aidev_device device, aidev_device_i
     case AIDEV_DEVICE_INFO_INDEX:
         return PUT(dev->index, "AIDEV_DEVICE_INFO_INDEX");
     case AIDEV_DEVICE_INFO_NUMA_NODE:
-        i32 = in->numa_node;
+        i32 = dev->numa_node;
         return PUT(i32, "AIDEV_DEVICE_INFO_NUMA_NODE");
     case AIDEV_DEVICE_INFO_TIMESTAMP_PERIOD_NS:
         return PUT(in->timestamp_period_ns, "AIDEV_DEVICE_INFO_TIMESTAMP_PERIOD_NS");

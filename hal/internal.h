@@ -82,6 +82,7 @@ typedef struct aidev_device_obj {
     const aidev_backend_device_info *info;
     pthread_mutex_t open_lock;
     void *native;             /* from vt.device_open; NULL until first use */
+    int32_t numa_node;        /* the backend's, else from the PCI bus id; -1 */
 } aidev_device_obj;
 
 typedef struct aidev_context_obj {
@@ -95,6 +96,12 @@ typedef struct aidev_context_obj {
     aidev_backend_report *backends;
     uint64_t memory_limit;    /* 0: none */
     uint64_t memory_used;
+    const char *limit_source; /* static: where the limit came from, for messages */
+    bool zero_on_free;        /* AIDEV_ZERO_ON_FREE: every buffer scrubbed */
+    /* Exported DLPack tensors still alive: they keep the devices open (and
+     * this struct) after aidev_context_release, until the last deleter. */
+    uint32_t pins;
+    bool released;            /* the user released it; freed when pins is 0 */
 } aidev_context_obj;
 
 typedef struct aidev_buffer_obj {
@@ -105,10 +112,15 @@ typedef struct aidev_buffer_obj {
     aidev_memory_kind kind;
     aidev_type element_type;
     bool imported;
+    uint32_t flags;           /* AIDEV_BUFFER_* as the backend got them */
     void *native;
     void *host_ptr;           /* stable host address of HOST/SHARED, or NULL */
     atomic_bool mapped;
     void *mapped_ptr;
+    /* (may be NULL) Called once the memory is freed: imports that own what
+     * they wrap (DLPack tensors). */
+    void (*on_free)(void *arg);
+    void *on_free_arg;
 } aidev_buffer_obj;
 
 typedef struct aidev_kernel_expr {
@@ -152,6 +164,7 @@ typedef enum aidev_command_kind {
     AIDEV_CMD_HOST_CALLBACK,
     AIDEV_CMD_FILE_READ,
     AIDEV_CMD_INTERNAL, /* the hal's own (barriers of held commands, staging copies) */
+    AIDEV_CMD_PREFETCH,
 } aidev_command_kind;
 
 const char *aidev_command_kind_name(aidev_command_kind kind);
@@ -224,6 +237,11 @@ void aidev_context_link(aidev_context_obj *ctx, aidev_object *o, aidev_handle_ty
 void aidev_context_unlink(aidev_object *o);
 aidev_status aidev_context_charge(aidev_context_obj *ctx, uint64_t bytes);
 void aidev_context_refund(aidev_context_obj *ctx, uint64_t bytes);
+/* A pin keeps the context's devices and struct alive past its release
+ * (exported DLPack tensors). Unpinning the last pin of a released context
+ * frees it. */
+void aidev_context_pin(aidev_context_obj *ctx);
+void aidev_context_unpin(aidev_context_obj *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Registry (hal/registry.c)                                                */
@@ -249,6 +267,14 @@ void aidev_device_close(aidev_device_obj *dev);
 
 void aidev_buffer_retain(aidev_buffer_obj *b);
 void aidev_buffer_unref(aidev_buffer_obj *b);
+/* Imports |size| bytes of host memory at |ptr| as a HOST buffer (the checks
+ * of aidev_buffer_import_host); |on_free(arg)| runs once it is freed. */
+aidev_status aidev_buffer_import_owned(aidev_device_obj *dev, void *ptr, uint64_t size,
+                                       aidev_type element_type, void (*on_free)(void *arg),
+                                       void *arg, aidev_buffer *out);
+/* What buffer_query says of |b|, with the hal's defaults and fallbacks
+ * (page kind from smaps for host addresses, "device" without one). */
+void aidev_buffer_query_obj(const aidev_buffer_obj *b, aidev_backend_buffer_query *out);
 /* Context teardown: the handle goes, the memory once unreferenced. */
 void aidev_buffer_destroy_for_context(aidev_buffer_obj *b);
 

@@ -705,6 +705,45 @@ AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer b
     return enqueue(&r);
 }
 
+AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer buffer,
+                                              uint64_t offset, uint64_t size, uint32_t flags,
+                                              uint32_t wait_count, const aidev_event *wait_events,
+                                              aidev_event *out_event)
+{
+    enqueue_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS && b->kind != AIDEV_MEMORY_SHARED)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "buffer: prefetch moves AIDEV_MEMORY_SHARED buffers; this one is %s",
+                         b->kind == AIDEV_MEMORY_DEVICE ? "AIDEV_MEMORY_DEVICE"
+                                                        : "AIDEV_MEMORY_HOST");
+    if (st == AIDEV_SUCCESS && flags != AIDEV_PREFETCH_TO_DEVICE && flags != AIDEV_PREFETCH_TO_HOST)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "flags: %#x; use AIDEV_PREFETCH_TO_DEVICE or AIDEV_PREFETCH_TO_HOST",
+                         flags);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", offset, size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.kind = AIDEV_CMD_PREFETCH;
+    r.bytes = size;
+    if (!(r.queue->device->backend->vt.caps & AIDEV_BACKEND_CAP_PREFETCH)) {
+        /* A hint the backend has no use for: it still orders the queue. */
+        r.cmd.type = AIDEV_COMMAND_BARRIER;
+        return enqueue(&r);
+    }
+    r.cmd.type = AIDEV_COMMAND_PREFETCH;
+    r.cmd.u.prefetch.buffer = b->native;
+    r.cmd.u.prefetch.offset = offset;
+    r.cmd.u.prefetch.size = size;
+    r.cmd.u.prefetch.flags = flags;
+    r.buffers[r.buffer_count++] = b;
+    return enqueue(&r);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Queue lifetime                                                           */
 /* ------------------------------------------------------------------------ */
