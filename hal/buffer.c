@@ -1,14 +1,18 @@
 /*
  * buffer.c - buffers: creation with the checks every backend shares (kind
  * offered, size within the device's limit, quota), import of host memory,
- * map/unmap, and the reference that keeps memory alive while held-back
- * commands still name it.
+ * map/unmap, what backs the memory (page kind, NUMA node), and the
+ * reference that keeps memory alive while held-back commands (or exported
+ * DLPack tensors) still name it.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "hal/hostmem.h"
 #include "hal/internal.h"
 #include "hal/probes.h"
+
+#define BUFFER_FLAGS (AIDEV_BUFFER_UNINITIALIZED | AIDEV_BUFFER_ZERO_ON_FREE)
 
 static const char *kind_name(aidev_memory_kind kind)
 {
@@ -36,11 +40,14 @@ void aidev_buffer_unref(aidev_buffer_obj *b)
     AIDEV_PROBE2(free, b->device->index, b->size);
     AIDEV_DEVICE_VT(b->device)->buffer_destroy(b->device->native, b->native);
     aidev_context_refund(b->obj.context, b->size);
+    /* After the backend let go of the memory: the owner may free it now. */
+    if (b->on_free)
+        b->on_free(b->on_free_arg);
     free(b);
 }
 
 static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *desc,
-                                void *import_ptr, aidev_buffer *out)
+                                void *import_ptr, aidev_buffer *out, aidev_buffer_obj **out_obj)
 {
     aidev_context_obj *ctx = dev->obj.context;
     aidev_status st = aidev_device_ensure_open(dev);
@@ -58,7 +65,9 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     aidev_backend_buffer_desc bd = {
         .size = desc->size,
         .kind = desc->kind,
-        .flags = desc->flags,
+        /* Imported memory is the caller's: never scrubbed by us. */
+        .flags = desc->flags |
+                 (ctx->zero_on_free && !import_ptr ? AIDEV_BUFFER_ZERO_ON_FREE : 0),
         .import_host_ptr = import_ptr,
     };
     aidev_error_clear();
@@ -78,6 +87,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     b->kind = desc->kind;
     b->element_type = desc->element_type;
     b->imported = import_ptr != NULL;
+    b->flags = bd.flags;
     b->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_BUFFER, b);
     b->obj.context = ctx;
     if (!b->obj.handle) {
@@ -87,6 +97,8 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     aidev_context_link(ctx, &b->obj, AIDEV_HANDLE_BUFFER);
     AIDEV_PROBE3(alloc, dev->index, (int)b->kind, b->size);
     *out = (aidev_buffer)b->obj.handle;
+    if (out_obj)
+        *out_obj = b;
     return AIDEV_SUCCESS;
 }
 
@@ -131,24 +143,19 @@ AIDEV_API aidev_status aidev_buffer_create(aidev_device device, const aidev_buff
     if (!out_buffer)
         return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "out_buffer: NULL");
     *out_buffer = NULL;
-    if (desc->flags & ~AIDEV_BUFFER_UNINITIALIZED)
+    if (desc->flags & ~BUFFER_FLAGS)
         return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "desc->flags: unknown bits %#x",
-                           desc->flags & ~AIDEV_BUFFER_UNINITIALIZED);
+                           desc->flags & ~BUFFER_FLAGS);
     st = check_common(dev, desc->size, desc->kind, desc->element_type);
     if (st != AIDEV_SUCCESS)
         return st;
-    return buffer_make(dev, desc, NULL, out_buffer);
+    return buffer_make(dev, desc, NULL, out_buffer, NULL);
 }
 
-AIDEV_API aidev_status aidev_buffer_import_host(aidev_device device, void *host_ptr,
-                                                uint64_t size, aidev_type element_type,
-                                                aidev_buffer *out_buffer)
+static aidev_status import_host(aidev_device_obj *dev, void *host_ptr, uint64_t size,
+                                aidev_type element_type, aidev_buffer *out_buffer,
+                                aidev_buffer_obj **out_obj)
 {
-    aidev_error_clear();
-    aidev_device_obj *dev;
-    aidev_status st = aidev_lookup_device(device, "device", &dev);
-    if (st != AIDEV_SUCCESS)
-        return st;
     if (!host_ptr)
         return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "host_ptr: NULL");
     if (!out_buffer)
@@ -163,13 +170,40 @@ AIDEV_API aidev_status aidev_buffer_import_host(aidev_device device, void *host_
                            "device %u (%s, %s) cannot import host memory without a copy; "
                            "allocate a HOST buffer and write into it instead",
                            dev->index, dev->info->name, dev->backend->name);
-    st = check_common(dev, size, AIDEV_MEMORY_HOST, element_type);
+    aidev_status st = check_common(dev, size, AIDEV_MEMORY_HOST, element_type);
     if (st != AIDEV_SUCCESS)
         return st;
+    /* The caller's memory: never cleared, never scrubbed (it is theirs). */
     aidev_buffer_desc desc = {.size = size, .kind = AIDEV_MEMORY_HOST,
                               .element_type = element_type,
                               .flags = AIDEV_BUFFER_UNINITIALIZED};
-    return buffer_make(dev, &desc, host_ptr, out_buffer);
+    return buffer_make(dev, &desc, host_ptr, out_buffer, out_obj);
+}
+
+AIDEV_API aidev_status aidev_buffer_import_host(aidev_device device, void *host_ptr,
+                                                uint64_t size, aidev_type element_type,
+                                                aidev_buffer *out_buffer)
+{
+    aidev_error_clear();
+    aidev_device_obj *dev;
+    aidev_status st = aidev_lookup_device(device, "device", &dev);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    return import_host(dev, host_ptr, size, element_type, out_buffer, NULL);
+}
+
+aidev_status aidev_buffer_import_owned(aidev_device_obj *dev, void *ptr, uint64_t size,
+                                       aidev_type element_type, void (*on_free)(void *arg),
+                                       void *arg, aidev_buffer *out)
+{
+    aidev_buffer_obj *b;
+    aidev_status st = import_host(dev, ptr, size, element_type, out, &b);
+    if (st == AIDEV_SUCCESS) {
+        /* No command can hold it yet: the handle was just made. */
+        b->on_free = on_free;
+        b->on_free_arg = arg;
+    }
+    return st;
 }
 
 static void buffer_unpublish(aidev_buffer_obj *b)
@@ -266,6 +300,32 @@ AIDEV_API aidev_status aidev_buffer_unmap(aidev_buffer buffer)
     return AIDEV_SUCCESS;
 }
 
+void aidev_buffer_query_obj(const aidev_buffer_obj *b, aidev_backend_buffer_query *out)
+{
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    out->page_kind = AIDEV_PAGE_KIND_UNKNOWN;
+    out->numa_node = -1;
+    out->native_kind = AIDEV_NATIVE_NONE;
+    const aidev_backend_vtable *vt = AIDEV_DEVICE_VT(b->device);
+    if (vt->buffer_query && vt->buffer_query(b->device->native, b->native, out) != AIDEV_SUCCESS) {
+        out->page_kind = AIDEV_PAGE_KIND_UNKNOWN;
+        out->native_kind = AIDEV_NATIVE_NONE;
+    }
+    out->struct_size = sizeof *out;
+    if (out->page_kind == AIDEV_PAGE_KIND_UNKNOWN) {
+        /* Ask the kernel what backs the address; without one the memory is
+         * the device's own. */
+        out->page_kind = b->host_ptr ? aidev_hostmem_page_kind_of(b->host_ptr)
+                                     : AIDEV_PAGE_KIND_DEVICE;
+        if (out->page_kind == AIDEV_PAGE_KIND_UNKNOWN)
+            out->page_kind = AIDEV_PAGE_KIND_NORMAL;
+    }
+    /* Memory of unknown place on a device of a known node lives there. */
+    if (out->numa_node < 0 && !b->host_ptr)
+        out->numa_node = b->device->numa_node;
+}
+
 AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_info key,
                                              size_t value_size, void *value, size_t *size_ret)
 {
@@ -276,8 +336,9 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_i
         return st;
     uint32_t u32;
     uint64_t u64;
+    int32_t i32;
     aidev_device dev;
-    const char *page_kind;
+    aidev_backend_buffer_query q;
     switch (key) {
     case AIDEV_BUFFER_INFO_SIZE:
         u64 = b->size;
@@ -300,9 +361,18 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_i
         return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
                               "AIDEV_BUFFER_INFO_IMPORTED");
     case AIDEV_BUFFER_INFO_PAGE_KIND:
-        page_kind = b->host_ptr ? "normal" : "device";
-        return aidev_info_put_string(page_kind, value_size, value, size_ret,
-                                     "AIDEV_BUFFER_INFO_PAGE_KIND");
+        aidev_buffer_query_obj(b, &q);
+        return aidev_info_put_string(aidev_page_kind_name(q.page_kind), value_size, value,
+                                     size_ret, "AIDEV_BUFFER_INFO_PAGE_KIND");
+    case AIDEV_BUFFER_INFO_NUMA_NODE:
+        aidev_buffer_query_obj(b, &q);
+        i32 = q.numa_node;
+        return aidev_info_put(&i32, sizeof i32, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_NUMA_NODE");
+    case AIDEV_BUFFER_INFO_FLAGS:
+        u32 = b->flags;
+        return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_FLAGS");
     }
     return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_buffer_info", (int)key);
 }

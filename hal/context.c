@@ -1,11 +1,20 @@
 /*
  * context.c - the context: its devices, its backend reports, the list of
  * every object made from it, and its memory quota.
+ *
+ * Contexts are independent: each has its own devices (opened per context),
+ * objects, quota, file-read engine and lock. What they share is the
+ * process-wide plugin registry (loaded once, read-only between loads), the
+ * handle table (whose lookups check the owning context), the trace writer
+ * (AIDEV_TRACE) and the read-only hwloc topology.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hal/internal.h"
 #include "hal/io.h"
@@ -87,13 +96,14 @@ aidev_status aidev_context_charge(aidev_context_obj *ctx, uint64_t bytes)
 {
     aidev_status st = AIDEV_SUCCESS;
     pthread_mutex_lock(&ctx->lock);
-    if (ctx->memory_limit &&
-        (bytes > ctx->memory_limit || ctx->memory_used > ctx->memory_limit - bytes))
+    uint64_t limit = ctx->memory_limit, used = ctx->memory_used;
+    if (limit && (bytes > limit || used > limit - bytes))
         st = aidev_error(AIDEV_ERROR_QUOTA,
-                         "allocation of %llu bytes exceeds the context's memory limit of %llu "
-                         "bytes (%llu in use)",
-                         (unsigned long long)bytes, (unsigned long long)ctx->memory_limit,
-                         (unsigned long long)ctx->memory_used);
+                         "allocation of %" PRIu64 " bytes exceeds the context's memory limit of "
+                         "%" PRIu64 " bytes (%s) with %" PRIu64 " bytes in use (%" PRIu64
+                         " free); free buffers or raise the limit with "
+                         "aidev_context_set_memory_limit",
+                         bytes, limit, ctx->limit_source, used, used < limit ? limit - used : 0);
     else
         ctx->memory_used += bytes;
     pthread_mutex_unlock(&ctx->lock);
@@ -105,6 +115,37 @@ void aidev_context_refund(aidev_context_obj *ctx, uint64_t bytes)
     pthread_mutex_lock(&ctx->lock);
     ctx->memory_used -= bytes < ctx->memory_used ? bytes : ctx->memory_used;
     pthread_mutex_unlock(&ctx->lock);
+}
+
+AIDEV_API aidev_status aidev_context_get_memory_usage(aidev_context context, uint64_t *out_used,
+                                                      uint64_t *out_limit)
+{
+    aidev_error_clear();
+    aidev_context_obj *ctx;
+    aidev_status st = aidev_lookup_context(context, "context", &ctx);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    pthread_mutex_lock(&ctx->lock);
+    if (out_used)
+        *out_used = ctx->memory_used;
+    if (out_limit)
+        *out_limit = ctx->memory_limit;
+    pthread_mutex_unlock(&ctx->lock);
+    return AIDEV_SUCCESS;
+}
+
+AIDEV_API aidev_status aidev_context_set_memory_limit(aidev_context context, uint64_t limit)
+{
+    aidev_error_clear();
+    aidev_context_obj *ctx;
+    aidev_status st = aidev_lookup_context(context, "context", &ctx);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    pthread_mutex_lock(&ctx->lock);
+    ctx->memory_limit = limit;
+    ctx->limit_source = limit ? "set by aidev_context_set_memory_limit" : "none";
+    pthread_mutex_unlock(&ctx->lock);
+    return AIDEV_SUCCESS;
 }
 
 /* "2G", "512M", "64k", "1000": bytes, or false when malformed. */
@@ -174,6 +215,41 @@ static aidev_status choose_backends(const aidev_context_desc *desc, aidev_regist
     return st;
 }
 
+/* An on/off environment variable: unset, "", "0", "off", "no", "false" are
+ * off; "1", "on", "yes", "true" are on; anything else is refused. */
+static aidev_status parse_flag(const char *name, bool *out)
+{
+    const char *v = getenv(name);
+    *out = false;
+    if (!v || !*v || strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0 ||
+        strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0)
+        return AIDEV_SUCCESS;
+    if (strcmp(v, "1") == 0 || strcasecmp(v, "on") == 0 || strcasecmp(v, "yes") == 0 ||
+        strcasecmp(v, "true") == 0) {
+        *out = true;
+        return AIDEV_SUCCESS;
+    }
+    return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "%s='%s': use 1 or 0", name, v);
+}
+
+/* The NUMA node of a device: what its backend says, else the node of its
+ * PCI slot (the kernel's view of which memory controller is near it). */
+static int32_t device_numa_node(const aidev_backend_device_info *info)
+{
+    if (info->numa_node >= 0 || !info->pci_bus_id[0])
+        return info->numa_node < 0 ? -1 : info->numa_node;
+    char path[128];
+    snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/numa_node", info->pci_bus_id);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    int node = -1;
+    if (fscanf(f, "%d", &node) != 1 || node < 0)
+        node = -1;
+    fclose(f);
+    return node;
+}
+
 static aidev_status make_devices(aidev_context_obj *ctx, aidev_registry_backend **chosen,
                                  uint32_t chosen_count)
 {
@@ -192,6 +268,7 @@ static aidev_status make_devices(aidev_context_obj *ctx, aidev_registry_backend 
             dev->backend = chosen[i];
             dev->backend_index = d;
             dev->info = &chosen[i]->device_infos[d];
+            dev->numa_node = device_numa_node(dev->info);
             pthread_mutex_init(&dev->open_lock, NULL);
             dev->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_DEVICE, dev);
             ctx->device_count++;
@@ -246,16 +323,25 @@ AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
                                             aidev_context *out_context)
 {
     aidev_error_clear();
+    aidev_status st;
     if (!out_context)
         return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "out_context: NULL");
     *out_context = NULL;
 
     uint64_t limit = desc ? desc->memory_limit : 0;
+    const char *limit_source = limit ? "aidev_context_desc.memory_limit" : "none";
     const char *env_limit = getenv("AIDEV_MEM_LIMIT");
-    if (!limit && env_limit && *env_limit && !parse_size(env_limit, &limit))
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                           "AIDEV_MEM_LIMIT='%s' is not a size (examples: 2G, 512M, 65536)",
-                           env_limit);
+    if (!limit && env_limit && *env_limit) {
+        if (!parse_size(env_limit, &limit))
+            return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                               "AIDEV_MEM_LIMIT='%s' is not a size (examples: 2G, 512M, 65536)",
+                               env_limit);
+        limit_source = "AIDEV_MEM_LIMIT";
+    }
+    bool zero_on_free;
+    st = parse_flag("AIDEV_ZERO_ON_FREE", &zero_on_free);
+    if (st != AIDEV_SUCCESS)
+        return st;
 
     aidev_trace_start();
     aidev_context_obj *ctx = calloc(1, sizeof *ctx);
@@ -264,12 +350,14 @@ AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
     pthread_mutex_init(&ctx->lock, NULL);
     ctx->list.next = ctx->list.prev = &ctx->list;
     ctx->memory_limit = limit;
+    ctx->limit_source = limit_source;
+    ctx->zero_on_free = zero_on_free;
     ctx->obj.type = AIDEV_HANDLE_CONTEXT;
     ctx->obj.context = ctx;
 
     aidev_registry_backend *reg;
     uint32_t reg_count;
-    aidev_status st = aidev_registry_acquire(&reg, &reg_count);
+    st = aidev_registry_acquire(&reg, &reg_count);
     if (st != AIDEV_SUCCESS) {
         context_free(ctx, false);
         return st;
@@ -344,9 +432,32 @@ AIDEV_API aidev_status aidev_context_release(aidev_context context)
         aidev_kernel_destroy_for_context((aidev_kernel_obj *)o);
     while ((o = take_first(ctx, AIDEV_HANDLE_BUFFER)))
         aidev_buffer_destroy_for_context((aidev_buffer_obj *)o);
-    context_free(ctx, true);
+    /* Exported tensors may still use the memory of some buffers: then the
+     * last of their deleters frees the context. */
+    pthread_mutex_lock(&ctx->lock);
+    ctx->released = true;
+    bool last = ctx->pins == 0;
+    pthread_mutex_unlock(&ctx->lock);
+    if (last)
+        context_free(ctx, true);
     aidev_trace_flush();
     return AIDEV_SUCCESS;
+}
+
+void aidev_context_pin(aidev_context_obj *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    ctx->pins++;
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+void aidev_context_unpin(aidev_context_obj *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    bool last = --ctx->pins == 0 && ctx->released;
+    pthread_mutex_unlock(&ctx->lock);
+    if (last)
+        context_free(ctx, true);
 }
 
 AIDEV_API aidev_status aidev_context_get_backends(aidev_context context, uint32_t *count,

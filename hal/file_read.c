@@ -8,7 +8,9 @@
  * Staged path: the buffer is device memory the host cannot address. Reads
  * land in STAGING_SLOTS host chunks; as each fills, a write command copies
  * it into the buffer on the queue's backend, and the slot takes the next
- * read once that copy is done: the disk and the copies overlap.
+ * read once that copy is done: the disk and the copies overlap. The chunks
+ * are one allocation of hal/hostmem.c: huge pages (fewer TLB misses for the
+ * kernel's copy and the driver's DMA setup) on the device's NUMA node.
  *
  * Short reads are continued. The op ends once nothing is in flight: with
  * success after the last byte, or with the first error (later reads are not
@@ -24,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hal/hostmem.h"
 #include "hal/internal.h"
 #include "hal/io.h"
 #include "hal/probes.h"
@@ -62,6 +65,7 @@ struct file_read {
     aidev_status status;
     char message[512];
     staging_slot slots[STAGING_SLOTS];
+    aidev_backend_host_block staging; /* the slots' memory */
 };
 
 static void fail_locked(file_read *fr, aidev_status status, const char *fmt, ...)
@@ -351,16 +355,19 @@ static void file_read_start(aidev_pending_command *p, void *state)
     if (fr->host) {
         direct_issue_locked(fr);
     } else {
-        for (uint32_t i = 0; i < STAGING_SLOTS; i++) {
-            fr->slots[i].owner = fr;
-            if (posix_memalign(&fr->slots[i].memory, DIRECT_ALIGN, CHUNK_BYTES) != 0)
-                fr->slots[i].memory = NULL;
-        }
-        if (!fr->slots[0].memory)
+        /* Page-aligned (huge-page aligned where it got huge pages), so
+         * O_DIRECT reads may land in it. */
+        if (aidev_hostmem_alloc((uint64_t)STAGING_SLOTS * CHUNK_BYTES, fr->queue->device->numa_node,
+                                AIDEV_HOST_ALLOC_UNINITIALIZED, &fr->staging) != AIDEV_SUCCESS) {
             fail_locked(fr, AIDEV_ERROR_OUT_OF_HOST_MEMORY,
-                        "file read: out of host memory for staging");
-        else
+                        "file read: out of host memory for staging: %s", aidev_error_message());
+        } else {
+            for (uint32_t i = 0; i < STAGING_SLOTS; i++) {
+                fr->slots[i].owner = fr;
+                fr->slots[i].memory = (char *)fr->staging.ptr + (size_t)i * CHUNK_BYTES;
+            }
             staged_issue_locked(fr);
+        }
     }
     finish_if_idle(fr);
 }
@@ -370,8 +377,7 @@ static void file_read_destroy(void *state)
     file_read *fr = state;
     if (fr->fd >= 0)
         close(fr->fd);
-    for (uint32_t i = 0; i < STAGING_SLOTS; i++)
-        free(fr->slots[i].memory);
+    aidev_hostmem_free(&fr->staging, false);
     pthread_mutex_destroy(&fr->lock);
     free(fr);
 }

@@ -9,61 +9,49 @@
 #include <unistd.h>
 
 #include "backends/cpu/cpu_internal.h"
+#include "backends/cpu/cpu_limits.h"
+#include "hal/hostmem.h"
 #include "hal/internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* What the machine offers                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* The cgroup v2 CPU quota ("cpu.max": "max 100000" or "200000 100000") of
- * this process, rounded up to whole CPUs; 0 when unlimited or unknown. */
-static uint32_t cgroup_cpu_quota(void)
-{
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    if (!f)
-        return 0;
-    char line[4096], path[4200] = "";
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "0::", 3) == 0) {
-            line[strcspn(line, "\n")] = '\0';
-            snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max", line + 3);
-            break;
-        }
-    }
-    fclose(f);
-    if (!path[0] || !(f = fopen(path, "r")))
-        return 0;
-    char quota[32] = "";
-    unsigned long long period = 0;
-    uint32_t cpus = 0;
-    if (fscanf(f, "%31s %llu", quota, &period) == 2 && strcmp(quota, "max") != 0 && period) {
-        unsigned long long q = strtoull(quota, NULL, 10);
-        cpus = (uint32_t)((q + period - 1) / period);
-    }
-    fclose(f);
-    return cpus;
-}
-
-/* The CPUs this process may use: its affinity mask (which cpusets shape),
+/* The CPUs this process may use, in pinning order, and how many workers
+ * to run: one per allowed CPU (the affinity mask, which cpusets shape),
  * capped by the cgroup CPU quota, so a container limited to 2 CPUs runs 2
- * workers. AIDEV_CPU_THREADS overrides it. */
-static uint32_t usable_cpus(void)
+ * workers. AIDEV_CPU_THREADS overrides the count. */
+static void usable_cpus(cpu_backend *b)
 {
-    const char *env = getenv("AIDEV_CPU_THREADS");
-    if (env && atoi(env) > 0)
-        return (uint32_t)atoi(env);
-    uint32_t n = 0;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        n = (uint32_t)CPU_COUNT(&set);
+    b->cpu_count = cpu_limits_allowed_cpus(b->cpus, CPU_MAX_PINNED);
+    uint32_t n = b->cpu_count;
     if (n == 0) {
         long online = sysconf(_SC_NPROCESSORS_ONLN);
         n = online > 0 ? (uint32_t)online : 1;
     }
-    uint32_t quota = cgroup_cpu_quota();
+    uint32_t quota = cpu_limits_cgroup_quota("/proc/self/cgroup", "/proc/self/mountinfo");
     if (quota && quota < n)
         n = quota;
-    return n;
+    const char *env = getenv("AIDEV_CPU_THREADS");
+    if (env && atoi(env) > 0)
+        n = (uint32_t)atoi(env);
+    b->workers = n;
+    /* Pinning keeps a worker's caches and its NUMA node; AIDEV_CPU_PIN=0
+     * leaves placement to the scheduler (a machine shared with other
+     * pinned programs). */
+    const char *pin = getenv("AIDEV_CPU_PIN");
+    b->pin = b->cpu_count > 0 && !(pin && strcmp(pin, "0") == 0);
+}
+
+/* The node of the CPUs the workers run on; -1 when they span several. */
+static int32_t cpu_numa_node(const cpu_backend *b)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    uint32_t used = b->workers < b->cpu_count ? b->workers : b->cpu_count;
+    for (uint32_t i = 0; i < used; i++)
+        CPU_SET(b->cpus[i], &set);
+    return used ? aidev_hostmem_numa_node_of_cpus(&set, sizeof set) : -1;
 }
 
 static void read_cpu_identity(char *name, size_t name_size, char *vendor, size_t vendor_size)
@@ -103,7 +91,7 @@ static aidev_status cpu_init(void **out_backend)
     cpu_backend *b = calloc(1, sizeof *b);
     if (!b)
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    b->workers = usable_cpus();
+    usable_cpus(b);
     aidev_backend_device_info *info = &b->info;
     read_cpu_identity(info->name, sizeof info->name, info->vendor, sizeof info->vendor);
     snprintf(info->driver_version, sizeof info->driver_version, "aidev %s", aidev_version());
@@ -128,7 +116,7 @@ static aidev_status cpu_init(void **out_backend)
     info->features = AIDEV_FEATURE_FP64 | AIDEV_FEATURE_SVM_FINE | AIDEV_FEATURE_HOST_IMPORT |
                      AIDEV_FEATURE_KERNEL_HOST | AIDEV_FEATURE_UNIFIED_MEMORY |
                      AIDEV_FEATURE_QUEUE_PRIORITY;
-    info->numa_node = -1;
+    info->numa_node = cpu_numa_node(b);
     info->timestamp_period_ns = 1.0;
     *out_backend = b;
     return AIDEV_SUCCESS;
@@ -164,8 +152,10 @@ static aidev_status cpu_device_open(void *backend, uint32_t index, void **out_de
     if (!d)
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     d->backend = b;
-    d->pool = cpu_pool_create(b->workers);
+    cpu_cache_init(&d->cache);
+    d->pool = cpu_pool_create(b->workers, b->pin ? b->cpus : NULL, b->cpu_count);
     if (!d->pool) {
+        cpu_cache_destroy(&d->cache);
         free(d);
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
                                        "cpu: could not start %u worker threads", b->workers);
@@ -178,6 +168,7 @@ static void cpu_device_close(void *device)
 {
     cpu_device *d = device;
     cpu_pool_destroy(d->pool);
+    cpu_cache_destroy(&d->cache);
     free(d);
 }
 
@@ -220,7 +211,8 @@ static const aidev_backend_vtable cpu_vtable = {
     .struct_size = sizeof(aidev_backend_vtable),
     .abi_version = AIDEV_BACKEND_ABI_VERSION,
     .name = "cpu",
-    .caps = AIDEV_BACKEND_CAP_ANY_WAIT | AIDEV_BACKEND_CAP_HOST_CALLBACK,
+    .caps = AIDEV_BACKEND_CAP_ANY_WAIT | AIDEV_BACKEND_CAP_HOST_CALLBACK |
+            AIDEV_BACKEND_CAP_PREFETCH,
     .init = cpu_init,
     .shutdown = cpu_shutdown,
     .device_count = cpu_device_count,
@@ -235,6 +227,7 @@ static const aidev_backend_vtable cpu_vtable = {
     .queue_finish = cpu_queue_finish,
     .kernel_create = cpu_kernel_create,
     .kernel_destroy = cpu_kernel_destroy,
+    .buffer_query = cpu_buffer_query,
 };
 
 const aidev_backend_vtable *aidev_cpu_backend_vtable(void)

@@ -10,7 +10,9 @@
  */
 #include "backends/cpu/cpu_pool.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -103,7 +105,26 @@ static void *worker_main(void *opaque)
     }
 }
 
-cpu_pool *cpu_pool_create(uint32_t threads)
+/* Starts worker |i| pinned to |cpu| (-1: unpinned). Pinned from birth, so
+ * its first touch of memory already happens on its own node. */
+static int start_worker(cpu_pool *p, uint32_t i, int cpu)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+    }
+    int err = pthread_create(&p->tids[i], &attr, worker_main, p);
+    pthread_attr_destroy(&attr);
+    if (err == EINVAL && cpu >= 0) /* the CPU left the mask meanwhile */
+        err = pthread_create(&p->tids[i], NULL, worker_main, p);
+    return err;
+}
+
+cpu_pool *cpu_pool_create(uint32_t threads, const int *cpus, uint32_t cpu_count)
 {
     cpu_pool *p = calloc(1, sizeof *p);
     if (!p)
@@ -119,7 +140,10 @@ cpu_pool *cpu_pool_create(uint32_t threads)
         return NULL;
     }
     for (uint32_t i = 1; i < p->threads; i++) {
-        if (pthread_create(&p->tids[i], NULL, worker_main, p) != 0) {
+        /* Worker i takes the i-th allowed CPU; the caller, a queue's
+         * executor, stays unpinned (several queues share the pool). */
+        int cpu = cpus && cpu_count ? cpus[i % cpu_count] : -1;
+        if (start_worker(p, i, cpu) != 0) {
             /* Fewer workers still work: the caller does the rest. */
             p->threads = i;
             break;

@@ -14,8 +14,9 @@ typedef struct cpu_pool cpu_pool;
 typedef void (*cpu_pool_fn)(void *arg, uint32_t chunk);
 
 /* A pool of |threads| workers in all, the caller counted: threads - 1 new
- * threads. */
-cpu_pool *cpu_pool_create(uint32_t threads);
+ * threads, worker i pinned to |cpus[i % cpu_count]| when |cpus| is not
+ * NULL. */
+cpu_pool *cpu_pool_create(uint32_t threads, const int *cpus, uint32_t cpu_count);
 void cpu_pool_destroy(cpu_pool *pool);
 uint32_t cpu_pool_threads(const cpu_pool *pool);
 void cpu_pool_run(cpu_pool *pool, uint32_t chunks, cpu_pool_fn fn, void *arg);

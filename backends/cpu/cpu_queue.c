@@ -110,7 +110,7 @@ static void run_dispatch(cpu_queue *q, cpu_command *c)
     for (uint32_t i = 0; i < c->cmd.u.dispatch.arg_count; i++) {
         aidev_backend_arg *a = &c->args[i];
         if (a->kind == AIDEV_ARG_BUFFER)
-            j.args[i] = (char *)((cpu_buffer *)a->u.buffer.buffer)->ptr + a->u.buffer.offset;
+            j.args[i] = cpu_buffer_ptr((cpu_buffer *)a->u.buffer.buffer) + a->u.buffer.offset;
         else
             j.args[i] = &a->u;
     }
@@ -180,24 +180,25 @@ static void run_command(cpu_queue *q, cpu_command *c)
     switch (cmd->type) {
     case AIDEV_COMMAND_WRITE: {
         cpu_buffer *b = cmd->u.write.buffer;
-        run_copy(q, (char *)b->ptr + cmd->u.write.offset, cmd->u.write.src, cmd->u.write.size, 0);
+        run_copy(q, cpu_buffer_ptr(b) + cmd->u.write.offset, cmd->u.write.src, cmd->u.write.size,
+                 0);
         break;
     }
     case AIDEV_COMMAND_READ: {
         cpu_buffer *b = cmd->u.read.buffer;
-        run_copy(q, cmd->u.read.dst, (const char *)b->ptr + cmd->u.read.offset,
+        run_copy(q, cmd->u.read.dst, cpu_buffer_ptr(b) + cmd->u.read.offset,
                  cmd->u.read.size, 0);
         break;
     }
     case AIDEV_COMMAND_COPY: {
         cpu_buffer *s = cmd->u.copy.src, *d = cmd->u.copy.dst;
-        run_copy(q, (char *)d->ptr + cmd->u.copy.dst_offset,
-                 (const char *)s->ptr + cmd->u.copy.src_offset, cmd->u.copy.size, 0);
+        run_copy(q, cpu_buffer_ptr(d) + cmd->u.copy.dst_offset,
+                 cpu_buffer_ptr(s) + cmd->u.copy.src_offset, cmd->u.copy.size, 0);
         break;
     }
     case AIDEV_COMMAND_FILL: {
         cpu_buffer *b = cmd->u.fill.buffer;
-        run_copy(q, (char *)b->ptr + cmd->u.fill.offset, NULL, cmd->u.fill.size,
+        run_copy(q, cpu_buffer_ptr(b) + cmd->u.fill.offset, NULL, cmd->u.fill.size,
                  cmd->u.fill.pattern);
         break;
     }
@@ -206,6 +207,10 @@ static void run_command(cpu_queue *q, cpu_command *c)
         break;
     case AIDEV_COMMAND_HOST_CALLBACK:
         cmd->u.host_callback.fn(cmd->u.host_callback.user_data);
+        break;
+    case AIDEV_COMMAND_PREFETCH:
+        cpu_buffer_prefetch(cmd->u.prefetch.buffer, cmd->u.prefetch.offset, cmd->u.prefetch.size,
+                            cmd->u.prefetch.flags);
         break;
     case AIDEV_COMMAND_BARRIER:
         break;
@@ -421,6 +426,9 @@ aidev_status cpu_queue_submit(void *queue, const aidev_backend_command *cmd, uin
         break;
     case AIDEV_COMMAND_FILL:
         hold_buffer(c, cmd->u.fill.buffer);
+        break;
+    case AIDEV_COMMAND_PREFETCH:
+        hold_buffer(c, cmd->u.prefetch.buffer);
         break;
     case AIDEV_COMMAND_DISPATCH:
         memcpy(c->args, cmd->u.dispatch.args, cmd->u.dispatch.arg_count * sizeof c->args[0]);

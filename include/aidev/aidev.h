@@ -157,8 +157,10 @@ typedef struct aidev_context_desc {
      * ("vulkan,cpu"). NULL: the AIDEV_BACKENDS environment variable, else
      * every backend found, plugins first and the CPU backend last. */
     const char *backends;
-    /* Memory quota in bytes for all buffers of the context; 0: the
-     * AIDEV_MEM_LIMIT environment variable, else no limit. */
+    /* Memory quota in bytes for all buffers of the context (allocated and
+     * imported ones alike, on every device); 0: the AIDEV_MEM_LIMIT
+     * environment variable ("2G", "512M", "65536"), else no limit. See
+     * aidev_context_set_memory_limit(). */
     uint64_t memory_limit;
 } aidev_context_desc;
 
@@ -196,6 +198,20 @@ typedef struct aidev_backend_report {
 AIDEV_API aidev_status aidev_context_get_backends(aidev_context context,
                                                   uint32_t *count,
                                                   aidev_backend_report *out_reports);
+
+/* The bytes of buffers the context holds now (every buffer counts its size
+ * until the buffer is freed, i.e. released and no longer used by a pending
+ * command), and its limit (0: none). Either pointer may be NULL. */
+AIDEV_API aidev_status aidev_context_get_memory_usage(aidev_context context,
+                                                      uint64_t *out_used,
+                                                      uint64_t *out_limit);
+
+/* Sets the context's memory limit to |limit| bytes (0: none) from now on.
+ * A limit below the current usage is accepted: existing buffers stay, and
+ * allocations fail with AIDEV_ERROR_QUOTA until enough is freed. An
+ * allocation past the limit fails with AIDEV_ERROR_QUOTA, its message
+ * naming the size asked, the limit and the usage. */
+AIDEV_API aidev_status aidev_context_set_memory_limit(aidev_context context, uint64_t limit);
 
 /* Returns the string for a backend state ("loaded", "skipped", "failed"). */
 AIDEV_API const char *aidev_backend_state_string(aidev_backend_state state);
@@ -295,14 +311,51 @@ AIDEV_API aidev_status aidev_device_get_info(aidev_device device,
 AIDEV_API aidev_status aidev_device_get_context(aidev_device device,
                                                 aidev_context *out_context);
 
+/* What aidev_device_select() looks for. Zero fields ask nothing. */
+typedef struct aidev_device_requirements {
+    /* Mask of AIDEV_DEVICE_TYPE_BIT(type) the device may be; 0: any type. */
+    uint32_t types;
+    /* Mask of AIDEV_MEMORY_KIND_BIT(kind): the device offers each. */
+    uint32_t memory_kinds;
+    /* AIDEV_DEVICE_INFO_MEMORY_BYTES at least this. */
+    uint64_t min_memory_bytes;
+    /* AIDEV_FEATURE_* bits the device has, all of them. */
+    uint64_t features;
+    /* (may be NULL) Data the work will use: the device holding it ranks
+     * first, then devices on the NUMA node of its memory. */
+    aidev_buffer near_buffer;
+} aidev_device_requirements;
+
+#define AIDEV_DEVICE_TYPE_BIT(type) (1u << (type))
+
+/* Picks the device of |context| that meets every requirement of |req|
+ * (NULL: none) and ranks first: the device holding |req->near_buffer|, then
+ * GPUs, accelerators, other devices and CPUs in that order, then devices on
+ * the buffer's NUMA node, then the most memory, then the lowest index.
+ * Stores it (borrowed) in |*out_device|. AIDEV_ERROR_NOT_FOUND when no
+ * device qualifies, the message naming the requirement no remaining device
+ * met and what the devices offer; AIDEV_ERROR_INVALID_HANDLE for a
+ * near_buffer of another context. */
+AIDEV_API aidev_status aidev_device_select(aidev_context context,
+                                           const aidev_device_requirements *req,
+                                           aidev_device *out_device);
+
 /* ------------------------------------------------------------------------ */
 /* Buffers                                                                  */
 /* ------------------------------------------------------------------------ */
 
 /* Buffer creation flags. */
-/* Skip zeroing: the new buffer's contents are unspecified. By default every
- * new buffer reads as zero. */
+/* By default every new buffer reads as zero on every device, whatever memory
+ * it reuses. With this flag the zeroing is skipped and the contents are
+ * unspecified: they may hold data of earlier buffers of this process
+ * (never another process's: operating systems and drivers clear memory
+ * between processes), unless those were made with ZERO_ON_FREE. */
 #define AIDEV_BUFFER_UNINITIALIZED (1u << 0)
+/* Scrub: once the buffer is freed, its memory is overwritten with zeros
+ * before it goes back to a pool, the driver or the OS, so no later buffer
+ * (not even an uninitialised one) can read it. For keys, weights and
+ * tenants' data. AIDEV_ZERO_ON_FREE=1 sets it on every buffer. */
+#define AIDEV_BUFFER_ZERO_ON_FREE (1u << 1)
 
 typedef struct aidev_buffer_desc {
     uint64_t size;             /* bytes, > 0 */
@@ -358,8 +411,17 @@ typedef enum aidev_buffer_info {
     AIDEV_BUFFER_INFO_ELEMENT_TYPE = 3, /* uint32_t: aidev_type */
     AIDEV_BUFFER_INFO_DEVICE = 4,       /* aidev_device (borrowed) */
     AIDEV_BUFFER_INFO_IMPORTED = 5,     /* uint32_t: 1 when made by import_host */
-    AIDEV_BUFFER_INFO_PAGE_KIND = 6,    /* char[]: "hugetlb", "thp", "normal",
-                                           "device" (how the memory is backed) */
+    /* char[]: how the memory is backed: "hugetlb" (reserved huge pages),
+     * "thp" (transparent huge pages), "normal" (base pages), "device"
+     * (memory the host does not address). Host allocations of 2 MiB or
+     * more ask for huge pages: hugetlb where pages are reserved
+     * (/proc/sys/vm/nr_hugepages), else THP, else normal pages;
+     * AIDEV_HUGEPAGES=off|thp|auto narrows the choice. Reported by the
+     * backend, or read from /proc/self/smaps for host addresses (imports,
+     * driver allocations). */
+    AIDEV_BUFFER_INFO_PAGE_KIND = 6,
+    AIDEV_BUFFER_INFO_NUMA_NODE = 7,    /* int32_t: node of the memory; -1 unknown */
+    AIDEV_BUFFER_INFO_FLAGS = 8,        /* uint32_t: AIDEV_BUFFER_* it was made with */
 } aidev_buffer_info;
 
 /* Typed info query, same rules as aidev_device_get_info(). */
@@ -367,6 +429,66 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer,
                                              aidev_buffer_info key,
                                              size_t value_size, void *value,
                                              size_t *size_ret);
+
+/* ------------------------------------------------------------------------ */
+/* DLPack                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* DLPack (dlpack/dlpack.h) is the convention NumPy, PyTorch, JAX and others
+ * share tensors by. Include dlpack.h to use the struct; aidev.h needs only
+ * its name. Built without DLPack, both calls return AIDEV_ERROR_UNSUPPORTED. */
+struct DLManagedTensor;
+
+#define AIDEV_DLPACK_MAX_DIMS 8
+
+/* The tensor view an export gives of a buffer. */
+typedef struct aidev_dlpack_desc {
+    uint64_t offset;          /* bytes into the buffer where element 0 lies */
+    /* AIDEV_TYPE_NONE: the buffer's element type (then it must have one). */
+    aidev_type element_type;
+    /* 0 to AIDEV_DLPACK_MAX_DIMS. 0 with |shape| NULL: one dimension of
+     * every whole element from |offset| to the buffer's end. */
+    int32_t ndim;
+    const int64_t *shape;     /* |ndim| sizes, each >= 0 */
+    /* NULL: compact, row-major. Else |ndim| strides in elements, >= 0. */
+    const int64_t *strides;
+} aidev_dlpack_desc;
+
+/* Exports |buffer| as a DLManagedTensor without copying. The device of the
+ * tensor is:
+ *   kDLCPU     when the host addresses the memory (HOST, fine-grained SHARED,
+ *              and every kind on devices whose memory is host memory, such
+ *              as the CPU backend): |data| is the host address of the first
+ *              element;
+ *   kDLOpenCL  otherwise, on the OpenCL backend: |data| is the cl_mem and
+ *              |byte_offset| the offset;
+ *   kDLVulkan  otherwise, on the Vulkan backend: |data| is the VkBuffer and
+ *              |byte_offset| the offset within it;
+ * with |device_id| 0 for kDLCPU and the aidev device index otherwise. (Only
+ * kDLCPU tensors can be consumed by every framework.) The tensor holds a reference on
+ * the buffer: its memory (and the context's devices) stay alive until the
+ * consumer calls the tensor's deleter, even after aidev_buffer_release() or
+ * aidev_context_release(). Call the deleter exactly once. Commands writing
+ * the buffer must have completed before the consumer reads it.
+ * AIDEV_ERROR_OUT_OF_RANGE when the view does not fit in the buffer,
+ * AIDEV_ERROR_UNSUPPORTED when the memory can be neither addressed by the
+ * host nor named natively (the message says which). */
+AIDEV_API aidev_status aidev_buffer_export_dlpack(aidev_buffer buffer,
+                                                  const aidev_dlpack_desc *desc,
+                                                  struct DLManagedTensor **out_tensor);
+
+/* Wraps a DLPack tensor in a HOST buffer of |device| without copying, where
+ * the device can reach the memory: a compact (row-major, no gaps) kDLCPU
+ * tensor, imported like aidev_buffer_import_host() on devices with
+ * AIDEV_FEATURE_HOST_IMPORT. The buffer takes ownership of |tensor|: its
+ * deleter is called once the buffer is freed (released and unused by
+ * pending commands); on failure the caller keeps it. The element type is
+ * the tensor's (AIDEV_TYPE_NONE for types aidev has no name for).
+ * AIDEV_ERROR_UNSUPPORTED for other device types, strided tensors, or a
+ * device without host import. */
+AIDEV_API aidev_status aidev_buffer_import_dlpack(aidev_device device,
+                                                  struct DLManagedTensor *tensor,
+                                                  aidev_buffer *out_buffer);
 
 /* ------------------------------------------------------------------------ */
 /* Events                                                                   */
@@ -528,6 +650,29 @@ AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue,
                                                    uint32_t wait_count,
                                                    const aidev_event *wait_events,
                                                    aidev_event *out_event);
+
+/* Prefetch directions. */
+#define AIDEV_PREFETCH_TO_DEVICE (1u << 0)
+#define AIDEV_PREFETCH_TO_HOST (1u << 1)
+
+/* A migration hint for |size| bytes at |offset| of a SHARED buffer: move
+ * them toward the device (before kernels use them) or toward the host
+ * (before the host maps them), as a command of the queue, ordered like any
+ * other. |flags| is exactly one of AIDEV_PREFETCH_TO_DEVICE and _TO_HOST.
+ * It never changes the contents; what it does per backend:
+ *   opencl  clEnqueueSVMMigrateMem (CL_MIGRATE_MEM_OBJECT_HOST toward the
+ *           host), where the device speaks OpenCL 2.1 or later;
+ *   cpu     toward the device: the pages are populated ahead of the kernel
+ *           (madvise MADV_POPULATE_WRITE) on the device's NUMA node;
+ *           toward the host: nothing to move;
+ *   others  (vulkan: host-visible memory has one place) a no-op that still
+ *           waits and signals in order.
+ * AIDEV_ERROR_INVALID_ARGUMENT for a buffer of another kind or bad flags. */
+AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer buffer,
+                                              uint64_t offset, uint64_t size, uint32_t flags,
+                                              uint32_t wait_count,
+                                              const aidev_event *wait_events,
+                                              aidev_event *out_event);
 
 /* File-read flags. */
 /* Read with O_DIRECT (bypassing the page cache) where the file offset, the
