@@ -233,7 +233,12 @@ static void print_group(const info_model *m, size_t gi, FILE *out)
         if (n->note)
             text_hang(out, 9, 9, TEXT_WARN, n->note);
     }
-    if (!g->ndevices) {
+    /* A node without a render node only drives a display: nothing could
+     * compute on it, so its having no device needs no explaining. */
+    bool renders = false;
+    for (size_t k = 0; k < g->nnodes; k++)
+        renders = renders || m->drm.nodes[g->nodes[k]].render_node;
+    if (!g->ndevices && renders) {
         sb_open(&b);
         missing_reason(&b, m);
         text_hang(out, 7, 9, TEXT_WARN, sb_close(&b));
