@@ -36,6 +36,20 @@ static bool fail(info_selftest *r, const char *stage, aidev_status st, const cha
     return false;
 }
 
+/* DEVICE memory, the kind a real workload computes on, where the device
+ * offers it; else the first kind it does offer. */
+static aidev_memory_kind usable_kind(aidev_device dev)
+{
+    uint32_t kinds = 0;
+    aidev_device_get_info(dev, AIDEV_DEVICE_INFO_MEMORY_KINDS, sizeof kinds, &kinds, NULL);
+    if (!kinds || (kinds & AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_DEVICE)))
+        return AIDEV_MEMORY_DEVICE;
+    for (unsigned k = 0; k < AIDEV_MEMORY_KIND_COUNT_; k++)
+        if (kinds & AIDEV_MEMORY_KIND_BIT(k))
+            return (aidev_memory_kind)k;
+    return AIDEV_MEMORY_DEVICE;
+}
+
 static bool setup(run *s, info_selftest *r)
 {
     const size_t bytes = INFO_SELFTEST_ELEMENTS * sizeof(float);
@@ -52,7 +66,7 @@ static bool setup(run *s, info_selftest *r)
         return fail(r, "queue", st, "aidev_queue_create");
     aidev_buffer_desc desc = {
         .size = bytes,
-        .kind = AIDEV_MEMORY_DEVICE,
+        .kind = usable_kind(s->dev),
         .element_type = AIDEV_TYPE_F32,
         .flags = AIDEV_BUFFER_UNINITIALIZED,
     };

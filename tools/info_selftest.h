@@ -1,7 +1,8 @@
 /*
  * info_selftest.h - aidev-info --self-test: does this device really compute?
  *
- * On one device: make a queue, allocate two buffers, write them, run the
+ * On one device: make a queue, allocate two buffers (DEVICE memory, or the
+ * first kind the device offers when it has none), write them, run the
  * built-in axpy kernel, read the result back and compare it with the host's,
  * element by element. The first round trip includes building the kernel; the
  * ones after it measure the plain round-trip latency (write, dispatch, read,
