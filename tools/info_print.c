@@ -186,9 +186,24 @@ static void drm_node_line(strbuf *b, const info_drm_node *n)
         sb_printf(b, ", %s device %s", n->bus, n->bus_name);
 }
 
-/* Why a piece of hardware the kernel knows has no aidev device. */
+/* Why a piece of hardware the kernel knows has no aidev device. A device
+ * that gives no PCI bus id may well be it: say so rather than call the
+ * hardware unreachable. */
 static void missing_reason(strbuf *b, const info_model *m)
 {
+    size_t *unplaced = calloc(m->ndevices ? m->ndevices : 1, sizeof *unplaced);
+    size_t n = 0;
+    for (uint32_t i = 0; unplaced && i < m->ndevices; i++)
+        if (!m->devices[i].pci.valid && m->devices[i].type != AIDEV_DEVICE_TYPE_CPU)
+            unplaced[n++] = i;
+    if (n) {
+        sb_printf(b, "no aidev device reports this PCI bus id; ");
+        device_list(b, m, unplaced, n);
+        sb_printf(b, " give%s none and may be this hardware", n == 1 ? "s" : "");
+        free(unplaced);
+        return;
+    }
+    free(unplaced);
     sb_printf(b, "no aidev device reaches it: ");
     bool any = false;
     for (uint32_t i = 0; i < m->nbackends; i++) {

@@ -167,6 +167,34 @@ START_TEST(missing_gpu_with_every_backend_loaded_blames_the_drivers)
 }
 END_TEST
 
+START_TEST(gpu_without_pci_id_is_not_called_unreachable)
+{
+    /* A GPU device known by UUID only may be the node's hardware: the
+     * output must not claim nothing reaches it. */
+    info_model m;
+    make_model(&m);
+    free(m.devices[0].pci_bus_id);
+    m.devices[0].pci_bus_id = NULL;
+    m.devices[0].pci.valid = false;
+    m.devices[0].has_uuid = true;
+    info_hw_free(&m.hw);
+    info_hw_ids ids[2] = {{.has_uuid = true}, {.pci = m.devices[1].pci}};
+    info_pci_addr nodes[3] = {m.drm.nodes[0].pci, m.drm.nodes[1].pci, m.drm.nodes[2].pci};
+    ck_assert(info_hw_build(ids, 2, nodes, 3, &m.hw));
+    for (uint32_t i = 0; i < m.ndevices; i++)
+        m.devices[i].hardware = m.hw.device_group[i];
+    info_options o = {.verbose = false, .device = -1};
+    char *t = render(&m, &o, false);
+    assert_has(t, "       DRM /dev/dri/renderD128, driver amdgpu 3.54.0, PCI id 1002:73bf\n"
+                  "       no aidev device reports this PCI bus id; device 0 (opencl) gives "
+                  "none and may be this\n"
+                  "         hardware\n");
+    ck_assert_ptr_null(strstr(t, "no aidev device reaches it"));
+    free(t);
+    info_model_free(&m);
+}
+END_TEST
+
 START_TEST(drm_states_are_said_in_words)
 {
     static const struct {
@@ -254,6 +282,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("synthetic machine");
     tcase_add_test(tc, text_shows_nodes_drivers_and_missing_gpus);
     tcase_add_test(tc, missing_gpu_with_every_backend_loaded_blames_the_drivers);
+    tcase_add_test(tc, gpu_without_pci_id_is_not_called_unreachable);
     tcase_add_test(tc, drm_states_are_said_in_words);
 #ifdef AIDEV_HAVE_JSON
     tcase_add_test(tc, json_carries_the_drm_view);
