@@ -39,11 +39,26 @@ void aidev_buffer_unref(aidev_buffer_obj *b)
         return;
     AIDEV_PROBE2(free, b->device->index, b->size);
     AIDEV_DEVICE_VT(b->device)->buffer_destroy(b->device->native, b->native);
-    aidev_context_refund(b->obj.context, b->size);
     /* After the backend let go of the memory: the owner may free it now. */
     if (b->on_free)
         b->on_free(b->on_free_arg);
     free(b);
+}
+
+void aidev_buffer_hold(aidev_buffer_obj *b)
+{
+    atomic_fetch_add_explicit(&b->holders, 1, memory_order_relaxed);
+    aidev_buffer_retain(b);
+}
+
+/* The quota goes back when the user can no longer reach the memory: a
+ * pipeline that releases a buffer and allocates the next one at once must
+ * not see the quota held by commands still in flight. */
+void aidev_buffer_unhold(aidev_buffer_obj *b)
+{
+    if (atomic_fetch_sub_explicit(&b->holders, 1, memory_order_acq_rel) == 1)
+        aidev_context_refund(b->obj.context, b->size);
+    aidev_buffer_unref(b);
 }
 
 static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *desc,
@@ -81,6 +96,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
         return st;
     }
     atomic_init(&b->refs, 1);
+    atomic_init(&b->holders, 1);
     atomic_init(&b->mapped, false);
     b->device = dev;
     b->size = desc->size;
@@ -91,7 +107,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     b->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_BUFFER, b);
     b->obj.context = ctx;
     if (!b->obj.handle) {
-        aidev_buffer_unref(b);
+        aidev_buffer_unhold(b);
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
     }
     aidev_context_link(ctx, &b->obj, AIDEV_HANDLE_BUFFER);
@@ -213,7 +229,7 @@ static void buffer_unpublish(aidev_buffer_obj *b)
     b->obj.handle = 0;
     if (atomic_load(&b->mapped) && AIDEV_DEVICE_VT(b->device)->buffer_unmap)
         AIDEV_DEVICE_VT(b->device)->buffer_unmap(b->device->native, b->native, b->mapped_ptr);
-    aidev_buffer_unref(b);
+    aidev_buffer_unhold(b);
 }
 
 AIDEV_API aidev_status aidev_buffer_release(aidev_buffer buffer)

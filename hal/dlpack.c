@@ -70,7 +70,7 @@ static void export_deleter(DLManagedTensor *self)
         return;
     exported *x = self->manager_ctx;
     aidev_context_obj *ctx = x->context;
-    aidev_buffer_unref(x->buffer);
+    aidev_buffer_unhold(x->buffer);
     free(x);
     aidev_context_unpin(ctx);
 }
@@ -224,7 +224,7 @@ AIDEV_API aidev_status aidev_buffer_export_dlpack(aidev_buffer buffer,
     x->context = b->obj.context;
     x->managed.manager_ctx = x;
     x->managed.deleter = export_deleter;
-    aidev_buffer_retain(b);
+    aidev_buffer_hold(b);
     aidev_context_pin(x->context);
     *out_tensor = &x->managed;
     return AIDEV_SUCCESS;

@@ -107,6 +107,9 @@ typedef struct aidev_context_obj {
 typedef struct aidev_buffer_obj {
     aidev_object obj;
     atomic_uint refs;         /* the user's, plus held-back commands' */
+    /* The handle and exported DLPack tensors: the context's quota is
+     * charged until none is left (commands in flight do not hold it). */
+    atomic_uint holders;
     aidev_device_obj *device;
     uint64_t size;
     aidev_memory_kind kind;
@@ -267,6 +270,10 @@ void aidev_device_close(aidev_device_obj *dev);
 
 void aidev_buffer_retain(aidev_buffer_obj *b);
 void aidev_buffer_unref(aidev_buffer_obj *b);
+/* A holder keeps the memory charged to the quota and alive (exported
+ * tensors); the last one gives the quota back. */
+void aidev_buffer_hold(aidev_buffer_obj *b);
+void aidev_buffer_unhold(aidev_buffer_obj *b);
 /* Imports |size| bytes of host memory at |ptr| as a HOST buffer (the checks
  * of aidev_buffer_import_host); |on_free(arg)| runs once it is freed. */
 aidev_status aidev_buffer_import_owned(aidev_device_obj *dev, void *ptr, uint64_t size,

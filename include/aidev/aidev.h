@@ -199,9 +199,12 @@ AIDEV_API aidev_status aidev_context_get_backends(aidev_context context,
                                                   uint32_t *count,
                                                   aidev_backend_report *out_reports);
 
-/* The bytes of buffers the context holds now (every buffer counts its size
- * until the buffer is freed, i.e. released and no longer used by a pending
- * command), and its limit (0: none). Either pointer may be NULL. */
+/* The bytes of buffers the context holds now, and its limit (0: none).
+ * Either pointer may be NULL. A buffer counts its size from its creation
+ * until it is released and no DLPack tensor exported from it is alive;
+ * commands still in flight on a released buffer keep its memory a little
+ * longer, without counting (so a pipeline may release one buffer and
+ * allocate the next at once). */
 AIDEV_API aidev_status aidev_context_get_memory_usage(aidev_context context,
                                                       uint64_t *out_used,
                                                       uint64_t *out_limit);
