@@ -129,6 +129,7 @@ int main(int argc, char **argv)
     bench_kernels(&opt);
 #endif
     bench_pipeline(&opt);
+    bench_memory(&opt);
     aidev_context_release(opt.context);
 #ifdef AIDEV_HAVE_JSON
     if (opt.json)
