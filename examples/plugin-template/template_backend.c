@@ -48,8 +48,10 @@ static aidev_status template_init(void **out_backend)
     info->memory_kinds = AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_DEVICE) |
                          AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_HOST) |
                          AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_SHARED);
-    /* User kernels as C functions, and zero-copy import of host memory. */
-    info->features = AIDEV_FEATURE_KERNEL_HOST | AIDEV_FEATURE_HOST_IMPORT;
+    /* User kernels as C functions, zero-copy import of host memory, and
+     * device memory that is host memory. */
+    info->features = AIDEV_FEATURE_KERNEL_HOST | AIDEV_FEATURE_HOST_IMPORT |
+                     AIDEV_FEATURE_UNIFIED_MEMORY;
     info->numa_node = -1;
     info->timestamp_period_ns = 1.0;
     /* Free memory comes live from template_device_free_memory (ABI 1.1). */
@@ -144,7 +146,7 @@ static const aidev_backend_vtable template_vtable = {
     .buffer_create = template_buffer_create,
     .buffer_destroy = template_buffer_destroy,
     /* buffer_map / buffer_unmap: not needed, because buffer_create gives a
-     * stable host pointer for every HOST and SHARED buffer. YOUR DEVICE:
+     * stable host pointer for every buffer. YOUR DEVICE:
      * implement them when host-visible memory must be mapped first. */
     .queue_create = template_queue_create,
     .queue_destroy = template_queue_destroy,

@@ -4,8 +4,8 @@
  * YOUR DEVICE: DEVICE memory is the device's own; HOST memory is host
  * memory the device reaches (pinned, mapped into the device's address
  * space); SHARED is one allocation both see at one address. Give
- * |*out_host_ptr| for HOST and SHARED when the host address is stable, or
- * implement buffer_map/buffer_unmap.
+ * |*out_host_ptr| when the host address is stable, or implement
+ * buffer_map/buffer_unmap.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -65,8 +65,11 @@ aidev_status template_buffer_create(void *device, const aidev_backend_buffer_des
             memset(b->ptr, 0, b->size);
     }
     *out_buffer = b;
-    /* DEVICE memory is not mappable through aidev, so no host address. */
-    *out_host_ptr = desc->kind == AIDEV_MEMORY_DEVICE ? NULL : b->ptr;
+    /* Every kind is host memory here (AIDEV_FEATURE_UNIFIED_MEMORY), so
+     * libaidev gets its address, and reads files straight into it.
+     * YOUR DEVICE: NULL for memory the host cannot address; libaidev then
+     * stages file reads through host memory and write commands. */
+    *out_host_ptr = b->ptr;
     return AIDEV_SUCCESS;
 }
 

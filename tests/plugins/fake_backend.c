@@ -299,7 +299,7 @@ static aidev_status fake_device_info(void *backend, uint32_t index, aidev_backen
     out->memory_kinds = AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_DEVICE) |
                         AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_HOST) |
                         AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_SHARED);
-    out->features = AIDEV_FEATURE_KERNEL_HOST;
+    out->features = AIDEV_FEATURE_KERNEL_HOST | AIDEV_FEATURE_UNIFIED_MEMORY;
     out->timestamp_period_ns = 1.0;
     return AIDEV_SUCCESS;
 }
@@ -377,7 +377,7 @@ static aidev_status fake_buffer_create(void *device, const aidev_backend_buffer_
     b->imported = desc->import_host_ptr != NULL;
     atomic_fetch_add(&fake.buffers, 1);
     *out_buffer = b;
-    *out_host_ptr = desc->kind == AIDEV_MEMORY_DEVICE ? NULL : ptr;
+    *out_host_ptr = ptr; /* all of it is host memory */
     return AIDEV_SUCCESS;
 }
 
