@@ -443,7 +443,8 @@ static bool check_file(aidev_registry_backend *b, const char *folder_why)
         set_outcome(b, AIDEV_BACKEND_FAILED, "%s", what);
         return false;
     }
-    loader_debug("    file: %s", what);
+    loader_debug("    file: %s; owner uid %u, mode %04o", what, (unsigned)st.st_uid,
+                 (unsigned)(st.st_mode & 07777));
     return true;
 }
 
