@@ -304,7 +304,11 @@ typedef struct aidev_backend_kernel_source {
 
 struct aidev_backend_vtable {
     uint32_t struct_size; /* sizeof(aidev_backend_vtable) the plugin built with */
-    uint32_t abi_version; /* AIDEV_BACKEND_ABI_VERSION the plugin built with */
+    /* AIDEV_BACKEND_ABI_VERSION the plugin built with; its major must be
+     * the negotiated one, its minor may be newer (a plugin answering an
+     * older offer keeps its full table: the loader reads only what the
+     * negotiated minor defines) */
+    uint32_t abi_version;
     const char *name;     /* short lower-case name: "opencl" */
     uint32_t caps;        /* AIDEV_BACKEND_CAP_* */
 
