@@ -8,10 +8,26 @@
  * Negotiation (modelled on the Vulkan loader's ICD interface negotiation)
  *   The loader fills |abi_version| of aidev_backend_negotiation with the
  *   highest ABI it speaks and calls the entry. The plugin writes back the ABI
- *   it implements (<= the offer, same major) and its vtable. A major mismatch
- *   is refused with both versions in the reason. Minor versions only append
- *   members to the vtable, which begins with its own size: members past
- *   |struct_size| read as NULL, i.e. unsupported.
+ *   it implements and its vtable:
+ *     - same major as the offer, minor <= the offer's: the plugin answers
+ *       min(offer, its own), so a newer plugin runs under an older libaidev;
+ *     - offer of another major: the plugin returns AIDEV_ERROR_UNSUPPORTED
+ *       with a reason, or answers its own version and the loader refuses it
+ *       with both versions in the reason.
+ *   Minor versions only append members to the vtable, which begins with its
+ *   own size. The loader reads a member only when it lies within
+ *   |struct_size| and belongs to the negotiated minor; every other member
+ *   reads as NULL, i.e. unsupported, and libaidev checks each optional
+ *   member for NULL before calling it. A plugin answering a minor newer than
+ *   the offer is used as the offered minor (its extra members are ignored).
+ *   AIDEV_DEBUG=loader prints every step of this for every plugin file.
+ *
+ * ABI history
+ *   1.0  the first table, up to kernel_destroy.
+ *   1.1  appends device_free_memory (optional).
+ *   1.2  appends buffer_query (optional); adds AIDEV_COMMAND_PREFETCH (sent
+ *        only with AIDEV_BACKEND_CAP_PREFETCH), AIDEV_BUFFER_ZERO_ON_FREE
+ *        in buffer flags, and the aidev_backend_host_alloc/free services.
  *
  * Objects
  *   The backend's objects (device, buffer, queue, kernel) are opaque void
@@ -362,7 +378,11 @@ typedef struct aidev_backend_kernel_source {
 
 struct aidev_backend_vtable {
     uint32_t struct_size; /* sizeof(aidev_backend_vtable) the plugin built with */
-    uint32_t abi_version; /* AIDEV_BACKEND_ABI_VERSION the plugin built with */
+    /* AIDEV_BACKEND_ABI_VERSION the plugin built with; its major must be
+     * the negotiated one, its minor may be newer (a plugin answering an
+     * older offer keeps its full table: the loader reads only what the
+     * negotiated minor defines) */
+    uint32_t abi_version;
     const char *name;     /* short lower-case name: "opencl" */
     uint32_t caps;        /* AIDEV_BACKEND_CAP_* */
 
