@@ -199,7 +199,9 @@ static const char *call_reason(aidev_status st)
 /* Bytes of the table that ABI 1.|minor| defines. */
 static size_t vtable_size_for_minor(uint32_t minor)
 {
-    return minor >= 1 ? AIDEV_BACKEND_VTABLE_SIZE_1_1 : AIDEV_BACKEND_VTABLE_SIZE_1_0;
+    return minor >= 2   ? AIDEV_BACKEND_VTABLE_SIZE_1_2
+           : minor == 1 ? AIDEV_BACKEND_VTABLE_SIZE_1_1
+                        : AIDEV_BACKEND_VTABLE_SIZE_1_0;
 }
 
 /* Offers our ABI to |entry| and settles on the version to use. */
