@@ -105,6 +105,8 @@ static void run_command(const template_command *c)
         break;
     case AIDEV_COMMAND_BARRIER:
         break; /* waiting was all it had to do */
+    case AIDEV_COMMAND_PREFETCH:
+        break; /* never sent: no AIDEV_BACKEND_CAP_PREFETCH (host memory has one place) */
     }
 }
 
@@ -260,6 +262,7 @@ static void capture(template_command *c, const aidev_backend_command *cmd)
         break;
     case AIDEV_COMMAND_BARRIER:
     case AIDEV_COMMAND_HOST_CALLBACK:
+    case AIDEV_COMMAND_PREFETCH:
         break;
     }
 }

@@ -465,6 +465,7 @@ static void run_command(fake_command *c)
         cmd->u.host_callback.fn(cmd->u.host_callback.user_data);
         break;
     case AIDEV_COMMAND_BARRIER:
+    case AIDEV_COMMAND_PREFETCH: /* never sent: no AIDEV_BACKEND_CAP_PREFETCH */
         break;
     }
 }
