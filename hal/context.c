@@ -2,11 +2,13 @@
  * context.c - the context: its devices, its backend reports, the list of
  * every object made from it, and its memory quota.
  *
- * Contexts are independent: each has its own devices (opened per context),
- * objects, quota, file-read engine and lock. What they share is the
- * process-wide plugin registry (loaded once, read-only between loads), the
- * handle table (whose lookups check the owning context), the trace writer
- * (AIDEV_TRACE) and the read-only hwloc topology.
+ * Contexts are independent: each has its own devices (opened per context,
+ * so the CPU backend's pool and block cache too), objects, quota, file-read
+ * engine and lock. What they share is the process-wide plugin registry
+ * (loaded once, read-only between loads; the backends' instances in it
+ * hold only what init found), the handle table (whose lookups check the
+ * owning context), the trace writer (AIDEV_TRACE), a counter of queue ids,
+ * and the read-only hwloc topology. The last error is per thread.
  */
 #include <ctype.h>
 #include <errno.h>
