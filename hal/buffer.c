@@ -61,9 +61,17 @@ void aidev_buffer_unhold(aidev_buffer_obj *b)
     aidev_buffer_unref(b);
 }
 
+/* What an import hands over: the memory, and who frees it. */
+typedef struct import_owner {
+    void *ptr;
+    void (*on_free)(void *arg);
+    void *arg;
+} import_owner;
+
 static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *desc,
-                                void *import_ptr, aidev_buffer *out, aidev_buffer_obj **out_obj)
+                                const import_owner *import, aidev_buffer *out)
 {
+    void *import_ptr = import ? import->ptr : NULL;
     aidev_context_obj *ctx = dev->obj.context;
     aidev_status st = aidev_device_ensure_open(dev);
     if (st != AIDEV_SUCCESS)
@@ -104,17 +112,20 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     b->element_type = desc->element_type;
     b->imported = import_ptr != NULL;
     b->flags = bd.flags;
+    /* Before the handle exists: from then on another thread's context
+     * release may free the buffer. */
+    b->on_free = import ? import->on_free : NULL;
+    b->on_free_arg = import ? import->arg : NULL;
     b->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_BUFFER, b);
     b->obj.context = ctx;
     if (!b->obj.handle) {
+        b->on_free = NULL; /* a failed import leaves the memory with the caller */
         aidev_buffer_unhold(b);
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
     }
     aidev_context_link(ctx, &b->obj, AIDEV_HANDLE_BUFFER);
     AIDEV_PROBE3(alloc, dev->index, (int)b->kind, b->size);
     *out = (aidev_buffer)b->obj.handle;
-    if (out_obj)
-        *out_obj = b;
     return AIDEV_SUCCESS;
 }
 
@@ -165,12 +176,12 @@ AIDEV_API aidev_status aidev_buffer_create(aidev_device device, const aidev_buff
     st = check_common(dev, desc->size, desc->kind, desc->element_type);
     if (st != AIDEV_SUCCESS)
         return st;
-    return buffer_make(dev, desc, NULL, out_buffer, NULL);
+    return buffer_make(dev, desc, NULL, out_buffer);
 }
 
 static aidev_status import_host(aidev_device_obj *dev, void *host_ptr, uint64_t size,
                                 aidev_type element_type, aidev_buffer *out_buffer,
-                                aidev_buffer_obj **out_obj)
+                                void (*on_free)(void *arg), void *arg)
 {
     if (!host_ptr)
         return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "host_ptr: NULL");
@@ -193,7 +204,8 @@ static aidev_status import_host(aidev_device_obj *dev, void *host_ptr, uint64_t 
     aidev_buffer_desc desc = {.size = size, .kind = AIDEV_MEMORY_HOST,
                               .element_type = element_type,
                               .flags = AIDEV_BUFFER_UNINITIALIZED};
-    return buffer_make(dev, &desc, host_ptr, out_buffer, out_obj);
+    import_owner owner = {.ptr = host_ptr, .on_free = on_free, .arg = arg};
+    return buffer_make(dev, &desc, &owner, out_buffer);
 }
 
 AIDEV_API aidev_status aidev_buffer_import_host(aidev_device device, void *host_ptr,
@@ -205,21 +217,14 @@ AIDEV_API aidev_status aidev_buffer_import_host(aidev_device device, void *host_
     aidev_status st = aidev_lookup_device(device, "device", &dev);
     if (st != AIDEV_SUCCESS)
         return st;
-    return import_host(dev, host_ptr, size, element_type, out_buffer, NULL);
+    return import_host(dev, host_ptr, size, element_type, out_buffer, NULL, NULL);
 }
 
 aidev_status aidev_buffer_import_owned(aidev_device_obj *dev, void *ptr, uint64_t size,
                                        aidev_type element_type, void (*on_free)(void *arg),
                                        void *arg, aidev_buffer *out)
 {
-    aidev_buffer_obj *b;
-    aidev_status st = import_host(dev, ptr, size, element_type, out, &b);
-    if (st == AIDEV_SUCCESS) {
-        /* No command can hold it yet: the handle was just made. */
-        b->on_free = on_free;
-        b->on_free_arg = arg;
-    }
-    return st;
+    return import_host(dev, ptr, size, element_type, out, on_free, arg);
 }
 
 static void buffer_unpublish(aidev_buffer_obj *b)
