@@ -51,10 +51,12 @@ timeout 60 "$workload" >/dev/null 2>&1
 sleep 1
 kill -INT $bt
 # bpftrace prints its maps and leaves on SIGINT; never wait on it forever.
-( sleep 20; kill -KILL $bt 2>/dev/null ) &
-killer=$!
+for _ in $(seq 1 100); do
+    kill -0 $bt 2>/dev/null || break
+    sleep 0.2
+done
+kill -KILL $bt 2>/dev/null
 wait $bt
-kill $killer 2>/dev/null
 cat "$out"
 for m in submit complete alloc file_read; do
     grep -q "^@$m: [1-9]" "$out" || { echo "probe aidev:$m never fired"; exit 1; }
