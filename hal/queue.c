@@ -312,6 +312,47 @@ static aidev_status hold(enqueue_request *r, aidev_event_obj **waits, uint32_t p
     return AIDEV_SUCCESS;
 }
 
+/* Buffers made with AIDEV_BUFFER_ZERO_ON_FREE stay referenced by the hal
+ * until every command naming them has completed, so the backend's
+ * buffer_destroy, which scrubs them, never races a command still writing:
+ * a released buffer's last command may otherwise still run on the device
+ * (backends keep their own references) after the scrub. */
+typedef struct keepalive {
+    uint32_t count;
+    aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
+} keepalive;
+
+static bool needs_keepalive(const enqueue_request *r)
+{
+    for (uint32_t i = 0; i < r->buffer_count; i++)
+        if (r->buffers[i]->flags & AIDEV_BUFFER_ZERO_ON_FREE)
+            return true;
+    return false;
+}
+
+static keepalive *keepalive_new(const enqueue_request *r)
+{
+    keepalive *k = malloc(sizeof *k);
+    if (!k)
+        return NULL;
+    k->count = r->buffer_count;
+    for (uint32_t i = 0; i < r->buffer_count; i++) {
+        aidev_buffer_retain(r->buffers[i]);
+        k->buffers[i] = r->buffers[i];
+    }
+    return k;
+}
+
+static void keepalive_done(aidev_backend_event *e, aidev_status status, void *user_data)
+{
+    (void)e;
+    (void)status;
+    keepalive *k = user_data;
+    for (uint32_t i = 0; i < k->count; i++)
+        aidev_buffer_unref(k->buffers[i]);
+    free(k);
+}
+
 static aidev_status enqueue(enqueue_request *r)
 {
     aidev_queue_obj *q = r->queue;
@@ -334,14 +375,17 @@ static aidev_status enqueue(enqueue_request *r)
     bool foreign;
     const aidev_event_obj *failed;
     aidev_event_obj *signal = NULL;
+    keepalive *keep = NULL;
     st = resolve_waits(r, waits, &pending, &foreign, &failed);
     if (st != AIDEV_SUCCESS)
         goto out;
 
     /* An event for the caller, or one of our own when a trace or an attached
-     * probe wants to see the command end. */
+     * probe wants to see the command end, or scrubbed buffers must be kept
+     * until it has. */
     bool tracing = aidev_trace_enabled();
-    if (r->out_event || tracing || AIDEV_PROBE_ENABLED(complete)) {
+    bool must_keep = !failed && needs_keepalive(r);
+    if (r->out_event || tracing || AIDEV_PROBE_ENABLED(complete) || must_keep) {
         st = aidev_event_new(ctx, q->device, false, &signal);
         if (st != AIDEV_SUCCESS)
             goto out;
@@ -377,6 +421,15 @@ static aidev_status enqueue(enqueue_request *r)
         goto out;
     }
 
+    if (must_keep && !(keep = keepalive_new(r))) {
+        st = aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        if (r->out_event) {
+            aidev_event_destroy_for_context(signal);
+            *r->out_event = NULL;
+            signal = NULL;
+        }
+        goto out;
+    }
     bool must_hold = r->has_op || (foreign && !(backend->vt.caps & AIDEV_BACKEND_CAP_ANY_WAIT));
     pthread_mutex_lock(&q->hold_lock);
     if (must_hold || q->held_head || q->draining) {
@@ -396,6 +449,13 @@ static aidev_status enqueue(enqueue_request *r)
             if (!aidev_error_message()[0])
                 aidev_error(st, "backend '%s': queue_submit failed", backend->name);
         }
+    }
+    if (keep) {
+        /* Taken or not, the command's event says when its buffers are free. */
+        if (st == AIDEV_SUCCESS)
+            aidev_backend_event_on_complete(signal, keepalive_done, keep);
+        else
+            keepalive_done(NULL, st, keep);
     }
     if (st != AIDEV_SUCCESS && signal && r->out_event) {
         /* The caller gets no event when the enqueue itself fails. */

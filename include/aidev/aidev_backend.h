@@ -253,6 +253,9 @@ typedef struct aidev_backend_buffer_desc {
     uint32_t flags;
     void *import_host_ptr;      /* non-NULL: wrap this caller memory */
 } aidev_backend_buffer_desc;
+/* (For ZERO_ON_FREE buffers libaidev keeps its reference until every
+ * command naming the buffer has completed, so buffer_destroy of such a
+ * buffer may scrub at once: no command of any queue still uses it.) */
 
 /* Native handles a backend may hand out for a buffer (DLPack export). */
 typedef enum aidev_backend_native_kind {
@@ -412,7 +415,12 @@ struct aidev_backend_vtable {
      * (then map goes through buffer_map). */
     aidev_status (*buffer_create)(void *device, const aidev_backend_buffer_desc *desc,
                                   void **out_buffer, void **out_host_ptr);
-    /* No pending command uses the buffer any more. */
+    /* The user released the buffer and no command held back by libaidev
+     * names it. Commands already submitted to the backend may still use it
+     * (the backend keeps the memory until they complete), except for
+     * AIDEV_BUFFER_ZERO_ON_FREE buffers: for those every command has
+     * completed, and the backend scrubs the memory here or once its own
+     * references are gone, before reusing or freeing it. */
     void (*buffer_destroy)(void *device, void *buffer);
     /* (optional when buffer_create always gives |out_host_ptr|) */
     aidev_status (*buffer_map)(void *device, void *buffer, uint64_t offset,
