@@ -372,6 +372,38 @@ START_TEST(fresh_buffers_zero_and_scrubbed)
 }
 END_TEST
 
+/* A scrubbed buffer released while a command still waits to write it: the
+ * command runs (its event succeeds), and the scrub comes after it, so the
+ * data it wrote is not left for the next buffer. */
+START_TEST(scrub_waits_for_pending_commands)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_memory_kind kind = first_kind(dev);
+    const uint64_t size = 64 << 10;
+    aidev_buffer_desc desc = {.size = size, .kind = kind, .flags = AIDEV_BUFFER_ZERO_ON_FREE};
+    aidev_buffer b;
+    ck_assert_ok(aidev_buffer_create(dev, &desc, &b));
+    aidev_queue q = harness_queue(dev);
+    aidev_event gate, wrote;
+    ck_assert_ok(aidev_event_create_user(harness_context(), &gate));
+    ck_assert_ok(aidev_enqueue_fill(q, b, 0, size, &secret, 4, 1, &gate, &wrote));
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_event_set_status(gate, AIDEV_SUCCESS, NULL));
+    ck_assert_ok(aidev_event_wait(wrote, AIDEV_WAIT_FOREVER));
+    finish_release(q);
+    desc.flags = AIDEV_BUFFER_UNINITIALIZED;
+    ck_assert_ok(aidev_buffer_create(dev, &desc, &b));
+    uint32_t *data = malloc(size);
+    read_all(dev, b, data, size);
+    size_t i = find_secret(data, size);
+    ck_assert_msg(i == size / 4, "data written before the scrub shows at word %zu", i);
+    free(data);
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_event_release(gate));
+    ck_assert_ok(aidev_event_release(wrote));
+}
+END_TEST
+
 /* The test above can only fail if memory is reused: on the CPU backend it
  * is (its block cache), so without scrubbing the secret must show. */
 START_TEST(reuse_shows_unscrubbed_data_on_cpu)
@@ -722,6 +754,8 @@ int main(void)
     harness_add_per_device(s, "cross_context_handles_refused", cross_context_handles_refused, 0);
     harness_add_per_device(s, "fresh_buffers_zero_and_scrubbed", fresh_buffers_zero_and_scrubbed,
                            120);
+    harness_add_per_device(s, "scrub_waits_for_pending_commands",
+                           scrub_waits_for_pending_commands, 0);
     harness_add_per_device(s, "reuse_shows_unscrubbed_data_on_cpu",
                            reuse_shows_unscrubbed_data_on_cpu, 0);
     harness_add_per_device(s, "zero_on_free_from_environment", zero_on_free_from_environment, 0);
