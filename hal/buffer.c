@@ -335,10 +335,17 @@ void aidev_buffer_query_obj(const aidev_buffer_obj *b, aidev_backend_buffer_quer
     }
     out->struct_size = sizeof *out;
     if (out->page_kind == AIDEV_PAGE_KIND_UNKNOWN) {
-        /* Ask the kernel what backs the address; without one the memory is
-         * the device's own. */
-        out->page_kind = b->host_ptr ? aidev_hostmem_page_kind_of(b->host_ptr)
-                                     : AIDEV_PAGE_KIND_DEVICE;
+        /* Ask the kernel what backs a host address of the memory: the
+         * stable one, the backend's, or the current mapping's. */
+        const void *addr = b->host_ptr ? b->host_ptr : out->host_address;
+        if (!addr && atomic_load(&b->mapped))
+            addr = b->mapped_ptr;
+        if (addr)
+            out->page_kind = aidev_hostmem_page_kind_of(addr);
+        else if (b->kind == AIDEV_MEMORY_DEVICE)
+            out->page_kind = AIDEV_PAGE_KIND_DEVICE; /* the device's own */
+        /* HOST or SHARED memory of a driver that gives no address before it
+         * is mapped: host memory, in base pages as far as anyone can tell. */
         if (out->page_kind == AIDEV_PAGE_KIND_UNKNOWN)
             out->page_kind = AIDEV_PAGE_KIND_NORMAL;
     }

@@ -273,6 +273,10 @@ typedef struct aidev_backend_buffer_query {
     aidev_backend_native_kind native_kind;
     uint64_t native_handle;
     uint64_t native_offset;            /* where the buffer starts in |native_handle| */
+    /* (may stay NULL) A host address of the memory even where the buffer
+     * has no stable one for mapping (coarse-grained SVM, a driver's pinned
+     * allocation once mapped): libaidev reads its page kind from smaps. */
+    const void *host_address;
 } aidev_backend_buffer_query;
 
 /* A resolved kernel argument. */
