@@ -316,7 +316,8 @@ static aidev_status hold(enqueue_request *r, aidev_event_obj **waits, uint32_t p
  * until every command naming them has completed, so the backend's
  * buffer_destroy, which scrubs them, never races a command still writing:
  * a released buffer's last command may otherwise still run on the device
- * (backends keep their own references) after the scrub. */
+ * (backends keep their own references) after the scrub. Prefetches too:
+ * a migration names memory by address (SVM), which holds no reference. */
 typedef struct keepalive {
     uint32_t count;
     aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
@@ -324,6 +325,8 @@ typedef struct keepalive {
 
 static bool needs_keepalive(const enqueue_request *r)
 {
+    if (r->cmd.type == AIDEV_COMMAND_PREFETCH)
+        return true;
     for (uint32_t i = 0; i < r->buffer_count; i++)
         if (r->buffers[i]->flags & AIDEV_BUFFER_ZERO_ON_FREE)
             return true;
