@@ -260,6 +260,82 @@ START_TEST(hugetlb_when_reserved)
 }
 END_TEST
 
+/* 1 GiB pages for allocations of 1 GiB, where one is reserved. */
+static const char *const gig_path = "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages";
+static long long saved_gig_pages = -1;
+
+static void restore_gig_pages(void)
+{
+    if (saved_gig_pages < 0)
+        return;
+    FILE *f = fopen(gig_path, "w");
+    if (f) {
+        fprintf(f, "%lld\n", saved_gig_pages);
+        fclose(f);
+    }
+    saved_gig_pages = -1;
+}
+
+static void restore_all(void)
+{
+    restore_hugepages();
+    restore_gig_pages();
+}
+
+START_TEST(gigantic_pages_when_reserved)
+{
+    unsetenv("AIDEV_HUGEPAGES");
+    FILE *f = fopen(gig_path, "r");
+    long long n = -1;
+    if (!f || fscanf(f, "%lld", &n) != 1 || geteuid() != 0) {
+        printf("gigantic_pages: skipped: %s\n",
+               !f ? "no 1 GiB huge page size on this machine"
+                  : n < 0 ? "cannot read the count" : "reserving pages needs root");
+        if (f)
+            fclose(f);
+        return;
+    }
+    fclose(f);
+    saved_gig_pages = n;
+    f = fopen(gig_path, "w");
+    bool wrote = f && fprintf(f, "%lld\n", n + 1) > 0;
+    if (f)
+        wrote = fclose(f) == 0 && wrote;
+    f = fopen("/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages", "r");
+    long long free_pages = 0;
+    if (f) {
+        if (fscanf(f, "%lld", &free_pages) != 1)
+            free_pages = 0;
+        fclose(f);
+    }
+    if (!wrote || free_pages < 1) {
+        printf("gigantic_pages: skipped: the kernel did not reserve a 1 GiB page (no 1 GiB of "
+               "contiguous memory free)\n");
+        restore_gig_pages();
+        return;
+    }
+    aidev_device dev;
+    aidev_context ctx = cpu_context(&dev);
+    aidev_buffer_desc desc = {.size = 1ull << 30, .kind = AIDEV_MEMORY_HOST};
+    aidev_buffer b;
+    ck_assert_ok(aidev_buffer_create(dev, &desc, &b));
+    char kind[16];
+    page_kind(b, kind, sizeof kind);
+    ck_assert_str_eq(kind, "hugetlb");
+    char *p;
+    ck_assert_ok(aidev_buffer_map(b, 0, desc.size, AIDEV_MAP_WRITE, (void **)&p));
+    p[0] = 1;
+    p[desc.size - 1] = 2;
+    mem_vma v;
+    ck_assert(mem_lookup_vma(p, &v));
+    ck_assert_uint_eq(v.kernel_page_kb, 1u << 20);
+    ck_assert_ok(aidev_buffer_unmap(b));
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_context_release(ctx));
+    restore_gig_pages();
+}
+END_TEST
+
 START_TEST(imported_memory_reported_as_it_is)
 {
     aidev_device dev;
@@ -293,13 +369,14 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("hugepages");
-    atexit(restore_hugepages);
+    atexit(restore_all);
     TCase *tc = tcase_create("cpu");
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, NULL, restore_hugepages);
+    tcase_add_checked_fixture(tc, NULL, restore_all);
     tcase_add_test(tc, thp_for_large_buffers);
     tcase_add_test(tc, normal_pages_when_off);
     tcase_add_test(tc, hugetlb_when_reserved);
+    tcase_add_test(tc, gigantic_pages_when_reserved);
     tcase_add_test(tc, imported_memory_reported_as_it_is);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
