@@ -252,6 +252,10 @@ typedef struct aidev_backend_buffer_desc {
      * the OS, once no command uses it. */
     uint32_t flags;
     void *import_host_ptr;      /* non-NULL: wrap this caller memory */
+    /* (ABI 1.2) The device's NUMA node as libaidev knows it (the backend's,
+     * else its PCI slot's), -1 unknown: where host memory for it goes
+     * (aidev_backend_host_alloc). */
+    int32_t numa_node;
 } aidev_backend_buffer_desc;
 /* (For ZERO_ON_FREE buffers libaidev keeps its reference until every
  * command naming the buffer has completed, so buffer_destroy of such a
