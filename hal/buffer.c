@@ -92,6 +92,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
         .flags = desc->flags |
                  (ctx->zero_on_free && !import_ptr ? AIDEV_BUFFER_ZERO_ON_FREE : 0),
         .import_host_ptr = import_ptr,
+        .numa_node = dev->numa_node,
     };
     aidev_error_clear();
     st = AIDEV_DEVICE_VT(dev)->buffer_create(dev->native, &bd, &b->native, &b->host_ptr);

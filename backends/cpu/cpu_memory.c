@@ -132,7 +132,7 @@ aidev_status cpu_buffer_create(void *device, const aidev_backend_buffer_desc *de
         uint32_t flags = desc->flags & AIDEV_BUFFER_UNINITIALIZED ? AIDEV_HOST_ALLOC_UNINITIALIZED
                                                                    : 0;
         aidev_status st =
-            aidev_hostmem_alloc(desc->size, d->backend->info.numa_node, flags, &b->block);
+            aidev_hostmem_alloc(desc->size, desc->numa_node, flags, &b->block);
         if (st != AIDEV_SUCCESS) {
             free(b);
             return st;
