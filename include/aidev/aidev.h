@@ -552,7 +552,8 @@ AIDEV_API aidev_status aidev_event_set_callback(aidev_event event,
                                                 void *user_data);
 
 typedef enum aidev_event_info {
-    AIDEV_EVENT_INFO_COMMAND = 1,   /* char[]: "write", "dispatch", "file_read", "prefetch", "user" ... */
+    /* char[]: "write", "dispatch", "file_read", "prefetch", "user" ... */
+    AIDEV_EVENT_INFO_COMMAND = 1,
     AIDEV_EVENT_INFO_BYTES = 2,     /* uint64_t: bytes the command moves (0: none) */
     AIDEV_EVENT_INFO_KERNEL = 3,    /* char[]: the kernel of a dispatch, else "" */
     AIDEV_EVENT_INFO_IO_ENGINE = 4, /* char[]: file reads: "io_uring" or "pread" */
