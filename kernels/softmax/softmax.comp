@@ -1,0 +1,64 @@
+// GLSL form of softmax: each row r of x (rows x cols) becomes
+// y[r,c] = exp(x[r,c] - max_r) / sum_c exp(x[r,c] - max_r).
+// Launch GROUPS (kernels/library_forms.h): one workgroup of WG per row;
+// groups stride over the rows, so fewer groups than rows is fine.
+#version 450
+layout(local_size_x = 256) in;
+layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Args { uint rows; uint cols; } args;
+
+const uint WG = 256u;
+shared float red[WG];
+
+// Reductions over the workgroup; every invocation gets the result. red[] is
+// reused at once by the next call, hence the closing barrier.
+float group_sum(float v)
+{
+    const uint lid = gl_LocalInvocationID.x;
+    red[lid] = v;
+    barrier();
+    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s)
+            red[lid] += red[lid + s];
+        barrier();
+    }
+    const float r = red[0];
+    barrier();
+    return r;
+}
+
+float group_max(float v)
+{
+    const uint lid = gl_LocalInvocationID.x;
+    red[lid] = v;
+    barrier();
+    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s)
+            red[lid] = max(red[lid], red[lid + s]);
+        barrier();
+    }
+    const float r = red[0];
+    barrier();
+    return r;
+}
+
+void main()
+{
+    const uint lid = gl_LocalInvocationID.x;
+    const uint cols = args.cols;
+
+    for (uint r = gl_WorkGroupID.x; r < args.rows; r += gl_NumWorkGroups.x) {
+        const uint base = r * cols;
+        float m = uintBitsToFloat(0xff800000u); // -inf
+        for (uint c = lid; c < cols; c += WG)
+            m = max(m, x[base + c]);
+        m = group_max(m);
+        float s = 0.0;
+        for (uint c = lid; c < cols; c += WG)
+            s += exp(x[base + c] - m);
+        s = group_sum(s);
+        for (uint c = lid; c < cols; c += WG)
+            y[base + c] = exp(x[base + c] - m) / s;
+    }
+}
