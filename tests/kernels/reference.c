@@ -128,7 +128,7 @@ void ref_rmsnorm(uint32_t rows, uint32_t cols, float eps, const float *x, const 
 }
 
 void ref_layernorm(uint32_t rows, uint32_t cols, float eps, const float *x, const float *gamma,
-                   const float *beta, double *out)
+                   const float *beta, double *out, double *mag)
 {
     for (uint32_t r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * cols;
@@ -140,8 +140,12 @@ void ref_layernorm(uint32_t rows, uint32_t cols, float eps, const float *x, cons
             var += (xr[c] - mean) * (xr[c] - mean);
         var /= cols;
         double inv = 1.0 / sqrt(var + eps);
-        for (uint32_t c = 0; c < cols; c++)
+        for (uint32_t c = 0; c < cols; c++) {
             out[(size_t)r * cols + c] = (xr[c] - mean) * inv * gamma[c] + beta[c];
+            mag[(size_t)r * cols + c] =
+                (fabs(xr[c] - mean) + fabs(mean)) * inv * fabs((double)gamma[c]) +
+                fabs((double)beta[c]);
+        }
     }
 }
 

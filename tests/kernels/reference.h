@@ -39,8 +39,10 @@ void ref_max(uint32_t n, const float *x, double *out);
 void ref_softmax(uint32_t rows, uint32_t cols, const float *x, double *out);
 void ref_rmsnorm(uint32_t rows, uint32_t cols, float eps, const float *x, const float *w,
                  double *out);
+/* mag = (|x - mean| + |mean|) / sqrt(var + eps) |gamma| + |beta|: a float
+ * evaluation errs in proportion to the terms that cancel. */
 void ref_layernorm(uint32_t rows, uint32_t cols, float eps, const float *x, const float *gamma,
-                   const float *beta, double *out);
+                   const float *beta, double *out, double *mag);
 
 /* Matrices. */
 void ref_transpose(uint32_t rows, uint32_t cols, const float *x, double *out);
