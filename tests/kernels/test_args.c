@@ -65,7 +65,7 @@ static valid_dispatch make_dispatch(const char *kernel, const buffers *b)
         v = (valid_dispatch){kernel, 4, {u, u, aidev_arg_buffer(b->f32[0], 0),
                                          aidev_arg_buffer(b->f32[1], 0)},
                              3, 2, 2, "rows*cols", N * N, 1};
-    } else if (strcmp(kernel, "sum") == 0) {
+    } else if (strcmp(kernel, "reduce_sum") == 0) {
         v = (valid_dispatch){kernel, 3, {u, aidev_arg_buffer(b->f32[0], 0),
                                          aidev_arg_buffer(b->f32[1], 0)},
                              2, 1, 1, "n", N, 0};
@@ -194,7 +194,7 @@ static void check_kernel(const kc_device *d, const char *name)
 
 START_TEST(test_refusals)
 {
-    static const char *kernels[] = {"axpy",      "softmax",     "sum",      "sgemm",
+    static const char *kernels[] = {"axpy",      "softmax",     "reduce_sum",      "sgemm",
                                     "layernorm", "quantize_i8", "matmul_i8"};
     kc_device d = kc_open(_i);
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)

@@ -28,7 +28,7 @@ START_TEST(test_signatures)
 {
     static const char *expected[] = {
         "fill_f32", "copy_f32", "axpy",    "scale",     "add",       "mul",
-        "relu",     "gelu",     "silu",    "sum",       "max",       "softmax",
+        "relu",     "gelu",     "silu",    "reduce_sum",       "reduce_max",       "softmax",
         "rmsnorm",  "layernorm", "transpose", "sgemm", "quantize_i8", "dequantize_i8",
         "matmul_i8",
     };

@@ -1,4 +1,4 @@
-/* The reductions sum and max on every device, against
+/* The reductions reduce_sum and reduce_max on every device, against
  * tests/kernels/reference.c. Their GPU forms run as launch REDUCE, several
  * passes for long inputs; the sizes cover one element, a prime, one run of
  * a pass (1024) and one more, two and three passes, and 4M + 3. n = 0 gives
@@ -33,7 +33,7 @@ static void run_reduce(const kc_device *d, const char *name, uint32_t n, input_k
         break;
     }
     double ref, mag = 0;
-    if (strcmp(name, "sum") == 0)
+    if (strcmp(name, "reduce_sum") == 0)
         ref_sum(n, x, &ref, &mag);
     else
         ref_max(n, x, &ref);
@@ -49,7 +49,7 @@ static void run_reduce(const kc_device *d, const char *name, uint32_t n, input_k
 
     char what[64];
     snprintf(what, sizeof what, "n = %u, input %d", n, (int)kind);
-    kc_check(name, what, d, &got, &ref, strcmp(name, "sum") == 0 ? &mag : NULL, 1);
+    kc_check(name, what, d, &got, &ref, strcmp(name, "reduce_sum") == 0 ? &mag : NULL, 1);
 
     aidev_buffer_release(bx);
     aidev_buffer_release(by);
@@ -61,10 +61,10 @@ START_TEST(test_sum)
 {
     kc_device d = kc_open(_i);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-        run_reduce(&d, "sum", sizes[s], INPUT_MIXED);
+        run_reduce(&d, "reduce_sum", sizes[s], INPUT_MIXED);
     /* All of one sign: no cancellation hides a lost run. */
-    run_reduce(&d, "sum", 1025, INPUT_NEGATIVE);
-    run_reduce(&d, "sum", (1u << 20) + 1, INPUT_NEGATIVE);
+    run_reduce(&d, "reduce_sum", 1025, INPUT_NEGATIVE);
+    run_reduce(&d, "reduce_sum", (1u << 20) + 1, INPUT_NEGATIVE);
     kc_close(&d);
 }
 END_TEST
@@ -73,9 +73,9 @@ START_TEST(test_max)
 {
     kc_device d = kc_open(_i);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-        run_reduce(&d, "max", sizes[s], INPUT_MIXED);
-        run_reduce(&d, "max", sizes[s], INPUT_NEGATIVE);
-        run_reduce(&d, "max", sizes[s], INPUT_PEAK_LAST);
+        run_reduce(&d, "reduce_max", sizes[s], INPUT_MIXED);
+        run_reduce(&d, "reduce_max", sizes[s], INPUT_NEGATIVE);
+        run_reduce(&d, "reduce_max", sizes[s], INPUT_PEAK_LAST);
     }
     kc_close(&d);
 }
@@ -91,7 +91,7 @@ START_TEST(test_sum_large_grid)
     kc_fill_f32(x, N, 0, 1, 5);
     double ref, mag;
     ref_sum(N, x, &ref, &mag);
-    aidev_kernel k = kc_kernel(&d, "sum");
+    aidev_kernel k = kc_kernel(&d, "reduce_sum");
     aidev_buffer bx = kc_buffer(&d, AIDEV_TYPE_F32, N, x);
     aidev_buffer by = kc_buffer(&d, AIDEV_TYPE_F32, 1, NULL);
     aidev_arg args[] = {aidev_arg_u32(N), aidev_arg_buffer(bx, 0), aidev_arg_buffer(by, 0)};
@@ -102,7 +102,7 @@ START_TEST(test_sum_large_grid)
     aidev_event_release(ev);
     float got;
     kc_read(&d, by, AIDEV_TYPE_F32, 1, &got);
-    kc_check("sum", "grid 100000", &d, &got, &ref, &mag, 1);
+    kc_check("reduce_sum", "grid 100000", &d, &got, &ref, &mag, 1);
     aidev_buffer_release(bx);
     aidev_buffer_release(by);
     aidev_kernel_release(k);
@@ -115,8 +115,8 @@ int main(void)
 {
     harness_init();
     Suite *s = suite_create("kernels-reduce");
-    harness_add_per_device(s, "sum", test_sum, 0);
-    harness_add_per_device(s, "max", test_max, 0);
+    harness_add_per_device(s, "reduce_sum", test_sum, 0);
+    harness_add_per_device(s, "reduce_max", test_max, 0);
     harness_add_per_device(s, "sum_large_grid", test_sum_large_grid, 0);
     return harness_run(s);
 }

@@ -1,12 +1,12 @@
-/* C form of max: y[0] = the largest x[i], -inf when n = 0.
+/* C form of reduce_max: y[0] = the largest x[i], -inf when n = 0.
  *
- * Grid 1, as for sum: one call reduces everything, so no partials are
+ * Grid 1, as for reduce_sum: one call reduces everything, so no partials are
  * shared between threads. Max is exact in any order. */
 #include <math.h>
 
 #include "kernels/host_kernel.h"
 
-AIDEV_HOST_KERNEL(max)
+AIDEV_HOST_KERNEL(reduce_max)
 {
     if (range->begin[0] || range->begin[1] || range->begin[2])
         return;

@@ -1,10 +1,10 @@
-/* OpenCL C form of sum: y[0] = x[0] + ... + x[n-1], 0 when n = 0.
+/* OpenCL C form of reduce_max: y[0] = the largest x[i], -inf when n = 0.
  *
  * One pass of launch REDUCE (kernels/library_forms.h): run g of RUN = WG * PER
  * elements of x becomes y[g]. The backend repeats passes over scratch
  * buffers until one value is left. A run past the end (n = 0 gives one
  * empty run) yields the identity, so launching one group for n = 0 writes
- * the empty sum. Groups stride over the runs, so fewer groups than runs is
+ * the empty max. Groups stride over the runs, so fewer groups than runs is
  * fine too. */
 #define WG 256
 #define PER 4
@@ -12,11 +12,11 @@
 
 static inline float combine(float a, float b)
 {
-    return a + b;
+    return fmax(a, b);
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void sum(uint n, __global const float *x, __global float *y)
+void reduce_max(uint n, __global const float *x, __global float *y)
 {
     __local float part[WG];
     const uint lid = get_local_id(0);
@@ -26,7 +26,7 @@ void sum(uint n, __global const float *x, __global float *y)
         /* g * RUN < n here, so |left| cannot wrap. */
         const uint left = n - g * RUN;
         __global const float *run = x + (size_t)g * RUN;
-        float acc = 0.0f;
+        float acc = -INFINITY;
         for (uint j = 0; j < PER; j++) {
             const uint off = lid + j * WG;
             if (off < left)

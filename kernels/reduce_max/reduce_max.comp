@@ -1,10 +1,10 @@
-// GLSL form of sum: y[0] = x[0] + ... + x[n-1], 0 when n = 0.
+// GLSL form of reduce_max: y[0] = the largest x[i], -inf when n = 0.
 //
 // One pass of launch REDUCE (kernels/library_forms.h): run g of RUN = WG * PER
 // elements of x becomes y[g]. The backend repeats passes over scratch
 // buffers until one value is left. A run past the end (n = 0 gives one empty
 // run) yields the identity, so launching one group for n = 0 writes the
-// empty sum. Groups stride over the runs.
+// empty max. Groups stride over the runs.
 #version 450
 layout(local_size_x = 256) in;
 layout(std430, set = 0, binding = 0) readonly buffer In { float x[]; };
@@ -19,7 +19,7 @@ shared float part[WG];
 
 float combine(float a, float b)
 {
-    return a + b;
+    return max(a, b);
 }
 
 void main()
@@ -31,7 +31,7 @@ void main()
     for (uint g = gl_WorkGroupID.x; g < runs; g += gl_NumWorkGroups.x) {
         // g * RUN < n here, so left cannot wrap.
         const uint left = n - g * RUN;
-        float acc = 0.0;
+        float acc = uintBitsToFloat(0xff800000u);
         for (uint j = 0u; j < PER; j++) {
             const uint off = lid + j * WG;
             if (off < left)

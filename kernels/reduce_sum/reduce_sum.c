@@ -1,4 +1,4 @@
-/* C form of sum: y[0] = x[0] + ... + x[n-1], 0 when n = 0.
+/* C form of reduce_sum: y[0] = x[0] + ... + x[n-1], 0 when n = 0.
  *
  * The manifest declares grid 1, so the CPU pool makes one call for the whole
  * reduction and no two threads ever combine partials. (A dispatch with a
@@ -7,7 +7,7 @@
  * worth naming, and let the additions pipeline. */
 #include "kernels/host_kernel.h"
 
-AIDEV_HOST_KERNEL(sum)
+AIDEV_HOST_KERNEL(reduce_sum)
 {
     if (range->begin[0] || range->begin[1] || range->begin[2])
         return;
