@@ -59,9 +59,8 @@ static void run_quantize(const kc_device *d, aidev_kernel k, uint32_t rows, uint
     const bool strict = strict_device(d);
     size_t near_tie = 0;
     for (uint32_t r = 0; r < rows; r++) {
-        bool ok = s[r] == s_ref[r] ||
-                  (!strict && fabsf(s[r] - s_ref[r]) <= 3 * nextafterf(s_ref[r], INFINITY) -
-                                                            3 * s_ref[r]);
+        const double ulp = (double)nextafterf(s_ref[r], INFINITY) - s_ref[r];
+        bool ok = s[r] == s_ref[r] || (!strict && fabs((double)s[r] - s_ref[r]) <= 3 * ulp);
         ck_assert_msg(ok, "quantize_i8 %u x %u on %s: scale[%u] = %.9g, reference %.9g", rows,
                       cols, d->label, r, (double)s[r], (double)s_ref[r]);
     }
