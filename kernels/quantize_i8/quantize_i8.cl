@@ -6,12 +6,37 @@
  * groups stride over the rows. */
 #define WG 256
 #define QUANT_TINY 1e-30f
+#define FAN 16 /* WG = FAN * FAN */
+
+/* A max over the work-group; every work-item gets the result. Two
+ * steps of FAN (two barriers, where a halving tree takes eight): FAN
+ * work-items each fold one column of red[], then every work-item folds the
+ * FAN column results in part[]. The next call may write red[] at once (its
+ * readers have all passed the second barrier), and writes part[] only after
+ * its own first barrier, by when every work-item has read this call's. */
+static float group_max(__local float *red, __local float *part, float v)
+{
+    const uint lid = get_local_id(0);
+    red[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid < FAN) {
+        float m = red[lid];
+        for (uint i = lid + FAN; i < WG; i += FAN)
+            m = fmax(m, red[i]);
+        part[lid] = m;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float r = part[0];
+    for (uint i = 1; i < FAN; i++)
+        r = fmax(r, part[i]);
+    return r;
+}
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void quantize_i8(uint rows, uint cols, __global const float *x, __global char *q,
                  __global float *scale)
 {
-    __local float red[WG];
+    __local float red[WG], part[FAN];
     const uint lid = get_local_id(0);
 
     for (uint r = get_group_id(0); r < rows; r += get_num_groups(0)) {
@@ -20,16 +45,7 @@ void quantize_i8(uint rows, uint cols, __global const float *x, __global char *q
         float amax = 0.0f;
         for (uint c = lid; c < cols; c += WG)
             amax = fmax(amax, fabs(xr[c]));
-        red[lid] = amax;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (uint s = WG / 2; s > 0; s >>= 1) {
-            if (lid < s)
-                red[lid] = fmax(red[lid], red[lid + s]);
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-        amax = red[0];
-        /* red[] is reused by the next row of this group. */
-        barrier(CLK_LOCAL_MEM_FENCE);
+        amax = group_max(red, part, amax);
         const float inv = amax >= QUANT_TINY ? 127.0f / amax : 0.0f;
         if (lid == 0)
             scale[r] = amax / 127.0f;

@@ -13,9 +13,35 @@ layout(std430, set = 0, binding = 1) writeonly buffer Q { int8_t q[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer Scale { float scale[]; };
 layout(push_constant) uniform Args { uint rows; uint cols; } args;
 
-const uint WG = 256u;
 const float QUANT_TINY = 1e-30;
+const uint WG = 256u;
+const uint FAN = 16u; // WG = FAN * FAN
 shared float red[WG];
+shared float part[FAN];
+
+// A max over the workgroup; every invocation gets the result. Two steps
+// of FAN (two barriers, where a halving tree takes eight): FAN invocations
+// each fold one column of red[], then every invocation folds the FAN column
+// results in part[]. The next call may write red[] at once (its readers have
+// all passed the second barrier), and writes part[] only after its own first
+// barrier, by when every invocation has read this call's.
+float group_max(float v)
+{
+    const uint lid = gl_LocalInvocationID.x;
+    red[lid] = v;
+    barrier();
+    if (lid < FAN) {
+        float m = red[lid];
+        for (uint i = lid + FAN; i < WG; i += FAN)
+            m = max(m, red[i]);
+        part[lid] = m;
+    }
+    barrier();
+    float r = part[0];
+    for (uint i = 1u; i < FAN; i++)
+        r = max(r, part[i]);
+    return r;
+}
 
 void main()
 {
@@ -27,16 +53,7 @@ void main()
         float amax = 0.0;
         for (uint c = lid; c < cols; c += WG)
             amax = max(amax, abs(x[base + c]));
-        red[lid] = amax;
-        barrier();
-        for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-            if (lid < s)
-                red[lid] = max(red[lid], red[lid + s]);
-            barrier();
-        }
-        amax = red[0];
-        // red[] is reused by the next row of this group.
-        barrier();
+        amax = group_max(amax);
         const float inv = amax >= QUANT_TINY ? 127.0 / amax : 0.0;
         if (lid == 0u)
             scale[r] = amax / 127.0;

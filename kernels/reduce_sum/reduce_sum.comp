@@ -4,7 +4,9 @@
 // elements of x becomes y[g]. The backend repeats passes over scratch
 // buffers until one value is left. A run past the end (n = 0 gives one empty
 // run) yields the identity, so launching one group for n = 0 writes the
-// empty sum. Groups stride over the runs.
+// empty sum. Groups stride over the runs. Within a run, each invocation
+// folds PER elements, FAN invocations fold one column of FAN partials each,
+// and invocation 0 folds the FAN column results: two barriers per run.
 #version 450
 layout(local_size_x = 256) in;
 layout(std430, set = 0, binding = 0) readonly buffer In { float x[]; };
@@ -14,8 +16,10 @@ layout(push_constant) uniform Args { uint n; } args;
 const uint WG = 256u;
 const uint PER = 4u;
 const uint RUN = WG * PER;
+const uint FAN = 16u; // WG = FAN * FAN
 
-shared float part[WG];
+shared float red[WG];
+shared float part[FAN];
 
 float combine(float a, float b)
 {
@@ -37,16 +41,22 @@ void main()
             if (off < left)
                 acc = combine(acc, x[g * RUN + off]);
         }
-        part[lid] = acc;
+        red[lid] = acc;
         barrier();
-        for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-            if (lid < s)
-                part[lid] = combine(part[lid], part[lid + s]);
-            barrier();
+        if (lid < FAN) {
+            float v = red[lid];
+            for (uint i = lid + FAN; i < WG; i += FAN)
+                v = combine(v, red[i]);
+            part[lid] = v;
         }
-        if (lid == 0u)
-            y[g] = part[0];
-        // part[] is reused by the next run of this group.
+        // The next run writes red[] after this barrier, and part[] only after
+        // its first one, when invocation 0 has read this run's.
         barrier();
+        if (lid == 0u) {
+            float v = part[0];
+            for (uint i = 1u; i < FAN; i++)
+                v = combine(v, part[i]);
+            y[g] = v;
+        }
     }
 }

@@ -3,36 +3,29 @@
  * Launch GROUPS (kernels/library_forms.h): one work-group of WG per row;
  * groups stride over the rows, so fewer groups than rows is fine. */
 #define WG 256
+#define FAN 16 /* WG = FAN * FAN */
 
-/* Reductions over the work-group; every work-item gets the result. |red|
- * is reused at once by the next call, hence the closing barrier. */
-static float group_sum(__local float *red, float v)
+/* A sum over the work-group; every work-item gets the result. Two
+ * steps of FAN (two barriers, where a halving tree takes eight): FAN
+ * work-items each fold one column of red[], then every work-item folds the
+ * FAN column results in part[]. The next call may write red[] at once (its
+ * readers have all passed the second barrier), and writes part[] only after
+ * its own first barrier, by when every work-item has read this call's. */
+static float group_sum(__local float *red, __local float *part, float v)
 {
     const uint lid = get_local_id(0);
     red[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint s = WG / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            red[lid] += red[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid < FAN) {
+        float s = 0.0f;
+        for (uint i = lid; i < WG; i += FAN)
+            s += red[i];
+        part[lid] = s;
     }
-    const float r = red[0];
     barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
-static float group_max(__local float *red, float v)
-{
-    const uint lid = get_local_id(0);
-    red[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint s = WG / 2; s > 0; s >>= 1) {
-        if (lid < s)
-            red[lid] = fmax(red[lid], red[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float r = red[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
+    float r = 0.0f;
+    for (uint i = 0; i < FAN; i++)
+        r += part[i];
     return r;
 }
 
@@ -40,7 +33,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void rmsnorm(uint rows, uint cols, float eps, __global const float *x,
              __global const float *w, __global float *y)
 {
-    __local float red[WG];
+    __local float red[WG], part[FAN];
     const uint lid = get_local_id(0);
 
     for (uint r = get_group_id(0); r < rows; r += get_num_groups(0)) {
@@ -49,7 +42,7 @@ void rmsnorm(uint rows, uint cols, float eps, __global const float *x,
         float ss = 0.0f;
         for (uint c = lid; c < cols; c += WG)
             ss += xr[c] * xr[c];
-        ss = group_sum(red, ss);
+        ss = group_sum(red, part, ss);
         const float inv = rsqrt(ss / (float)cols + eps);
         for (uint c = lid; c < cols; c += WG)
             yr[c] = xr[c] * inv * w[c];

@@ -9,22 +9,31 @@ layout(std430, set = 0, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Args { uint rows; uint cols; } args;
 
 const uint WG = 256u;
+const uint FAN = 16u; // WG = FAN * FAN
 shared float red[WG];
+shared float part[FAN];
 
-// Reductions over the workgroup; every invocation gets the result. red[] is
-// reused at once by the next call, hence the closing barrier.
+// Reductions over the workgroup; every invocation gets the result. Two steps
+// of FAN (two barriers, where a halving tree takes eight): FAN invocations
+// each fold one column of red[], then every invocation folds the FAN column
+// results in part[]. The next call may write red[] at once (its readers have
+// all passed the second barrier), and writes part[] only after its own first
+// barrier, by when every invocation has read this call's.
 float group_sum(float v)
 {
     const uint lid = gl_LocalInvocationID.x;
     red[lid] = v;
     barrier();
-    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s)
-            red[lid] += red[lid + s];
-        barrier();
+    if (lid < FAN) {
+        float s = 0.0;
+        for (uint i = lid; i < WG; i += FAN)
+            s += red[i];
+        part[lid] = s;
     }
-    const float r = red[0];
     barrier();
+    float r = 0.0;
+    for (uint i = 0u; i < FAN; i++)
+        r += part[i];
     return r;
 }
 
@@ -33,13 +42,16 @@ float group_max(float v)
     const uint lid = gl_LocalInvocationID.x;
     red[lid] = v;
     barrier();
-    for (uint s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s)
-            red[lid] = max(red[lid], red[lid + s]);
-        barrier();
+    if (lid < FAN) {
+        float m = red[lid];
+        for (uint i = lid + FAN; i < WG; i += FAN)
+            m = max(m, red[i]);
+        part[lid] = m;
     }
-    const float r = red[0];
     barrier();
+    float r = part[0];
+    for (uint i = 1u; i < FAN; i++)
+        r = max(r, part[i]);
     return r;
 }
 
