@@ -38,31 +38,6 @@ void aidev_device_close(aidev_device_obj *dev)
     }
 }
 
-static aidev_status put_value(const void *src, size_t size, size_t value_size, void *value,
-                              size_t *size_ret, const char *key_name)
-{
-    if (size_ret)
-        *size_ret = size;
-    if (!value) {
-        if (!size_ret)
-            return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                               "value and size_ret: both NULL, nothing to return for %s",
-                               key_name);
-        return AIDEV_SUCCESS;
-    }
-    if (value_size < size)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                           "value_size: %zu bytes, but %s needs %zu", value_size, key_name, size);
-    memcpy(value, src, size);
-    return AIDEV_SUCCESS;
-}
-
-static aidev_status put_string(const char *s, size_t value_size, void *value, size_t *size_ret,
-                               const char *key_name)
-{
-    return put_value(s, strlen(s) + 1, value_size, value, size_ret, key_name);
-}
-
 AIDEV_API aidev_status aidev_device_get_info(aidev_device device, aidev_device_info key,
                                              size_t value_size, void *value, size_t *size_ret)
 {
@@ -75,8 +50,8 @@ AIDEV_API aidev_status aidev_device_get_info(aidev_device device, aidev_device_i
     uint32_t u32;
     int32_t i32;
 
-#define PUT(v, name) put_value(&(v), sizeof(v), value_size, value, size_ret, name)
-#define PUT_STR(s, name) put_string(s, value_size, value, size_ret, name)
+#define PUT(v, name) aidev_info_put(&(v), sizeof(v), value_size, value, size_ret, name)
+#define PUT_STR(s, name) aidev_info_put_string(s, value_size, value, size_ret, name)
     switch (key) {
     case AIDEV_DEVICE_INFO_NAME:
         return PUT_STR(in->name, "AIDEV_DEVICE_INFO_NAME");
@@ -92,6 +67,23 @@ AIDEV_API aidev_status aidev_device_get_info(aidev_device device, aidev_device_i
     case AIDEV_DEVICE_INFO_MEMORY_BYTES:
         return PUT(in->memory_bytes, "AIDEV_DEVICE_INFO_MEMORY_BYTES");
     case AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES:
+        if (AIDEV_DEVICE_VT(dev)->device_free_memory) { /* optional, ABI 1.1 */
+            uint64_t bytes = 0;
+            st = AIDEV_DEVICE_VT(dev)->device_free_memory(dev->backend->instance,
+                                                          dev->backend_index, &bytes);
+            if (st == AIDEV_SUCCESS) {
+                /* Free memory is never more than the memory there is. */
+                if (in->memory_bytes && bytes > in->memory_bytes)
+                    bytes = in->memory_bytes;
+                return PUT(bytes, "AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES");
+            }
+            if (st != AIDEV_ERROR_UNSUPPORTED)
+                return aidev_error(st, "AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES: backend '%s': %s",
+                                   dev->backend->name,
+                                   aidev_error_message()[0] ? aidev_error_message()
+                                                            : aidev_status_string(st));
+            aidev_error_clear();
+        }
         if (!in->has_free_memory)
             return aidev_error(AIDEV_ERROR_UNSUPPORTED,
                                "AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES: backend '%s' cannot "
