@@ -31,8 +31,9 @@ void kc_close(kc_device *d);
  * there. */
 aidev_kernel kc_kernel(const kc_device *d, const char *name);
 /* Like kc_kernel, but returns NULL (and prints why) when the device says
- * AIDEV_ERROR_UNSUPPORTED: for the int8 kernels, whose GPU forms need a
- * device feature (8-bit storage buffers). */
+ * AIDEV_ERROR_UNSUPPORTED for an int8 kernel, whose GPU forms need a device
+ * feature (8-bit storage buffers). Any other kernel, and every kernel on
+ * the CPU device, must be there. */
 aidev_kernel kc_kernel_optional(const kc_device *d, const char *name);
 
 /* A DEVICE buffer of |count| elements of |type| (at least one element, as
