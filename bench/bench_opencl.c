@@ -164,15 +164,21 @@ static double raw_batch(dispatch_setup *s, int count)
     return (bench_now() - t0) / count;
 }
 
-/* Interleaves the two sides run by run, so that drift of a shared machine
- * hits both alike; medians in microseconds. */
+/* Interleaves the two sides run by run, each first every other run, so
+ * that drift and load of a shared machine hit both alike; medians in
+ * microseconds. */
 static void interleaved(dispatch_setup *s, int reps, double (*a)(dispatch_setup *),
                         double (*b)(dispatch_setup *), double *med_a, double *med_b)
 {
     static double sa[MAX_REPS], sb[MAX_REPS];
     for (int i = 0; i < reps; i++) {
-        sa[i] = a(s) * 1e6;
-        sb[i] = b(s) * 1e6;
+        if (i & 1) {
+            sb[i] = b(s) * 1e6;
+            sa[i] = a(s) * 1e6;
+        } else {
+            sa[i] = a(s) * 1e6;
+            sb[i] = b(s) * 1e6;
+        }
     }
     *med_a = bench_median(sa, reps);
     *med_b = bench_median(sb, reps);
@@ -219,11 +225,16 @@ static void bench_dispatch(const bench_options *opt, aidev_device dev, const cha
              "raw clEnqueueNDRangeKernel+clFinish", base_us);
     }
     if (bench_selected(opt, "opencl dispatch throughput")) {
-        int batches = opt->quick ? 3 : 21;
+        int batches = opt->quick ? 3 : 51;
         double sa[64], sb[64];
         for (int i = 0; i < batches; i++) {
-            sa[i] = aidev_batch(&s, 1000) * 1e6;
-            sb[i] = raw_batch(&s, 1000) * 1e6;
+            if (i & 1) {
+                sb[i] = raw_batch(&s, 1000) * 1e6;
+                sa[i] = aidev_batch(&s, 1000) * 1e6;
+            } else {
+                sa[i] = aidev_batch(&s, 1000) * 1e6;
+                sb[i] = raw_batch(&s, 1000) * 1e6;
+            }
         }
         emit(opt, "opencl dispatch throughput x1000", name, bench_median(sa, batches),
              "us/dispatch (lower is better)", "raw clEnqueueNDRangeKernel x1000",

@@ -6,8 +6,7 @@
  * (PoCL compiles a program in about a second; building only what is used
  * keeps a first run short), through the on-disk binary cache (cache.c).
  * Their launch follows kernels/library_forms.h:
- *   ITEMS   one work-item per grid item, the form's workgroup; dimension 0
- *           is grid-strided, so its group count may be capped
+ *   ITEMS   one work-item per grid item, the form's workgroup
  *   GROUPS  one workgroup per item of dimension 0
  *   REDUCE  passes over scratch buffers until one value is left
  *
@@ -45,7 +44,6 @@ typedef struct ocl_kernel {
     aidev_library_launch launch;
     uint32_t local[3];        /* the form's or the signature's workgroup; 0: choose */
     uint32_t items_per_thread;
-    bool grid_strided;        /* dimension 0 loops: the group count may be capped */
     size_t max_workgroup;     /* CL_KERNEL_WORK_GROUP_SIZE */
     size_t preferred_multiple;
     uint32_t arg_count;
@@ -53,11 +51,6 @@ typedef struct ocl_kernel {
     size_t reduce_element_size;
     arg_cache cache[AIDEV_MAX_KERNEL_ARGS];
 } ocl_kernel;
-
-/* Work-items a library ITEMS launch keeps per compute unit at most: enough
- * to fill a GPU, few enough that a CPU device loops instead of scheduling
- * millions of work-items. */
-#define ITEMS_PER_COMPUTE_UNIT 16384u
 
 /* ------------------------------------------------------------------------ */
 /* Library programs                                                         */
@@ -209,7 +202,6 @@ static aidev_status setup_library(ocl_kernel *k, const aidev_kernel_desc *desc, 
     k->launch = form->launch;
     memcpy(k->local, form->local, sizeof k->local);
     k->items_per_thread = form->items_per_thread ? form->items_per_thread : 1;
-    k->grid_strided = form->launch == AIDEV_LAUNCH_ITEMS;
     if (form->launch == AIDEV_LAUNCH_REDUCE) {
         /* A pass takes (u32 n, in, out) and is run again on its own output. */
         const aidev_kernel_arg_desc *a = desc->args;
@@ -502,6 +494,9 @@ static void items_workgroup(const ocl_kernel *k, const aidev_backend_command *cm
         want = k->preferred_multiple;
     if (want > k->max_workgroup)
         want = k->max_workgroup;
+    /* A grid smaller than a group runs as one group of its size. */
+    if (cmd->u.dispatch.grid[0] < want)
+        want = cmd->u.dispatch.grid[0];
     local[0] = want;
     local[1] = local[2] = 1;
 }
@@ -532,16 +527,12 @@ static aidev_status launch_items(launch *l, ocl_kernel *k, const aidev_backend_c
             local[d] = k->local[d] ? k->local[d] : 1;
         global[0] = (size_t)grid[0] * local[0];
     } else {
+        /* One work-item per grid item. Dimension 0 of library forms is
+         * grid-strided, but OpenCL puts no limit on group counts, and a
+         * capped launch makes each work-item stride through memory (5-25x
+         * slower on PoCL): no cap. */
         items_workgroup(k, cmd, local);
         global[0] = round_up(grid[0], local[0]);
-        if (k->grid_strided) {
-            size_t cap = round_up((size_t)(l->q->dev->desc->info.compute_units ?
-                                           l->q->dev->desc->info.compute_units : 1) *
-                                      ITEMS_PER_COMPUTE_UNIT,
-                                  local[0]);
-            if (global[0] > cap)
-                global[0] = cap;
-        }
     }
     global[1] = round_up(grid[1], local[1]);
     global[2] = round_up(grid[2], local[2]);
@@ -600,7 +591,13 @@ aidev_status ocl_kernel_enqueue(ocl_queue *q, void *kernel, const aidev_backend_
                                 const ocl_wait_list *waits, cl_event *out_event)
 {
     ocl_kernel *k = kernel;
-    launch l = {.q = q, .waits = waits};
+    /* Not zeroed as a whole: its arrays are large and mostly unused. */
+    launch l;
+    l.q = q;
+    l.waits = waits;
+    l.waits_taken = false;
+    l.temp_count = 0;
+    l.copy_back_count = 0;
     pthread_mutex_lock(&k->lock);
     aidev_status st = k->launch == AIDEV_LAUNCH_REDUCE ? launch_reduce(&l, k, cmd, out_event)
                                                        : launch_items(&l, k, cmd, out_event);

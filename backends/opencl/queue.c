@@ -184,6 +184,12 @@ aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uin
                               aidev_backend_event *const *waits, aidev_backend_event *signal)
 {
     ocl_queue *q = queue;
+    if (wait_count == 0 && !signal) {
+        /* The common case of a pipelined stream: nothing to collect. */
+        const ocl_wait_list none = {.events = NULL, .count = 0};
+        const char *call;
+        return enqueue(q, cmd, &none, NULL, &call);
+    }
     /* Everything that can fail comes before the enqueue: after it, the
      * command runs and only its event may report. */
     ocl_completion *done = NULL;
