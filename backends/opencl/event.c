@@ -12,6 +12,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backends/opencl/ocl_internal.h"
 
@@ -111,10 +112,17 @@ static uint64_t to_monotonic(const ocl_device *dev, cl_ulong device_ns)
 /* Completion                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* How long finish() lets callbacks arrive before it looks for failed
+ * commands whose callback will not come. */
+#define RESCUE_AFTER_NS 20000000ull
+
 struct ocl_completion {
+    ocl_completion *prev, *next; /* the queue's in-flight list */
     ocl_queue *queue;
     aidev_backend_event *signal;
-    const char *what; /* the enqueue call, for messages */
+    cl_event event;              /* borrowed: |signal| holds it */
+    const char *what;            /* the enqueue call, for messages */
+    atomic_bool claimed;         /* by the callback, or by a rescue */
 };
 
 ocl_completion *ocl_completion_new(void)
@@ -140,36 +148,71 @@ static void record_times(const ocl_device *dev, cl_event ev, aidev_backend_event
     aidev_backend_event_set_times(signal, to_monotonic(dev, start), to_monotonic(dev, end));
 }
 
-static void CL_CALLBACK on_complete(cl_event ev, cl_int status, void *user_data)
+/* Completes the aidev event of |c| with the command's |status|. */
+static void deliver(ocl_completion *c, cl_int status)
 {
-    ocl_completion *c = user_data;
-    ocl_queue *q = c->queue;
+    const ocl_device *dev = c->queue->dev;
     if (status == CL_COMPLETE) {
-        record_times(q->dev, ev, c->signal);
+        record_times(dev, c->event, c->signal);
         aidev_backend_event_complete(c->signal, AIDEV_SUCCESS, NULL);
-    } else {
-        /* A command the driver did not run because an event it waited on
-         * failed is a dependency failure; anything else failed itself. */
-        aidev_status st = status == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST
-                              ? AIDEV_ERROR_DEPENDENCY
-                              : AIDEV_ERROR_BACKEND;
-        aidev_backend_event_complete(c->signal, st, "%s: the command failed on '%s': %s (%d)",
-                                     c->what, q->dev->desc->info.name, ocl_error_name(status),
-                                     (int)status);
+        return;
     }
-    free(c);
-    ocl_queue_command_done(q);
+    /* A command the driver did not run because an event it waited on
+     * failed is a dependency failure; anything else failed itself. */
+    aidev_status st = status == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST
+                          ? AIDEV_ERROR_DEPENDENCY
+                          : AIDEV_ERROR_BACKEND;
+    aidev_backend_event_complete(c->signal, st, "%s: the command failed on '%s': %s (%d)",
+                                 c->what, dev->desc->info.name, ocl_error_name(status),
+                                 (int)status);
 }
 
-void ocl_event_attach(ocl_queue *q, ocl_completion *done, aidev_backend_event *signal,
-                      cl_event ev, const char *what)
+static void unlink_locked(ocl_queue *q, ocl_completion *c)
 {
-    done->queue = q;
-    done->signal = signal;
-    done->what = what;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        q->inflight = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (--q->inflight_count == 0)
+        pthread_cond_broadcast(&q->idle);
+}
+
+static void CL_CALLBACK on_complete(cl_event ev, cl_int status, void *user_data)
+{
+    (void)ev;
+    ocl_completion *c = user_data;
+    if (atomic_exchange(&c->claimed, true))
+        return; /* a rescue delivered it; the queue frees it */
+    ocl_queue *q = c->queue;
+    deliver(c, status);
+    /* The unlink is the last touch of the queue: a finisher returns (and
+     * the queue may go) only once the list is empty, under the lock. */
+    pthread_mutex_lock(&q->lock);
+    unlink_locked(q, c);
+    pthread_mutex_unlock(&q->lock);
+    free(c);
+}
+
+void ocl_event_attach(ocl_queue *q, ocl_completion *c, aidev_backend_event *signal, cl_event ev,
+                      const char *what)
+{
+    c->queue = q;
+    c->signal = signal;
+    c->event = ev;
+    c->what = what;
+    atomic_init(&c->claimed, false);
     aidev_backend_event_set_native(signal, q->dev, ev, release_native);
-    atomic_fetch_add_explicit(&q->inflight, 1, memory_order_relaxed);
-    cl_int err = ocl.clSetEventCallback(ev, CL_COMPLETE, on_complete, done);
+    pthread_mutex_lock(&q->lock);
+    c->prev = NULL;
+    c->next = q->inflight;
+    if (q->inflight)
+        q->inflight->prev = c;
+    q->inflight = c;
+    q->inflight_count++;
+    pthread_mutex_unlock(&q->lock);
+    cl_int err = ocl.clSetEventCallback(ev, CL_COMPLETE, on_complete, c);
     if (err != CL_SUCCESS) {
         /* Never seen; the command is already enqueued, so its event must
          * still complete: wait for it here. */
@@ -180,12 +223,66 @@ void ocl_event_attach(ocl_queue *q, ocl_completion *done, aidev_backend_event *s
             ocl.clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status,
                                NULL) != CL_SUCCESS)
             status = CL_OUT_OF_RESOURCES;
-        on_complete(ev, status, done);
+        on_complete(ev, status, c);
         return;
     }
     /* Someone may wait on the event: the command must reach the device
      * without a clFinish (GPU drivers batch otherwise). */
     ocl.clFlush(q->queue);
+}
+
+/* Takes off the list, under the lock, the commands that failed and whose
+ * callback has not claimed them; they go to |q->rescued|. */
+static uint32_t take_failed_locked(ocl_queue *q, ocl_completion **out, cl_int *status,
+                                   uint32_t max)
+{
+    uint32_t n = 0;
+    for (ocl_completion *c = q->inflight, *next; c && n < max; c = next) {
+        next = c->next;
+        cl_int st = CL_COMPLETE;
+        if (ocl.clGetEventInfo(c->event, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st,
+                               NULL) != CL_SUCCESS ||
+            st >= 0 || atomic_exchange(&c->claimed, true))
+            continue;
+        unlink_locked(q, c);
+        c->next = q->rescued;
+        q->rescued = c;
+        out[n] = c;
+        status[n++] = st;
+    }
+    return n;
+}
+
+void ocl_completions_wait(ocl_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->inflight_count) {
+        uint64_t deadline = aidev_backend_now_ns() + RESCUE_AFTER_NS;
+        struct timespec ts = {(time_t)(deadline / 1000000000ull),
+                              (long)(deadline % 1000000000ull)};
+        if (pthread_cond_timedwait(&q->idle, &q->lock, &ts) == 0 || !q->inflight_count)
+            continue;
+        ocl_completion *failed[32];
+        cl_int status[32];
+        uint32_t n = take_failed_locked(q, failed, status, 32);
+        pthread_mutex_unlock(&q->lock);
+        for (uint32_t i = 0; i < n; i++) {
+            aidev_backend_debug("opencl", "%s failed without a callback: completing its event",
+                                failed[i]->what);
+            deliver(failed[i], status[i]);
+        }
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+void ocl_completions_release(ocl_queue *q)
+{
+    while (q->rescued) {
+        ocl_completion *c = q->rescued;
+        q->rescued = c->next;
+        free(c);
+    }
 }
 
 /* ------------------------------------------------------------------------ */

@@ -156,6 +156,7 @@ aidev_status ocl_buffer_unmap(void *device, void *buffer, void *ptr);
 /* ------------------------------------------------------------------------ */
 
 typedef struct ocl_queue ocl_queue;
+typedef struct ocl_completion ocl_completion;
 
 /* Measures |dev->clock_offset| against CLOCK_MONOTONIC. */
 aidev_status ocl_clock_calibrate(ocl_device *dev);
@@ -177,14 +178,19 @@ void ocl_waits_release(ocl_wait_list *w);
 
 /* What a command's completion callback needs; made before the enqueue so
  * that nothing can fail after it. */
-typedef struct ocl_completion ocl_completion;
 ocl_completion *ocl_completion_new(void);
 
 /* Ties |ev| (the command's cl_event; its reference passes to |signal|) to
  * |signal|: the aidev event completes when |ev| does, with its profiling
- * times. Counts in the queue's in-flight commands. Consumes |done|. */
+ * times. Consumes |done|. */
 void ocl_event_attach(ocl_queue *q, ocl_completion *done, aidev_backend_event *signal,
                       cl_event ev, const char *what);
+
+/* Blocks until every attached command of |q| has delivered its
+ * completion; call after clFinish. */
+void ocl_completions_wait(ocl_queue *q);
+/* Frees what finish() rescued; the queue is going. */
+void ocl_completions_release(ocl_queue *q);
 
 /* ------------------------------------------------------------------------ */
 /* Queues (queue.c)                                                         */
@@ -193,11 +199,17 @@ void ocl_event_attach(ocl_queue *q, ocl_completion *done, aidev_backend_event *s
 struct ocl_queue {
     ocl_device *dev;
     cl_command_queue queue;
-    /* Commands whose completion callback has not finished yet: finish()
-     * waits for them too, so every event is complete when it returns. */
-    atomic_uint inflight;
-    pthread_mutex_t idle_lock;
+    /* Commands with an aidev event whose completion has not been delivered
+     * yet (event.c). finish() waits for them, so every event is complete
+     * when it returns. Under |lock|. */
+    pthread_mutex_t lock;
     pthread_cond_t idle;
+    ocl_completion *inflight;
+    uint32_t inflight_count;
+    /* Completions delivered by finish() for failed commands whose driver
+     * callback never came (PoCL 3.1 runs no CL_COMPLETE callback for a
+     * failed command); kept until the queue goes, in case it still comes. */
+    ocl_completion *rescued;
 };
 
 /* An in-order cl_command_queue with profiling, and |priority| where the
@@ -210,8 +222,6 @@ aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uin
                               aidev_backend_event *const *waits, aidev_backend_event *signal);
 aidev_status ocl_queue_finish(void *queue);
 aidev_status ocl_queue_flush(void *queue);
-/* Called by event.c when a command's callback is done. */
-void ocl_queue_command_done(ocl_queue *q);
 
 /* ------------------------------------------------------------------------ */
 /* Kernels (kernel.c)                                                       */

@@ -11,6 +11,7 @@
  * device, which carry their cl_event.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "backends/opencl/ocl_internal.h"
 
@@ -64,9 +65,12 @@ aidev_status ocl_queue_create(void *device, aidev_queue_priority priority, void 
         return st;
     }
     q->dev = dev;
-    atomic_init(&q->inflight, 0);
-    pthread_mutex_init(&q->idle_lock, NULL);
-    pthread_cond_init(&q->idle, NULL);
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* finish() waits with deadlines */
+    pthread_cond_init(&q->idle, &attr);
+    pthread_condattr_destroy(&attr);
     *out_queue = q;
     return AIDEV_SUCCESS;
 }
@@ -75,25 +79,10 @@ void ocl_queue_destroy(void *queue)
 {
     ocl_queue *q = queue;
     ocl.clReleaseCommandQueue(q->queue);
+    ocl_completions_release(q);
     pthread_cond_destroy(&q->idle);
-    pthread_mutex_destroy(&q->idle_lock);
+    pthread_mutex_destroy(&q->lock);
     free(q);
-}
-
-void ocl_queue_command_done(ocl_queue *q)
-{
-    unsigned n = atomic_load_explicit(&q->inflight, memory_order_relaxed);
-    while (n > 1)
-        if (atomic_compare_exchange_weak_explicit(&q->inflight, &n, n - 1, memory_order_acq_rel,
-                                                  memory_order_relaxed))
-            return;
-    /* Perhaps the last: decrement under the lock, so that a finisher, which
-     * takes the lock before it looks, returns (and the queue may go) only
-     * after this call is done with the queue. */
-    pthread_mutex_lock(&q->idle_lock);
-    if (atomic_fetch_sub_explicit(&q->inflight, 1, memory_order_acq_rel) == 1)
-        pthread_cond_broadcast(&q->idle);
-    pthread_mutex_unlock(&q->idle_lock);
 }
 
 aidev_status ocl_queue_finish(void *queue)
@@ -104,10 +93,7 @@ aidev_status ocl_queue_finish(void *queue)
         return ocl_fail("clFinish", err, NULL);
     /* The driver may run completion callbacks after clFinish returns; the
      * events must be complete when finish does. */
-    pthread_mutex_lock(&q->idle_lock);
-    while (atomic_load_explicit(&q->inflight, memory_order_acquire))
-        pthread_cond_wait(&q->idle, &q->idle_lock);
-    pthread_mutex_unlock(&q->idle_lock);
+    ocl_completions_wait(q);
     return AIDEV_SUCCESS;
 }
 
