@@ -201,7 +201,10 @@ static aidev_status enqueue(enqueue_request *r)
         aidev_status es = aidev_backend_event_status(e);
         if (es == AIDEV_NOT_READY) {
             waits[pending++] = e;
-            if (e->producer != q->device)
+            /* An event of this device without a native object yet (its
+             * command is held here, or it is a host callback's) is as
+             * foreign to the backend's queues as another backend's. */
+            if (e->producer != q->device || !__atomic_load_n(&e->native, __ATOMIC_ACQUIRE))
                 foreign = true;
         } else if (es != AIDEV_SUCCESS && !failed) {
             failed = e;
