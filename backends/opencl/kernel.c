@@ -35,6 +35,15 @@ typedef struct arg_cache {
     uint64_t value; /* the scalar's bytes, or the buffer's id */
 } arg_cache;
 
+/* A buffer argument's declared element count ("n", "m*k"), as factors:
+ * a scalar argument's index, or a constant (arg -1). */
+typedef struct count_expr {
+    uint8_t factors;
+    int8_t arg[4];
+    uint64_t constant[4];
+    size_t element_size;
+} count_expr;
+
 typedef struct ocl_kernel {
     ocl_device *dev;
     cl_program program; /* a reference of our own */
@@ -48,6 +57,7 @@ typedef struct ocl_kernel {
     size_t preferred_multiple;
     uint32_t arg_count;
     aidev_access access[AIDEV_MAX_KERNEL_ARGS];
+    count_expr counts[AIDEV_MAX_KERNEL_ARGS]; /* staging copies only this much */
     size_t reduce_element_size;
     arg_cache cache[AIDEV_MAX_KERNEL_ARGS];
 } ocl_kernel;
@@ -170,6 +180,72 @@ static aidev_status check_signature(const ocl_kernel *k, const aidev_kernel_desc
 }
 
 /* ------------------------------------------------------------------------ */
+/* Declared element counts                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Parses |expr| against the scalars of |desc|. libaidev has checked it; an
+ * expression this cannot read gives no factors (the whole tail is staged). */
+static void parse_count(const aidev_kernel_desc *desc, uint32_t index, count_expr *out)
+{
+    const aidev_kernel_arg_desc *a = &desc->args[index];
+    memset(out, 0, sizeof *out);
+    out->element_size = aidev_type_size(a->type);
+    const char *p = a->count;
+    while (p && *p) {
+        if (out->factors == 4)
+            goto none;
+        size_t len = strcspn(p, "*");
+        uint8_t f = out->factors++;
+        out->arg[f] = -1;
+        if (p[0] >= '0' && p[0] <= '9') {
+            out->constant[f] = strtoull(p, NULL, 10);
+        } else {
+            int found = -1;
+            for (uint32_t i = 0; i < desc->arg_count && found < 0; i++)
+                if (desc->args[i].kind == AIDEV_ARG_SCALAR && strlen(desc->args[i].name) == len &&
+                    strncmp(desc->args[i].name, p, len) == 0)
+                    found = (int)i;
+            if (found < 0)
+                goto none;
+            out->arg[f] = (int8_t)found;
+        }
+        p += len;
+        if (*p == '*')
+            p++;
+    }
+    return;
+none:
+    out->factors = 0;
+}
+
+/* Bytes argument |i| touches from its offset, at most |tail|. */
+static size_t touched_bytes(const ocl_kernel *k, uint32_t i, const aidev_backend_arg *args,
+                            size_t tail)
+{
+    const count_expr *e = &k->counts[i];
+    if (!e->factors)
+        return tail;
+    uint64_t v = e->element_size;
+    for (uint8_t f = 0; f < e->factors; f++) {
+        uint64_t x = e->constant[f];
+        if (e->arg[f] >= 0) {
+            const aidev_backend_arg *a = &args[e->arg[f]];
+            switch (a->type) {
+            case AIDEV_TYPE_U32: x = a->u.u32; break;
+            case AIDEV_TYPE_I32: x = a->u.i32 < 0 ? 0 : (uint64_t)a->u.i32; break;
+            case AIDEV_TYPE_U64: x = a->u.u64; break;
+            case AIDEV_TYPE_I64: x = a->u.i64 < 0 ? 0 : (uint64_t)a->u.i64; break;
+            default: return tail;
+            }
+        }
+        if (x && v > UINT64_MAX / x)
+            return tail;
+        v *= x;
+    }
+    return v && v < tail ? (size_t)v : tail;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Creating and destroying                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -285,8 +361,11 @@ aidev_status ocl_kernel_create(void *device, const aidev_backend_kernel_source *
     k->dev = dev;
     snprintf(k->name, sizeof k->name, "%s", desc->name);
     k->arg_count = desc->arg_count;
-    for (uint32_t i = 0; i < desc->arg_count; i++)
+    for (uint32_t i = 0; i < desc->arg_count; i++) {
         k->access[i] = desc->args[i].access;
+        if (desc->args[i].kind == AIDEV_ARG_BUFFER)
+            parse_count(desc, i, &k->counts[i]);
+    }
 
     if (library)
         st = library_program(dev, form_index, &k->program);
@@ -335,6 +414,7 @@ void ocl_kernel_destroy(void *device, void *kernel)
  * makes the event. */
 typedef struct launch {
     ocl_queue *q;
+    const aidev_backend_arg *args; /* the dispatch's */
     const ocl_wait_list *waits;
     bool waits_taken;
     cl_mem temps[2 * AIDEV_MAX_KERNEL_ARGS + 2]; /* released after enqueue */
@@ -368,19 +448,22 @@ static aidev_status new_temp(launch *l, size_t size, cl_mem *out)
     return AIDEV_SUCCESS;
 }
 
-/* Stages the range of an argument whose offset a sub-buffer cannot take. */
+/* Stages an argument whose offset a sub-buffer cannot take: a temporary
+ * of the whole |tail| (so a kernel that reads past its declared count
+ * stays inside memory), of which the |touched| bytes the signature
+ * declares are copied in, and back for writable arguments. */
 static aidev_status stage(launch *l, const ocl_kernel *k, uint32_t i, const ocl_buffer *b,
-                          size_t offset, size_t size, cl_mem *out)
+                          size_t offset, size_t tail, size_t touched, cl_mem *out)
 {
     cl_mem staging;
-    aidev_status st = new_temp(l, size, &staging);
+    aidev_status st = new_temp(l, tail, &staging);
     if (st != AIDEV_SUCCESS)
         return st;
     cl_uint n;
     const cl_event *events;
     take_waits(l, &n, &events);
-    cl_int err = ocl.clEnqueueCopyBuffer(l->q->queue, b->mem, staging, offset, 0, size, n, events,
-                                         NULL);
+    cl_int err = ocl.clEnqueueCopyBuffer(l->q->queue, b->mem, staging, offset, 0, touched, n,
+                                         events, NULL);
     if (err != CL_SUCCESS)
         return ocl_fail("clEnqueueCopyBuffer", err, "staging argument %u of kernel '%s'", i,
                         k->name);
@@ -388,7 +471,7 @@ static aidev_status stage(launch *l, const ocl_kernel *k, uint32_t i, const ocl_
         l->copy_back[l->copy_back_count].staging = staging;
         l->copy_back[l->copy_back_count].dst = b->mem;
         l->copy_back[l->copy_back_count].offset = offset;
-        l->copy_back[l->copy_back_count].size = size;
+        l->copy_back[l->copy_back_count].size = touched;
         l->copy_back_count++;
     }
     *out = staging;
@@ -427,7 +510,9 @@ static aidev_status resolve_buffer(launch *l, const ocl_kernel *k, uint32_t i,
         return AIDEV_SUCCESS;
     }
     if (offset % l->q->dev->desc->base_align != 0)
-        return stage(l, k, i, b, offset, size, out);
+        /* Copying back more than the kernel touches would undo other
+         * queues' writes past it. */
+        return stage(l, k, i, b, offset, size, touched_bytes(k, i, l->args, size), out);
     cl_buffer_region region = {offset, size};
     cl_int err;
     cl_mem view = ocl.clCreateSubBuffer(b->mem, 0, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
@@ -594,6 +679,7 @@ aidev_status ocl_kernel_enqueue(ocl_queue *q, void *kernel, const aidev_backend_
     /* Not zeroed as a whole: its arrays are large and mostly unused. */
     launch l;
     l.q = q;
+    l.args = cmd->u.dispatch.args;
     l.waits = waits;
     l.waits_taken = false;
     l.temp_count = 0;

@@ -8,7 +8,8 @@
  *
  * The library is never closed: ICDs (PoCL among them) keep threads and
  * atexit handlers that must not outlive their code, and a second init in
- * the same process finds it already open.
+ * the same process finds it already open. For the same reason, once the
+ * loader is open, the plugin itself stays mapped (stay_resident()).
  */
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -23,6 +24,21 @@ ocl_api ocl;
 static void *resolve(void *lib, const char *name)
 {
     return dlsym(lib, name);
+}
+
+/* Keeps this plugin mapped for the life of the process. The driver calls
+ * back into it from its own threads (event and memory destructor
+ * callbacks), possibly an instant after the last queue finished; were
+ * libaidev to unload the plugin then, those threads would run unmapped
+ * code. */
+static void stay_resident(void)
+{
+    Dl_info self;
+    if (!dladdr((void *)stay_resident, &self) || !self.dli_fname)
+        return;
+    /* Only raises the plugin's reference and marks it; never loads. */
+    if (!dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+        aidev_backend_debug("opencl", "cannot keep %s resident: %s", self.dli_fname, dlerror());
 }
 
 aidev_status ocl_api_load(void)
@@ -62,5 +78,6 @@ aidev_status ocl_api_load(void)
 #undef OCL_REQUIRE
 #undef OCL_OPTIONAL
     ocl = api;
+    stay_resident();
     return AIDEV_SUCCESS;
 }
