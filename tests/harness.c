@@ -91,13 +91,29 @@ const char *harness_device_backend(int index)
     return backends[index];
 }
 
+/* Case names: Check keeps the pointers until the runner is freed. */
+static char **case_names;
+static size_t case_name_count;
+
+const char *harness_keep_name(const char *name)
+{
+    char *copy = strdup(name);
+    char **grown = realloc(case_names, (case_name_count + 1) * sizeof *grown);
+    if (!copy || !grown) {
+        fprintf(stderr, "harness: out of memory\n");
+        exit(1);
+    }
+    case_names = grown;
+    case_names[case_name_count++] = copy;
+    return copy;
+}
+
 void harness_add_per_device(Suite *suite, const char *case_name, const TTest *fn, int timeout)
 {
     for (uint32_t d = 0; d < device_count; d++) {
         char name[400];
         snprintf(name, sizeof name, "%s@%s", case_name, labels[d]);
-        /* Check keeps the pointer: the name must outlive the run. */
-        TCase *tc = tcase_create(strdup(name));
+                TCase *tc = tcase_create(harness_keep_name(name));
         if (timeout)
             tcase_set_timeout(tc, timeout);
         tcase_add_loop_test(tc, fn, (int)d, (int)d + 1);
@@ -115,6 +131,11 @@ int harness_run(Suite *suite)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     harness_shutdown();
+    for (size_t i = 0; i < case_name_count; i++)
+        free(case_names[i]);
+    free(case_names);
+    case_names = NULL;
+    case_name_count = 0;
     return failed ? 1 : 0;
 }
 
