@@ -50,7 +50,7 @@ static void add_opencl(Suite *s, const char *name, const TTest *fn, int timeout)
             continue;
         char case_name[400];
         snprintf(case_name, sizeof case_name, "%s@%s", name, harness_device_label((int)d));
-        TCase *tc = tcase_create(strdup(case_name));
+        TCase *tc = tcase_create(harness_keep_name(case_name));
         tcase_set_timeout(tc, timeout);
         tcase_add_loop_test(tc, fn, (int)d, (int)d + 1);
         suite_add_tcase(s, tc);
