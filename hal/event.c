@@ -16,18 +16,12 @@
 #include <time.h>
 
 #include "hal/internal.h"
+#include "hal/spin.h"
+#include "hal/probes.h"
+#include "hal/trace.h"
 
 /* How long a waiter spins before sleeping. */
 #define WAIT_SPIN_NS 20000u
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *producer,
                              bool user_event, aidev_event_obj **out)
@@ -54,6 +48,8 @@ aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *pro
 
 static void event_free(aidev_event_obj *e)
 {
+    for (uint8_t i = 0; i < e->trace_dep_count; i++)
+        aidev_backend_event_release(e->trace_deps[i]);
     if (e->native_release)
         e->native_release(e->native);
     free(e->message);
@@ -129,6 +125,12 @@ void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *m
     }
     aidev_event_callback_node *list = e->callbacks;
     e->callbacks = NULL;
+    if (e->kind != AIDEV_CMD_USER && e->kind != AIDEV_CMD_INTERNAL) {
+        AIDEV_PROBE6(complete, e->producer ? e->producer->index : 0, e->queue_id, (int)e->kind,
+                     (int)status, e->times.end - e->times.start, e->bytes);
+        if (aidev_trace_enabled())
+            aidev_trace_event(e);
+    }
     atomic_store_explicit(&e->state, 1, memory_order_release);
     if (e->sleepers)
         pthread_cond_broadcast(&e->cond);
@@ -242,7 +244,7 @@ aidev_status aidev_event_wait_obj(aidev_event_obj *e, uint64_t timeout_ns)
                             : start + timeout_ns;
 
     for (uint32_t i = 0; atomic_load_explicit(&e->state, memory_order_acquire) == 0; i++) {
-        cpu_relax();
+        aidev_cpu_relax();
         if ((i & 63) == 63) {
             uint64_t now = aidev_now_ns();
             if (now - start >= WAIT_SPIN_NS || now >= deadline)
@@ -418,6 +420,53 @@ AIDEV_API aidev_status aidev_event_set_callback(aidev_event event, aidev_event_c
     n->fn.user = fn;
     n->user_data = user_data;
     return add_callback(e, n);
+}
+
+const char *aidev_command_kind_name(aidev_command_kind kind)
+{
+    static const char *const names[] = {
+        [AIDEV_CMD_USER] = "user",           [AIDEV_CMD_WRITE] = "write",
+        [AIDEV_CMD_READ] = "read",           [AIDEV_CMD_COPY] = "copy",
+        [AIDEV_CMD_FILL] = "fill",           [AIDEV_CMD_DISPATCH] = "dispatch",
+        [AIDEV_CMD_BARRIER] = "barrier",     [AIDEV_CMD_HOST_CALLBACK] = "host_callback",
+        [AIDEV_CMD_FILE_READ] = "file_read", [AIDEV_CMD_INTERNAL] = "internal",
+    };
+    return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+}
+
+AIDEV_API aidev_status aidev_event_get_info(aidev_event event, aidev_event_info key,
+                                            size_t value_size, void *value, size_t *size_ret)
+{
+    aidev_error_clear();
+    aidev_event_obj *e;
+    aidev_status st = aidev_lookup_event(event, "event", &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    uint32_t u32;
+    aidev_device dev;
+    switch (key) {
+    case AIDEV_EVENT_INFO_COMMAND:
+        return aidev_info_put_string(aidev_command_kind_name(e->kind), value_size, value,
+                                     size_ret, "AIDEV_EVENT_INFO_COMMAND");
+    case AIDEV_EVENT_INFO_BYTES:
+        return aidev_info_put(&e->bytes, sizeof e->bytes, value_size, value, size_ret,
+                              "AIDEV_EVENT_INFO_BYTES");
+    case AIDEV_EVENT_INFO_KERNEL:
+        return aidev_info_put_string(e->kernel, value_size, value, size_ret,
+                                     "AIDEV_EVENT_INFO_KERNEL");
+    case AIDEV_EVENT_INFO_IO_ENGINE:
+        return aidev_info_put_string(e->io_engine ? e->io_engine : "", value_size, value,
+                                     size_ret, "AIDEV_EVENT_INFO_IO_ENGINE");
+    case AIDEV_EVENT_INFO_IO_DIRECT:
+        u32 = e->io_direct;
+        return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
+                              "AIDEV_EVENT_INFO_IO_DIRECT");
+    case AIDEV_EVENT_INFO_DEVICE:
+        dev = e->producer ? (aidev_device)e->producer->obj.handle : NULL;
+        return aidev_info_put(&dev, sizeof dev, value_size, value, size_ret,
+                              "AIDEV_EVENT_INFO_DEVICE");
+    }
+    return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_event_info", (int)key);
 }
 
 AIDEV_API aidev_status aidev_event_release(aidev_event event)

@@ -14,6 +14,9 @@ static uint32_t device_count;
 static aidev_device devices[MAX_DEVICES];
 static char labels[MAX_DEVICES][320];
 static char backends[MAX_DEVICES][32];
+/* TCase names: Check keeps the pointers until the runner is freed. */
+static char **case_names;
+static size_t case_name_count;
 
 static bool backend_wanted(const char *backend)
 {
@@ -91,29 +94,20 @@ const char *harness_device_backend(int index)
     return backends[index];
 }
 
-/* Case names: Check keeps the pointers until the runner is freed. */
-static char **case_names;
-static size_t case_name_count;
-
-const char *harness_keep_name(const char *name)
-{
-    char *copy = strdup(name);
-    char **grown = realloc(case_names, (case_name_count + 1) * sizeof *grown);
-    if (!copy || !grown) {
-        fprintf(stderr, "harness: out of memory\n");
-        exit(1);
-    }
-    case_names = grown;
-    case_names[case_name_count++] = copy;
-    return copy;
-}
-
 void harness_add_per_device(Suite *suite, const char *case_name, const TTest *fn, int timeout)
 {
     for (uint32_t d = 0; d < device_count; d++) {
         char name[400];
         snprintf(name, sizeof name, "%s@%s", case_name, labels[d]);
-                TCase *tc = tcase_create(harness_keep_name(name));
+        char *kept = strdup(name);
+        char **grown = realloc(case_names, (case_name_count + 1) * sizeof *case_names);
+        if (!kept || !grown) {
+            fprintf(stderr, "harness: out of memory\n");
+            exit(1);
+        }
+        case_names = grown;
+        case_names[case_name_count++] = kept;
+        TCase *tc = tcase_create(kept);
         if (timeout)
             tcase_set_timeout(tc, timeout);
         tcase_add_loop_test(tc, fn, (int)d, (int)d + 1);
@@ -130,12 +124,10 @@ int harness_run(Suite *suite)
     srunner_run_all(sr, CK_VERBOSE);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    harness_shutdown();
     for (size_t i = 0; i < case_name_count; i++)
         free(case_names[i]);
     free(case_names);
-    case_names = NULL;
-    case_name_count = 0;
+    harness_shutdown();
     return failed ? 1 : 0;
 }
 

@@ -31,10 +31,6 @@ const char *harness_device_backend(int index);
  * with harness_device(_i). |timeout| in seconds (0: Check's default). */
 void harness_add_per_device(Suite *suite, const char *case_name, const TTest *fn, int timeout);
 
-/* A copy of |name| that lives until harness_run() returns (Check keeps
- * TCase names by pointer). */
-const char *harness_keep_name(const char *name);
-
 /* Runs the suite (no fork: one process, one context) and returns the exit
  * status for main. */
 int harness_run(Suite *suite);

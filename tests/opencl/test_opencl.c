@@ -43,6 +43,10 @@ static aidev_kernel_desc scale_desc(void)
     return d;
 }
 
+/* Case names: Check keeps the pointers until the runner is freed. */
+static char *case_names[64];
+static int case_name_count;
+
 static void add_opencl(Suite *s, const char *name, const TTest *fn, int timeout)
 {
     for (uint32_t d = 0; d < harness_device_count(); d++) {
@@ -50,7 +54,11 @@ static void add_opencl(Suite *s, const char *name, const TTest *fn, int timeout)
             continue;
         char case_name[400];
         snprintf(case_name, sizeof case_name, "%s@%s", name, harness_device_label((int)d));
-        TCase *tc = tcase_create(harness_keep_name(case_name));
+        ck_assert_int_lt(case_name_count, 64);
+        char *kept = strdup(case_name);
+        ck_assert_ptr_nonnull(kept);
+        case_names[case_name_count++] = kept;
+        TCase *tc = tcase_create(kept);
         tcase_set_timeout(tc, timeout);
         tcase_add_loop_test(tc, fn, (int)d, (int)d + 1);
         suite_add_tcase(s, tc);
@@ -740,5 +748,8 @@ int main(void)
     add_opencl(s, "imported_host_memory", imported_host_memory, 120);
     add_opencl(s, "binary_cache_hit_and_corruption", binary_cache_hit_and_corruption, 240);
     harness_add_per_device(s, "new_buffers_read_zero", new_buffers_read_zero, 120);
-    return harness_run(s);
+    int status = harness_run(s);
+    for (int i = 0; i < case_name_count; i++)
+        free(case_names[i]);
+    return status;
 }
