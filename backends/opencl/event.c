@@ -122,6 +122,7 @@ struct ocl_completion {
     aidev_backend_event *signal;
     cl_event event;              /* borrowed: |signal| holds it */
     const char *what;            /* the enqueue call, for messages */
+    uint64_t unsignaled_before;  /* the queue's count when it was enqueued */
     atomic_bool claimed;         /* by the callback, or by a rescue */
 };
 
@@ -186,19 +187,29 @@ static void CL_CALLBACK on_complete(cl_event ev, cl_int status, void *user_data)
     if (atomic_exchange(&c->claimed, true))
         return; /* a rescue delivered it; the queue frees it */
     ocl_queue *q = c->queue;
+    /* The command is done: while its event completes (whose callbacks may
+     * submit to this queue), the queue counts as idle for barriers. */
+    pthread_mutex_lock(&q->lock);
+    q->delivering++;
+    /* In order: what was enqueued before this command is done too. */
+    if (status == CL_COMPLETE && c->unsignaled_before > q->covered)
+        q->covered = c->unsignaled_before;
+    pthread_mutex_unlock(&q->lock);
     deliver(c, status);
     /* The unlink is the last touch of the queue: a finisher returns (and
      * the queue may go) only once the list is empty, under the lock. */
     pthread_mutex_lock(&q->lock);
+    q->delivering--;
     unlink_locked(q, c);
     pthread_mutex_unlock(&q->lock);
     free(c);
 }
 
 void ocl_event_attach(ocl_queue *q, ocl_completion *c, aidev_backend_event *signal, cl_event ev,
-                      const char *what)
+                      const char *what, uint64_t unsignaled_before)
 {
     c->queue = q;
+    c->unsignaled_before = unsignaled_before;
     c->signal = signal;
     c->event = ev;
     c->what = what;
@@ -253,9 +264,11 @@ static uint32_t take_failed_locked(ocl_queue *q, ocl_completion **out, cl_int *s
     return n;
 }
 
-void ocl_completions_wait(ocl_queue *q)
+void ocl_completions_wait(ocl_queue *q, uint64_t unsignaled_before)
 {
     pthread_mutex_lock(&q->lock);
+    if (unsignaled_before > q->covered)
+        q->covered = unsignaled_before;
     while (q->inflight_count) {
         uint64_t deadline = aidev_backend_now_ns() + RESCUE_AFTER_NS;
         struct timespec ts = {(time_t)(deadline / 1000000000ull),

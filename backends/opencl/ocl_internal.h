@@ -184,11 +184,12 @@ ocl_completion *ocl_completion_new(void);
  * |signal|: the aidev event completes when |ev| does, with its profiling
  * times. Consumes |done|. */
 void ocl_event_attach(ocl_queue *q, ocl_completion *done, aidev_backend_event *signal,
-                      cl_event ev, const char *what);
+                      cl_event ev, const char *what, uint64_t unsignaled_before);
 
 /* Blocks until every attached command of |q| has delivered its
- * completion; call after clFinish. */
-void ocl_completions_wait(ocl_queue *q);
+ * completion; call after clFinish, with the unsignaled count read before
+ * it. */
+void ocl_completions_wait(ocl_queue *q, uint64_t unsignaled_before);
 /* Frees what finish() rescued; the queue is going. */
 void ocl_completions_release(ocl_queue *q);
 
@@ -210,6 +211,13 @@ struct ocl_queue {
      * callback never came (PoCL 3.1 runs no CL_COMPLETE callback for a
      * failed command); kept until the queue goes, in case it still comes. */
     ocl_completion *rescued;
+    uint32_t delivering;    /* in flight, done, and completing their event */
+    /* Commands enqueued without an event (counted after their enqueue),
+     * and how many of them are known complete (under |lock|): those
+     * enqueued before a signaled command that completed, or before a
+     * finish. Equal, with nothing else in flight: the queue is idle. */
+    atomic_uint_fast64_t unsignaled;
+    uint64_t covered;
 };
 
 /* An in-order cl_command_queue with profiling, and |priority| where the

@@ -88,12 +88,13 @@ void ocl_queue_destroy(void *queue)
 aidev_status ocl_queue_finish(void *queue)
 {
     ocl_queue *q = queue;
+    uint64_t unsignaled = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
     cl_int err = ocl.clFinish(q->queue);
     if (err != CL_SUCCESS)
         return ocl_fail("clFinish", err, NULL);
     /* The driver may run completion callbacks after clFinish returns; the
      * events must be complete when finish does. */
-    ocl_completions_wait(q);
+    ocl_completions_wait(q, unsignaled);
     return AIDEV_SUCCESS;
 }
 
@@ -166,29 +167,64 @@ static aidev_status enqueue(ocl_queue *q, const aidev_backend_command *cmd,
     return err == CL_SUCCESS ? AIDEV_SUCCESS : ocl_fail(*call, err, NULL);
 }
 
+/* A barrier that waits for nothing but the queue's earlier commands,
+ * when all of those are known complete, completes here and now. PoCL runs
+ * a marker only when a worker thread is free, so behind another queue's
+ * kernel an idle queue's barrier (libaidev puts one before every file read
+ * and host callback) would wait for that kernel. */
+static bool barrier_done_at_once(ocl_queue *q, const aidev_backend_command *cmd,
+                                 uint32_t wait_count, aidev_backend_event *signal)
+{
+    if (cmd->type != AIDEV_COMMAND_BARRIER || wait_count || !signal)
+        return false;
+    pthread_mutex_lock(&q->lock);
+    bool idle = q->inflight_count == q->delivering &&
+                atomic_load_explicit(&q->unsignaled, memory_order_acquire) == q->covered;
+    pthread_mutex_unlock(&q->lock);
+    if (!idle)
+        return false;
+    uint64_t now = aidev_backend_now_ns();
+    aidev_backend_event_set_times(signal, now, now);
+    aidev_backend_event_complete(signal, AIDEV_SUCCESS, NULL);
+    return true;
+}
+
+/* Counts a command enqueued without an event, after its enqueue returned:
+ * a later signaled command that reads the count then follows it. */
+static void count_unsignaled(ocl_queue *q)
+{
+    atomic_fetch_add_explicit(&q->unsignaled, 1, memory_order_release);
+}
+
 aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
                               aidev_backend_event *const *waits, aidev_backend_event *signal)
 {
     ocl_queue *q = queue;
+    const char *call = "enqueue";
+    aidev_status st;
     if (wait_count == 0 && !signal) {
         /* The common case of a pipelined stream: nothing to collect. */
         const ocl_wait_list none = {.events = NULL, .count = 0};
-        const char *call;
-        return enqueue(q, cmd, &none, NULL, &call);
+        st = enqueue(q, cmd, &none, NULL, &call);
+        if (st == AIDEV_SUCCESS)
+            count_unsignaled(q);
+        return st;
     }
+    if (barrier_done_at_once(q, cmd, wait_count, signal))
+        return AIDEV_SUCCESS;
     /* Everything that can fail comes before the enqueue: after it, the
      * command runs and only its event may report. */
     ocl_completion *done = NULL;
     if (signal && !(done = ocl_completion_new()))
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     ocl_wait_list w;
-    aidev_status st = ocl_waits_collect(q->dev, wait_count, waits, &w);
+    st = ocl_waits_collect(q->dev, wait_count, waits, &w);
     if (st != AIDEV_SUCCESS) {
         free(done);
         return st;
     }
+    uint64_t unsignaled_before = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
     cl_event ev = NULL;
-    const char *call = "enqueue";
     st = enqueue(q, cmd, &w, signal ? &ev : NULL, &call);
     ocl_waits_release(&w);
     if (st != AIDEV_SUCCESS) {
@@ -196,6 +232,8 @@ aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uin
         return st;
     }
     if (signal)
-        ocl_event_attach(q, done, signal, ev, call);
+        ocl_event_attach(q, done, signal, ev, call, unsignaled_before);
+    else
+        count_unsignaled(q);
     return AIDEV_SUCCESS;
 }
