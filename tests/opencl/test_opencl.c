@@ -732,6 +732,76 @@ START_TEST(binary_cache_hit_and_corruption)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Reductions (launch REDUCE: multi-pass over scratch buffers)              */
+/* ------------------------------------------------------------------------ */
+
+/* The library's "sum" when it has the signature (u32 n, f32 x[n], f32
+ * out[1]), else NULL: the case is registered only then. */
+static const aidev_kernel_desc *library_sum(void)
+{
+    for (uint32_t i = 0; i < aidev_library_kernel_count(); i++) {
+        const aidev_kernel_desc *d = aidev_library_kernel(i);
+        if (strcmp(d->name, "sum") != 0)
+            continue;
+        const aidev_kernel_arg_desc *a = d->args;
+        if (d->arg_count == 3 && a[0].kind == AIDEV_ARG_SCALAR && a[0].type == AIDEV_TYPE_U32 &&
+            a[1].kind == AIDEV_ARG_BUFFER && a[1].type == AIDEV_TYPE_F32 &&
+            a[2].kind == AIDEV_ARG_BUFFER && a[2].type == AIDEV_TYPE_F32)
+            return d;
+    }
+    return NULL;
+}
+
+/* Sizes that take one pass, several, and a last group that is not full;
+ * inputs at offsets a sub-buffer takes and offsets it cannot; the output
+ * element only is written. Integers in floats: every order of adding
+ * them gives the exact sum. */
+START_TEST(sum_reduces_in_passes)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    aidev_kernel k;
+    ck_assert_ok(aidev_kernel_get(dev, "sum", &k));
+    const uint32_t sizes[] = {1, 7, 1000, 65536, (1u << 20) + 3};
+    const uint32_t offsets[] = {0, 32, 5}; /* elements */
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        for (size_t o = 0; o < sizeof offsets / sizeof offsets[0]; o++) {
+            uint32_t n = sizes[s], off = offsets[o];
+            float *x = malloc(((size_t)n + off) * sizeof *x);
+            ck_assert_ptr_nonnull(x);
+            double expect = 0;
+            for (uint32_t i = 0; i < n + off; i++) {
+                x[i] = (float)((int)(i % 13) - 6);
+                if (i >= off)
+                    expect += x[i];
+            }
+            aidev_buffer bx = harness_buffer(dev, AIDEV_MEMORY_DEVICE,
+                                             ((uint64_t)n + off) * sizeof *x, AIDEV_TYPE_F32);
+            aidev_buffer bo = harness_buffer(dev, AIDEV_MEMORY_DEVICE, 16 * sizeof(float),
+                                             AIDEV_TYPE_F32);
+            ck_assert_ok(aidev_enqueue_write(q, bx, 0, ((uint64_t)n + off) * sizeof *x, x, 0,
+                                             NULL, NULL));
+            aidev_arg args[] = {aidev_arg_u32(n), aidev_arg_buffer(bx, off * sizeof(float)),
+                                aidev_arg_buffer(bo, (off % 16) * sizeof(float))};
+            ck_assert_ok(aidev_enqueue_dispatch(q, k, NULL, NULL, 3, args, 0, NULL, NULL));
+            float out[16];
+            ck_assert_ok(aidev_enqueue_read(q, bo, 0, sizeof out, out, 0, NULL, NULL));
+            ck_assert_ok(aidev_queue_finish(q));
+            for (uint32_t i = 0; i < 16; i++)
+                ck_assert_msg(out[i] == (i == off % 16 ? (float)expect : 0.0f),
+                              "n %u, offset %u: out[%u] = %g, sum %g", n, off, i, out[i],
+                              expect);
+            aidev_buffer_release(bx);
+            aidev_buffer_release(bo);
+            free(x);
+        }
+    }
+    aidev_kernel_release(k);
+    aidev_queue_release(q);
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -750,6 +820,11 @@ int main(void)
     add_opencl(s, "imported_host_memory", imported_host_memory, 120);
     add_opencl(s, "binary_cache_hit_and_corruption", binary_cache_hit_and_corruption, 240);
     harness_add_per_device(s, "new_buffers_read_zero", new_buffers_read_zero, 120);
+    if (library_sum())
+        add_opencl(s, "sum_reduces_in_passes", sum_reduces_in_passes, 240);
+    else
+        fprintf(stderr, "test-opencl: no library kernel sum(u32, f32[], f32[]) yet: the "
+                        "REDUCE launch case is not registered\n");
     int status = harness_run(s);
     for (int i = 0; i < case_name_count; i++)
         free(case_names[i]);
