@@ -58,6 +58,12 @@ typedef struct ocl_kernel {
     uint32_t arg_count;
     aidev_access access[AIDEV_MAX_KERNEL_ARGS];
     count_expr counts[AIDEV_MAX_KERNEL_ARGS]; /* staging copies only this much */
+    /* The last ITEMS/GROUPS launch's geometry: a stream of like dispatches
+     * skips the rounding. Under |lock|. */
+    bool geometry_valid;
+    uint32_t last_grid[3], last_workgroup[3];
+    size_t last_global[3], last_local[3];
+    cl_uint last_dims;
     size_t reduce_element_size;
     arg_cache cache[AIDEV_MAX_KERNEL_ARGS];
 } ocl_kernel;
@@ -606,6 +612,14 @@ static aidev_status launch_items(launch *l, ocl_kernel *k, const aidev_backend_c
                                  cl_event *ev)
 {
     const uint32_t *grid = cmd->u.dispatch.grid;
+    if (k->geometry_valid && memcmp(k->last_grid, grid, sizeof k->last_grid) == 0 &&
+        memcmp(k->last_workgroup, cmd->u.dispatch.workgroup, sizeof k->last_workgroup) == 0) {
+        aidev_status st = bind_args(l, k, cmd);
+        if (st != AIDEV_SUCCESS)
+            return st;
+        return run_ndrange(l, k, k->last_dims, k->last_global, k->last_local,
+                           l->copy_back_count ? NULL : ev);
+    }
     size_t local[3], global[3];
     if (k->launch == AIDEV_LAUNCH_GROUPS) {
         for (int d = 0; d < 3; d++)
@@ -622,6 +636,12 @@ static aidev_status launch_items(launch *l, ocl_kernel *k, const aidev_backend_c
     global[1] = round_up(grid[1], local[1]);
     global[2] = round_up(grid[2], local[2]);
     cl_uint dims = grid[2] > 1 || local[2] > 1 ? 3 : grid[1] > 1 || local[1] > 1 ? 2 : 1;
+    memcpy(k->last_grid, grid, sizeof k->last_grid);
+    memcpy(k->last_workgroup, cmd->u.dispatch.workgroup, sizeof k->last_workgroup);
+    memcpy(k->last_global, global, sizeof global);
+    memcpy(k->last_local, local, sizeof local);
+    k->last_dims = dims;
+    k->geometry_valid = true;
     aidev_status st = bind_args(l, k, cmd);
     if (st != AIDEV_SUCCESS)
         return st;
