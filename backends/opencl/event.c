@@ -195,7 +195,6 @@ static void CL_CALLBACK on_complete(cl_event ev, cl_int status, void *user_data)
     if (status == CL_COMPLETE && c->unsignaled_before > q->covered)
         q->covered = c->unsignaled_before;
     pthread_mutex_unlock(&q->lock);
-    ocl_callback_enter();
     deliver(c, status);
     /* The unlink is the last touch of the queue: a finisher returns (and
      * the queue may go) only once the list is empty, under the lock. */
@@ -204,10 +203,6 @@ static void CL_CALLBACK on_complete(cl_event ev, cl_int status, void *user_data)
     unlink_locked(q, c);
     pthread_mutex_unlock(&q->lock);
     free(c);
-    /* Last: what the callbacks submitted to queues, possibly |q| among
-     * them, which a finisher may release once the list above is empty -
-     * but not before these held submissions are in (ocl_queue_finish). */
-    ocl_callback_leave();
 }
 
 void ocl_event_attach(ocl_queue *q, ocl_completion *c, aidev_backend_event *signal, cl_event ev,

@@ -218,11 +218,6 @@ struct ocl_queue {
      * finish. Equal, with nothing else in flight: the queue is idle. */
     atomic_uint_fast64_t unsignaled;
     uint64_t covered;
-    /* Submissions a completion callback holds until it is done (queue.c),
-     * and the thread that holds them; under |lock|. */
-    uint32_t deferred;
-    pthread_t deferring_thread;
-    atomic_bool has_deferred; /* once any: other submitters look */
 };
 
 /* An in-order cl_command_queue with profiling, and |priority| where the
@@ -234,10 +229,6 @@ void ocl_queue_destroy(void *queue);
 aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
                               aidev_backend_event *const *waits, aidev_backend_event *signal);
 aidev_status ocl_queue_finish(void *queue);
-/* Around a completion callback's work: submissions made inside are held
- * and enqueued when the outermost callback leaves (queue.c). */
-void ocl_callback_enter(void);
-void ocl_callback_leave(void);
 aidev_status ocl_queue_flush(void *queue);
 
 /* ------------------------------------------------------------------------ */

@@ -11,12 +11,9 @@
  * device, which carry their cl_event.
  */
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "backends/opencl/ocl_internal.h"
-
-static void wait_undeferred_locked(ocl_queue *q);
 
 /* cl_khr_priority_hints levels. */
 static cl_queue_properties priority_hint(aidev_queue_priority priority)
@@ -91,9 +88,6 @@ void ocl_queue_destroy(void *queue)
 aidev_status ocl_queue_finish(void *queue)
 {
     ocl_queue *q = queue;
-    pthread_mutex_lock(&q->lock);
-    wait_undeferred_locked(q);
-    pthread_mutex_unlock(&q->lock);
     uint64_t unsignaled = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
     cl_int err = ocl.clFinish(q->queue);
     if (err != CL_SUCCESS)
@@ -202,9 +196,10 @@ static void count_unsignaled(ocl_queue *q)
     atomic_fetch_add_explicit(&q->unsignaled, 1, memory_order_release);
 }
 
-static aidev_status submit_now(ocl_queue *q, const aidev_backend_command *cmd, uint32_t wait_count,
-                               aidev_backend_event *const *waits, aidev_backend_event *signal)
+aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
+                              aidev_backend_event *const *waits, aidev_backend_event *signal)
 {
+    ocl_queue *q = queue;
     const char *call = "enqueue";
     aidev_status st;
     if (wait_count == 0 && !signal) {
@@ -241,139 +236,4 @@ static aidev_status submit_now(ocl_queue *q, const aidev_backend_command *cmd, u
     else
         count_unsignaled(q);
     return AIDEV_SUCCESS;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Submissions from completion callbacks                                    */
-/* ------------------------------------------------------------------------ */
-
-/* A completion callback runs libaidev's event callbacks, which submit the
- * commands that waited on the event, and start what else waited (the next
- * file read of another queue, say). On PoCL an enqueued kernel wakes
- * worker threads that take every core, and the thread that enqueued it
- * gets the CPU back only when the kernel is done: whatever that callback
- * would have started after the kernel waits for it. So a dispatch
- * submitted from a completion callback is held on that thread until the
- * callback has run everything else, then enqueued; the queue's later
- * submissions follow it, in order. */
-
-typedef struct deferred {
-    struct deferred *next;
-    ocl_queue *queue;
-    aidev_backend_command cmd;
-    aidev_backend_arg args[AIDEV_MAX_KERNEL_ARGS];
-    uint32_t wait_count;
-    aidev_backend_event **waits; /* retained until submitted */
-    aidev_backend_event *signal;
-} deferred;
-
-static _Thread_local unsigned callback_depth;
-static _Thread_local deferred *deferred_head, *deferred_tail;
-
-void ocl_callback_enter(void)
-{
-    callback_depth++;
-}
-
-static void release_deferred(deferred *d)
-{
-    for (uint32_t i = 0; i < d->wait_count; i++)
-        aidev_backend_event_release(d->waits[i]);
-    free(d->waits);
-    ocl_queue *q = d->queue;
-    pthread_mutex_lock(&q->lock);
-    if (--q->deferred == 0)
-        pthread_cond_broadcast(&q->idle);
-    pthread_mutex_unlock(&q->lock);
-    free(d);
-}
-
-void ocl_callback_leave(void)
-{
-    if (--callback_depth)
-        return;
-    /* Each submission may complete events and defer more: take the list
-     * as it grows. */
-    while (deferred_head) {
-        deferred *d = deferred_head;
-        deferred_head = d->next;
-        if (!deferred_head)
-            deferred_tail = NULL;
-        aidev_status st = submit_now(d->queue, &d->cmd, d->wait_count, d->waits, d->signal);
-        if (st != AIDEV_SUCCESS) {
-            /* Accepted already: the failure goes on the event. */
-            if (d->signal)
-                aidev_backend_event_complete(d->signal, st, "%s", "a deferred submission failed");
-            else
-                aidev_backend_debug("opencl", "a deferred submission failed: %s",
-                                    aidev_status_string(st));
-        }
-        release_deferred(d);
-    }
-}
-
-/* Queues |cmd| on this thread's deferred list; false when out of memory. */
-static bool defer(ocl_queue *q, const aidev_backend_command *cmd, uint32_t wait_count,
-                  aidev_backend_event *const *waits, aidev_backend_event *signal)
-{
-    deferred *d = calloc(1, sizeof *d);
-    if (!d || (wait_count && !(d->waits = malloc(wait_count * sizeof *d->waits)))) {
-        free(d);
-        return false;
-    }
-    d->queue = q;
-    d->cmd = *cmd;
-    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
-        memcpy(d->args, cmd->u.dispatch.args, cmd->u.dispatch.arg_count * sizeof d->args[0]);
-        d->cmd.u.dispatch.args = d->args;
-    }
-    d->wait_count = wait_count;
-    for (uint32_t i = 0; i < wait_count; i++) {
-        aidev_backend_event_retain(waits[i]);
-        d->waits[i] = waits[i];
-    }
-    d->signal = signal;
-    if (deferred_tail)
-        deferred_tail->next = d;
-    else
-        deferred_head = d;
-    deferred_tail = d;
-    return true;
-}
-
-/* Blocks until no thread holds deferred submissions of |q|; with the lock. */
-static void wait_undeferred_locked(ocl_queue *q)
-{
-    while (q->deferred)
-        pthread_cond_wait(&q->idle, &q->lock);
-}
-
-aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
-                              aidev_backend_event *const *waits, aidev_backend_event *signal)
-{
-    ocl_queue *q = queue;
-    if (!callback_depth) {
-        /* Another thread's deferred submissions come first. */
-        if (q->has_deferred) {
-            pthread_mutex_lock(&q->lock);
-            wait_undeferred_locked(q);
-            pthread_mutex_unlock(&q->lock);
-        }
-        return submit_now(q, cmd, wait_count, waits, signal);
-    }
-    pthread_mutex_lock(&q->lock);
-    if (q->deferred && !pthread_equal(q->deferring_thread, pthread_self()))
-        wait_undeferred_locked(q);
-    bool hold = cmd->type == AIDEV_COMMAND_DISPATCH || q->deferred;
-    if (hold) {
-        if (!defer(q, cmd, wait_count, waits, signal)) {
-            pthread_mutex_unlock(&q->lock);
-            return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-        }
-        q->deferred++;
-        q->deferring_thread = pthread_self();
-        atomic_store_explicit(&q->has_deferred, true, memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&q->lock);
-    return hold ? AIDEV_SUCCESS : submit_now(q, cmd, wait_count, waits, signal);
 }
