@@ -161,10 +161,12 @@ typedef struct ocl_completion ocl_completion;
 /* Measures |dev->clock_offset| against CLOCK_MONOTONIC. */
 aidev_status ocl_clock_calibrate(ocl_device *dev);
 
-/* The cl_events of |waits| (events of this device). A wait that has none
- * (an event of this device whose command libaidev still holds) gets a
- * bridging user event, completed when the aidev event completes. Release
- * with ocl_waits_release() once the command is enqueued. */
+/* The cl_events of |waits| (events of this device). libaidev holds back
+ * commands that wait on an event without a cl_event yet, so each has one;
+ * should one not, it gets a bridging user event, completed when the aidev
+ * event completes (a safety net: PoCL fails every later command of the
+ * queue when a bridge fails). Release with ocl_waits_release() once the
+ * command is enqueued. */
 typedef struct ocl_wait_list {
     cl_event *events;
     cl_uint count;
