@@ -392,9 +392,10 @@ static const aidev_backend_vtable ocl_vtable = {
      * other backends' or user events and submits them once those complete.
      * Bridging them with cl user events would let a failed user event fail
      * every later command of an in-order queue (PoCL does so), where only
-     * the commands that wait on it may fail. Host callbacks are run by
-     * libaidev, after a barrier of ours. */
-    .caps = 0,
+     * the commands that wait on it may fail. NATIVE_WAITS: events of this
+     * device reach us only once they carry their cl_event. Host callbacks
+     * are run by libaidev, after a barrier of ours. */
+    .caps = AIDEV_BACKEND_CAP_NATIVE_WAITS,
     .init = ocl_init,
     .shutdown = ocl_shutdown,
     .device_count = ocl_device_count,
