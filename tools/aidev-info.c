@@ -130,23 +130,49 @@ static int parse_args(int argc, char **argv, args *a)
     return -1;
 }
 
+/* One kernel per entry: "name(arg, arg, ...)  grid [x, y, z]", wrapped
+ * before KERNEL_WIDTH columns with the arguments aligned after the '('. */
+#define KERNEL_WIDTH 100
+
+static void print_kernel_piece(const char *piece, size_t indent, size_t *col)
+{
+    size_t len = strlen(piece);
+    if (*col > indent && *col + len > KERNEL_WIDTH) {
+        printf("\n%*s", (int)indent, "");
+        *col = indent;
+        while (*piece == ' ')
+            piece++, len--;
+    }
+    fputs(piece, stdout);
+    *col += len;
+}
+
 static void print_kernels(void)
 {
     for (uint32_t i = 0; i < aidev_library_kernel_count(); i++) {
         const aidev_kernel_desc *d = aidev_library_kernel(i);
+        char piece[256];
+        size_t indent = strlen(d->name) + 1, col = 0;
         printf("%s(", d->name);
+        col = indent;
         for (uint32_t a = 0; a < d->arg_count; a++) {
             const aidev_kernel_arg_desc *arg = &d->args[a];
             const char *t = aidev_type_name(arg->type);
+            const char *sep = a + 1 < d->arg_count ? "," : ")";
             if (arg->kind == AIDEV_ARG_SCALAR)
-                printf("%s%s %s", a ? ", " : "", t, arg->name);
+                snprintf(piece, sizeof piece, "%s%s %s%s", a ? " " : "", t, arg->name, sep);
             else
-                printf("%s%s%s[%s] %s", a ? ", " : "",
-                       arg->access == AIDEV_ACCESS_READ ? "const " : "", t,
-                       arg->count ? arg->count : "", arg->name);
+                snprintf(piece, sizeof piece, "%s%s%s[%s] %s%s", a ? " " : "",
+                         arg->access == AIDEV_ACCESS_READ ? "const " : "", t,
+                         arg->count ? arg->count : "", arg->name, sep);
+            print_kernel_piece(piece, indent, &col);
         }
-        printf(")  grid [%s, %s, %s]\n", d->grid[0] ? d->grid[0] : "1",
-               d->grid[1] ? d->grid[1] : "1", d->grid[2] ? d->grid[2] : "1");
+        if (!d->arg_count)
+            print_kernel_piece(")", indent, &col);
+        snprintf(piece, sizeof piece, "  grid [%s, %s, %s]", d->grid[0] ? d->grid[0] : "1",
+                 d->grid[1] ? d->grid[1] : "1", d->grid[2] ? d->grid[2] : "1");
+        print_kernel_piece(piece, indent, &col);
+        printf("\n");
     }
 }
 

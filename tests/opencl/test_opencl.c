@@ -736,13 +736,13 @@ END_TEST
 /* Reductions (launch REDUCE: multi-pass over scratch buffers)              */
 /* ------------------------------------------------------------------------ */
 
-/* The library's "sum" when it has the signature (u32 n, f32 x[n], f32
- * out[1]), else NULL: the case is registered only then. */
+/* The library's "reduce_sum" when it has the signature (u32 n, f32 x[n],
+ * f32 y[1]), else NULL: the case is registered only then. */
 static const aidev_kernel_desc *library_sum(void)
 {
     for (uint32_t i = 0; i < aidev_library_kernel_count(); i++) {
         const aidev_kernel_desc *d = aidev_library_kernel(i);
-        if (strcmp(d->name, "sum") != 0)
+        if (strcmp(d->name, "reduce_sum") != 0)
             continue;
         const aidev_kernel_arg_desc *a = d->args;
         if (d->arg_count == 3 && a[0].kind == AIDEV_ARG_SCALAR && a[0].type == AIDEV_TYPE_U32 &&
@@ -762,7 +762,7 @@ START_TEST(sum_reduces_in_passes)
     aidev_device dev = harness_device(_i);
     aidev_queue q = harness_queue(dev);
     aidev_kernel k;
-    ck_assert_ok(aidev_kernel_get(dev, "sum", &k));
+    ck_assert_ok(aidev_kernel_get(dev, "reduce_sum", &k));
     const uint32_t sizes[] = {1, 7, 1000, 65536, (1u << 20) + 3};
     const uint32_t offsets[] = {0, 32, 5}; /* elements */
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -823,7 +823,7 @@ int main(void)
     if (library_sum())
         add_opencl(s, "sum_reduces_in_passes", sum_reduces_in_passes, 240);
     else
-        fprintf(stderr, "test-opencl: no library kernel sum(u32, f32[], f32[]) yet: the "
+        fprintf(stderr, "test-opencl: no library kernel reduce_sum(u32, f32[], f32[]): the "
                         "REDUCE launch case is not registered\n");
     int status = harness_run(s);
     for (int i = 0; i < case_name_count; i++)
