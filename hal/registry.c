@@ -95,10 +95,13 @@ static const struct {
 } optional_members[] = {
 #define OPT(m) {#m, offsetof(aidev_backend_vtable, m)}
     OPT(buffer_map), OPT(buffer_unmap), OPT(queue_flush), OPT(device_free_memory),
+    OPT(buffer_query),
 #undef OPT
 };
 
-#define KNOWN_CAPS (AIDEV_BACKEND_CAP_ANY_WAIT | AIDEV_BACKEND_CAP_HOST_CALLBACK)
+#define KNOWN_CAPS                                                                             \
+    (AIDEV_BACKEND_CAP_ANY_WAIT | AIDEV_BACKEND_CAP_HOST_CALLBACK |                              \
+     AIDEV_BACKEND_CAP_NATIVE_WAITS | AIDEV_BACKEND_CAP_PREFETCH)
 
 static void loader_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void loader_debug(const char *fmt, ...)
