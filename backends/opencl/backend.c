@@ -394,8 +394,9 @@ static const aidev_backend_vtable ocl_vtable = {
      * every later command of an in-order queue (PoCL does so), where only
      * the commands that wait on it may fail. NATIVE_WAITS: events of this
      * device reach us only once they carry their cl_event. Host callbacks
-     * are run by libaidev, after a barrier of ours. */
-    .caps = AIDEV_BACKEND_CAP_NATIVE_WAITS,
+     * are run by libaidev, after a barrier of ours. PREFETCH: SVM migrates
+     * (queue.c). */
+    .caps = AIDEV_BACKEND_CAP_NATIVE_WAITS | AIDEV_BACKEND_CAP_PREFETCH,
     .init = ocl_init,
     .shutdown = ocl_shutdown,
     .device_count = ocl_device_count,
@@ -413,6 +414,7 @@ static const aidev_backend_vtable ocl_vtable = {
     .queue_flush = ocl_queue_flush,
     .kernel_create = ocl_kernel_create,
     .kernel_destroy = ocl_kernel_destroy,
+    .buffer_query = ocl_buffer_query,
 };
 
 AIDEV_BACKEND_EXPORT aidev_status aidev_backend_entry(aidev_backend_negotiation *nego);

@@ -5,6 +5,10 @@
  *   HOST    a cl_mem of CL_MEM_ALLOC_HOST_PTR: host memory the device
  *           reaches; maps are zero-copy (clEnqueueMapBuffer hands back the
  *           allocation itself on drivers that place it in host memory).
+ *           From 2 MiB on a device whose memory is host memory (PoCL, an
+ *           integrated GPU), libaidev's host allocator gives the memory
+ *           (huge pages, see aidev_backend_host_alloc) and a cl_mem of
+ *           CL_MEM_USE_HOST_PTR wraps it, zero-copy on such devices.
  *   SHARED  SVM (clSVMAlloc), fine-grained where the device offers it (the
  *           host touches it without mapping), else coarse-grained (map and
  *           unmap around host access). Each SVM allocation is also wrapped
@@ -23,7 +27,10 @@
  *           still correct through aidev_buffer_map, but not zero-copy.
  *
  * New buffers read as zero unless AIDEV_BUFFER_UNINITIALIZED: a fill on the
- * device's service queue, finished before the buffer is handed out.
+ * device's service queue, finished before the buffer is handed out. A
+ * buffer made with AIDEV_BUFFER_ZERO_ON_FREE gets the same fill when it is
+ * destroyed, before the driver has the memory back (libaidev calls
+ * buffer_destroy of such a buffer only once no command uses it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +111,48 @@ static aidev_status create_svm(ocl_device *dev, ocl_buffer *b)
     return AIDEV_SUCCESS;
 }
 
+#define HOST_BLOCK_MIN (2u << 20)
+
+/* Frees libaidev host memory once the driver destroys the cl_mem over it. */
+static void CL_CALLBACK free_host_block(cl_mem mem, void *user_data)
+{
+    (void)mem;
+    aidev_backend_host_block *block = user_data;
+    aidev_backend_host_free(block, false);
+    free(block);
+}
+
+static aidev_status create_host_block(ocl_device *dev, ocl_buffer *b,
+                                      const aidev_backend_buffer_desc *desc)
+{
+    aidev_backend_host_block *block = calloc(1, sizeof *block);
+    if (!block)
+        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    aidev_status st = aidev_backend_host_alloc(
+        b->size, desc->numa_node,
+        desc->flags & AIDEV_BUFFER_UNINITIALIZED ? AIDEV_HOST_ALLOC_UNINITIALIZED : 0, block);
+    if (st != AIDEV_SUCCESS) {
+        free(block);
+        return st;
+    }
+    cl_int err;
+    b->mem = ocl.clCreateBuffer(dev->context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR,
+                                (size_t)b->size, block->ptr, &err);
+    if (b->mem)
+        err = ocl.clSetMemObjectDestructorCallback(b->mem, free_host_block, block);
+    if (!b->mem || err != CL_SUCCESS) {
+        if (b->mem)
+            ocl.clReleaseMemObject(b->mem);
+        b->mem = NULL;
+        aidev_backend_host_free(block, false);
+        free(block);
+        return ocl_fail("clCreateBuffer", err, "wrapping %llu bytes of host memory",
+                        (unsigned long long)b->size);
+    }
+    b->host_block = block;
+    return AIDEV_SUCCESS;
+}
+
 static aidev_status create_mem(ocl_device *dev, ocl_buffer *b, void *import)
 {
     cl_mem_flags flags = CL_MEM_READ_WRITE;
@@ -145,13 +194,19 @@ aidev_status ocl_buffer_create(void *device, const aidev_backend_buffer_desc *de
     b->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
     b->kind = desc->kind;
     b->size = desc->size;
+    b->scrub = (desc->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0;
 
     aidev_status st;
     if (desc->kind == AIDEV_MEMORY_SHARED && !desc->import_host_ptr)
         st = create_svm(dev, b);
+    else if (desc->kind == AIDEV_MEMORY_HOST && !desc->import_host_ptr &&
+             desc->size >= HOST_BLOCK_MIN &&
+             (dev->desc->info.features & AIDEV_FEATURE_UNIFIED_MEMORY))
+        st = create_host_block(dev, b, desc);
     else
         st = create_mem(dev, b, desc->import_host_ptr);
-    if (st == AIDEV_SUCCESS && !(desc->flags & AIDEV_BUFFER_UNINITIALIZED))
+    /* libaidev's host memory comes zeroed. */
+    if (st == AIDEV_SUCCESS && !(desc->flags & AIDEV_BUFFER_UNINITIALIZED) && !b->host_block)
         st = zero_fill(dev, b);
     if (st == AIDEV_SUCCESS && b->svm) {
         cl_int err = ocl.clSetMemObjectDestructorCallback(b->mem, free_svm, b);
@@ -174,8 +229,10 @@ aidev_status ocl_buffer_create(void *device, const aidev_backend_buffer_desc *de
 
 void ocl_buffer_destroy(void *device, void *buffer)
 {
-    (void)device;
     ocl_buffer *b = buffer;
+    if (b->scrub && zero_fill(device, b) != AIDEV_SUCCESS)
+        aidev_backend_debug("opencl", "scrubbing a freed buffer of %llu bytes failed",
+                            (unsigned long long)b->size);
     /* Commands still pending hold their own references on the cl_mem; the
      * SVM under it, and |b| with it, go in free_svm when the last does. */
     bool svm = b->svm != NULL;
@@ -210,7 +267,27 @@ aidev_status ocl_buffer_map(void *device, void *buffer, uint64_t offset, uint64_
                             (unsigned long long)size);
     }
     b->mapped = p;
+    if (offset == 0)
+        b->host_seen = p;
     *out_ptr = p;
+    return AIDEV_SUCCESS;
+}
+
+aidev_status ocl_buffer_query(void *device, void *buffer, aidev_backend_buffer_query *out)
+{
+    (void)device;
+    const ocl_buffer *b = buffer;
+    out->native_kind = AIDEV_NATIVE_OPENCL_MEM;
+    out->native_handle = (uint64_t)(uintptr_t)b->mem;
+    out->native_offset = 0;
+    /* SVM has a host address from the start; a cl_mem's shows once it is
+     * mapped (host memory of the driver, stable where the memory is). */
+    out->host_address = b->svm ? b->svm : b->host_seen;
+    if (b->host_block) {
+        out->host_address = b->host_block->ptr;
+        out->page_kind = b->host_block->page_kind;
+        out->numa_node = b->host_block->numa_node;
+    }
     return AIDEV_SUCCESS;
 }
 

@@ -56,7 +56,7 @@
  * devices whose version says they have them. */
 #define OCL_OPTIONAL_FUNCTIONS(X)                                                               \
     X(clCreateCommandQueueWithProperties) X(clSVMAlloc) X(clSVMFree) X(clEnqueueSVMMap)         \
-    X(clEnqueueSVMUnmap) X(clGetDeviceAndHostTimer)
+    X(clEnqueueSVMUnmap) X(clGetDeviceAndHostTimer) X(clEnqueueSVMMigrateMem)
 
 typedef struct ocl_api {
     void *library; /* dlopen handle of the ICD loader */
@@ -142,6 +142,11 @@ typedef struct ocl_buffer {
     aidev_memory_kind kind;
     uint64_t size;
     void *mapped;       /* host address of the current map, or NULL */
+    void *host_seen;    /* where a whole-buffer map last put it (page kind) */
+    bool scrub;         /* AIDEV_BUFFER_ZERO_ON_FREE */
+    /* Large HOST buffers of unified-memory devices: libaidev's host memory
+     * under a CL_MEM_USE_HOST_PTR cl_mem (freed with |mem|), or NULL. */
+    const aidev_backend_host_block *host_block;
 } ocl_buffer;
 
 aidev_status ocl_buffer_create(void *device, const aidev_backend_buffer_desc *desc,
@@ -150,6 +155,7 @@ void ocl_buffer_destroy(void *device, void *buffer);
 aidev_status ocl_buffer_map(void *device, void *buffer, uint64_t offset, uint64_t size,
                             uint32_t map_flags, void **out_ptr);
 aidev_status ocl_buffer_unmap(void *device, void *buffer, void *ptr);
+aidev_status ocl_buffer_query(void *device, void *buffer, aidev_backend_buffer_query *out);
 
 /* ------------------------------------------------------------------------ */
 /* Events (event.c)                                                         */

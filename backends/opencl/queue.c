@@ -159,6 +159,23 @@ static aidev_status enqueue(ocl_queue *q, const aidev_backend_command *cmd,
     case AIDEV_COMMAND_DISPATCH:
         *call = "clEnqueueNDRangeKernel";
         return ocl_kernel_enqueue(q, cmd->u.dispatch.kernel, cmd, w, ev);
+    case AIDEV_COMMAND_PREFETCH: {
+        const ocl_buffer *b = cmd->u.prefetch.buffer;
+        /* SVM migrates (OpenCL 2.1); anything else already is where the
+         * driver keeps it: the hint only orders. */
+        if (!b->svm || q->dev->desc->version < 21 || !ocl.clEnqueueSVMMigrateMem) {
+            *call = "clEnqueueMarkerWithWaitList";
+            err = ocl.clEnqueueMarkerWithWaitList(cq, w->count, w->events, ev);
+            break;
+        }
+        *call = "clEnqueueSVMMigrateMem";
+        const void *ptr = (const char *)b->svm + cmd->u.prefetch.offset;
+        size_t size = (size_t)cmd->u.prefetch.size;
+        cl_mem_migration_flags flags =
+            cmd->u.prefetch.flags & AIDEV_PREFETCH_TO_HOST ? CL_MIGRATE_MEM_OBJECT_HOST : 0;
+        err = ocl.clEnqueueSVMMigrateMem(cq, 1, &ptr, &size, flags, w->count, w->events, ev);
+        break;
+    }
     default:
         return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
                                        "opencl: command type %d is not run by this backend",
