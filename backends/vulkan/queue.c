@@ -1,0 +1,997 @@
+/*
+ * queue.c - aidev queues on Vulkan: batches of commands in command buffers,
+ * one timeline semaphore per queue, submission and finish.
+ *
+ * Recording. Commands are recorded into the queue's open batch (a command
+ * buffer from the queue's pool), each after a full memory barrier, which
+ * gives aidev's in-order semantics (a barrier's first scope also covers the
+ * queue's earlier submissions). The batch is submitted:
+ *   - when a command asks for an event (that event's command ends the batch,
+ *     so every event is signalled by a submitted batch: a wait on it never
+ *     waits on work that sits unsubmitted);
+ *   - when the device has nothing of this queue's in flight (so a lone
+ *     command starts at once);
+ *   - after vkb_opts.batch_limit commands, and on flush and finish.
+ * Each batch signals the queue's semaphore with the next value; an event's
+ * native payload is (semaphore, value), so queues of the same device wait on
+ * each other on the GPU, without the enqueuing thread blocking.
+ *
+ * Waits. libaidev passes only pending events of this device. Those with a
+ * payload become semaphore waits of the batch; those without (their command
+ * is still held by libaidev, or is a host callback) hold this command, and
+ * every later one of the queue, in the queue's held list until they
+ * complete. A wait that failed fails only the command that waits on it
+ * (AIDEV_ERROR_DEPENDENCY).
+ *
+ * Transfers. Where the device has a transfer-only queue family, a queue
+ * whose commands so far were all copies runs on it; its first dispatch
+ * moves it to the compute family for good (with a wait on its own
+ * semaphore).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/vulkan/vk_internal.h"
+
+/* A command held until events without a native payload complete. */
+typedef struct vkb_held {
+    struct vkb_held *next;
+    vkb_queue *queue;
+    aidev_backend_command cmd;
+    aidev_backend_arg args[AIDEV_MAX_KERNEL_ARGS];
+    aidev_backend_event *signal;
+    uint32_t wait_count;
+    aidev_backend_event **waits;   /* retained */
+    uint32_t gate_count;
+    aidev_backend_event **gates;   /* the waits it is held for (in |waits|) */
+    atomic_uint pending;           /* gates still pending, plus one while arming */
+} vkb_held;
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static bool family_timestamps(const vkb_device *dev, vkb_family fam)
+{
+    if (!dev->timestamps)
+        return false;
+    return fam == VKB_FAMILY_COMPUTE || dev->phys->transfer_timestamp_bits > 0;
+}
+
+static aidev_status ensure_pool(vkb_queue *q, vkb_family fam)
+{
+    if (q->pools[fam])
+        return AIDEV_SUCCESS;
+    vkb_device *dev = q->dev;
+    VkCommandPoolCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+        .queueFamilyIndex =
+            fam == VKB_FAMILY_TRANSFER ? dev->phys->transfer_family : dev->phys->compute_family,
+    };
+    VkResult r = dev->f.vkCreateCommandPool(dev->handle, &info, NULL, &q->pools[fam]);
+    if (r != VK_SUCCESS) {
+        q->pools[fam] = VK_NULL_HANDLE;
+        return vkb_error("vkCreateCommandPool", r);
+    }
+    return AIDEV_SUCCESS;
+}
+
+static void batch_free(vkb_batch *b)
+{
+    vkb_device *dev = b->queue->dev;
+    if (b->query_pool)
+        dev->f.vkDestroyQueryPool(dev->handle, b->query_pool, NULL);
+    for (uint32_t i = 0; i < b->descriptor_pool_count; i++)
+        dev->f.vkDestroyDescriptorPool(dev->handle, b->descriptor_pools[i], NULL);
+    free(b->descriptor_pools);
+    free(b->buffers);
+    free(b->kernels);
+    free(b->reads);
+    free(b->wait_sems);
+    free(b->wait_values);
+    free(b); /* the command buffer goes with its pool */
+}
+
+static aidev_status batch_new(vkb_queue *q, vkb_family fam, vkb_batch **out)
+{
+    vkb_device *dev = q->dev;
+    aidev_status st = ensure_pool(q, fam);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    vkb_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    b->queue = q;
+    b->family = fam;
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = q->pools[fam],
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    VkResult r = dev->f.vkAllocateCommandBuffers(dev->handle, &ai, &b->cb);
+    if (r != VK_SUCCESS) {
+        free(b);
+        return vkb_error("vkAllocateCommandBuffers", r);
+    }
+    if (family_timestamps(dev, fam)) {
+        VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                    .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                    .queryCount = 2};
+        r = dev->f.vkCreateQueryPool(dev->handle, &qi, NULL, &b->query_pool);
+        if (r != VK_SUCCESS)
+            b->query_pool = VK_NULL_HANDLE; /* events get host times */
+    }
+    *out = b;
+    return AIDEV_SUCCESS;
+}
+
+/* Opens a batch of |fam| for recording: a recycled one when there is. */
+static aidev_status batch_begin(vkb_queue *q, vkb_family fam)
+{
+    vkb_device *dev = q->dev;
+    pthread_mutex_lock(&q->inflight_lock);
+    vkb_batch *b = q->free_batches[fam];
+    if (b)
+        q->free_batches[fam] = b->next;
+    pthread_mutex_unlock(&q->inflight_lock);
+    if (!b) {
+        aidev_status st = batch_new(q, fam, &b);
+        if (st != AIDEV_SUCCESS)
+            return st;
+    }
+    b->next = NULL;
+    for (uint32_t i = 0; i < b->descriptor_pool_used; i++)
+        dev->f.vkResetDescriptorPool(dev->handle, b->descriptor_pools[i], 0);
+    b->descriptor_pool_used = 0;
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    /* The pool resets command buffers on begin. */
+    VkResult r = dev->f.vkBeginCommandBuffer(b->cb, &bi);
+    if (r != VK_SUCCESS) {
+        pthread_mutex_lock(&q->inflight_lock);
+        b->next = q->free_batches[fam];
+        q->free_batches[fam] = b;
+        pthread_mutex_unlock(&q->inflight_lock);
+        return vkb_device_error(dev, "vkBeginCommandBuffer", r);
+    }
+    b->recording = true;
+    b->value = ++q->last_value;
+    b->commands = 0;
+    b->bound_pipeline = VK_NULL_HANDLE;
+    b->signal = NULL;
+    b->timed = false;
+    b->needs_completion = false;
+    q->open = b;
+    return AIDEV_SUCCESS;
+}
+
+static bool grow(void **array, uint32_t *capacity, uint32_t need, size_t elem)
+{
+    if (need <= *capacity)
+        return true;
+    uint32_t cap = *capacity ? *capacity * 2 : 8;
+    while (cap < need)
+        cap *= 2;
+    void *p = realloc(*array, cap * elem);
+    if (!p)
+        return false;
+    *array = p;
+    *capacity = cap;
+    return true;
+}
+
+/* Room for |buffers| more buffers and one more kernel and read. */
+static bool batch_reserve(vkb_batch *b, uint32_t buffers)
+{
+    return grow((void **)&b->buffers, &b->buffer_capacity, b->buffer_count + buffers,
+                sizeof *b->buffers) &&
+           grow((void **)&b->kernels, &b->kernel_capacity, b->kernel_count + 1,
+                sizeof *b->kernels) &&
+           grow((void **)&b->reads, &b->read_capacity, b->read_count + 1, sizeof *b->reads);
+}
+
+bool vkb_batch_keep_buffer(vkb_batch *b, vkb_buffer *buf)
+{
+    if (!grow((void **)&b->buffers, &b->buffer_capacity, b->buffer_count + 1, sizeof *b->buffers))
+        return false;
+    vkb_buffer_ref(buf);
+    b->buffers[b->buffer_count++] = buf;
+    return true;
+}
+
+bool vkb_batch_keep_kernel(vkb_batch *b, vkb_kernel *k)
+{
+    if (!grow((void **)&b->kernels, &b->kernel_capacity, b->kernel_count + 1, sizeof *b->kernels))
+        return false;
+    vkb_kernel_ref(k);
+    b->kernels[b->kernel_count++] = k;
+    return true;
+}
+
+aidev_status vkb_batch_descriptor_set(vkb_batch *b, VkDescriptorSetLayout layout,
+                                      uint32_t binding_count, VkDescriptorSet *out)
+{
+    vkb_device *dev = b->queue->dev;
+    (void)binding_count;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (b->descriptor_pool_used > 0) {
+            VkDescriptorSetAllocateInfo ai = {
+                .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                .descriptorPool = b->descriptor_pools[b->descriptor_pool_used - 1],
+                .descriptorSetCount = 1,
+                .pSetLayouts = &layout};
+            VkResult r = dev->f.vkAllocateDescriptorSets(dev->handle, &ai, out);
+            if (r == VK_SUCCESS)
+                return AIDEV_SUCCESS;
+            if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
+                return vkb_error("vkAllocateDescriptorSets", r);
+        }
+        /* The next pool: a recycled one, or a new one. */
+        if (b->descriptor_pool_used == b->descriptor_pool_count) {
+            if (!grow((void **)&b->descriptor_pools, &b->descriptor_pool_count,
+                      b->descriptor_pool_count + 1, sizeof *b->descriptor_pools))
+                return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
+                                               "out of host memory");
+            /* grow() raised the capacity field; count what exists. */
+            b->descriptor_pool_count = b->descriptor_pool_used;
+            VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                         .descriptorCount = 64 * AIDEV_MAX_KERNEL_ARGS};
+            VkDescriptorPoolCreateInfo pi = {
+                .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                .maxSets = 64,
+                .poolSizeCount = 1,
+                .pPoolSizes = &size};
+            VkDescriptorPool pool;
+            VkResult r = dev->f.vkCreateDescriptorPool(dev->handle, &pi, NULL, &pool);
+            if (r != VK_SUCCESS)
+                return vkb_error("vkCreateDescriptorPool", r);
+            b->descriptor_pools[b->descriptor_pool_count++] = pool;
+        }
+        b->descriptor_pool_used++;
+    }
+    return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_DEVICE_MEMORY,
+                                   "vulkan: a fresh descriptor pool holds no set");
+}
+
+void vkb_batch_retire(vkb_batch *b, aidev_status status, const char *why)
+{
+    vkb_queue *q = b->queue;
+    for (uint32_t i = 0; i < b->buffer_count; i++)
+        vkb_buffer_unref(b->buffers[i]);
+    for (uint32_t i = 0; i < b->kernel_count; i++)
+        vkb_kernel_unref(b->kernels[i]);
+    b->buffer_count = b->kernel_count = b->read_count = b->wait_count = 0;
+    aidev_backend_event *signal = b->signal;
+    b->signal = NULL;
+    b->recording = false;
+    pthread_mutex_lock(&q->inflight_lock);
+    b->next = q->free_batches[b->family];
+    q->free_batches[b->family] = b;
+    pthread_mutex_unlock(&q->inflight_lock);
+    /* Last: a callback may enqueue again, and reuse the batch. */
+    if (signal)
+        aidev_backend_event_complete(signal, status, status == AIDEV_SUCCESS ? NULL : "%s",
+                                     why ? why : "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Recording helpers                                                        */
+/* ------------------------------------------------------------------------ */
+
+void vkb_cmd_barrier(vkb_device *dev, VkCommandBuffer cb)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT};
+    dev->f.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                                VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+void vkb_cmd_zero_if_needed(vkb_device *dev, VkCommandBuffer cb, vkb_buffer *buf)
+{
+    if (!atomic_load_explicit(&buf->needs_zero, memory_order_relaxed) ||
+        !atomic_exchange(&buf->needs_zero, false))
+        return;
+    /* Ranges are multiples of 64 bytes at 64-byte offsets: fill's rules. */
+    dev->f.vkCmdFillBuffer(cb, buf->vk, buf->offset, buf->alloc_size, 0);
+}
+
+/* The barrier that orders a command after the queue's earlier ones, then
+ * the start timestamp of a command that signals an event. */
+void vkb_command_begin(vkb_queue *q, vkb_batch *b)
+{
+    vkb_device *dev = q->dev;
+    vkb_cmd_barrier(dev, b->cb);
+    if (b->timed) {
+        dev->f.vkCmdResetQueryPool(b->cb, b->query_pool, 0, 2);
+        dev->f.vkCmdWriteTimestamp(b->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, b->query_pool, 0);
+    }
+}
+
+static aidev_status out_of_memory(void)
+{
+    return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+}
+
+/* ------------------------------------------------------------------------ */
+/* The commands                                                             */
+/* ------------------------------------------------------------------------ */
+
+static aidev_status record_write(vkb_queue *q, vkb_batch *b, const aidev_backend_command *cmd)
+{
+    vkb_device *dev = q->dev;
+    vkb_buffer *dst = cmd->u.write.buffer;
+    uint64_t offset = cmd->u.write.offset, size = cmd->u.write.size;
+    if (!batch_reserve(b, 2))
+        return out_of_memory();
+    /* The caller's bytes go to staging now, so its memory is free once
+     * this returns; the copy runs in queue order. */
+    vkb_buffer *stage;
+    aidev_status st = vkb_buffer_alloc(dev, VKB_BUFFER_STAGING, size, &stage);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    memcpy(stage->host, cmd->u.write.src, size);
+    st = vkb_buffer_flush(stage, 0, size);
+    if (st != AIDEV_SUCCESS) {
+        vkb_buffer_unref(stage);
+        return st;
+    }
+    vkb_batch_keep_buffer(b, stage);
+    vkb_buffer_unref(stage);
+    vkb_batch_keep_buffer(b, dst);
+    if (offset == 0 && size >= dst->size)
+        atomic_store(&dst->needs_zero, false);
+    else
+        vkb_cmd_zero_if_needed(dev, b->cb, dst);
+    vkb_command_begin(q, b);
+    VkBufferCopy region = {stage->offset, dst->offset + offset, size};
+    dev->f.vkCmdCopyBuffer(b->cb, stage->vk, dst->vk, 1, &region);
+    return AIDEV_SUCCESS;
+}
+
+static aidev_status record_read(vkb_queue *q, vkb_batch *b, const aidev_backend_command *cmd)
+{
+    vkb_device *dev = q->dev;
+    vkb_buffer *src = cmd->u.read.buffer;
+    uint64_t offset = cmd->u.read.offset, size = cmd->u.read.size;
+    if (!batch_reserve(b, 2))
+        return out_of_memory();
+    vkb_buffer *stage;
+    aidev_status st = vkb_buffer_alloc(dev, VKB_BUFFER_STAGING, size, &stage);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    vkb_batch_keep_buffer(b, stage);
+    vkb_buffer_unref(stage);
+    vkb_batch_keep_buffer(b, src);
+    vkb_cmd_zero_if_needed(dev, b->cb, src);
+    vkb_command_begin(q, b);
+    VkBufferCopy region = {src->offset + offset, stage->offset, size};
+    dev->f.vkCmdCopyBuffer(b->cb, src->vk, stage->vk, 1, &region);
+    /* The host copy happens when the batch completes (completion.c). */
+    b->reads[b->read_count++] = (vkb_readback){stage, size, cmd->u.read.dst};
+    return AIDEV_SUCCESS;
+}
+
+static aidev_status record_copy(vkb_queue *q, vkb_batch *b, const aidev_backend_command *cmd)
+{
+    vkb_device *dev = q->dev;
+    vkb_buffer *src = cmd->u.copy.src, *dst = cmd->u.copy.dst;
+    if (!batch_reserve(b, 2))
+        return out_of_memory();
+    vkb_batch_keep_buffer(b, src);
+    vkb_batch_keep_buffer(b, dst);
+    vkb_cmd_zero_if_needed(dev, b->cb, src);
+    if (cmd->u.copy.dst_offset == 0 && cmd->u.copy.size >= dst->size)
+        atomic_store(&dst->needs_zero, false);
+    else
+        vkb_cmd_zero_if_needed(dev, b->cb, dst);
+    vkb_command_begin(q, b);
+    VkBufferCopy region = {src->offset + cmd->u.copy.src_offset,
+                           dst->offset + cmd->u.copy.dst_offset, cmd->u.copy.size};
+    dev->f.vkCmdCopyBuffer(b->cb, src->vk, dst->vk, 1, &region);
+    return AIDEV_SUCCESS;
+}
+
+/* vkCmdFillBuffer takes 4-byte aligned ranges: the aligned middle is one
+ * fill, the bytes before and after it are copied from a staging word that
+ * holds the pattern. */
+static aidev_status record_fill(vkb_queue *q, vkb_batch *b, const aidev_backend_command *cmd)
+{
+    vkb_device *dev = q->dev;
+    vkb_buffer *dst = cmd->u.fill.buffer;
+    uint64_t offset = cmd->u.fill.offset, size = cmd->u.fill.size;
+    uint32_t word = cmd->u.fill.pattern;
+    uint64_t head = (4 - offset % 4) % 4;
+    if (head > size)
+        head = size;
+    uint64_t body = (size - head) / 4 * 4, tail = size - head - body;
+    if (!batch_reserve(b, 2))
+        return out_of_memory();
+    vkb_buffer *stage = NULL;
+    if (head || tail) {
+        aidev_status st = vkb_buffer_alloc(dev, VKB_BUFFER_STAGING, 8, &stage);
+        if (st != AIDEV_SUCCESS)
+            return st;
+        /* Byte k of the replicated word belongs at offsets = k (mod 4). */
+        memcpy(stage->host, &word, 4);
+        memcpy(stage->host + 4, &word, 4);
+        vkb_buffer_flush(stage, 0, 8);
+        vkb_batch_keep_buffer(b, stage);
+        vkb_buffer_unref(stage);
+    }
+    vkb_batch_keep_buffer(b, dst);
+    if (offset == 0 && size >= dst->size)
+        atomic_store(&dst->needs_zero, false);
+    else
+        vkb_cmd_zero_if_needed(dev, b->cb, dst);
+    vkb_command_begin(q, b);
+    if (body)
+        dev->f.vkCmdFillBuffer(b->cb, dst->vk, dst->offset + offset + head, body, word);
+    VkBufferCopy regions[2];
+    uint32_t n = 0;
+    if (head)
+        regions[n++] = (VkBufferCopy){stage->offset + offset % 4, dst->offset + offset, head};
+    if (tail)
+        regions[n++] = (VkBufferCopy){stage->offset, dst->offset + offset + head + body, tail};
+    if (n)
+        dev->f.vkCmdCopyBuffer(b->cb, stage->vk, dst->vk, n, regions);
+    return AIDEV_SUCCESS;
+}
+
+static bool is_transfer(aidev_backend_command_type t)
+{
+    return t == AIDEV_COMMAND_WRITE || t == AIDEV_COMMAND_READ || t == AIDEV_COMMAND_COPY ||
+           t == AIDEV_COMMAND_FILL;
+}
+
+/* Which family a command runs on (see the top of the file). */
+static vkb_family choose_family(vkb_queue *q, const aidev_backend_command *cmd)
+{
+    if (!q->dev->has_transfer || q->last_family == VKB_FAMILY_COMPUTE ||
+        cmd->type == AIDEV_COMMAND_DISPATCH)
+        return VKB_FAMILY_COMPUTE;
+    if (cmd->type == AIDEV_COMMAND_BARRIER)
+        return q->open ? q->open->family : q->last_family;
+    return is_transfer(cmd->type) ? VKB_FAMILY_TRANSFER : VKB_FAMILY_COMPUTE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Submission                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Submits the open batch, if it holds commands (queue lock held). */
+static aidev_status submit_open(vkb_queue *q)
+{
+    vkb_batch *b = q->open;
+    if (!b || b->commands == 0)
+        return AIDEV_SUCCESS;
+    vkb_device *dev = q->dev;
+    const vkb_device_fns *f = &dev->f;
+    q->open = NULL;
+
+    /* Host reads of the results (read commands' staging, mapped buffers)
+     * see the device's writes once the semaphore says the batch is done. */
+    VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_HOST_WRITE_BIT};
+    f->vkCmdPipelineBarrier(b->cb, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                            0, 1, &hb, 0, NULL, 0, NULL);
+    VkResult r = f->vkEndCommandBuffer(b->cb);
+    b->recording = false;
+    aidev_status st = AIDEV_SUCCESS;
+    const char *call = "vkEndCommandBuffer";
+    if (r == VK_SUCCESS) {
+        /* Moving between families: wait for the queue's last batch on the
+         * other VkQueue. */
+        if (b->family != q->last_family &&
+            grow((void **)&b->wait_sems, &b->wait_capacity, b->wait_count + 1,
+                 sizeof *b->wait_sems) &&
+            grow((void **)&b->wait_values, &b->wait_capacity, b->wait_count + 1,
+                 sizeof *b->wait_values)) {
+            b->wait_sems[b->wait_count] = q->sem;
+            b->wait_values[b->wait_count++] = q->submitted_value;
+        }
+        VkPipelineStageFlags stages[64];
+        uint32_t waits = b->wait_count < 64 ? b->wait_count : 64;
+        for (uint32_t i = 0; i < waits; i++)
+            stages[i] = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
+        VkTimelineSemaphoreSubmitInfo tsi = {
+            .sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO,
+            .waitSemaphoreValueCount = waits,
+            .pWaitSemaphoreValues = b->wait_values,
+            .signalSemaphoreValueCount = 1,
+            .pSignalSemaphoreValues = &b->value};
+        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                           .pNext = &tsi,
+                           .waitSemaphoreCount = waits,
+                           .pWaitSemaphores = b->wait_sems,
+                           .pWaitDstStageMask = stages,
+                           .commandBufferCount = 1,
+                           .pCommandBuffers = &b->cb,
+                           .signalSemaphoreCount = 1,
+                           .pSignalSemaphores = &q->sem};
+        bool transfer = b->family == VKB_FAMILY_TRANSFER;
+        pthread_mutex_t *lock = transfer ? &dev->transfer_lock : &dev->compute_locks[q->compute_index];
+        VkQueue vq = transfer ? dev->transfer_queue : dev->compute_queues[q->compute_index];
+        b->submit_ns = aidev_backend_now_ns();
+        pthread_mutex_lock(lock);
+        r = f->vkQueueSubmit(vq, 1, &si, VK_NULL_HANDLE);
+        pthread_mutex_unlock(lock);
+        call = "vkQueueSubmit";
+    }
+    if (r != VK_SUCCESS) {
+        st = vkb_device_error(dev, call, r);
+        /* The batch's unsignalled commands are lost: the queue is broken.
+         * Its event, if any, is the current command's: left to the caller. */
+        q->broken = st;
+        snprintf(q->broken_reason, sizeof q->broken_reason, "%s failed: %s (%d)", call,
+                 vkb_result_name(r), (int)r);
+        b->signal = NULL;
+        vkb_batch_retire(b, st, NULL);
+        return st;
+    }
+    q->submitted_value = b->value;
+    q->last_family = b->family;
+    if (b->signal) {
+        /* The payload lets other queues of this device wait on the GPU. It
+         * is attached once the signal is submitted (a wait on it cannot
+         * hang) and before the completion thread can see the batch. */
+        vkb_signal_payload *p = malloc(sizeof *p);
+        if (p) {
+            *p = (vkb_signal_payload){q->sem, b->value, q};
+            aidev_backend_event_set_native(b->signal, dev, p, free);
+        }
+    }
+
+    bool wake = false;
+    pthread_mutex_lock(&q->inflight_lock);
+    if (q->inflight_tail)
+        q->inflight_tail->next = b;
+    else
+        q->inflight_head = b;
+    q->inflight_tail = b;
+    b->next = NULL;
+    /* Unsignalled batches are retired by whoever comes next; past a few in
+     * flight, ask the completion thread, so that memory is recycled. */
+    if (++q->inflight_count > 16)
+        b->needs_completion = true;
+    if (b->needs_completion && q->completion_pending++ == 0)
+        wake = true;
+    pthread_mutex_unlock(&q->inflight_lock);
+    if (wake)
+        vkb_completion_wake(dev);
+    return AIDEV_SUCCESS;
+}
+
+/* True when nothing this queue submitted is still running. */
+static bool device_idle_for(vkb_queue *q)
+{
+    uint64_t done = 0;
+    if (q->dev->f.vkGetSemaphoreCounterValue(q->dev->handle, q->sem, &done) != VK_SUCCESS)
+        return true;
+    return done >= q->submitted_value;
+}
+
+static const vkb_signal_payload *payload_of(const vkb_queue *q, aidev_backend_event *e)
+{
+    return aidev_backend_event_native(e, q->dev);
+}
+
+/* Records |cmd| after |waits| (queue lock held). Waits that completed are
+ * skipped; pending ones must carry a payload. */
+static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cmd,
+                                   uint32_t wait_count, aidev_backend_event *const *waits,
+                                   aidev_backend_event *signal)
+{
+    vkb_device *dev = q->dev;
+    if (atomic_load(&dev->lost))
+        return aidev_backend_set_error(AIDEV_ERROR_DEVICE_LOST, "vulkan: device '%s' lost: %s",
+                                       dev->phys->props.deviceName, dev->lost_reason);
+    /* Semaphores of other queues this command waits for. */
+    VkSemaphore sems[16];
+    uint64_t values[16];
+    uint32_t sem_count = 0;
+    for (uint32_t i = 0; i < wait_count; i++) {
+        if (aidev_backend_event_status(waits[i]) != AIDEV_NOT_READY)
+            continue;
+        const vkb_signal_payload *p = payload_of(q, waits[i]);
+        if (!p || p->sem == q->sem)
+            continue; /* same queue: already in order */
+        uint32_t j = 0;
+        while (j < sem_count && sems[j] != p->sem)
+            j++;
+        if (j < sem_count) {
+            if (p->value > values[j])
+                values[j] = p->value;
+        } else if (sem_count < 16) {
+            sems[sem_count] = p->sem;
+            values[sem_count++] = p->value;
+        } else {
+            return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
+                                           "vulkan: a command may wait on at most 16 other "
+                                           "queues at once");
+        }
+    }
+
+    vkb_family fam = choose_family(q, cmd);
+    aidev_status st;
+    /* Waits apply to a whole batch: a command that waits starts a batch,
+     * so that the commands before it do not wait too. */
+    if (q->open && (q->open->family != fam || (sem_count && q->open->commands))) {
+        st = submit_open(q);
+        if (st != AIDEV_SUCCESS)
+            return st;
+    }
+    if (!q->open) {
+        st = batch_begin(q, fam);
+        if (st != AIDEV_SUCCESS)
+            return st;
+    }
+    vkb_batch *b = q->open;
+    if (sem_count) {
+        if (!grow((void **)&b->wait_sems, &b->wait_capacity, b->wait_count + sem_count + 1,
+                  sizeof *b->wait_sems) ||
+            !grow((void **)&b->wait_values, &b->wait_capacity, b->wait_count + sem_count + 1,
+                  sizeof *b->wait_values))
+            return out_of_memory();
+        for (uint32_t i = 0; i < sem_count; i++) {
+            b->wait_sems[b->wait_count] = sems[i];
+            b->wait_values[b->wait_count++] = values[i];
+        }
+    }
+    b->timed = signal && b->query_pool;
+
+    switch (cmd->type) {
+    case AIDEV_COMMAND_WRITE:
+        st = record_write(q, b, cmd);
+        break;
+    case AIDEV_COMMAND_READ:
+        st = record_read(q, b, cmd);
+        break;
+    case AIDEV_COMMAND_COPY:
+        st = record_copy(q, b, cmd);
+        break;
+    case AIDEV_COMMAND_FILL:
+        st = record_fill(q, b, cmd);
+        break;
+    case AIDEV_COMMAND_DISPATCH:
+        st = vkb_record_dispatch(q, b, cmd);
+        break;
+    case AIDEV_COMMAND_BARRIER:
+        vkb_command_begin(q, b);
+        st = AIDEV_SUCCESS;
+        break;
+    default:
+        st = aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED, "vulkan: command type %d",
+                                     (int)cmd->type);
+        break;
+    }
+    if (st != AIDEV_SUCCESS) {
+        b->timed = false;
+        return st;
+    }
+    b->commands++;
+
+    if (signal) {
+        if (b->timed)
+            dev->f.vkCmdWriteTimestamp(b->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+                                       b->query_pool, 1);
+        b->signal = signal;
+        b->needs_completion = true;
+        return submit_open(q);
+    }
+    if (b->commands >= vkb_opts.batch_limit || device_idle_for(q))
+        return submit_open(q);
+    return AIDEV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Held commands                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void command_refs(const aidev_backend_command *cmd, bool take)
+{
+    vkb_buffer *bufs[AIDEV_MAX_KERNEL_ARGS + 2];
+    uint32_t n = 0;
+    switch (cmd->type) {
+    case AIDEV_COMMAND_WRITE:
+        bufs[n++] = cmd->u.write.buffer;
+        break;
+    case AIDEV_COMMAND_READ:
+        bufs[n++] = cmd->u.read.buffer;
+        break;
+    case AIDEV_COMMAND_COPY:
+        bufs[n++] = cmd->u.copy.src;
+        bufs[n++] = cmd->u.copy.dst;
+        break;
+    case AIDEV_COMMAND_FILL:
+        bufs[n++] = cmd->u.fill.buffer;
+        break;
+    case AIDEV_COMMAND_DISPATCH:
+        for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++)
+            if (cmd->u.dispatch.args[i].kind == AIDEV_ARG_BUFFER)
+                bufs[n++] = cmd->u.dispatch.args[i].u.buffer.buffer;
+        if (take)
+            vkb_kernel_ref(cmd->u.dispatch.kernel);
+        else
+            vkb_kernel_unref(cmd->u.dispatch.kernel);
+        break;
+    default:
+        break;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (take)
+            vkb_buffer_ref(bufs[i]);
+        else
+            vkb_buffer_unref(bufs[i]);
+    }
+}
+
+static void held_free(vkb_held *h)
+{
+    command_refs(&h->cmd, false);
+    for (uint32_t i = 0; i < h->wait_count; i++)
+        aidev_backend_event_release(h->waits[i]);
+    free(h->waits);
+    free(h->gates);
+    free(h);
+}
+
+static vkb_held *held_new(vkb_queue *q, const aidev_backend_command *cmd, uint32_t wait_count,
+                          aidev_backend_event *const *waits, aidev_backend_event *signal)
+{
+    vkb_held *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->waits = calloc(wait_count ? wait_count : 1, sizeof *h->waits);
+    h->gates = calloc(wait_count ? wait_count : 1, sizeof *h->gates);
+    if (!h->waits || !h->gates) {
+        free(h->waits);
+        free(h->gates);
+        free(h);
+        return NULL;
+    }
+    h->queue = q;
+    h->cmd = *cmd;
+    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
+        memcpy(h->args, cmd->u.dispatch.args, cmd->u.dispatch.arg_count * sizeof h->args[0]);
+        h->cmd.u.dispatch.args = h->args;
+    }
+    command_refs(&h->cmd, true);
+    for (uint32_t i = 0; i < wait_count; i++) {
+        aidev_backend_event_retain(waits[i]);
+        h->waits[h->wait_count++] = waits[i];
+        if (aidev_backend_event_status(waits[i]) == AIDEV_NOT_READY &&
+            !payload_of(q, waits[i]))
+            h->gates[h->gate_count++] = waits[i];
+    }
+    /* The backend's reference on |signal| moves to the held entry, and on
+     * to the batch (or the failure) that completes it. */
+    h->signal = signal;
+    atomic_init(&h->pending, h->gate_count + 1);
+    return h;
+}
+
+static void drain(vkb_queue *q);
+
+static void gate_done(aidev_backend_event *e, aidev_status status, void *user_data)
+{
+    (void)e;
+    (void)status;
+    vkb_held *h = user_data;
+    if (atomic_fetch_sub(&h->pending, 1) == 1)
+        drain(h->queue);
+}
+
+/* The first failed wait of |waits|, or NULL. */
+static aidev_backend_event *failed_wait(uint32_t n, aidev_backend_event *const *waits)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        aidev_status st = aidev_backend_event_status(waits[i]);
+        if (st != AIDEV_SUCCESS && st != AIDEV_NOT_READY)
+            return waits[i];
+    }
+    return NULL;
+}
+
+static void dependency_message(char *out, size_t size, aidev_backend_event *failed)
+{
+    snprintf(out, size, "an event it waited on failed with %s: %s",
+             aidev_status_string(aidev_backend_event_status(failed)),
+             aidev_backend_event_message(failed));
+}
+
+/* Records the held commands whose gates opened, in order. A command that
+ * cannot run has its event completed with the lock released (callbacks may
+ * enqueue here); the entries behind it keep the queue's order meanwhile. */
+static void drain(vkb_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    vkb_held *h;
+    while ((h = q->held_head) && atomic_load(&h->pending) == 0) {
+        q->held_head = h->next;
+        if (!q->held_head)
+            q->held_tail = NULL;
+        aidev_status st;
+        char why[600] = "";
+        aidev_backend_event *failed = failed_wait(h->wait_count, h->waits);
+        if (failed) {
+            st = AIDEV_ERROR_DEPENDENCY;
+            dependency_message(why, sizeof why, failed);
+        } else {
+            st = record_command(q, &h->cmd, h->wait_count, h->waits, h->signal);
+            if (st != AIDEV_SUCCESS)
+                snprintf(why, sizeof why, "%s", aidev_last_error());
+        }
+        /* On success the batch owns the event; else it is ours to fail. */
+        aidev_backend_event *fail = st != AIDEV_SUCCESS ? h->signal : NULL;
+        h->signal = NULL;
+        held_free(h);
+        if (fail) {
+            pthread_mutex_unlock(&q->lock);
+            aidev_backend_event_complete(fail, st, "%s", why);
+            pthread_mutex_lock(&q->lock);
+        }
+    }
+    if (!q->held_head)
+        pthread_cond_broadcast(&q->held_drained);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The vtable                                                               */
+/* ------------------------------------------------------------------------ */
+
+aidev_status vkb_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
+                              aidev_backend_event *const *waits, aidev_backend_event *signal)
+{
+    vkb_queue *q = queue;
+    vkb_device *dev = q->dev;
+    if (atomic_load(&dev->lost))
+        return aidev_backend_set_error(AIDEV_ERROR_DEVICE_LOST, "vulkan: device '%s' lost: %s",
+                                       dev->phys->props.deviceName, dev->lost_reason);
+    if (cmd->type == AIDEV_COMMAND_HOST_CALLBACK)
+        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
+                                       "vulkan: host callbacks are run by libaidev");
+    aidev_backend_event *failed = failed_wait(wait_count, waits);
+    if (failed) {
+        /* It does not run; the queue's later commands do. */
+        if (signal) {
+            char why[600];
+            dependency_message(why, sizeof why, failed);
+            aidev_backend_event_complete(signal, AIDEV_ERROR_DEPENDENCY, "%s", why);
+        }
+        return AIDEV_SUCCESS;
+    }
+    bool gated = false;
+    for (uint32_t i = 0; i < wait_count && !gated; i++)
+        gated = aidev_backend_event_status(waits[i]) == AIDEV_NOT_READY &&
+                !payload_of(q, waits[i]);
+
+    pthread_mutex_lock(&q->lock);
+    if (!gated && !q->held_head) {
+        aidev_status st = record_command(q, cmd, wait_count, waits, signal);
+        pthread_mutex_unlock(&q->lock);
+        return st;
+    }
+    vkb_held *h = held_new(q, cmd, wait_count, waits, signal);
+    if (!h) {
+        pthread_mutex_unlock(&q->lock);
+        return out_of_memory();
+    }
+    if (q->held_tail)
+        q->held_tail->next = h;
+    else
+        q->held_head = h;
+    q->held_tail = h;
+    pthread_mutex_unlock(&q->lock);
+    for (uint32_t i = 0; i < h->gate_count; i++)
+        aidev_backend_event_on_complete(h->gates[i], gate_done, h);
+    if (atomic_fetch_sub(&h->pending, 1) == 1)
+        drain(q);
+    return AIDEV_SUCCESS;
+}
+
+aidev_status vkb_queue_flush(void *queue)
+{
+    vkb_queue *q = queue;
+    pthread_mutex_lock(&q->lock);
+    aidev_status st = submit_open(q);
+    pthread_mutex_unlock(&q->lock);
+    return st;
+}
+
+aidev_status vkb_queue_finish(void *queue)
+{
+    vkb_queue *q = queue;
+    vkb_device *dev = q->dev;
+    pthread_mutex_lock(&q->lock);
+    while (q->held_head)
+        pthread_cond_wait(&q->held_drained, &q->lock);
+    aidev_status st = submit_open(q);
+    uint64_t target = q->submitted_value;
+    aidev_status broken = q->broken;
+    char reason[256];
+    snprintf(reason, sizeof reason, "%s", q->broken_reason);
+    pthread_mutex_unlock(&q->lock);
+
+    if (!atomic_load(&dev->lost)) {
+        VkSemaphoreWaitInfo wi = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
+                                  .semaphoreCount = 1,
+                                  .pSemaphores = &q->sem,
+                                  .pValues = &target};
+        VkResult r = dev->f.vkWaitSemaphores(dev->handle, &wi, UINT64_MAX);
+        if (r != VK_SUCCESS)
+            vkb_device_error(dev, "vkWaitSemaphores", r);
+    }
+    if (atomic_load(&dev->lost)) {
+        vkb_queue_fail_inflight(q, AIDEV_ERROR_DEVICE_LOST, dev->lost_reason);
+        return aidev_backend_set_error(AIDEV_ERROR_DEVICE_LOST, "vulkan: device '%s' lost: %s",
+                                       dev->phys->props.deviceName, dev->lost_reason);
+    }
+    vkb_queue_process(q);
+    if (broken != AIDEV_SUCCESS)
+        return aidev_backend_set_error(broken, "vulkan: the queue lost commands: %s", reason);
+    return st;
+}
+
+aidev_status vkb_queue_create(void *device, aidev_queue_priority priority, void **out_queue)
+{
+    vkb_device *dev = device;
+    vkb_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return out_of_memory();
+    q->dev = dev;
+    uint32_t n = dev->compute_queue_count;
+    if (dev->queue_priorities && priority == AIDEV_QUEUE_PRIORITY_HIGH)
+        q->compute_index = 0;
+    else if (dev->queue_priorities && priority == AIDEV_QUEUE_PRIORITY_LOW)
+        q->compute_index = n - 1;
+    else if (dev->queue_priorities)
+        q->compute_index = 1 + atomic_fetch_add(&dev->next_compute_queue, 1) % (n - 2);
+    else
+        q->compute_index = atomic_fetch_add(&dev->next_compute_queue, 1) % n;
+    q->last_family = dev->has_transfer ? VKB_FAMILY_TRANSFER : VKB_FAMILY_COMPUTE;
+    aidev_status st = vkb_device_semaphore_get(dev, &q->sem, &q->last_value);
+    if (st != AIDEV_SUCCESS) {
+        free(q);
+        return st;
+    }
+    q->submitted_value = q->last_value;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_mutex_init(&q->inflight_lock, NULL);
+    pthread_mutex_init(&q->complete_lock, NULL);
+    pthread_cond_init(&q->held_drained, NULL);
+    vkb_completion_add_queue(dev, q);
+    *out_queue = q;
+    return AIDEV_SUCCESS;
+}
+
+void vkb_queue_destroy(void *queue)
+{
+    vkb_queue *q = queue;
+    vkb_device *dev = q->dev;
+    vkb_queue_finish(q);
+    vkb_completion_remove_queue(dev, q);
+    vkb_queue_fail_inflight(q, AIDEV_ERROR_CANCELLED, "the queue was released");
+    if (q->open) {
+        vkb_batch_retire(q->open, AIDEV_ERROR_CANCELLED, "the queue was released");
+        q->open = NULL;
+    }
+    for (int fam = 0; fam < 2; fam++) {
+        while (q->free_batches[fam]) {
+            vkb_batch *b = q->free_batches[fam];
+            q->free_batches[fam] = b->next;
+            batch_free(b);
+        }
+        if (q->pools[fam])
+            dev->f.vkDestroyCommandPool(dev->handle, q->pools[fam], NULL);
+    }
+    vkb_device_semaphore_put(dev, q->sem);
+    pthread_cond_destroy(&q->held_drained);
+    pthread_mutex_destroy(&q->complete_lock);
+    pthread_mutex_destroy(&q->inflight_lock);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
