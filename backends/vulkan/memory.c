@@ -134,8 +134,9 @@ static void block_free(vkb_device *dev, vkb_block *blk)
 
 void vkb_memory_finish(vkb_device *dev)
 {
-    for (uint32_t t = 0; t < VK_MAX_MEMORY_TYPES; t++) {
-        vkb_pool *pool = dev->pools[t];
+    for (uint32_t i = 0; i < 2 * VK_MAX_MEMORY_TYPES; i++) {
+        uint32_t t = i / 2;
+        vkb_pool *pool = dev->pools[t][i % 2];
         if (!pool)
             continue;
         while (pool->blocks) {
@@ -149,7 +150,7 @@ void vkb_memory_finish(vkb_device *dev)
         }
         pthread_mutex_destroy(&pool->lock);
         free(pool);
-        dev->pools[t] = NULL;
+        dev->pools[t][i % 2] = NULL;
     }
 }
 
@@ -159,9 +160,9 @@ void vkb_memory_finish(vkb_device *dev)
 
 static vkb_pool *get_pool(vkb_device *dev, uint32_t type, bool mapped)
 {
-    /* Pools are made at open for the kinds' types, so no lock is needed
-     * here after that; see vkb_memory_init's callers. */
-    vkb_pool *pool = __atomic_load_n(&dev->pools[type], __ATOMIC_ACQUIRE);
+    /* Made on first use; two threads racing keep the first one made. */
+    vkb_pool **slot = &dev->pools[type][mapped ? 1 : 0];
+    vkb_pool *pool = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (pool)
         return pool;
     pool = calloc(1, sizeof *pool);
@@ -179,7 +180,7 @@ static vkb_pool *get_pool(vkb_device *dev, uint32_t type, bool mapped)
         pool->block_size /= 2;
     pthread_mutex_init(&pool->lock, NULL);
     vkb_pool *expected = NULL;
-    if (!__atomic_compare_exchange_n(&dev->pools[type], &expected, pool, false, __ATOMIC_ACQ_REL,
+    if (!__atomic_compare_exchange_n(slot, &expected, pool, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
         pthread_mutex_destroy(&pool->lock);
         free(pool);

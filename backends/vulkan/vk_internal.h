@@ -312,7 +312,9 @@ typedef struct vkb_device {
     int32_t kind_type[AIDEV_MEMORY_KIND_COUNT_];
     bool kind_mapped[AIDEV_MEMORY_KIND_COUNT_];
     int32_t staging_type;
-    vkb_pool *pools[VK_MAX_MEMORY_TYPES];
+    /* A pool per memory type, mapped or not (a type can serve both: DEVICE
+     * memory unmapped, staging mapped). */
+    vkb_pool *pools[VK_MAX_MEMORY_TYPES][2];
     uint64_t storage_align;         /* minStorageBufferOffsetAlignment */
 
     bool push_descriptors;
