@@ -155,6 +155,11 @@ AIDEV_API aidev_status aidev_buffer_import_host(aidev_device device, void *host_
         return aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
                            "host_ptr %p + size %llu wraps around the address space", host_ptr,
                            (unsigned long long)size);
+    if (!(dev->info->features & AIDEV_FEATURE_HOST_IMPORT))
+        return aidev_error(AIDEV_ERROR_UNSUPPORTED,
+                           "device %u (%s, %s) cannot import host memory without a copy; "
+                           "allocate a HOST buffer and write into it instead",
+                           dev->index, dev->info->name, dev->backend->name);
     st = check_common(dev, size, AIDEV_MEMORY_HOST, element_type);
     if (st != AIDEV_SUCCESS)
         return st;
@@ -269,45 +274,32 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_i
     uint32_t u32;
     uint64_t u64;
     aidev_device dev;
-    const void *src;
-    size_t size;
     const char *page_kind;
     switch (key) {
     case AIDEV_BUFFER_INFO_SIZE:
         u64 = b->size;
-        src = &u64, size = sizeof u64;
-        break;
+        return aidev_info_put(&u64, sizeof u64, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_SIZE");
     case AIDEV_BUFFER_INFO_KIND:
         u32 = (uint32_t)b->kind;
-        src = &u32, size = sizeof u32;
-        break;
+        return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_KIND");
     case AIDEV_BUFFER_INFO_ELEMENT_TYPE:
         u32 = (uint32_t)b->element_type;
-        src = &u32, size = sizeof u32;
-        break;
+        return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_ELEMENT_TYPE");
     case AIDEV_BUFFER_INFO_DEVICE:
         dev = (aidev_device)b->device->obj.handle;
-        src = &dev, size = sizeof dev;
-        break;
+        return aidev_info_put(&dev, sizeof dev, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_DEVICE");
     case AIDEV_BUFFER_INFO_IMPORTED:
         u32 = b->imported;
-        src = &u32, size = sizeof u32;
-        break;
+        return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_IMPORTED");
     case AIDEV_BUFFER_INFO_PAGE_KIND:
         page_kind = b->host_ptr ? "normal" : "device";
-        src = page_kind, size = strlen(page_kind) + 1;
-        break;
-    default:
-        return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_buffer_info", (int)key);
+        return aidev_info_put_string(page_kind, value_size, value, size_ret,
+                                     "AIDEV_BUFFER_INFO_PAGE_KIND");
     }
-    if (size_ret)
-        *size_ret = size;
-    if (!value)
-        return size_ret ? AIDEV_SUCCESS
-                        : aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "value and size_ret: both NULL");
-    if (value_size < size)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "value_size: %zu bytes, key needs %zu",
-                           value_size, size);
-    memcpy(value, src, size);
-    return AIDEV_SUCCESS;
+    return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_buffer_info", (int)key);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hal/internal.h"
+#include "hal/io.h"
 
 /* ------------------------------------------------------------------------ */
 /* Handle lookups, shared by every file                                     */
@@ -224,6 +225,7 @@ static aidev_status make_reports(aidev_context_obj *ctx, aidev_registry_backend 
 
 static void context_free(aidev_context_obj *ctx, bool registry_held)
 {
+    aidev_io_engine_destroy(ctx->io);
     for (uint32_t i = 0; i < ctx->device_count; i++) {
         aidev_device_close(&ctx->devices[i]);
         aidev_handle_free(ctx->devices[i].obj.handle);

@@ -38,31 +38,6 @@ void aidev_device_close(aidev_device_obj *dev)
     }
 }
 
-static aidev_status put_value(const void *src, size_t size, size_t value_size, void *value,
-                              size_t *size_ret, const char *key_name)
-{
-    if (size_ret)
-        *size_ret = size;
-    if (!value) {
-        if (!size_ret)
-            return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                               "value and size_ret: both NULL, nothing to return for %s",
-                               key_name);
-        return AIDEV_SUCCESS;
-    }
-    if (value_size < size)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                           "value_size: %zu bytes, but %s needs %zu", value_size, key_name, size);
-    memcpy(value, src, size);
-    return AIDEV_SUCCESS;
-}
-
-static aidev_status put_string(const char *s, size_t value_size, void *value, size_t *size_ret,
-                               const char *key_name)
-{
-    return put_value(s, strlen(s) + 1, value_size, value, size_ret, key_name);
-}
-
 AIDEV_API aidev_status aidev_device_get_info(aidev_device device, aidev_device_info key,
                                              size_t value_size, void *value, size_t *size_ret)
 {
@@ -75,8 +50,8 @@ AIDEV_API aidev_status aidev_device_get_info(aidev_device device, aidev_device_i
     uint32_t u32;
     int32_t i32;
 
-#define PUT(v, name) put_value(&(v), sizeof(v), value_size, value, size_ret, name)
-#define PUT_STR(s, name) put_string(s, value_size, value, size_ret, name)
+#define PUT(v, name) aidev_info_put(&(v), sizeof(v), value_size, value, size_ret, name)
+#define PUT_STR(s, name) aidev_info_put_string(s, value_size, value, size_ret, name)
     switch (key) {
     case AIDEV_DEVICE_INFO_NAME:
         return PUT_STR(in->name, "AIDEV_DEVICE_INFO_NAME");

@@ -418,6 +418,53 @@ AIDEV_API aidev_status aidev_event_set_callback(aidev_event event, aidev_event_c
     return add_callback(e, n);
 }
 
+const char *aidev_command_kind_name(aidev_command_kind kind)
+{
+    static const char *const names[] = {
+        [AIDEV_CMD_USER] = "user",           [AIDEV_CMD_WRITE] = "write",
+        [AIDEV_CMD_READ] = "read",           [AIDEV_CMD_COPY] = "copy",
+        [AIDEV_CMD_FILL] = "fill",           [AIDEV_CMD_DISPATCH] = "dispatch",
+        [AIDEV_CMD_BARRIER] = "barrier",     [AIDEV_CMD_HOST_CALLBACK] = "host_callback",
+        [AIDEV_CMD_FILE_READ] = "file_read", [AIDEV_CMD_INTERNAL] = "internal",
+    };
+    return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
+}
+
+AIDEV_API aidev_status aidev_event_get_info(aidev_event event, aidev_event_info key,
+                                            size_t value_size, void *value, size_t *size_ret)
+{
+    aidev_error_clear();
+    aidev_event_obj *e;
+    aidev_status st = aidev_lookup_event(event, "event", &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    uint32_t u32;
+    aidev_device dev;
+    switch (key) {
+    case AIDEV_EVENT_INFO_COMMAND:
+        return aidev_info_put_string(aidev_command_kind_name(e->kind), value_size, value,
+                                     size_ret, "AIDEV_EVENT_INFO_COMMAND");
+    case AIDEV_EVENT_INFO_BYTES:
+        return aidev_info_put(&e->bytes, sizeof e->bytes, value_size, value, size_ret,
+                              "AIDEV_EVENT_INFO_BYTES");
+    case AIDEV_EVENT_INFO_KERNEL:
+        return aidev_info_put_string(e->kernel, value_size, value, size_ret,
+                                     "AIDEV_EVENT_INFO_KERNEL");
+    case AIDEV_EVENT_INFO_IO_ENGINE:
+        return aidev_info_put_string(e->io_engine ? e->io_engine : "", value_size, value,
+                                     size_ret, "AIDEV_EVENT_INFO_IO_ENGINE");
+    case AIDEV_EVENT_INFO_IO_DIRECT:
+        u32 = e->io_direct;
+        return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
+                              "AIDEV_EVENT_INFO_IO_DIRECT");
+    case AIDEV_EVENT_INFO_DEVICE:
+        dev = e->producer ? (aidev_device)e->producer->obj.handle : NULL;
+        return aidev_info_put(&dev, sizeof dev, value_size, value, size_ret,
+                              "AIDEV_EVENT_INFO_DEVICE");
+    }
+    return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_event_info", (int)key);
+}
+
 AIDEV_API aidev_status aidev_event_release(aidev_event event)
 {
     aidev_error_clear();

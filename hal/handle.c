@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
 
 #define SLOT_BITS 24u
 #define CHUNK_BITS 12u
@@ -31,6 +33,21 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t free_head;  /* index + 1, 0: empty */
 static uint32_t slots_made; /* slots handed out at least once */
 static uint64_t generation_of_next = 1;
+/* Handles are XORed with a per-process key (low slot bits clear), so small
+ * integers, addresses and other garbage almost never decode to a live slot
+ * and generation. */
+static uintptr_t handle_key;
+
+static void choose_key(void)
+{
+    uintptr_t key = 0;
+    if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        key = (uintptr_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&ts;
+    }
+    handle_key = key & ~(uintptr_t)((1u << SLOT_BITS) - 1);
+}
 
 static slot *slot_at(uint32_t index)
 {
@@ -43,6 +60,8 @@ uintptr_t aidev_handle_alloc(aidev_handle_type type, void *object)
     uintptr_t handle = 0;
 
     pthread_mutex_lock(&table_lock);
+    if (slots_made == 0 && !handle_key)
+        choose_key();
     uint32_t index;
     if (free_head) {
         index = free_head - 1;
@@ -67,7 +86,7 @@ uintptr_t aidev_handle_alloc(aidev_handle_type type, void *object)
     slot *s = slot_at(index);
     atomic_store_explicit(&s->object, object, memory_order_relaxed);
     atomic_store_explicit(&s->tag, (gen << 8) | (uint64_t)type, memory_order_release);
-    handle = ((uintptr_t)gen << SLOT_BITS) | (uintptr_t)(index + 1);
+    handle = (((uintptr_t)gen << SLOT_BITS) | (uintptr_t)(index + 1)) ^ handle_key;
 out:
     pthread_mutex_unlock(&table_lock);
     return handle;
@@ -75,6 +94,7 @@ out:
 
 static slot *slot_of(uintptr_t handle, uint64_t *out_tag)
 {
+    handle ^= __atomic_load_n(&handle_key, __ATOMIC_RELAXED);
     uintptr_t low = handle & ((1u << SLOT_BITS) - 1);
     if (low == 0)
         return NULL;
@@ -115,7 +135,7 @@ void aidev_handle_free(uintptr_t handle)
     if (s && (tag & 0xff) != AIDEV_HANDLE_NONE) {
         atomic_store_explicit(&s->tag, 0, memory_order_release);
         atomic_store_explicit(&s->object, NULL, memory_order_relaxed);
-        uint32_t index = (uint32_t)(handle & ((1u << SLOT_BITS) - 1)) - 1;
+        uint32_t index = (uint32_t)((handle ^ handle_key) & ((1u << SLOT_BITS) - 1)) - 1;
         s->next_free = free_head;
         free_head = index + 1;
     }

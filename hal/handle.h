@@ -1,7 +1,8 @@
 /*
  * handle.h - the table behind every public handle.
  *
- * A handle is (generation << 24 | slot + 1). Looking one up checks the slot
+ * A handle is (generation << 24 | slot + 1), XORed with a per-process key.
+ * Looking one up checks the slot
  * exists, holds an object of the expected type and has the same generation:
  * a released handle (generation bumped), a handle of another type, or any
  * garbage value fails the check without a single pointer being followed.

@@ -39,6 +39,13 @@ const char *aidev_error_message(void);
 
 uint64_t aidev_now_ns(void);
 
+/* The typed info pattern: copies |size| bytes of |src| into |value| when it
+ * has room, reports the size; |key_name| goes into the messages. */
+aidev_status aidev_info_put(const void *src, size_t size, size_t value_size, void *value,
+                           size_t *size_ret, const char *key_name);
+aidev_status aidev_info_put_string(const char *s, size_t value_size, void *value,
+                                   size_t *size_ret, const char *key_name);
+
 /* ------------------------------------------------------------------------ */
 /* Objects                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -79,7 +86,8 @@ typedef struct aidev_device_obj {
 
 typedef struct aidev_context_obj {
     aidev_object obj;
-    pthread_mutex_t lock;     /* guards the object list and the counters */
+    pthread_mutex_t lock;     /* guards the object list, the counters, io */
+    struct aidev_io_engine *io; /* file reads; made on first use */
     aidev_object list;        /* sentinel of the list of child objects */
     uint32_t device_count;
     aidev_device_obj *devices;
@@ -132,6 +140,22 @@ typedef struct aidev_event_callback_node {
     void *user_data;
 } aidev_event_callback_node;
 
+/* What an event's command was, for info queries, traces and probes. */
+typedef enum aidev_command_kind {
+    AIDEV_CMD_USER = 0, /* a user event */
+    AIDEV_CMD_WRITE,
+    AIDEV_CMD_READ,
+    AIDEV_CMD_COPY,
+    AIDEV_CMD_FILL,
+    AIDEV_CMD_DISPATCH,
+    AIDEV_CMD_BARRIER,
+    AIDEV_CMD_HOST_CALLBACK,
+    AIDEV_CMD_FILE_READ,
+    AIDEV_CMD_INTERNAL, /* the hal's own (barriers of held commands, staging copies) */
+} aidev_command_kind;
+
+const char *aidev_command_kind_name(aidev_command_kind kind);
+
 struct aidev_backend_event {
     aidev_object obj;
     atomic_uint refs;
@@ -141,6 +165,13 @@ struct aidev_backend_event {
     aidev_event_times times;
     const aidev_device_obj *producer; /* device of the queue, NULL: user event */
     bool user_event;
+    /* The command behind it. */
+    aidev_command_kind kind;
+    uint32_t queue_id;        /* trace track; 0 for user events */
+    uint64_t bytes;
+    char kernel[64];
+    const char *io_engine;    /* file reads: static name, NULL until started */
+    bool io_direct;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     uint32_t sleepers;
@@ -155,6 +186,7 @@ struct aidev_pending_command;
 
 typedef struct aidev_queue_obj {
     aidev_object obj;
+    uint32_t id;              /* unique in the process: trace track */
     aidev_device_obj *device;
     aidev_queue_priority priority;
     void *native;
@@ -238,5 +270,32 @@ void aidev_event_destroy_for_context(aidev_event_obj *e);
 aidev_status aidev_event_wait_obj(aidev_event_obj *e, uint64_t timeout_ns);
 
 void aidev_queue_destroy_for_context(aidev_queue_obj *q);
+
+/* Commands the hal runs itself (host callbacks where the backend has no
+ * native form, file reads): they wait in the queue's hold list like held
+ * commands; once the queue's earlier commands are done, |start| runs on a
+ * library thread, and the op ends with aidev_queue_op_finish(), from any
+ * thread, possibly within |start|. Later commands of the queue wait for it. */
+typedef struct aidev_pending_command aidev_pending_command;
+typedef struct aidev_hal_op {
+    void (*start)(aidev_pending_command *p, void *state);
+    void (*destroy)(void *state); /* (optional) after the op finished */
+    void *state;
+} aidev_hal_op;
+void aidev_queue_op_finish(aidev_pending_command *p, aidev_status status, const char *message);
+aidev_queue_obj *aidev_pending_queue(const aidev_pending_command *p);
+/* The command's event, or NULL when nobody asked for one. */
+aidev_event_obj *aidev_pending_signal(const aidev_pending_command *p);
+
+/* Submits |cmd| straight to the queue's backend, outside the queue's order:
+ * for an op's own steps (staging copies) while later commands wait behind
+ * it. |signal| (may be NULL) receives the completion. */
+aidev_status aidev_queue_submit_internal(aidev_queue_obj *q, const aidev_backend_command *cmd,
+                                         aidev_event_obj *signal);
+
+/* File reads (hal/file_read.c): the op behind aidev_enqueue_file_read. */
+aidev_status aidev_file_read_op(aidev_queue_obj *q, aidev_buffer_obj *b, uint64_t buffer_offset,
+                                int fd, uint64_t file_offset, uint64_t size, uint32_t flags,
+                                aidev_hal_op *out_op);
 
 #endif

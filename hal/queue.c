@@ -20,7 +20,7 @@
 
 #include "hal/internal.h"
 
-typedef struct aidev_pending_command {
+struct aidev_pending_command {
     struct aidev_pending_command *next;
     aidev_queue_obj *queue;
     aidev_backend_command cmd;
@@ -30,16 +30,18 @@ typedef struct aidev_pending_command {
     uint32_t buffer_count;
     aidev_kernel_obj *kernel;
     aidev_event_obj *signal;  /* may be NULL */
-    atomic_uint gates;        /* events still pending */
+    atomic_uint gates;        /* events still pending (and a running op) */
     /* Set by the first failure before it runs: the command will not run and
      * its event completes with |fail_status| and |cause|. */
     atomic_bool failed;
     aidev_status fail_status;
-    char cause[512];
-    /* Host callback run by the hal: a barrier first, then the function. */
-    bool hal_callback;
+    char cause[1024];
+    /* A command the hal runs itself: a barrier first, then the op. */
+    bool is_op;
+    aidev_hal_op op;
     bool barrier_submitted;
-} aidev_pending_command;
+    bool op_started;
+};
 
 /* ------------------------------------------------------------------------ */
 /* The hold list                                                            */
@@ -47,6 +49,8 @@ typedef struct aidev_pending_command {
 
 static void pending_free(aidev_pending_command *p)
 {
+    if (p->is_op && p->op.destroy)
+        p->op.destroy(p->op.state);
     for (uint32_t i = 0; i < p->buffer_count; i++)
         aidev_buffer_unref(p->buffers[i]);
     if (p->kernel)
@@ -58,26 +62,51 @@ static void pending_free(aidev_pending_command *p)
 
 static void queue_drain(aidev_queue_obj *q);
 
+/* Marks |p| as not to run, keeping the first cause. */
+static void pending_fail(aidev_pending_command *p, aidev_status status, const char *cause)
+{
+    bool expected = false;
+    if (atomic_compare_exchange_strong(&p->failed, &expected, true)) {
+        p->fail_status = status;
+        snprintf(p->cause, sizeof p->cause, "%s", cause);
+    }
+}
+
 static void gate_done(aidev_backend_event *e, aidev_status status, void *user_data)
 {
     aidev_pending_command *p = user_data;
     if (status != AIDEV_SUCCESS) {
-        bool expected = false;
-        if (atomic_compare_exchange_strong(&p->failed, &expected, true)) {
-            p->fail_status = AIDEV_ERROR_DEPENDENCY;
-            snprintf(p->cause, sizeof p->cause, "an event it waited on failed with %s: %s",
-                     aidev_status_string(status), aidev_backend_event_message(e));
-        }
+        char cause[1024];
+        snprintf(cause, sizeof cause, "an event it waited on failed with %s: %s",
+                 aidev_status_string(status), aidev_backend_event_message(e));
+        pending_fail(p, AIDEV_ERROR_DEPENDENCY, cause);
     }
     aidev_queue_obj *q = p->queue;
     atomic_fetch_sub(&p->gates, 1);
     queue_drain(q);
 }
 
-/* Hands |cmd| to the backend with no waits; when the submit fails, the
- * error goes on |signal| instead. */
-static void submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
-                        aidev_event_obj *signal)
+void aidev_queue_op_finish(aidev_pending_command *p, aidev_status status, const char *message)
+{
+    if (status != AIDEV_SUCCESS)
+        pending_fail(p, status, message && *message ? message : aidev_status_string(status));
+    aidev_queue_obj *q = p->queue;
+    atomic_fetch_sub(&p->gates, 1);
+    queue_drain(q);
+}
+
+aidev_queue_obj *aidev_pending_queue(const aidev_pending_command *p)
+{
+    return p->queue;
+}
+
+aidev_event_obj *aidev_pending_signal(const aidev_pending_command *p)
+{
+    return p->signal;
+}
+
+aidev_status aidev_queue_submit_internal(aidev_queue_obj *q, const aidev_backend_command *cmd,
+                                         aidev_event_obj *signal)
 {
     const aidev_backend_vtable *vt = AIDEV_DEVICE_VT(q->device);
     if (signal)
@@ -85,7 +114,55 @@ static void submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
     aidev_error_clear();
     aidev_status st = vt->queue_submit(q->native, cmd, 0, NULL, signal);
     if (st != AIDEV_SUCCESS && signal)
-        aidev_backend_event_complete(signal, st, "%s", aidev_error_message());
+        aidev_backend_event_release(signal); /* the backend never took it */
+    return st;
+}
+
+/* Hands |cmd| to the backend with no waits; when the submit fails, the
+ * error goes on |signal| instead. */
+static void submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
+                        aidev_event_obj *signal)
+{
+    aidev_status st = aidev_queue_submit_internal(q, cmd, signal);
+    if (st != AIDEV_SUCCESS && signal)
+        aidev_event_complete(signal, st, aidev_error_message());
+}
+
+/* An op at the head: first a barrier so the queue's earlier commands are
+ * done, then its start. Returns false when it is waiting. Called with the
+ * hold lock, which it may drop and retake. */
+static bool advance_op(aidev_queue_obj *q, aidev_pending_command *p)
+{
+    if (atomic_load(&p->failed))
+        return true;
+    if (!p->barrier_submitted) {
+        p->barrier_submitted = true;
+        aidev_event_obj *barrier;
+        if (aidev_event_new(q->obj.context, q->device, false, &barrier) != AIDEV_SUCCESS) {
+            pending_fail(p, AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+            return true;
+        }
+        barrier->kind = AIDEV_CMD_INTERNAL;
+        atomic_store(&p->gates, 1);
+        pthread_mutex_unlock(&q->hold_lock);
+        const aidev_backend_command cmd = {.type = AIDEV_COMMAND_BARRIER};
+        submit_held(q, &cmd, barrier);
+        aidev_backend_event_on_complete(barrier, gate_done, p);
+        aidev_backend_event_release(barrier);
+        pthread_mutex_lock(&q->hold_lock);
+        return false;
+    }
+    if (!p->op_started) {
+        p->op_started = true;
+        atomic_store(&p->gates, 1);
+        pthread_mutex_unlock(&q->hold_lock);
+        if (p->signal)
+            p->signal->times.start = aidev_now_ns();
+        p->op.start(p, p->op.state);
+        pthread_mutex_lock(&q->hold_lock);
+        return false;
+    }
+    return true;
 }
 
 /* Runs what can run at the head of the hold list. One thread drains at a
@@ -103,26 +180,8 @@ static void queue_drain(aidev_queue_obj *q)
         q->drain_again = false;
         aidev_pending_command *p;
         while ((p = q->held_head) && atomic_load(&p->gates) == 0) {
-            if (p->hal_callback && !p->barrier_submitted && !atomic_load(&p->failed)) {
-                /* Wait for the queue's earlier commands with a barrier, then
-                 * come back for the function. */
-                p->barrier_submitted = true;
-                aidev_event_obj *barrier;
-                if (aidev_event_new(q->obj.context, q->device, false, &barrier) != AIDEV_SUCCESS) {
-                    atomic_store(&p->failed, true);
-                    p->fail_status = AIDEV_ERROR_OUT_OF_HOST_MEMORY;
-                    snprintf(p->cause, sizeof p->cause, "out of host memory");
-                    continue;
-                }
-                atomic_store(&p->gates, 1);
-                pthread_mutex_unlock(&q->hold_lock);
-                const aidev_backend_command cmd = {.type = AIDEV_COMMAND_BARRIER};
-                submit_held(q, &cmd, barrier);
-                aidev_backend_event_on_complete(barrier, gate_done, p);
-                aidev_backend_event_release(barrier);
-                pthread_mutex_lock(&q->hold_lock);
+            if (p->is_op && !advance_op(q, p))
                 continue;
-            }
             q->held_head = p->next;
             if (!q->held_head)
                 q->held_tail = NULL;
@@ -131,8 +190,7 @@ static void queue_drain(aidev_queue_obj *q)
             if (atomic_load(&p->failed)) {
                 if (p->signal)
                     aidev_event_complete(p->signal, p->fail_status, p->cause);
-            } else if (p->hal_callback) {
-                p->cmd.u.host_callback.fn(p->cmd.u.host_callback.user_data);
+            } else if (p->is_op) {
                 if (p->signal)
                     aidev_event_complete(p->signal, AIDEV_SUCCESS, NULL);
             } else {
@@ -155,120 +213,70 @@ static void queue_drain(aidev_queue_obj *q)
 typedef struct enqueue_request {
     aidev_queue_obj *queue;
     aidev_backend_command cmd;
+    aidev_command_kind kind;
+    uint64_t bytes;
     aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
     uint32_t buffer_count;
     aidev_kernel_obj *kernel;
+    bool has_op;
+    aidev_hal_op op;
     uint32_t wait_count;
     const aidev_event *wait_events;
     aidev_event *out_event;
 } enqueue_request;
 
-static aidev_status enqueue(enqueue_request *r)
+static void host_callback_start(aidev_pending_command *p, void *state)
 {
-    aidev_queue_obj *q = r->queue;
-    aidev_context_obj *ctx = q->obj.context;
-    const aidev_registry_backend *backend = q->device->backend;
-    aidev_status st;
+    (void)state;
+    p->cmd.u.host_callback.fn(p->cmd.u.host_callback.user_data);
+    aidev_queue_op_finish(p, AIDEV_SUCCESS, NULL);
+}
 
-    if (r->wait_count && !r->wait_events)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
-                           r->wait_count);
-    if (r->wait_count > 1024)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                           "wait_count: %u, at most 1024 events per command", r->wait_count);
-
-    /* Resolve the wait list; keep only the events still pending. */
-    aidev_event_obj *small[16];
-    aidev_event_obj **waits = small;
-    if (r->wait_count > 16) {
-        waits = malloc(r->wait_count * sizeof *waits);
-        if (!waits)
-            return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    }
-    uint32_t pending = 0;
-    bool foreign = false;
-    const aidev_event_obj *failed = NULL;
+/* Resolves the wait list: pending events into |waits|, whether any is not
+ * this device's, and the first that already failed. */
+static aidev_status resolve_waits(const enqueue_request *r, aidev_event_obj **waits,
+                                  uint32_t *pending, bool *foreign,
+                                  const aidev_event_obj **failed)
+{
+    *pending = 0;
+    *foreign = false;
+    *failed = NULL;
     for (uint32_t i = 0; i < r->wait_count; i++) {
         char what[32];
         aidev_event_obj *e;
         snprintf(what, sizeof what, "wait_events[%u]", i);
-        st = aidev_lookup_event(r->wait_events[i], what, &e);
-        if (st == AIDEV_SUCCESS && e->obj.context != ctx)
+        aidev_status st = aidev_lookup_event(r->wait_events[i], what, &e);
+        if (st == AIDEV_SUCCESS && e->obj.context != r->queue->obj.context)
             st = aidev_error(AIDEV_ERROR_INVALID_HANDLE, "%s: the event belongs to another context",
                              what);
         if (st != AIDEV_SUCCESS)
-            goto out;
+            return st;
         aidev_status es = aidev_backend_event_status(e);
         if (es == AIDEV_NOT_READY) {
-            waits[pending++] = e;
-            if (e->producer != q->device)
-                foreign = true;
-        } else if (es != AIDEV_SUCCESS && !failed) {
-            failed = e;
+            waits[(*pending)++] = e;
+            if (e->producer != r->queue->device)
+                *foreign = true;
+        } else if (es != AIDEV_SUCCESS && !*failed) {
+            *failed = e;
         }
     }
+    return AIDEV_SUCCESS;
+}
 
-    aidev_event_obj *signal = NULL;
-    if (r->out_event) {
-        st = aidev_event_new(ctx, q->device, false, &signal);
-        if (st != AIDEV_SUCCESS)
-            goto out;
-        st = aidev_event_publish(signal, r->out_event);
-        if (st != AIDEV_SUCCESS) {
-            aidev_backend_event_release(signal);
-            goto out;
-        }
-    }
-    st = AIDEV_SUCCESS;
-
-    if (failed) {
-        /* It cannot run: say so on its event; the enqueue itself worked. */
-        if (signal) {
-            char msg[600];
-            snprintf(msg, sizeof msg, "an event it waited on failed with %s: %s",
-                     aidev_status_string(failed->status), failed->message ? failed->message : "");
-            aidev_event_complete(signal, AIDEV_ERROR_DEPENDENCY, msg);
-        }
-        goto out;
-    }
-
-    bool hal_callback = r->cmd.type == AIDEV_COMMAND_HOST_CALLBACK &&
-                        !(backend->vt.caps & AIDEV_BACKEND_CAP_HOST_CALLBACK);
-    bool must_gate = hal_callback || (foreign && !(backend->vt.caps & AIDEV_BACKEND_CAP_ANY_WAIT));
-
-    pthread_mutex_lock(&q->hold_lock);
-    bool hold = must_gate || q->held_head || q->draining;
-    if (!hold) {
-        pthread_mutex_unlock(&q->hold_lock);
-        if (signal)
-            aidev_backend_event_retain(signal);
-        aidev_error_clear();
-        st = backend->vt.queue_submit(q->native, &r->cmd, pending,
-                                      (aidev_backend_event *const *)waits, signal);
-        if (st != AIDEV_SUCCESS && signal) {
-            aidev_backend_event_release(signal); /* the backend's, never taken */
-            if (!aidev_error_message()[0])
-                aidev_error(st, "backend '%s': queue_submit failed", backend->name);
-            /* The caller gets no event when the enqueue itself fails. */
-            aidev_event_destroy_for_context(signal);
-            *r->out_event = NULL;
-        }
-        goto out;
-    }
-
+/* Puts the command on the hold list, to run once |waits| complete. */
+static aidev_status hold(enqueue_request *r, aidev_event_obj **waits, uint32_t pending,
+                         aidev_event_obj *signal)
+{
+    aidev_queue_obj *q = r->queue;
     aidev_pending_command *p = calloc(1, sizeof *p);
     if (!p) {
         pthread_mutex_unlock(&q->hold_lock);
-        if (signal) {
-            aidev_event_destroy_for_context(signal);
-            *r->out_event = NULL;
-        }
-        st = aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-        goto out;
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
     p->queue = q;
     p->cmd = r->cmd;
-    p->hal_callback = hal_callback;
+    p->is_op = r->has_op;
+    p->op = r->op;
     if (r->cmd.type == AIDEV_COMMAND_DISPATCH) {
         memcpy(p->args, r->cmd.u.dispatch.args, r->cmd.u.dispatch.arg_count * sizeof p->args[0]);
         p->cmd.u.dispatch.args = p->args;
@@ -299,8 +307,93 @@ static aidev_status enqueue(enqueue_request *r)
         aidev_backend_event_on_complete(waits[i], gate_done, p);
     atomic_fetch_sub(&p->gates, 1);
     queue_drain(q);
+    return AIDEV_SUCCESS;
+}
+
+static aidev_status enqueue(enqueue_request *r)
+{
+    aidev_queue_obj *q = r->queue;
+    aidev_context_obj *ctx = q->obj.context;
+    const aidev_registry_backend *backend = q->device->backend;
+    aidev_status st;
+
+    if (r->wait_count && !r->wait_events)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
+                           r->wait_count);
+    if (r->wait_count > 1024)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "wait_count: %u, at most 1024 events per command", r->wait_count);
+
+    aidev_event_obj *small[16];
+    aidev_event_obj **waits = small;
+    if (r->wait_count > 16 && !(waits = malloc(r->wait_count * sizeof *waits)))
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    uint32_t pending;
+    bool foreign;
+    const aidev_event_obj *failed;
+    aidev_event_obj *signal = NULL;
+    st = resolve_waits(r, waits, &pending, &foreign, &failed);
+    if (st != AIDEV_SUCCESS)
+        goto out;
+
+    if (r->out_event) {
+        st = aidev_event_new(ctx, q->device, false, &signal);
+        if (st != AIDEV_SUCCESS)
+            goto out;
+        signal->kind = r->kind;
+        signal->queue_id = q->id;
+        signal->bytes = r->bytes;
+        if (r->kernel)
+            snprintf(signal->kernel, sizeof signal->kernel, "%s", r->kernel->desc->name);
+        st = aidev_event_publish(signal, r->out_event);
+        if (st != AIDEV_SUCCESS) {
+            aidev_backend_event_release(signal);
+            signal = NULL;
+            goto out;
+        }
+    }
+
+    if (failed) {
+        /* It cannot run: say so on its event; the enqueue itself worked. */
+        if (signal) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "an event it waited on failed with %s: %s",
+                     aidev_status_string(failed->status), failed->message ? failed->message : "");
+            aidev_event_complete(signal, AIDEV_ERROR_DEPENDENCY, msg);
+        }
+        goto out;
+    }
+
+    bool must_hold = r->has_op || (foreign && !(backend->vt.caps & AIDEV_BACKEND_CAP_ANY_WAIT));
+    pthread_mutex_lock(&q->hold_lock);
+    if (must_hold || q->held_head || q->draining) {
+        st = hold(r, waits, pending, signal); /* unlocks */
+        if (st == AIDEV_SUCCESS)
+            r->has_op = false; /* the held command owns the op now */
+    } else {
+        pthread_mutex_unlock(&q->hold_lock);
+        if (signal)
+            aidev_backend_event_retain(signal);
+        aidev_error_clear();
+        st = backend->vt.queue_submit(q->native, &r->cmd, pending,
+                                      (aidev_backend_event *const *)waits, signal);
+        if (st != AIDEV_SUCCESS) {
+            if (signal)
+                aidev_backend_event_release(signal); /* the backend's, never taken */
+            if (!aidev_error_message()[0])
+                aidev_error(st, "backend '%s': queue_submit failed", backend->name);
+        }
+    }
+    if (st != AIDEV_SUCCESS && signal) {
+        /* The caller gets no event when the enqueue itself fails. */
+        aidev_event_destroy_for_context(signal);
+        *r->out_event = NULL;
+    }
 
 out:
+    /* An op that never reached the hold list ends here. */
+    if (r->has_op && r->op.destroy)
+        r->op.destroy(r->op.state);
     if (waits != small)
         free(waits);
     return st;
@@ -369,6 +462,8 @@ AIDEV_API aidev_status aidev_enqueue_write(aidev_queue queue, aidev_buffer buffe
     if (st != AIDEV_SUCCESS)
         return st;
     r.cmd.type = AIDEV_COMMAND_WRITE;
+    r.kind = AIDEV_CMD_WRITE;
+    r.bytes = size;
     r.cmd.u.write.buffer = b->native;
     r.cmd.u.write.offset = offset;
     r.cmd.u.write.size = size;
@@ -393,6 +488,8 @@ AIDEV_API aidev_status aidev_enqueue_read(aidev_queue queue, aidev_buffer buffer
     if (st != AIDEV_SUCCESS)
         return st;
     r.cmd.type = AIDEV_COMMAND_READ;
+    r.kind = AIDEV_CMD_READ;
+    r.bytes = size;
     r.cmd.u.read.buffer = b->native;
     r.cmd.u.read.offset = offset;
     r.cmd.u.read.size = size;
@@ -427,6 +524,8 @@ AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src, u
     if (st != AIDEV_SUCCESS)
         return st;
     r.cmd.type = AIDEV_COMMAND_COPY;
+    r.kind = AIDEV_CMD_COPY;
+    r.bytes = size;
     r.cmd.u.copy.src = s->native;
     r.cmd.u.copy.dst = d->native;
     r.cmd.u.copy.src_offset = src_offset;
@@ -464,6 +563,8 @@ AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer
     for (uint32_t i = 0; i < 4; i += pattern_size)
         memcpy((uint8_t *)&word + i, pattern, pattern_size);
     r.cmd.type = AIDEV_COMMAND_FILL;
+    r.kind = AIDEV_CMD_FILL;
+    r.bytes = size;
     r.cmd.u.fill.buffer = b->native;
     r.cmd.u.fill.offset = offset;
     r.cmd.u.fill.size = size;
@@ -482,6 +583,7 @@ AIDEV_API aidev_status aidev_enqueue_barrier(aidev_queue queue, uint32_t wait_co
     if (st != AIDEV_SUCCESS)
         return st;
     r.cmd.type = AIDEV_COMMAND_BARRIER;
+    r.kind = AIDEV_CMD_BARRIER;
     return enqueue(&r);
 }
 
@@ -497,8 +599,13 @@ AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue, aidev_host
     if (st != AIDEV_SUCCESS)
         return st;
     r.cmd.type = AIDEV_COMMAND_HOST_CALLBACK;
+    r.kind = AIDEV_CMD_HOST_CALLBACK;
     r.cmd.u.host_callback.fn = fn;
     r.cmd.u.host_callback.user_data = user_data;
+    if (!(r.queue->device->backend->vt.caps & AIDEV_BACKEND_CAP_HOST_CALLBACK)) {
+        r.has_op = true;
+        r.op.start = host_callback_start;
+    }
     return enqueue(&r);
 }
 
@@ -531,10 +638,13 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel ke
         if (r.buffers[i])
             r.buffers[r.buffer_count++] = r.buffers[i];
 
+    r.kind = AIDEV_CMD_DISPATCH;
+    r.kernel = k;
     if (g[0] == 0 || g[1] == 0 || g[2] == 0) {
         /* Nothing to run; a barrier keeps the event in the queue's order. */
         r.cmd.type = AIDEV_COMMAND_BARRIER;
         r.buffer_count = 0;
+        r.kernel = NULL;
         return enqueue(&r);
     }
     r.cmd.type = AIDEV_COMMAND_DISPATCH;
@@ -543,7 +653,38 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel ke
     memcpy(r.cmd.u.dispatch.workgroup, wg, sizeof wg);
     r.cmd.u.dispatch.arg_count = arg_count;
     r.cmd.u.dispatch.args = resolved;
-    r.kernel = k;
+    return enqueue(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer buffer,
+                                               uint64_t buffer_offset, int fd,
+                                               uint64_t file_offset, uint64_t size, uint32_t flags,
+                                               uint32_t wait_count, const aidev_event *wait_events,
+                                               aidev_event *out_event)
+{
+    enqueue_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", buffer_offset, size);
+    if (st == AIDEV_SUCCESS && (flags & ~AIDEV_FILE_READ_DIRECT))
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "flags: unknown bits %#x",
+                         flags & ~AIDEV_FILE_READ_DIRECT);
+    if (st == AIDEV_SUCCESS && file_offset > (uint64_t)INT64_MAX - size)
+        st = aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
+                         "file_offset %llu + size %llu is past the largest file offset",
+                         (unsigned long long)file_offset, (unsigned long long)size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    st = aidev_file_read_op(r.queue, b, buffer_offset, fd, file_offset, size, flags, &r.op);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.has_op = true;
+    r.kind = AIDEV_CMD_FILE_READ;
+    r.bytes = size;
+    r.buffers[r.buffer_count++] = b;
     return enqueue(&r);
 }
 
@@ -572,6 +713,8 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     aidev_queue_obj *q = calloc(1, sizeof *q);
     if (!q)
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    static atomic_uint next_queue_id = 1;
+    q->id = atomic_fetch_add(&next_queue_id, 1);
     q->device = dev;
     q->priority = priority;
     q->obj.context = dev->obj.context;

@@ -93,6 +93,31 @@ AIDEV_API aidev_host_kernel_fn aidev_backend_library_host_fn(uint32_t library_in
     return aidev_library_entries[library_index].desc.host_fn;
 }
 
+aidev_status aidev_info_put(const void *src, size_t size, size_t value_size, void *value,
+                           size_t *size_ret, const char *key_name)
+{
+    if (size_ret)
+        *size_ret = size;
+    if (!value) {
+        if (!size_ret)
+            return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                               "value and size_ret: both NULL, nothing to return for %s",
+                               key_name);
+        return AIDEV_SUCCESS;
+    }
+    if (value_size < size)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "value_size: %zu bytes, but %s needs %zu", value_size, key_name, size);
+    memcpy(value, src, size);
+    return AIDEV_SUCCESS;
+}
+
+aidev_status aidev_info_put_string(const char *s, size_t value_size, void *value,
+                                   size_t *size_ret, const char *key_name)
+{
+    return aidev_info_put(s, strlen(s) + 1, value_size, value, size_ret, key_name);
+}
+
 uint32_t aidev_library_find(const char *name)
 {
     for (uint32_t i = 0; i < aidev_library_entry_count; i++)

@@ -14,6 +14,9 @@ static uint32_t device_count;
 static aidev_device devices[MAX_DEVICES];
 static char labels[MAX_DEVICES][320];
 static char backends[MAX_DEVICES][32];
+/* TCase names: Check keeps the pointers until the runner is freed. */
+static char **case_names;
+static size_t case_name_count;
 
 static bool backend_wanted(const char *backend)
 {
@@ -96,8 +99,15 @@ void harness_add_per_device(Suite *suite, const char *case_name, const TTest *fn
     for (uint32_t d = 0; d < device_count; d++) {
         char name[400];
         snprintf(name, sizeof name, "%s@%s", case_name, labels[d]);
-        /* Check keeps the pointer: the name must outlive the run. */
-        TCase *tc = tcase_create(strdup(name));
+        char *kept = strdup(name);
+        char **grown = realloc(case_names, (case_name_count + 1) * sizeof *case_names);
+        if (!kept || !grown) {
+            fprintf(stderr, "harness: out of memory\n");
+            exit(1);
+        }
+        case_names = grown;
+        case_names[case_name_count++] = kept;
+        TCase *tc = tcase_create(kept);
         if (timeout)
             tcase_set_timeout(tc, timeout);
         tcase_add_loop_test(tc, fn, (int)d, (int)d + 1);
@@ -114,6 +124,9 @@ int harness_run(Suite *suite)
     srunner_run_all(sr, CK_VERBOSE);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    for (size_t i = 0; i < case_name_count; i++)
+        free(case_names[i]);
+    free(case_names);
     harness_shutdown();
     return failed ? 1 : 0;
 }

@@ -426,6 +426,20 @@ AIDEV_API aidev_status aidev_event_set_callback(aidev_event event,
                                                 aidev_event_callback fn,
                                                 void *user_data);
 
+typedef enum aidev_event_info {
+    AIDEV_EVENT_INFO_COMMAND = 1,   /* char[]: "write", "dispatch", "file_read", "user" ... */
+    AIDEV_EVENT_INFO_BYTES = 2,     /* uint64_t: bytes the command moves (0: none) */
+    AIDEV_EVENT_INFO_KERNEL = 3,    /* char[]: the kernel of a dispatch, else "" */
+    AIDEV_EVENT_INFO_IO_ENGINE = 4, /* char[]: file reads: "io_uring" or "pread" */
+    AIDEV_EVENT_INFO_IO_DIRECT = 5, /* uint32_t: file reads: 1 when read with O_DIRECT */
+    AIDEV_EVENT_INFO_DEVICE = 6,    /* aidev_device of the queue; NULL for user events */
+} aidev_event_info;
+
+/* Typed info query, same rules as aidev_device_get_info(). Values of a
+ * pending file read (engine, direct) are known once it has started. */
+AIDEV_API aidev_status aidev_event_get_info(aidev_event event, aidev_event_info key,
+                                            size_t value_size, void *value, size_t *size_ret);
+
 AIDEV_API aidev_status aidev_event_release(aidev_event event);
 
 /* ------------------------------------------------------------------------ */
@@ -514,6 +528,31 @@ AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue,
                                                    uint32_t wait_count,
                                                    const aidev_event *wait_events,
                                                    aidev_event *out_event);
+
+/* File-read flags. */
+/* Read with O_DIRECT (bypassing the page cache) where the file offset, the
+ * size and the destination are aligned to the file system's block size;
+ * otherwise the read goes through the page cache. The event says which
+ * (AIDEV_EVENT_INFO_IO_DIRECT). */
+#define AIDEV_FILE_READ_DIRECT (1u << 0)
+
+/* Reads |size| bytes at |file_offset| of the file open at |fd| into |buffer|
+ * at |buffer_offset|, as a command of the queue: after the queue's earlier
+ * commands and |wait_events|, before its later ones. The file is read with
+ * io_uring where the kernel allows it, else by a pool of threads calling
+ * pread. Reads land directly in HOST and SHARED memory (and in any memory of
+ * a device whose memory is host memory); DEVICE memory of other devices is
+ * filled through staging chunks whose copies overlap the next reads. The fd
+ * is duplicated at once, so the caller may close it after the call. A bad or
+ * closed fd, an I/O error or the end of the file before |size| bytes complete
+ * the event with AIDEV_ERROR_IO and a message; some bytes of the range may
+ * then have been written. */
+AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer buffer,
+                                               uint64_t buffer_offset, int fd,
+                                               uint64_t file_offset, uint64_t size,
+                                               uint32_t flags, uint32_t wait_count,
+                                               const aidev_event *wait_events,
+                                               aidev_event *out_event);
 
 /* ------------------------------------------------------------------------ */
 /* Kernels                                                                  */

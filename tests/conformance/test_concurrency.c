@@ -1,0 +1,139 @@
+/* Several threads enqueueing on one queue, and on several queues at once. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+enum { THREADS = 4, ROUNDS = 200, SLICE = 1024 };
+
+typedef struct worker {
+    aidev_queue queue;
+    aidev_buffer buffer;
+    int id;
+    int failures;
+    char message[256];
+} worker;
+
+/* Each thread owns one slice of the buffer: writes a value that changes
+ * every round, reads it back, checks it. */
+static void *hammer(void *opaque)
+{
+    worker *w = opaque;
+    unsigned char src[SLICE], dst[SLICE];
+    for (int r = 0; r < ROUNDS && !w->failures; r++) {
+        memset(src, (w->id * 31 + r) & 0xff, sizeof src);
+        memset(dst, 0, sizeof dst);
+        uint64_t off = (uint64_t)w->id * SLICE;
+        aidev_event ev = NULL;
+        aidev_status st = aidev_enqueue_write(w->queue, w->buffer, off, SLICE, src, 0, NULL, NULL);
+        if (st == AIDEV_SUCCESS)
+            st = aidev_enqueue_read(w->queue, w->buffer, off, SLICE, dst, 0, NULL, &ev);
+        if (st == AIDEV_SUCCESS)
+            st = aidev_event_wait(ev, AIDEV_WAIT_FOREVER);
+        if (ev)
+            aidev_event_release(ev);
+        if (st != AIDEV_SUCCESS || memcmp(src, dst, SLICE) != 0) {
+            w->failures++;
+            snprintf(w->message, sizeof w->message, "thread %d round %d: %s %s", w->id, r,
+                     aidev_status_string(st), aidev_last_error());
+        }
+    }
+    return NULL;
+}
+
+static void run_workers(worker *w, int n)
+{
+    pthread_t t[THREADS];
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, hammer, &w[i]), 0);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(w[i].failures == 0, "%s", w[i].message);
+}
+
+START_TEST(threads_on_one_queue)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, THREADS * SLICE, AIDEV_TYPE_NONE);
+    worker w[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        w[i] = (worker){.queue = q, .buffer = b, .id = i};
+    run_workers(w, THREADS);
+    ck_assert_ok(aidev_queue_finish(q));
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_queue_release(q));
+}
+END_TEST
+
+START_TEST(threads_on_their_own_queues)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, THREADS * SLICE, AIDEV_TYPE_NONE);
+    worker w[THREADS];
+    const aidev_queue_priority prio[] = {AIDEV_QUEUE_PRIORITY_LOW, AIDEV_QUEUE_PRIORITY_NORMAL,
+                                         AIDEV_QUEUE_PRIORITY_HIGH, AIDEV_QUEUE_PRIORITY_NORMAL};
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){.buffer = b, .id = i};
+        ck_assert_ok(aidev_queue_create(dev, prio[i], &w[i].queue));
+    }
+    run_workers(w, THREADS);
+    for (int i = 0; i < THREADS; i++)
+        ck_assert_ok(aidev_queue_release(w[i].queue));
+    ck_assert_ok(aidev_buffer_release(b));
+}
+END_TEST
+
+/* Threads make and release their own objects while others work. */
+static void *churn(void *opaque)
+{
+    worker *w = opaque;
+    aidev_device dev;
+    aidev_buffer_get_info(w->buffer, AIDEV_BUFFER_INFO_DEVICE, sizeof dev, &dev, NULL);
+    for (int r = 0; r < 50 && !w->failures; r++) {
+        aidev_queue q;
+        aidev_buffer b;
+        aidev_buffer_desc desc = {.size = 4096, .kind = AIDEV_MEMORY_DEVICE};
+        uint32_t v = (uint32_t)r;
+        if (aidev_queue_create(dev, AIDEV_QUEUE_PRIORITY_NORMAL, &q) != AIDEV_SUCCESS ||
+            aidev_buffer_create(dev, &desc, &b) != AIDEV_SUCCESS ||
+            aidev_enqueue_fill(q, b, 0, 4096, &v, 4, 0, NULL, NULL) != AIDEV_SUCCESS ||
+            aidev_buffer_release(b) != AIDEV_SUCCESS || aidev_queue_release(q) != AIDEV_SUCCESS) {
+            w->failures++;
+            snprintf(w->message, sizeof w->message, "churn %d: %s", r, aidev_last_error());
+        }
+    }
+    return NULL;
+}
+
+START_TEST(objects_made_and_released_concurrently)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, 64, AIDEV_TYPE_NONE);
+    worker w[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){.buffer = b, .id = i};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, churn, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        ck_assert_msg(w[i].failures == 0, "%s", w[i].message);
+    ck_assert_ok(aidev_buffer_release(b));
+}
+END_TEST
+
+int main(void)
+{
+    harness_init();
+    Suite *s = suite_create("concurrency");
+    harness_add_per_device(s, "threads_on_one_queue", threads_on_one_queue, 120);
+    harness_add_per_device(s, "threads_on_their_own_queues", threads_on_their_own_queues, 120);
+    harness_add_per_device(s, "objects_made_and_released_concurrently",
+                           objects_made_and_released_concurrently, 120);
+    return harness_run(s);
+}
