@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 #ifdef AIDEV_BENCH_KERNELS
     bench_kernels(&opt);
 #endif
+    bench_pipeline(&opt);
     aidev_context_release(opt.context);
 #ifdef AIDEV_HAVE_JSON
     if (opt.json)

@@ -48,5 +48,6 @@ void bench_cpu(const bench_options *opt);
 void bench_opencl(const bench_options *opt);
 void bench_vulkan(const bench_options *opt);
 void bench_kernels(const bench_options *opt);
+void bench_pipeline(const bench_options *opt);
 
 #endif

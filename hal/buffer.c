@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hal/internal.h"
+#include "hal/probes.h"
 
 static const char *kind_name(aidev_memory_kind kind)
 {
@@ -32,6 +33,7 @@ void aidev_buffer_unref(aidev_buffer_obj *b)
 {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
+    AIDEV_PROBE2(free, b->device->index, b->size);
     AIDEV_DEVICE_VT(b->device)->buffer_destroy(b->device->native, b->native);
     aidev_context_refund(b->obj.context, b->size);
     free(b);
@@ -83,6 +85,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
     }
     aidev_context_link(ctx, &b->obj, AIDEV_HANDLE_BUFFER);
+    AIDEV_PROBE3(alloc, dev->index, (int)b->kind, b->size);
     *out = (aidev_buffer)b->obj.handle;
     return AIDEV_SUCCESS;
 }

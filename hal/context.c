@@ -9,6 +9,7 @@
 
 #include "hal/internal.h"
 #include "hal/io.h"
+#include "hal/trace.h"
 
 /* ------------------------------------------------------------------------ */
 /* Handle lookups, shared by every file                                     */
@@ -256,6 +257,7 @@ AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
                            "AIDEV_MEM_LIMIT='%s' is not a size (examples: 2G, 512M, 65536)",
                            env_limit);
 
+    aidev_trace_start();
     aidev_context_obj *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -343,6 +345,7 @@ AIDEV_API aidev_status aidev_context_release(aidev_context context)
     while ((o = take_first(ctx, AIDEV_HANDLE_BUFFER)))
         aidev_buffer_destroy_for_context((aidev_buffer_obj *)o);
     context_free(ctx, true);
+    aidev_trace_flush();
     return AIDEV_SUCCESS;
 }
 

@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "hal/internal.h"
+#include "hal/probes.h"
+#include "hal/trace.h"
 
 /* How long a waiter spins before sleeping. */
 #define WAIT_SPIN_NS 20000u
@@ -54,6 +56,8 @@ aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *pro
 
 static void event_free(aidev_event_obj *e)
 {
+    for (uint8_t i = 0; i < e->trace_dep_count; i++)
+        aidev_backend_event_release(e->trace_deps[i]);
     if (e->native_release)
         e->native_release(e->native);
     free(e->message);
@@ -129,6 +133,12 @@ void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *m
     }
     aidev_event_callback_node *list = e->callbacks;
     e->callbacks = NULL;
+    if (e->kind != AIDEV_CMD_USER && e->kind != AIDEV_CMD_INTERNAL) {
+        AIDEV_PROBE6(complete, e->producer ? e->producer->index : 0, e->queue_id, (int)e->kind,
+                     (int)status, e->times.end - e->times.start, e->bytes);
+        if (aidev_trace_enabled())
+            aidev_trace_event(e);
+    }
     atomic_store_explicit(&e->state, 1, memory_order_release);
     if (e->sleepers)
         pthread_cond_broadcast(&e->cond);

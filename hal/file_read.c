@@ -26,6 +26,7 @@
 
 #include "hal/internal.h"
 #include "hal/io.h"
+#include "hal/probes.h"
 
 #define CHUNK_BYTES (8u << 20)
 #define MAX_READS 4u
@@ -342,6 +343,7 @@ static void file_read_start(aidev_pending_command *p, void *state)
         return;
     }
     try_direct(fr);
+    AIDEV_PROBE4(file_read, fr->queue->id, fr->fd, fr->file_offset, fr->size);
     if (signal) {
         signal->io_engine = aidev_io_engine_name(ctx->io);
         signal->io_direct = fr->direct;

@@ -172,6 +172,9 @@ struct aidev_backend_event {
     char kernel[64];
     const char *io_engine;    /* file reads: static name, NULL until started */
     bool io_direct;
+    /* Tracing only: the events it waited on (retained), for flow arrows. */
+    struct aidev_backend_event *trace_deps[4];
+    uint8_t trace_dep_count;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     uint32_t sleepers;

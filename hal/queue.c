@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "hal/internal.h"
+#include "hal/probes.h"
+#include "hal/trace.h"
 
 struct aidev_pending_command {
     struct aidev_pending_command *next;
@@ -336,7 +338,10 @@ static aidev_status enqueue(enqueue_request *r)
     if (st != AIDEV_SUCCESS)
         goto out;
 
-    if (r->out_event) {
+    /* An event for the caller, or one of our own when a trace or an attached
+     * probe wants to see the command end. */
+    bool tracing = aidev_trace_enabled();
+    if (r->out_event || tracing || AIDEV_PROBE_ENABLED(complete)) {
         st = aidev_event_new(ctx, q->device, false, &signal);
         if (st != AIDEV_SUCCESS)
             goto out;
@@ -345,13 +350,21 @@ static aidev_status enqueue(enqueue_request *r)
         signal->bytes = r->bytes;
         if (r->kernel)
             snprintf(signal->kernel, sizeof signal->kernel, "%s", r->kernel->desc->name);
-        st = aidev_event_publish(signal, r->out_event);
-        if (st != AIDEV_SUCCESS) {
-            aidev_backend_event_release(signal);
-            signal = NULL;
-            goto out;
+        for (uint32_t i = 0; tracing && i < r->wait_count && i < 4; i++) {
+            aidev_event_obj *d = aidev_handle_get((uintptr_t)r->wait_events[i], AIDEV_HANDLE_EVENT);
+            aidev_backend_event_retain(d);
+            signal->trace_deps[signal->trace_dep_count++] = d;
+        }
+        if (r->out_event) {
+            st = aidev_event_publish(signal, r->out_event);
+            if (st != AIDEV_SUCCESS) {
+                aidev_backend_event_release(signal);
+                signal = NULL;
+                goto out;
+            }
         }
     }
+    AIDEV_PROBE4(submit, q->id, (int)r->kind, r->bytes, q->device->index);
 
     if (failed) {
         /* It cannot run: say so on its event; the enqueue itself worked. */
@@ -384,13 +397,17 @@ static aidev_status enqueue(enqueue_request *r)
                 aidev_error(st, "backend '%s': queue_submit failed", backend->name);
         }
     }
-    if (st != AIDEV_SUCCESS && signal) {
+    if (st != AIDEV_SUCCESS && signal && r->out_event) {
         /* The caller gets no event when the enqueue itself fails. */
         aidev_event_destroy_for_context(signal);
         *r->out_event = NULL;
+        signal = NULL;
     }
 
 out:
+    /* Our own event (tracing, probes): the backend holds what it needs. */
+    if (signal && !r->out_event)
+        aidev_backend_event_release(signal);
     /* An op that never reached the hold list ends here. */
     if (r->has_op && r->op.destroy)
         r->op.destroy(r->op.state);
@@ -738,6 +755,7 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
         return st;
     }
     aidev_context_link(dev->obj.context, &q->obj, AIDEV_HANDLE_QUEUE);
+    aidev_trace_queue(q);
     *out_queue = (aidev_queue)q->obj.handle;
     return AIDEV_SUCCESS;
 }

@@ -1,0 +1,246 @@
+/*
+ * trace.c - the Chrome trace-event writer behind AIDEV_TRACE (see trace.h).
+ */
+#include "hal/trace.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aidev_config.h"
+
+#if AIDEV_HAVE_JSON
+#include <json-c/json.h>
+#endif
+
+#define MAX_DEPS 4
+
+typedef struct trace_record {
+    uint64_t queued, start, end;
+    uint64_t bytes;
+    uint32_t tid;
+    int32_t status;
+    uint8_t kind;
+    uint8_t dep_count;
+    char kernel[64];
+    struct {
+        uint32_t tid;
+        uint64_t end;
+    } deps[MAX_DEPS];
+} trace_record;
+
+/* One per thread that completes commands; appended without contention (its
+ * lock is only ever shared with a flush). */
+typedef struct trace_buffer {
+    pthread_mutex_t lock;
+    trace_record *records;
+    size_t count, capacity;
+    struct trace_buffer *next;
+} trace_buffer;
+
+typedef struct track_name {
+    uint32_t tid;
+    char name[256];
+    struct track_name *next;
+} track_name;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static bool enabled;
+static char *path;
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+static trace_buffer *buffers;
+static track_name *tracks;
+static _Thread_local trace_buffer *mine;
+
+static uint32_t track_of(uint32_t queue_id, aidev_command_kind kind)
+{
+    return queue_id * 2 + (kind == AIDEV_CMD_FILE_READ);
+}
+
+static void at_exit(void)
+{
+    aidev_trace_flush();
+}
+
+static void read_environment(void)
+{
+    const char *env = getenv("AIDEV_TRACE");
+    if (!env || !*env)
+        return;
+#if AIDEV_HAVE_JSON
+    path = strdup(env);
+    enabled = path != NULL;
+    if (enabled)
+        atexit(at_exit);
+#else
+    aidev_backend_debug("trace", "AIDEV_TRACE=%s ignored: libaidev was built without json-c",
+                        env);
+#endif
+}
+
+void aidev_trace_start(void)
+{
+    pthread_once(&once, read_environment);
+}
+
+bool aidev_trace_enabled(void)
+{
+    return __atomic_load_n(&enabled, __ATOMIC_RELAXED);
+}
+
+void aidev_trace_queue(const aidev_queue_obj *q)
+{
+    if (!aidev_trace_enabled())
+        return;
+    for (int reads = 0; reads < 2; reads++) {
+        track_name *t = calloc(1, sizeof *t);
+        if (!t)
+            return;
+        t->tid = track_of(q->id, reads ? AIDEV_CMD_FILE_READ : AIDEV_CMD_WRITE);
+        snprintf(t->name, sizeof t->name, "dev%u %s queue %u%s: %.120s", q->device->index,
+                 q->device->backend->name, q->id, reads ? " file reads" : "",
+                 q->device->info->name);
+        pthread_mutex_lock(&global_lock);
+        t->next = tracks;
+        tracks = t;
+        pthread_mutex_unlock(&global_lock);
+    }
+}
+
+static trace_buffer *thread_buffer(void)
+{
+    if (mine)
+        return mine;
+    trace_buffer *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_mutex_lock(&global_lock);
+    b->next = buffers;
+    buffers = b;
+    pthread_mutex_unlock(&global_lock);
+    mine = b;
+    return b;
+}
+
+void aidev_trace_event(const aidev_event_obj *e)
+{
+    trace_buffer *b = thread_buffer();
+    if (!b)
+        return;
+    trace_record r = {
+        .queued = e->times.queued,
+        .start = e->times.start,
+        .end = e->times.end,
+        .bytes = e->bytes,
+        .tid = track_of(e->queue_id, e->kind),
+        .status = e->status,
+        .kind = (uint8_t)e->kind,
+    };
+    snprintf(r.kernel, sizeof r.kernel, "%s", e->kernel);
+    for (uint8_t i = 0; i < e->trace_dep_count && r.dep_count < MAX_DEPS; i++) {
+        const aidev_event_obj *d = e->trace_deps[i];
+        if (atomic_load(&d->state) == 0 || d->kind == AIDEV_CMD_USER)
+            continue;
+        r.deps[r.dep_count].tid = track_of(d->queue_id, d->kind);
+        /* A nanosecond before its end, so the arrow binds inside it. */
+        r.deps[r.dep_count].end = d->times.end > d->times.start ? d->times.end - 1 : d->times.end;
+        r.dep_count++;
+    }
+    pthread_mutex_lock(&b->lock);
+    if (b->count == b->capacity) {
+        size_t cap = b->capacity ? b->capacity * 2 : 1024;
+        trace_record *grown = realloc(b->records, cap * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&b->lock);
+            return;
+        }
+        b->records = grown;
+        b->capacity = cap;
+    }
+    b->records[b->count++] = r;
+    pthread_mutex_unlock(&b->lock);
+}
+
+#if AIDEV_HAVE_JSON
+static json_object *slice(const trace_record *r, int pid)
+{
+    json_object *o = json_object_new_object();
+    const char *name = r->kernel[0] ? r->kernel : aidev_command_kind_name(r->kind);
+    json_object_object_add(o, "name", json_object_new_string(name));
+    json_object_object_add(o, "cat", json_object_new_string(aidev_command_kind_name(r->kind)));
+    json_object_object_add(o, "ph", json_object_new_string("X"));
+    json_object_object_add(o, "ts", json_object_new_double((double)r->start / 1000.0));
+    json_object_object_add(o, "dur", json_object_new_double((double)(r->end - r->start) / 1000.0));
+    json_object_object_add(o, "pid", json_object_new_int(pid));
+    json_object_object_add(o, "tid", json_object_new_int64(r->tid));
+    json_object *args = json_object_new_object();
+    json_object_object_add(args, "bytes", json_object_new_int64((int64_t)r->bytes));
+    if (r->kernel[0])
+        json_object_object_add(args, "kernel", json_object_new_string(r->kernel));
+    json_object_object_add(args, "queued_us", json_object_new_double((double)r->queued / 1000.0));
+    json_object_object_add(args, "status",
+                           json_object_new_string(aidev_status_string((aidev_status)r->status)));
+    json_object_object_add(o, "args", args);
+    return o;
+}
+
+static json_object *flow(const char *ph, uint64_t id, uint32_t tid, uint64_t ts, int pid)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string("waits on"));
+    json_object_object_add(o, "cat", json_object_new_string("dependency"));
+    json_object_object_add(o, "ph", json_object_new_string(ph));
+    json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
+    json_object_object_add(o, "ts", json_object_new_double((double)ts / 1000.0));
+    json_object_object_add(o, "pid", json_object_new_int(pid));
+    json_object_object_add(o, "tid", json_object_new_int64(tid));
+    if (ph[0] == 'f')
+        json_object_object_add(o, "bp", json_object_new_string("e"));
+    return o;
+}
+#endif
+
+void aidev_trace_flush(void)
+{
+#if AIDEV_HAVE_JSON
+    if (!aidev_trace_enabled())
+        return;
+    int pid = (int)getpid();
+    json_object *events = json_object_new_array();
+    uint64_t flow_id = 1;
+    pthread_mutex_lock(&global_lock);
+    for (const track_name *t = tracks; t; t = t->next) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "name", json_object_new_string("thread_name"));
+        json_object_object_add(m, "ph", json_object_new_string("M"));
+        json_object_object_add(m, "pid", json_object_new_int(pid));
+        json_object_object_add(m, "tid", json_object_new_int64(t->tid));
+        json_object *args = json_object_new_object();
+        json_object_object_add(args, "name", json_object_new_string(t->name));
+        json_object_object_add(m, "args", args);
+        json_object_array_add(events, m);
+    }
+    for (trace_buffer *b = buffers; b; b = b->next) {
+        pthread_mutex_lock(&b->lock);
+        for (size_t i = 0; i < b->count; i++) {
+            const trace_record *r = &b->records[i];
+            json_object_array_add(events, slice(r, pid));
+            for (uint8_t d = 0; d < r->dep_count; d++, flow_id++) {
+                json_object_array_add(events, flow("s", flow_id, r->deps[d].tid,
+                                                   r->deps[d].end, pid));
+                json_object_array_add(events, flow("f", flow_id, r->tid, r->start, pid));
+            }
+        }
+        pthread_mutex_unlock(&b->lock);
+    }
+    pthread_mutex_unlock(&global_lock);
+    json_object *root = json_object_new_object();
+    json_object_object_add(root, "traceEvents", events);
+    json_object_object_add(root, "displayTimeUnit", json_object_new_string("ns"));
+    if (json_object_to_file_ext(path, root, JSON_C_TO_STRING_PLAIN) != 0)
+        aidev_backend_debug("trace", "cannot write %s: %s", path, json_util_get_last_err());
+    json_object_put(root);
+#endif
+}
