@@ -265,10 +265,14 @@ void vkb_batch_retire(vkb_batch *b, aidev_status status, const char *why)
     aidev_backend_event *signal = b->signal;
     b->signal = NULL;
     b->recording = false;
-    pthread_mutex_lock(&q->inflight_lock);
-    b->next = q->free_batches[b->family];
-    q->free_batches[b->family] = b;
-    pthread_mutex_unlock(&q->inflight_lock);
+    if (b->virtual_only) {
+        free(b);
+    } else {
+        pthread_mutex_lock(&q->inflight_lock);
+        b->next = q->free_batches[b->family];
+        q->free_batches[b->family] = b;
+        pthread_mutex_unlock(&q->inflight_lock);
+    }
     /* Last: a callback may enqueue again, and reuse the batch. */
     if (signal)
         aidev_backend_event_complete(signal, status, status == AIDEV_SUCCESS ? NULL : "%s",
@@ -460,6 +464,61 @@ static vkb_family choose_family(vkb_queue *q, const aidev_backend_command *cmd)
 /* Submission                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Attaches the payload of a submitted batch's event: other queues of this
+ * device wait on it on the GPU. It is attached once the signal is
+ * submitted (a wait on it cannot hang) and before the completion thread can
+ * see the batch. */
+static void attach_payload(vkb_queue *q, vkb_batch *b)
+{
+    vkb_signal_payload *p = malloc(sizeof *p);
+    if (p) {
+        *p = (vkb_signal_payload){q->sem, b->value, q};
+        aidev_backend_event_set_native(b->signal, q->dev, p, free);
+    }
+}
+
+/* Puts a submitted batch on the in-flight list. */
+static void push_inflight(vkb_queue *q, vkb_batch *b)
+{
+    bool wake = false;
+    pthread_mutex_lock(&q->inflight_lock);
+    if (q->inflight_tail)
+        q->inflight_tail->next = b;
+    else
+        q->inflight_head = b;
+    q->inflight_tail = b;
+    b->next = NULL;
+    /* Unsignalled batches are retired by whoever comes next; past a few in
+     * flight, ask the completion thread, so that memory is recycled. */
+    if (++q->inflight_count > 16)
+        b->needs_completion = true;
+    if (b->needs_completion && q->completion_pending++ == 0)
+        wake = true;
+    pthread_mutex_unlock(&q->inflight_lock);
+    if (wake)
+        vkb_completion_wake(q->dev);
+}
+
+/* A barrier that waits for nothing but the queue's earlier commands needs
+ * no GPU work: its event completes when the queue's semaphore reaches the
+ * last submitted value. So it does not wait behind other queues' work that
+ * shares the VkQueue (libaidev starts every file read and host callback
+ * with such a barrier). */
+static aidev_status virtual_barrier(vkb_queue *q, aidev_backend_event *signal)
+{
+    vkb_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    b->queue = q;
+    b->virtual_only = true;
+    b->value = q->submitted_value;
+    b->signal = signal;
+    b->needs_completion = true;
+    attach_payload(q, b);
+    push_inflight(q, b);
+    return AIDEV_SUCCESS;
+}
+
 /* Submits the open batch, if it holds commands (queue lock held). */
 static aidev_status submit_open(vkb_queue *q)
 {
@@ -533,34 +592,9 @@ static aidev_status submit_open(vkb_queue *q)
     }
     q->submitted_value = b->value;
     q->last_family = b->family;
-    if (b->signal) {
-        /* The payload lets other queues of this device wait on the GPU. It
-         * is attached once the signal is submitted (a wait on it cannot
-         * hang) and before the completion thread can see the batch. */
-        vkb_signal_payload *p = malloc(sizeof *p);
-        if (p) {
-            *p = (vkb_signal_payload){q->sem, b->value, q};
-            aidev_backend_event_set_native(b->signal, dev, p, free);
-        }
-    }
-
-    bool wake = false;
-    pthread_mutex_lock(&q->inflight_lock);
-    if (q->inflight_tail)
-        q->inflight_tail->next = b;
-    else
-        q->inflight_head = b;
-    q->inflight_tail = b;
-    b->next = NULL;
-    /* Unsignalled batches are retired by whoever comes next; past a few in
-     * flight, ask the completion thread, so that memory is recycled. */
-    if (++q->inflight_count > 16)
-        b->needs_completion = true;
-    if (b->needs_completion && q->completion_pending++ == 0)
-        wake = true;
-    pthread_mutex_unlock(&q->inflight_lock);
-    if (wake)
-        vkb_completion_wake(dev);
+    if (b->signal)
+        attach_payload(q, b);
+    push_inflight(q, b);
     return AIDEV_SUCCESS;
 }
 
@@ -614,8 +648,21 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
         }
     }
 
-    vkb_family fam = choose_family(q, cmd);
     aidev_status st;
+    if (cmd->type == AIDEV_COMMAND_BARRIER && sem_count == 0) {
+        /* In an in-order queue, a barrier without waits only marks a point:
+         * the end of the open batch, or of the last submitted one. */
+        if (!signal)
+            return AIDEV_SUCCESS;
+        if (q->open && q->open->commands) {
+            q->open->signal = signal;
+            q->open->needs_completion = true;
+            return submit_open(q);
+        }
+        return virtual_barrier(q, signal);
+    }
+
+    vkb_family fam = choose_family(q, cmd);
     /* Waits apply to a whole batch: a command that waits starts a batch,
      * so that the commands before it do not wait too. */
     if (q->open && (q->open->family != fam || (sem_count && q->open->commands))) {

@@ -410,6 +410,7 @@ typedef struct vkb_batch {
     bool timed;
     uint64_t submit_ns;             /* host clock at submission */
     bool needs_completion;          /* the completion thread must see it */
+    bool virtual_only;              /* no command buffer: a barrier's event */
     /* Objects the commands use, released when the batch completes. */
     uint32_t buffer_count, buffer_capacity;
     vkb_buffer **buffers;
