@@ -2,10 +2,13 @@
  * completion.c - bringing completions back to libaidev.
  *
  * A batch that signals an event must be seen as soon as it is done, by a
- * thread that is not the user's: one completion thread per device waits on
- * the timeline semaphores of every queue (VK_SEMAPHORE_WAIT_ANY_BIT) for the
- * oldest such batch of each, and on a wake semaphore the host signals when a
- * queue gets its first such batch. Whoever sees a batch done retires it
+ * thread that is not the user's: each queue has a completion thread that
+ * waits on the queue's timeline semaphore for the oldest such batch, and
+ * sleeps on a condition variable while there is none. (One thread waiting
+ * on every queue with VK_SEMAPHORE_WAIT_ANY_BIT would be fewer threads, but
+ * the validation layer of Vulkan SDK 1.3.239 mishandles WAIT_ANY; one
+ * semaphore per wait is also what every driver handles best.) Whoever sees
+ * a batch done retires it
  * (vkb_queue_process): host copies of reads, timestamps, event completion,
  * release of the objects it used, recycling of its command buffer.
  * queue_finish retires on the calling thread, so finishing costs no thread
@@ -17,8 +20,6 @@
 #include <string.h>
 
 #include "backends/vulkan/vk_internal.h"
-
-#define MAX_WAITS 64
 
 /* ------------------------------------------------------------------------ */
 /* Retiring batches                                                         */
@@ -113,145 +114,94 @@ void vkb_queue_fail_inflight(vkb_queue *q, aidev_status status, const char *why)
 /* The thread                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* The oldest batch of |q| that must be seen, or 0. */
-static uint64_t first_needed(vkb_queue *q)
+/* The value of the oldest batch that must be seen (inflight lock held);
+ * false when there is none. (0 is a value: a barrier on a fresh queue.) */
+static bool first_needed(vkb_queue *q, uint64_t *value)
 {
-    uint64_t value = 0;
-    pthread_mutex_lock(&q->inflight_lock);
     for (vkb_batch *b = q->inflight_head; b; b = b->next)
         if (b->needs_completion) {
-            value = b->value;
-            break;
+            *value = b->value;
+            return true;
         }
-    pthread_mutex_unlock(&q->inflight_lock);
-    return value;
+    return false;
 }
 
 static void *completion_main(void *arg)
 {
-    vkb_device *dev = arg;
-    VkSemaphore sems[MAX_WAITS];
-    uint64_t values[MAX_WAITS];
-    uint64_t wake_seen = 0;
-    pthread_mutex_lock(&dev->cq_lock);
-    while (!dev->cq_stop) {
-        uint32_t n = 0;
-        sems[n] = dev->wake_sem;
-        values[n++] = wake_seen + 1;
-        for (vkb_queue *q = dev->queues; q && n < MAX_WAITS; q = q->next_in_device) {
-            uint64_t v = first_needed(q);
-            if (v) {
-                sems[n] = q->sem;
-                values[n++] = v;
+    vkb_queue *q = arg;
+    vkb_device *dev = q->dev;
+    pthread_mutex_lock(&q->inflight_lock);
+    while (!q->cq_stop) {
+        uint64_t value = 0;
+        if (atomic_load(&dev->lost) || !first_needed(q, &value)) {
+            pthread_cond_wait(&q->cq_cond, &q->inflight_lock);
+            if (atomic_load(&dev->lost) && q->inflight_head) {
+                pthread_mutex_unlock(&q->inflight_lock);
+                vkb_queue_process(q); /* fails what is in flight */
+                pthread_mutex_lock(&q->inflight_lock);
             }
+            continue;
         }
-        dev->cq_waiting = true;
-        pthread_mutex_unlock(&dev->cq_lock);
-
+        pthread_mutex_unlock(&q->inflight_lock);
+        /* Only submitted values are waited for: the wait ends, unless the
+         * device hangs (then the timeout lets a loss be noticed). */
         VkSemaphoreWaitInfo wi = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
-                                  .flags = VK_SEMAPHORE_WAIT_ANY_BIT,
-                                  .semaphoreCount = n,
-                                  .pSemaphores = sems,
-                                  .pValues = values};
-        VkResult r = atomic_load(&dev->lost)
-                         ? VK_ERROR_DEVICE_LOST
-                         : dev->f.vkWaitSemaphores(dev->handle, &wi, 1000000000ull);
-        if (r != VK_SUCCESS && r != VK_TIMEOUT && !atomic_load(&dev->lost))
+                                  .semaphoreCount = 1,
+                                  .pSemaphores = &q->sem,
+                                  .pValues = &value};
+        VkResult r = dev->f.vkWaitSemaphores(dev->handle, &wi, 1000000000ull);
+        if (r != VK_SUCCESS && r != VK_TIMEOUT)
             vkb_device_error(dev, "vkWaitSemaphores", r);
-        if (!atomic_load(&dev->lost) &&
-            dev->f.vkGetSemaphoreCounterValue(dev->handle, dev->wake_sem, &wake_seen) !=
-                VK_SUCCESS)
-            wake_seen = 0;
-
-        pthread_mutex_lock(&dev->cq_lock);
-        dev->cq_waiting = false;
-        for (vkb_queue *q = dev->queues; q;) {
-            q->cq_busy = true;
-            pthread_mutex_unlock(&dev->cq_lock);
-            vkb_queue_process(q);
-            pthread_mutex_lock(&dev->cq_lock);
-            q->cq_busy = false;
-            vkb_queue *next = q->next_in_device;
-            pthread_cond_broadcast(&dev->cq_cond);
-            q = next;
-        }
-        if (atomic_load(&dev->lost) && !dev->cq_stop) {
-            /* Nothing will signal any more: sleep until told to stop. */
-            pthread_cond_wait(&dev->cq_cond, &dev->cq_lock);
-        }
+        vkb_queue_process(q);
+        pthread_mutex_lock(&q->inflight_lock);
     }
-    pthread_mutex_unlock(&dev->cq_lock);
+    pthread_mutex_unlock(&q->inflight_lock);
     return NULL;
 }
 
-void vkb_completion_wake(vkb_device *dev)
+aidev_status vkb_completion_start(vkb_queue *q)
 {
-    if (!dev->completion_started)
-        return;
-    pthread_mutex_lock(&dev->cq_lock);
-    if (atomic_load(&dev->lost)) {
-        pthread_cond_broadcast(&dev->cq_cond);
-    } else {
-        /* Host signals must rise: the lock orders them. */
-        VkSemaphoreSignalInfo si = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO,
-                                    .semaphore = dev->wake_sem,
-                                    .value = ++dev->wake_value};
-        dev->f.vkSignalSemaphore(dev->handle, &si);
-    }
-    pthread_mutex_unlock(&dev->cq_lock);
-}
-
-aidev_status vkb_completion_start(vkb_device *dev)
-{
-    pthread_mutex_init(&dev->cq_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&dev->cq_cond, &attr);
-    pthread_condattr_destroy(&attr);
-    int err = pthread_create(&dev->completion_thread, NULL, completion_main, dev);
-    if (err)
+    pthread_cond_init(&q->cq_cond, NULL);
+    int err = pthread_create(&q->cq_thread, NULL, completion_main, q);
+    if (err) {
+        pthread_cond_destroy(&q->cq_cond);
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
-                                       "vulkan: cannot start the completion thread: %s",
+                                       "vulkan: cannot start a completion thread: %s",
                                        strerror(err));
-    dev->completion_started = true;
+    }
+    vkb_device *dev = q->dev;
+    pthread_mutex_lock(&dev->queues_lock);
+    q->next_in_device = dev->queues;
+    dev->queues = q;
+    pthread_mutex_unlock(&dev->queues_lock);
     return AIDEV_SUCCESS;
 }
 
-void vkb_completion_stop(vkb_device *dev)
+void vkb_completion_stop(vkb_queue *q)
 {
-    if (!dev->completion_started)
-        return;
-    pthread_mutex_lock(&dev->cq_lock);
-    dev->cq_stop = true;
-    pthread_mutex_unlock(&dev->cq_lock);
-    vkb_completion_wake(dev);
-    pthread_mutex_lock(&dev->cq_lock);
-    pthread_cond_broadcast(&dev->cq_cond);
-    pthread_mutex_unlock(&dev->cq_lock);
-    pthread_join(dev->completion_thread, NULL);
-    dev->completion_started = false;
-    pthread_cond_destroy(&dev->cq_cond);
-    pthread_mutex_destroy(&dev->cq_lock);
-}
-
-void vkb_completion_add_queue(vkb_device *dev, vkb_queue *q)
-{
-    pthread_mutex_lock(&dev->cq_lock);
-    q->next_in_device = dev->queues;
-    dev->queues = q;
-    pthread_mutex_unlock(&dev->cq_lock);
-}
-
-void vkb_completion_remove_queue(vkb_device *dev, vkb_queue *q)
-{
-    pthread_mutex_lock(&dev->cq_lock);
-    while (q->cq_busy)
-        pthread_cond_wait(&dev->cq_cond, &dev->cq_lock);
+    vkb_device *dev = q->dev;
+    pthread_mutex_lock(&dev->queues_lock);
     for (vkb_queue **p = &dev->queues; *p; p = &(*p)->next_in_device)
         if (*p == q) {
             *p = q->next_in_device;
             break;
         }
-    pthread_mutex_unlock(&dev->cq_lock);
+    pthread_mutex_unlock(&dev->queues_lock);
+    pthread_mutex_lock(&q->inflight_lock);
+    q->cq_stop = true;
+    pthread_cond_signal(&q->cq_cond);
+    pthread_mutex_unlock(&q->inflight_lock);
+    pthread_join(q->cq_thread, NULL);
+    pthread_cond_destroy(&q->cq_cond);
+}
+
+void vkb_completion_device_lost(vkb_device *dev)
+{
+    pthread_mutex_lock(&dev->queues_lock);
+    for (vkb_queue *q = dev->queues; q; q = q->next_in_device) {
+        pthread_mutex_lock(&q->inflight_lock);
+        pthread_cond_signal(&q->cq_cond);
+        pthread_mutex_unlock(&q->inflight_lock);
+    }
+    pthread_mutex_unlock(&dev->queues_lock);
 }

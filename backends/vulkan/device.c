@@ -285,7 +285,6 @@ uint64_t vkb_device_ticks_to_ns(vkb_device *dev, uint64_t ticks)
 static void setup_clock(vkb_device *dev)
 {
     const vkb_physical *p = dev->phys;
-    pthread_mutex_init(&dev->clock_lock, NULL);
     dev->timestamps = p->compute_timestamp_bits > 0 && p->props.limits.timestampPeriod > 0;
     dev->timestamp_mask = p->compute_timestamp_bits >= 64 ? UINT64_MAX
                           : p->compute_timestamp_bits
@@ -372,7 +371,7 @@ aidev_status vkb_device_lost(vkb_device *dev, const char *call, VkResult r)
                  vkb_result_name(r), (int)r);
         fprintf(stderr, "aidev: vulkan: device '%s' lost: %s\n", dev->phys->props.deviceName,
                 dev->lost_reason);
-        vkb_completion_wake(dev);
+        vkb_completion_device_lost(dev);
     }
     return aidev_backend_set_error(AIDEV_ERROR_DEVICE_LOST, "vulkan: device '%s' lost: %s",
                                    dev->phys->props.deviceName, dev->lost_reason);
@@ -394,15 +393,12 @@ void vkb_device_close(void *device)
     vkb_device *dev = device;
     if (dev->handle)
         dev->f.vkDeviceWaitIdle(dev->handle);
-    vkb_completion_stop(dev);
     if (dev->handle) {
         vkb_library_kernels_release(dev);
         vkb_pipeline_cache_close(dev);
         vkb_memory_finish(dev);
         for (uint32_t i = 0; i < dev->sem_count; i++)
             dev->f.vkDestroySemaphore(dev->handle, dev->sems[i], NULL);
-        if (dev->wake_sem)
-            dev->f.vkDestroySemaphore(dev->handle, dev->wake_sem, NULL);
         dev->f.vkDestroyDevice(dev->handle, NULL);
     }
     for (uint32_t i = 0; i < dev->compute_queue_count; i++)
@@ -411,6 +407,7 @@ void vkb_device_close(void *device)
     pthread_mutex_destroy(&dev->sem_lock);
     pthread_mutex_destroy(&dev->clock_lock);
     pthread_mutex_destroy(&dev->library_lock);
+    pthread_mutex_destroy(&dev->queues_lock);
     free(dev->sems);
     free(dev->sem_free);
     free(dev->library);
@@ -434,6 +431,7 @@ aidev_status vkb_device_open(void *backend, uint32_t index, void **out_device)
     pthread_mutex_init(&dev->sem_lock, NULL);
     pthread_mutex_init(&dev->library_lock, NULL);
     pthread_mutex_init(&dev->clock_lock, NULL);
+    pthread_mutex_init(&dev->queues_lock, NULL);
     dev->storage_align = dev->phys->props.limits.minStorageBufferOffsetAlignment;
     if (dev->storage_align == 0)
         dev->storage_align = 4;
@@ -444,14 +442,9 @@ aidev_status vkb_device_open(void *backend, uint32_t index, void **out_device)
                                    : aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
                                                              "out of host memory");
     if (st == AIDEV_SUCCESS) {
-        pthread_mutex_destroy(&dev->clock_lock);
         setup_clock(dev);
         st = vkb_memory_init(dev);
     }
-    if (st == AIDEV_SUCCESS)
-        st = new_timeline(dev, &dev->wake_sem);
-    if (st == AIDEV_SUCCESS)
-        st = vkb_completion_start(dev);
     if (st != AIDEV_SUCCESS) {
         /* Keep the message: teardown calls nothing that sets one. */
         vkb_device_close(dev);

@@ -480,7 +480,6 @@ static void attach_payload(vkb_queue *q, vkb_batch *b)
 /* Puts a submitted batch on the in-flight list. */
 static void push_inflight(vkb_queue *q, vkb_batch *b)
 {
-    bool wake = false;
     pthread_mutex_lock(&q->inflight_lock);
     if (q->inflight_tail)
         q->inflight_tail->next = b;
@@ -493,10 +492,8 @@ static void push_inflight(vkb_queue *q, vkb_batch *b)
     if (++q->inflight_count > 16)
         b->needs_completion = true;
     if (b->needs_completion && q->completion_pending++ == 0)
-        wake = true;
+        pthread_cond_signal(&q->cq_cond);
     pthread_mutex_unlock(&q->inflight_lock);
-    if (wake)
-        vkb_completion_wake(q->dev);
 }
 
 /* A barrier that waits for nothing but the queue's earlier commands needs
@@ -1010,7 +1007,16 @@ aidev_status vkb_queue_create(void *device, aidev_queue_priority priority, void 
     pthread_mutex_init(&q->inflight_lock, NULL);
     pthread_mutex_init(&q->complete_lock, NULL);
     pthread_cond_init(&q->held_drained, NULL);
-    vkb_completion_add_queue(dev, q);
+    st = vkb_completion_start(q);
+    if (st != AIDEV_SUCCESS) {
+        vkb_device_semaphore_put(dev, q->sem);
+        pthread_cond_destroy(&q->held_drained);
+        pthread_mutex_destroy(&q->complete_lock);
+        pthread_mutex_destroy(&q->inflight_lock);
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+        return st;
+    }
     *out_queue = q;
     return AIDEV_SUCCESS;
 }
@@ -1020,7 +1026,7 @@ void vkb_queue_destroy(void *queue)
     vkb_queue *q = queue;
     vkb_device *dev = q->dev;
     vkb_queue_finish(q);
-    vkb_completion_remove_queue(dev, q);
+    vkb_completion_stop(q);
     vkb_queue_fail_inflight(q, AIDEV_ERROR_CANCELLED, "the queue was released");
     if (q->open) {
         vkb_batch_retire(q->open, AIDEV_ERROR_CANCELLED, "the queue was released");

@@ -335,16 +335,9 @@ typedef struct vkb_device {
     VkSemaphore *sems;              /* all of them, destroyed at close */
     VkSemaphore *sem_free;
 
-    /* Completion thread (completion.c). */
-    pthread_t completion_thread;
-    bool completion_started;
-    pthread_mutex_t cq_lock;
-    pthread_cond_t cq_cond;
-    struct vkb_queue *queues;       /* every live queue */
-    bool cq_stop;
-    bool cq_waiting;                /* inside vkWaitSemaphores */
-    VkSemaphore wake_sem;
-    uint64_t wake_value;
+    /* Every live queue, to wake their completion threads on device loss. */
+    pthread_mutex_t queues_lock;
+    struct vkb_queue *queues;
 
     atomic_bool lost;
     char lost_reason[256];
@@ -428,7 +421,7 @@ struct vkb_held;
 
 typedef struct vkb_queue {
     vkb_device *dev;
-    struct vkb_queue *next_in_device; /* the device's list (cq_lock) */
+    struct vkb_queue *next_in_device; /* the device's list (queues_lock) */
     uint32_t compute_index;         /* which compute VkQueue */
 
     pthread_mutex_t lock;           /* recording: everything down to |held_*| */
@@ -452,7 +445,9 @@ typedef struct vkb_queue {
     vkb_batch *inflight_head, *inflight_tail;
     uint32_t inflight_count;
     uint32_t completion_pending;    /* in flight with needs_completion */
-    bool cq_busy;                   /* the completion thread is on it */
+    pthread_t cq_thread;            /* completion.c */
+    pthread_cond_t cq_cond;         /* with inflight_lock: work, or stop */
+    bool cq_stop;
 
     pthread_mutex_t complete_lock;  /* one thread retires batches at a time */
 } vkb_queue;
@@ -488,12 +483,11 @@ VKB_HIDDEN void vkb_batch_retire(vkb_batch *b, aidev_status status, const char *
 /* Completion (completion.c)                                                */
 /* ------------------------------------------------------------------------ */
 
-VKB_HIDDEN aidev_status vkb_completion_start(vkb_device *dev);
-VKB_HIDDEN void vkb_completion_stop(vkb_device *dev);
-VKB_HIDDEN void vkb_completion_add_queue(vkb_device *dev, vkb_queue *q);
-VKB_HIDDEN void vkb_completion_remove_queue(vkb_device *dev, vkb_queue *q);
-/* Tells the thread a batch it must see was submitted. */
-VKB_HIDDEN void vkb_completion_wake(vkb_device *dev);
+/* Starts and stops a queue's completion thread. */
+VKB_HIDDEN aidev_status vkb_completion_start(vkb_queue *q);
+VKB_HIDDEN void vkb_completion_stop(vkb_queue *q);
+/* Wakes every completion thread to fail what is in flight. */
+VKB_HIDDEN void vkb_completion_device_lost(vkb_device *dev);
 /* Retires the queue's batches that have completed. */
 VKB_HIDDEN void vkb_queue_process(vkb_queue *q);
 /* Fails every batch in flight (device lost). */
