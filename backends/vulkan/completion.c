@@ -49,6 +49,11 @@ static void set_times(vkb_batch *b)
 
 static void complete_batch(vkb_batch *b)
 {
+    vkb_queue *q = b->queue;
+    /* Events of other queues this batch waited on complete first. */
+    for (uint32_t i = 0; i < b->wait_count; i++)
+        if (b->wait_timelines[i] != q->timeline)
+            vkb_timeline_wait_processed(q->dev, b->wait_timelines[i], b->wait_values[i]);
     for (uint32_t i = 0; i < b->read_count; i++) {
         vkb_readback *rb = &b->reads[i];
         vkb_buffer_invalidate(rb->staging, 0, rb->size);
@@ -92,8 +97,18 @@ void vkb_queue_process(vkb_queue *q)
         return;
     }
     vkb_batch *b;
-    while ((b = pop_done(q, done)))
+    while ((b = pop_done(q, done))) {
+        uint64_t value = b->value;
         complete_batch(b);
+        /* Tell waiters at once (a queue that waits on this one may be what
+         * this one waits for next), but only once every batch of this value
+         * (a barrier's shares the value of the batch it marks) is retired. */
+        pthread_mutex_lock(&q->inflight_lock);
+        bool more = q->inflight_head && q->inflight_head->value == value;
+        pthread_mutex_unlock(&q->inflight_lock);
+        if (!more)
+            vkb_timeline_set_processed(dev, q->timeline, value);
+    }
     pthread_mutex_unlock(&q->complete_lock);
 }
 
@@ -105,7 +120,9 @@ void vkb_queue_fail_inflight(vkb_queue *q, aidev_status status, const char *why)
         char message[400];
         snprintf(message, sizeof message, "vulkan: device '%s': %s",
                  q->dev->phys->props.deviceName, why);
+        uint64_t value = b->value;
         vkb_batch_retire(b, status, message);
+        vkb_timeline_set_processed(q->dev, q->timeline, value);
     }
     pthread_mutex_unlock(&q->complete_lock);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backends/vulkan/vk_internal.h"
 
@@ -314,49 +315,77 @@ static aidev_status new_timeline(vkb_device *dev, VkSemaphore *out)
     return r == VK_SUCCESS ? AIDEV_SUCCESS : vkb_error("vkCreateSemaphore", r);
 }
 
-aidev_status vkb_device_semaphore_get(vkb_device *dev, VkSemaphore *out, uint64_t *out_value)
+aidev_status vkb_device_timeline_get(vkb_device *dev, vkb_timeline **out, uint64_t *out_value)
 {
     aidev_status st = AIDEV_SUCCESS;
-    pthread_mutex_lock(&dev->sem_lock);
-    if (dev->sem_free_count) {
-        *out = dev->sem_free[--dev->sem_free_count];
+    pthread_mutex_lock(&dev->timeline_lock);
+    vkb_timeline *tl = dev->free_timelines;
+    if (tl) {
+        dev->free_timelines = tl->next_free;
     } else {
-        if (dev->sem_count == dev->sem_capacity) {
-            uint32_t cap = dev->sem_capacity ? dev->sem_capacity * 2 : 8;
-            VkSemaphore *all = realloc(dev->sems, cap * sizeof *all);
-            if (all)
-                dev->sems = all;
-            VkSemaphore *fr = all ? realloc(dev->sem_free, cap * sizeof *fr) : NULL;
-            if (fr)
-                dev->sem_free = fr;
-            if (!all || !fr)
-                st = aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
-                                             "out of host memory");
-            else
-                dev->sem_capacity = cap;
+        tl = calloc(1, sizeof *tl);
+        if (!tl)
+            st = aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        else if ((st = new_timeline(dev, &tl->sem)) != AIDEV_SUCCESS)
+            free(tl);
+        if (st == AIDEV_SUCCESS) {
+            tl->next = dev->timelines;
+            dev->timelines = tl;
         }
-        if (st == AIDEV_SUCCESS)
-            st = new_timeline(dev, out);
-        if (st == AIDEV_SUCCESS)
-            dev->sems[dev->sem_count++] = *out;
     }
-    pthread_mutex_unlock(&dev->sem_lock);
+    pthread_mutex_unlock(&dev->timeline_lock);
     if (st != AIDEV_SUCCESS)
         return st;
-    /* A recycled semaphore goes on from where its last queue left it. */
-    VkResult r = dev->f.vkGetSemaphoreCounterValue(dev->handle, *out, out_value);
+    /* A recycled semaphore goes on from where its last queue left it;
+     * everything up to there is retired. */
+    VkResult r = dev->f.vkGetSemaphoreCounterValue(dev->handle, tl->sem, out_value);
     if (r != VK_SUCCESS) {
-        vkb_device_semaphore_put(dev, *out);
+        vkb_device_timeline_put(dev, tl);
         return vkb_device_error(dev, "vkGetSemaphoreCounterValue", r);
     }
+    atomic_store(&tl->processed, *out_value);
+    *out = tl;
     return AIDEV_SUCCESS;
 }
 
-void vkb_device_semaphore_put(vkb_device *dev, VkSemaphore sem)
+void vkb_device_timeline_put(vkb_device *dev, vkb_timeline *tl)
 {
-    pthread_mutex_lock(&dev->sem_lock);
-    dev->sem_free[dev->sem_free_count++] = sem;
-    pthread_mutex_unlock(&dev->sem_lock);
+    pthread_mutex_lock(&dev->timeline_lock);
+    tl->next_free = dev->free_timelines;
+    dev->free_timelines = tl;
+    pthread_mutex_unlock(&dev->timeline_lock);
+}
+
+void vkb_timeline_set_processed(vkb_device *dev, vkb_timeline *tl, uint64_t value)
+{
+    if (atomic_load(&tl->processed) < value)
+        atomic_store(&tl->processed, value);
+    if (atomic_load(&dev->processed_waiters)) {
+        pthread_mutex_lock(&dev->processed_lock);
+        pthread_cond_broadcast(&dev->processed_cond);
+        pthread_mutex_unlock(&dev->processed_lock);
+    }
+}
+
+void vkb_timeline_wait_processed(vkb_device *dev, vkb_timeline *tl, uint64_t value)
+{
+    if (atomic_load(&tl->processed) >= value)
+        return;
+    pthread_mutex_lock(&dev->processed_lock);
+    atomic_fetch_add(&dev->processed_waiters, 1);
+    while (atomic_load(&tl->processed) < value && !atomic_load(&dev->lost)) {
+        /* Timed: a loss is noticed without anyone broadcasting it. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&dev->processed_cond, &dev->processed_lock, &ts);
+    }
+    atomic_fetch_sub(&dev->processed_waiters, 1);
+    pthread_mutex_unlock(&dev->processed_lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -397,19 +426,23 @@ void vkb_device_close(void *device)
         vkb_library_kernels_release(dev);
         vkb_pipeline_cache_close(dev);
         vkb_memory_finish(dev);
-        for (uint32_t i = 0; i < dev->sem_count; i++)
-            dev->f.vkDestroySemaphore(dev->handle, dev->sems[i], NULL);
+        while (dev->timelines) {
+            vkb_timeline *tl = dev->timelines;
+            dev->timelines = tl->next;
+            dev->f.vkDestroySemaphore(dev->handle, tl->sem, NULL);
+            free(tl);
+        }
         dev->f.vkDestroyDevice(dev->handle, NULL);
     }
     for (uint32_t i = 0; i < dev->compute_queue_count; i++)
         pthread_mutex_destroy(&dev->compute_locks[i]);
     pthread_mutex_destroy(&dev->transfer_lock);
-    pthread_mutex_destroy(&dev->sem_lock);
+    pthread_mutex_destroy(&dev->timeline_lock);
+    pthread_mutex_destroy(&dev->processed_lock);
+    pthread_cond_destroy(&dev->processed_cond);
     pthread_mutex_destroy(&dev->clock_lock);
     pthread_mutex_destroy(&dev->library_lock);
     pthread_mutex_destroy(&dev->queues_lock);
-    free(dev->sems);
-    free(dev->sem_free);
     free(dev->library);
     vkb_backend *b = dev->backend;
     free(dev);
@@ -428,7 +461,14 @@ aidev_status vkb_device_open(void *backend, uint32_t index, void **out_device)
     dev->phys = &b->devices[index];
     atomic_init(&dev->lost, false);
     atomic_init(&dev->next_compute_queue, 0);
-    pthread_mutex_init(&dev->sem_lock, NULL);
+    pthread_mutex_init(&dev->timeline_lock, NULL);
+    pthread_mutex_init(&dev->processed_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&dev->processed_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    atomic_init(&dev->processed_waiters, 0);
     pthread_mutex_init(&dev->library_lock, NULL);
     pthread_mutex_init(&dev->clock_lock, NULL);
     pthread_mutex_init(&dev->queues_lock, NULL);

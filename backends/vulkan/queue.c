@@ -91,6 +91,7 @@ static void batch_free(vkb_batch *b)
     free(b->reads);
     free(b->wait_sems);
     free(b->wait_values);
+    free(b->wait_timelines);
     free(b); /* the command buffer goes with its pool */
 }
 
@@ -181,6 +182,30 @@ static bool grow(void **array, uint32_t *capacity, uint32_t need, size_t elem)
     return true;
 }
 
+/* Room for |need| semaphore waits (two arrays, one capacity). */
+static bool grow_waits(vkb_batch *b, uint32_t need)
+{
+    if (need <= b->wait_capacity)
+        return true;
+    uint32_t cap = b->wait_capacity ? b->wait_capacity * 2 : 8;
+    while (cap < need)
+        cap *= 2;
+    VkSemaphore *sems = realloc(b->wait_sems, cap * sizeof *sems);
+    if (!sems)
+        return false;
+    b->wait_sems = sems;
+    uint64_t *values = realloc(b->wait_values, cap * sizeof *values);
+    if (!values)
+        return false;
+    b->wait_values = values;
+    vkb_timeline **tls = realloc(b->wait_timelines, cap * sizeof *tls);
+    if (!tls)
+        return false;
+    b->wait_timelines = tls;
+    b->wait_capacity = cap;
+    return true;
+}
+
 /* Room for |buffers| more buffers and one more kernel and read. */
 static bool batch_reserve(vkb_batch *b, uint32_t buffers)
 {
@@ -229,12 +254,10 @@ aidev_status vkb_batch_descriptor_set(vkb_batch *b, VkDescriptorSetLayout layout
         }
         /* The next pool: a recycled one, or a new one. */
         if (b->descriptor_pool_used == b->descriptor_pool_count) {
-            if (!grow((void **)&b->descriptor_pools, &b->descriptor_pool_count,
+            if (!grow((void **)&b->descriptor_pools, &b->descriptor_pool_capacity,
                       b->descriptor_pool_count + 1, sizeof *b->descriptor_pools))
                 return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
                                                "out of host memory");
-            /* grow() raised the capacity field; count what exists. */
-            b->descriptor_pool_count = b->descriptor_pool_used;
             VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                          .descriptorCount = 64 * AIDEV_MAX_KERNEL_ARGS};
             VkDescriptorPoolCreateInfo pi = {
@@ -472,7 +495,7 @@ static void attach_payload(vkb_queue *q, vkb_batch *b)
 {
     vkb_signal_payload *p = malloc(sizeof *p);
     if (p) {
-        *p = (vkb_signal_payload){q->sem, b->value, q};
+        *p = (vkb_signal_payload){q->sem, b->value, q->timeline};
         aidev_backend_event_set_native(b->signal, q->dev, p, free);
     }
 }
@@ -540,12 +563,9 @@ static aidev_status submit_open(vkb_queue *q)
     if (r == VK_SUCCESS) {
         /* Moving between families: wait for the queue's last batch on the
          * other VkQueue. */
-        if (b->family != q->last_family &&
-            grow((void **)&b->wait_sems, &b->wait_capacity, b->wait_count + 1,
-                 sizeof *b->wait_sems) &&
-            grow((void **)&b->wait_values, &b->wait_capacity, b->wait_count + 1,
-                 sizeof *b->wait_values)) {
+        if (b->family != q->last_family && grow_waits(b, b->wait_count + 1)) {
             b->wait_sems[b->wait_count] = q->sem;
+            b->wait_timelines[b->wait_count] = q->timeline;
             b->wait_values[b->wait_count++] = q->submitted_value;
         }
         VkPipelineStageFlags stages[64];
@@ -622,6 +642,7 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
     /* Semaphores of other queues this command waits for. */
     VkSemaphore sems[16];
     uint64_t values[16];
+    vkb_timeline *tls[16];
     uint32_t sem_count = 0;
     for (uint32_t i = 0; i < wait_count; i++) {
         if (aidev_backend_event_status(waits[i]) != AIDEV_NOT_READY)
@@ -637,6 +658,7 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
                 values[j] = p->value;
         } else if (sem_count < 16) {
             sems[sem_count] = p->sem;
+            tls[sem_count] = p->timeline;
             values[sem_count++] = p->value;
         } else {
             return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
@@ -674,13 +696,12 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
     }
     vkb_batch *b = q->open;
     if (sem_count) {
-        if (!grow((void **)&b->wait_sems, &b->wait_capacity, b->wait_count + sem_count + 1,
-                  sizeof *b->wait_sems) ||
-            !grow((void **)&b->wait_values, &b->wait_capacity, b->wait_count + sem_count + 1,
-                  sizeof *b->wait_values))
+        /* One more for a family switch at submission. */
+        if (!grow_waits(b, b->wait_count + sem_count + 1))
             return out_of_memory();
         for (uint32_t i = 0; i < sem_count; i++) {
             b->wait_sems[b->wait_count] = sems[i];
+            b->wait_timelines[b->wait_count] = tls[i];
             b->wait_values[b->wait_count++] = values[i];
         }
     }
@@ -997,11 +1018,12 @@ aidev_status vkb_queue_create(void *device, aidev_queue_priority priority, void 
     else
         q->compute_index = atomic_fetch_add(&dev->next_compute_queue, 1) % n;
     q->last_family = dev->has_transfer ? VKB_FAMILY_TRANSFER : VKB_FAMILY_COMPUTE;
-    aidev_status st = vkb_device_semaphore_get(dev, &q->sem, &q->last_value);
+    aidev_status st = vkb_device_timeline_get(dev, &q->timeline, &q->last_value);
     if (st != AIDEV_SUCCESS) {
         free(q);
         return st;
     }
+    q->sem = q->timeline->sem;
     q->submitted_value = q->last_value;
     pthread_mutex_init(&q->lock, NULL);
     pthread_mutex_init(&q->inflight_lock, NULL);
@@ -1009,7 +1031,7 @@ aidev_status vkb_queue_create(void *device, aidev_queue_priority priority, void 
     pthread_cond_init(&q->held_drained, NULL);
     st = vkb_completion_start(q);
     if (st != AIDEV_SUCCESS) {
-        vkb_device_semaphore_put(dev, q->sem);
+        vkb_device_timeline_put(dev, q->timeline);
         pthread_cond_destroy(&q->held_drained);
         pthread_mutex_destroy(&q->complete_lock);
         pthread_mutex_destroy(&q->inflight_lock);
@@ -1041,7 +1063,7 @@ void vkb_queue_destroy(void *queue)
         if (q->pools[fam])
             dev->f.vkDestroyCommandPool(dev->handle, q->pools[fam], NULL);
     }
-    vkb_device_semaphore_put(dev, q->sem);
+    vkb_device_timeline_put(dev, q->timeline);
     pthread_cond_destroy(&q->held_drained);
     pthread_mutex_destroy(&q->complete_lock);
     pthread_mutex_destroy(&q->inflight_lock);

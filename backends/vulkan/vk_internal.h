@@ -290,6 +290,13 @@ VKB_HIDDEN void vkb_pipeline_cache_close(struct vkb_device *dev);
 /* Devices (device.c)                                                       */
 /* ------------------------------------------------------------------------ */
 
+/* A timeline semaphore and how far its batches have been retired. */
+typedef struct vkb_timeline {
+    struct vkb_timeline *next, *next_free;
+    VkSemaphore sem;
+    _Atomic uint64_t processed;
+} vkb_timeline;
+
 typedef struct vkb_device {
     vkb_backend *backend;
     vkb_physical *phys;
@@ -328,12 +335,17 @@ typedef struct vkb_device {
     int64_t clock_offset_ns;
     uint64_t clock_calibrated_at;   /* CLOCK_MONOTONIC ns */
 
-    /* Timeline semaphores outlive the queues that used them, so that a
-     * semaphore named by an event stays valid until the device closes. */
-    pthread_mutex_t sem_lock;
-    uint32_t sem_count, sem_free_count, sem_capacity;
-    VkSemaphore *sems;              /* all of them, destroyed at close */
-    VkSemaphore *sem_free;
+    /* Timelines outlive the queues that used them, so that a semaphore
+     * named by an event stays valid until the device closes. */
+    pthread_mutex_t timeline_lock;
+    struct vkb_timeline *timelines;      /* all of them, destroyed at close */
+    struct vkb_timeline *free_timelines;
+    /* Retiring a batch that waited on other queues first waits until those
+     * queues retired what it waited on, so events complete in dependency
+     * order. */
+    pthread_mutex_t processed_lock;
+    pthread_cond_t processed_cond;
+    atomic_uint processed_waiters;
 
     /* Every live queue, to wake their completion threads on device loss. */
     pthread_mutex_t queues_lock;
@@ -360,9 +372,16 @@ VKB_HIDDEN aidev_status vkb_device_lost(vkb_device *dev, const char *call, VkRes
  * recorded, anything else is mapped. */
 VKB_HIDDEN aidev_status vkb_device_error(vkb_device *dev, const char *call, VkResult r);
 VKB_HIDDEN uint64_t vkb_device_ticks_to_ns(vkb_device *dev, uint64_t ticks);
-VKB_HIDDEN aidev_status vkb_device_semaphore_get(vkb_device *dev, VkSemaphore *out,
-                                                 uint64_t *out_value);
-VKB_HIDDEN void vkb_device_semaphore_put(vkb_device *dev, VkSemaphore sem);
+/* A queue's timeline semaphore (recycled ones go on from their value). */
+VKB_HIDDEN aidev_status vkb_device_timeline_get(vkb_device *dev, struct vkb_timeline **out,
+                                                uint64_t *out_value);
+VKB_HIDDEN void vkb_device_timeline_put(vkb_device *dev, struct vkb_timeline *tl);
+/* Records that the batches up to |value| of |tl| are retired. */
+VKB_HIDDEN void vkb_timeline_set_processed(vkb_device *dev, struct vkb_timeline *tl,
+                                           uint64_t value);
+/* Waits until the batches up to |value| of |tl| are retired. */
+VKB_HIDDEN void vkb_timeline_wait_processed(vkb_device *dev, struct vkb_timeline *tl,
+                                            uint64_t value);
 
 /* ------------------------------------------------------------------------ */
 /* Queues and batches (queue.c)                                             */
@@ -373,7 +392,7 @@ VKB_HIDDEN void vkb_device_semaphore_put(vkb_device *dev, VkSemaphore sem);
 typedef struct vkb_signal_payload {
     VkSemaphore sem;
     uint64_t value;
-    const struct vkb_queue *queue;
+    vkb_timeline *timeline;
 } vkb_signal_payload;
 
 typedef struct vkb_readback {
@@ -393,7 +412,7 @@ typedef struct vkb_batch {
     vkb_family family;
     VkCommandBuffer cb;
     VkQueryPool query_pool;         /* two timestamps, or VK_NULL_HANDLE */
-    uint32_t descriptor_pool_count, descriptor_pool_used;
+    uint32_t descriptor_pool_count, descriptor_pool_used, descriptor_pool_capacity;
     VkDescriptorPool *descriptor_pools;
     bool recording;
     uint64_t value;                 /* the timeline value it signals */
@@ -415,6 +434,7 @@ typedef struct vkb_batch {
     uint32_t wait_count, wait_capacity;
     VkSemaphore *wait_sems;
     uint64_t *wait_values;
+    vkb_timeline **wait_timelines;
 } vkb_batch;
 
 struct vkb_held;
@@ -428,7 +448,8 @@ typedef struct vkb_queue {
     VkCommandPool pools[2];         /* per vkb_family */
     vkb_batch *open;                /* being recorded, not yet submitted */
     vkb_batch *free_batches[2];
-    VkSemaphore sem;
+    vkb_timeline *timeline;
+    VkSemaphore sem;                /* timeline->sem */
     uint64_t last_value;            /* the last value given to a batch */
     uint64_t submitted_value;       /* the last value submitted */
     vkb_family last_family;         /* of the last submitted batch */
