@@ -74,7 +74,7 @@ static aidev_status serial(pipeline *p, double *read_s, double *compute_s)
 {
     *read_s = *compute_s = 0;
     for (uint32_t c = 0; c < p->chunks; c++) {
-        aidev_event read, kern;
+        aidev_event read = NULL, kern = NULL;
         double t0 = bench_now();
         aidev_status st = aidev_enqueue_file_read(p->io, p->chunk[c % 2], 0, p->fd,
                                                   (uint64_t)c * CHUNK_BYTES, CHUNK_BYTES,

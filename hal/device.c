@@ -67,6 +67,23 @@ AIDEV_API aidev_status aidev_device_get_info(aidev_device device, aidev_device_i
     case AIDEV_DEVICE_INFO_MEMORY_BYTES:
         return PUT(in->memory_bytes, "AIDEV_DEVICE_INFO_MEMORY_BYTES");
     case AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES:
+        if (AIDEV_DEVICE_VT(dev)->device_free_memory) { /* optional, ABI 1.1 */
+            uint64_t bytes = 0;
+            st = AIDEV_DEVICE_VT(dev)->device_free_memory(dev->backend->instance,
+                                                          dev->backend_index, &bytes);
+            if (st == AIDEV_SUCCESS) {
+                /* Free memory is never more than the memory there is. */
+                if (in->memory_bytes && bytes > in->memory_bytes)
+                    bytes = in->memory_bytes;
+                return PUT(bytes, "AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES");
+            }
+            if (st != AIDEV_ERROR_UNSUPPORTED)
+                return aidev_error(st, "AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES: backend '%s': %s",
+                                   dev->backend->name,
+                                   aidev_error_message()[0] ? aidev_error_message()
+                                                            : aidev_status_string(st));
+            aidev_error_clear();
+        }
         if (!in->has_free_memory)
             return aidev_error(AIDEV_ERROR_UNSUPPORTED,
                                "AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES: backend '%s' cannot "

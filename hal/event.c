@@ -16,20 +16,12 @@
 #include <time.h>
 
 #include "hal/internal.h"
+#include "hal/spin.h"
 #include "hal/probes.h"
 #include "hal/trace.h"
 
 /* How long a waiter spins before sleeping. */
 #define WAIT_SPIN_NS 20000u
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *producer,
                              bool user_event, aidev_event_obj **out)
@@ -250,7 +242,7 @@ aidev_status aidev_event_wait_obj(aidev_event_obj *e, uint64_t timeout_ns)
                             : start + timeout_ns;
 
     for (uint32_t i = 0; atomic_load_explicit(&e->state, memory_order_acquire) == 0; i++) {
-        cpu_relax();
+        aidev_cpu_relax();
         if ((i & 63) == 63) {
             uint64_t now = aidev_now_ns();
             if (now - start >= WAIT_SPIN_NS || now >= deadline)

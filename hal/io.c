@@ -117,6 +117,10 @@ static void feed_ring(aidev_io_engine *io)
             break;
         io_request *r = pop_waiting(io);
         io_uring_prep_read(sqe, r->fd, r->dst, r->size, r->offset);
+        /* Never read inline: for cached data io_uring_enter would copy in
+         * the submitting thread, which may be a device queue's completion
+         * thread that the compute of the next chunk is waiting for. */
+        sqe->flags |= IOSQE_ASYNC;
         io_uring_sqe_set_data(sqe, r);
         io->in_flight++;
         queued = true;

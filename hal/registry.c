@@ -5,12 +5,29 @@
  * the last one goes, so a program that makes no context loads no plugin and
  * a test can change AIDEV_PLUGIN_PATH between contexts.
  *
- * Discovery order: AIDEV_PLUGIN_PATH (colon-separated folders; ignored in
- * setuid/setgid programs), then the build tree when libaidev itself runs from
- * it (so a developer's fresh plugins win over an older installed copy), then
- * the installed plugin folder. A backend name found twice loads once: the
- * first one found. AIDEV_BACKENDS=a,b selects and orders backends; those it
- * leaves out are not even opened.
+ * Discovery order
+ *   1. AIDEV_PLUGIN_PATH, colon-separated folders, in their order (ignored
+ *      in setuid/setgid programs: secure_getenv);
+ *   2. the build tree's backends/<name>/ folders, only when this libaidev
+ *      is itself the one in the build tree: its plugins were built with it,
+ *      while an installed copy may be older, so a developer's fresh plugins
+ *      win;
+ *   3. the installed plugin folder ($libdir/aidev/backends).
+ *   A backend name is taken from the first file found; later files of that
+ *   name are listed as duplicates and never opened. The CPU backend is built
+ *   in, and its name is taken before any folder is searched.
+ *   AIDEV_BACKENDS=a,b selects and orders backends: those it leaves out are
+ *   listed but not opened, and a name it gives that no folder holds is
+ *   listed as failed with the folders searched.
+ *
+ * Each plugin file goes through these steps; the first that fails becomes
+ * the reason in its report, and the program goes on without it:
+ *   name -> selection -> trust (the folder and the file writable by no
+ *   other user, unless AIDEV_ALLOW_INSECURE_PLUGINS=1) -> file (a complete
+ *   ELF shared object for this process, hal/plugin_file.c) -> dlopen ->
+ *   entry symbol -> ABI negotiation -> vtable -> init -> devices.
+ * AIDEV_DEBUG=loader prints every folder searched and every step of every
+ * file on stderr.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -24,15 +41,39 @@
 
 #include "aidev_config.h"
 #include "hal/internal.h"
+#include "hal/plugin_file.h"
 
 #define PLUGIN_PREFIX "libaidev-backend-"
 #define PLUGIN_SUFFIX ".so"
+#define BUILTIN_PATH "(built-in)"
+#define NOT_FOUND_PATH "(not found)"
 #define MAX_BACKENDS 64
+#define MAX_FOLDERS 64
+#define MAX_FILES_PER_FOLDER 256
+/* More devices than this from one backend is a broken plugin. */
+#define MAX_DEVICES_PER_BACKEND 256
+
+#define ABI_MAJOR(v) AIDEV_BACKEND_ABI_MAJOR(v)
+#define ABI_MINOR(v) AIDEV_BACKEND_ABI_MINOR(v)
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t registry_refs;
 static aidev_registry_backend *registry;
 static uint32_t registry_count;
+/* Set while this thread loads the registry: a backend that creates a
+ * context from its entry or init gets an error, not a deadlock. */
+static _Thread_local bool loading_here;
+
+/* What one load searched: to skip a folder listed twice, and to tell a
+ * user which folders lacked a backend they asked for. */
+typedef struct search_log {
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } seen[MAX_FOLDERS];
+    uint32_t seen_count;
+    char folders[2048];
+} search_log;
 
 /* Members every ABI 1.x table must fill in. */
 static const struct {
@@ -47,8 +88,17 @@ static const struct {
 #undef REQ
 };
 
-/* The smallest table an ABI 1.0 plugin may hand over. */
-#define VTABLE_MIN_SIZE (offsetof(aidev_backend_vtable, kernel_destroy) + sizeof(void *))
+/* Optional members, for the debug report of what a plugin offers. */
+static const struct {
+    const char *name;
+    size_t offset;
+} optional_members[] = {
+#define OPT(m) {#m, offsetof(aidev_backend_vtable, m)}
+    OPT(buffer_map), OPT(buffer_unmap), OPT(queue_flush), OPT(device_free_memory),
+#undef OPT
+};
+
+#define KNOWN_CAPS (AIDEV_BACKEND_CAP_ANY_WAIT | AIDEV_BACKEND_CAP_HOST_CALLBACK)
 
 static void loader_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void loader_debug(const char *fmt, ...)
@@ -92,14 +142,22 @@ static const char *selected_backends(void)
     return env && *env ? env : NULL;
 }
 
+static bool insecure_allowed(void)
+{
+    const char *env = secure_getenv("AIDEV_ALLOW_INSECURE_PLUGINS");
+    return env && strcmp(env, "1") == 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Recording outcomes                                                       */
 /* ------------------------------------------------------------------------ */
 
 static aidev_registry_backend *add_entry(const char *name, const char *path)
 {
-    if (registry_count >= MAX_BACKENDS)
+    if (registry_count >= MAX_BACKENDS) {
+        loader_debug("  %s: ignored, more than %d backends", path, MAX_BACKENDS);
         return NULL;
+    }
     aidev_registry_backend *b = &registry[registry_count++];
     memset(b, 0, sizeof *b);
     snprintf(b->name, sizeof b->name, "%s", name);
@@ -116,48 +174,117 @@ static void set_outcome(aidev_registry_backend *b, aidev_backend_state state, co
     va_start(ap, fmt);
     vsnprintf(b->reason, sizeof b->reason, fmt, ap);
     va_end(ap);
-    loader_debug("%s (%s): %s%s%s", b->path, b->name, aidev_backend_state_string(state),
+    loader_debug("  => %s: %s%s%s", b->name, aidev_backend_state_string(state),
                  b->reason[0] ? ": " : "", b->reason);
 }
 
-static const aidev_registry_backend *find_loaded(const char *name)
+static const aidev_registry_backend *find_entry(const char *name)
 {
     for (uint32_t i = 0; i < registry_count; i++)
-        if (registry[i].state == AIDEV_BACKEND_LOADED && strcmp(registry[i].name, name) == 0)
+        if (strcmp(registry[i].name, name) == 0)
             return &registry[i];
     return NULL;
 }
 
+/* The message a failed backend call left, or its status name. */
+static const char *call_reason(aidev_status st)
+{
+    return aidev_last_error()[0] ? aidev_last_error() : aidev_status_string(st);
+}
+
 /* ------------------------------------------------------------------------ */
-/* Bringing one backend up                                                  */
+/* Negotiation and the vtable                                               */
 /* ------------------------------------------------------------------------ */
 
-static bool check_vtable(aidev_registry_backend *b, const aidev_backend_vtable *vt,
-                         uint32_t abi)
+/* Bytes of the table that ABI 1.|minor| defines. */
+static size_t vtable_size_for_minor(uint32_t minor)
 {
+    return minor >= 1 ? AIDEV_BACKEND_VTABLE_SIZE_1_1 : AIDEV_BACKEND_VTABLE_SIZE_1_0;
+}
+
+/* Offers our ABI to |entry| and settles on the version to use. */
+static bool negotiate(aidev_registry_backend *b, aidev_backend_entry_fn entry,
+                      const aidev_backend_vtable **out_vt)
+{
+    const uint32_t offer = AIDEV_BACKEND_ABI_VERSION;
+    aidev_backend_negotiation nego = {.struct_size = sizeof nego, .abi_version = offer};
+    aidev_error_clear();
+    aidev_status st = entry(&nego);
+    if (st != AIDEV_SUCCESS) {
+        set_outcome(b, AIDEV_BACKEND_FAILED, "entry failed with %s when offered ABI %u.%u: %s",
+                    aidev_status_string(st), ABI_MAJOR(offer), ABI_MINOR(offer),
+                    call_reason(st));
+        return false;
+    }
+    uint32_t answer = nego.abi_version;
+    b->abi_version = answer;
+    loader_debug("    entry: offered ABI %u.%u, plugin answered %u.%u", ABI_MAJOR(offer),
+                 ABI_MINOR(offer), ABI_MAJOR(answer), ABI_MINOR(answer));
+    if (ABI_MAJOR(answer) != ABI_MAJOR(offer)) {
+        set_outcome(b, AIDEV_BACKEND_FAILED,
+                    "ABI mismatch: plugin speaks %u.%u, libaidev speaks %u.%u (major versions "
+                    "differ)",
+                    ABI_MAJOR(answer), ABI_MINOR(answer), ABI_MAJOR(offer), ABI_MINOR(offer));
+        return false;
+    }
+    if (ABI_MINOR(answer) > ABI_MINOR(offer)) {
+        /* Minors only append: a newer table is an older one plus members
+         * we do not know and never read. */
+        loader_debug("    plugin answered a newer minor than offered; using it as %u.%u",
+                     ABI_MAJOR(offer), ABI_MINOR(offer));
+        b->abi_version = offer;
+    }
+    *out_vt = nego.vtable;
+    return true;
+}
+
+static void debug_members(const aidev_registry_backend *b)
+{
+    if (!aidev_backend_debug_enabled("loader"))
+        return;
+    char line[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof optional_members / sizeof optional_members[0]; i++) {
+        void *fn;
+        memcpy(&fn, (const char *)&b->vt + optional_members[i].offset, sizeof fn);
+        int n = snprintf(line + len, sizeof line - len, "%s%s=%s", i ? ", " : "",
+                         optional_members[i].name, fn ? "yes" : "absent");
+        if (n > 0 && (size_t)n < sizeof line - len)
+            len += (size_t)n;
+    }
+    loader_debug("    optional members: %s; caps %#x", line, b->vt.caps);
+}
+
+/* Copies the plugin's table into |b->vt| up to what both its size and the
+ * negotiated ABI allow; everything past it reads as NULL. */
+static bool check_vtable(aidev_registry_backend *b, const aidev_backend_vtable *vt)
+{
+    uint32_t abi = b->abi_version;
     if (!vt) {
         set_outcome(b, AIDEV_BACKEND_FAILED, "entry returned no vtable");
         return false;
     }
-    if (vt->struct_size < VTABLE_MIN_SIZE) {
+    if (ABI_MAJOR(vt->abi_version) != ABI_MAJOR(abi)) {
         set_outcome(b, AIDEV_BACKEND_FAILED,
-                    "vtable is %u bytes, shorter than the %zu of ABI 1.0", vt->struct_size,
-                    (size_t)VTABLE_MIN_SIZE);
+                    "vtable was built for ABI %u.%u but the entry answered %u.%u",
+                    ABI_MAJOR(vt->abi_version), ABI_MINOR(vt->abi_version), ABI_MAJOR(abi),
+                    ABI_MINOR(abi));
         return false;
     }
-    if (vt->abi_version != abi) {
-        set_outcome(b, AIDEV_BACKEND_FAILED,
-                    "vtable says ABI %u.%u but the entry answered %u.%u",
-                    AIDEV_BACKEND_ABI_MAJOR(vt->abi_version),
-                    AIDEV_BACKEND_ABI_MINOR(vt->abi_version), AIDEV_BACKEND_ABI_MAJOR(abi),
-                    AIDEV_BACKEND_ABI_MINOR(abi));
+    if (vt->struct_size < AIDEV_BACKEND_VTABLE_SIZE_1_0) {
+        set_outcome(b, AIDEV_BACKEND_FAILED, "vtable is %u bytes, shorter than the %zu of ABI 1.0",
+                    vt->struct_size, (size_t)AIDEV_BACKEND_VTABLE_SIZE_1_0);
         return false;
     }
-    /* Copy what the plugin has; what it lacks stays NULL (unsupported). */
-    size_t n = vt->struct_size < sizeof b->vt ? vt->struct_size : sizeof b->vt;
+    size_t n = vt->struct_size;
+    if (n > vtable_size_for_minor(ABI_MINOR(abi)))
+        n = vtable_size_for_minor(ABI_MINOR(abi));
     memset(&b->vt, 0, sizeof b->vt);
     memcpy(&b->vt, vt, n);
     b->vt.struct_size = (uint32_t)n;
+    loader_debug("    vtable: %u bytes, built with ABI %u.%u; using %zu bytes (ABI %u.%u)",
+                 vt->struct_size, ABI_MAJOR(vt->abi_version), ABI_MINOR(vt->abi_version), n,
+                 ABI_MAJOR(abi), ABI_MINOR(abi));
     for (size_t i = 0; i < sizeof required_members / sizeof required_members[0]; i++) {
         void *fn;
         memcpy(&fn, (const char *)&b->vt + required_members[i].offset, sizeof fn);
@@ -171,7 +298,44 @@ static bool check_vtable(aidev_registry_backend *b, const aidev_backend_vtable *
         set_outcome(b, AIDEV_BACKEND_FAILED, "vtable has no name");
         return false;
     }
+    if (strnlen(b->vt.name, sizeof b->name) >= sizeof b->name ||
+        strcmp(b->vt.name, b->name) != 0) {
+        set_outcome(b, AIDEV_BACKEND_FAILED,
+                    "file is named for '%s' but the vtable names '%.63s'; name the file "
+                    PLUGIN_PREFIX "%.63s" PLUGIN_SUFFIX,
+                    b->name, b->vt.name, b->vt.name);
+        return false;
+    }
+    if (b->vt.caps & ~KNOWN_CAPS)
+        loader_debug("    ignoring unknown caps %#x", b->vt.caps & ~KNOWN_CAPS);
+    b->vt.caps &= KNOWN_CAPS;
+    debug_members(b);
     return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Initialising a backend                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void terminate_strings(aidev_backend_device_info *info)
+{
+    /* Never trust a plugin to terminate its strings or keep to the enums. */
+    info->name[sizeof info->name - 1] = '\0';
+    info->vendor[sizeof info->vendor - 1] = '\0';
+    info->driver_version[sizeof info->driver_version - 1] = '\0';
+    info->api_version[sizeof info->api_version - 1] = '\0';
+    info->pci_bus_id[sizeof info->pci_bus_id - 1] = '\0';
+    if (info->type < AIDEV_DEVICE_TYPE_CPU || info->type > AIDEV_DEVICE_TYPE_OTHER)
+        info->type = AIDEV_DEVICE_TYPE_OTHER;
+    info->memory_kinds &= (1u << AIDEV_MEMORY_KIND_COUNT_) - 1;
+}
+
+static void init_failed(aidev_registry_backend *b)
+{
+    free(b->device_infos);
+    b->device_infos = NULL;
+    b->vt.shutdown(b->instance);
+    b->instance = NULL;
 }
 
 /* Initialises the backend and caches its devices' info. */
@@ -180,24 +344,29 @@ static void init_backend(aidev_registry_backend *b)
     aidev_error_clear();
     aidev_status st = b->vt.init(&b->instance);
     if (st != AIDEV_SUCCESS) {
-        const char *why = aidev_last_error()[0] ? aidev_last_error() : aidev_status_string(st);
+        /* UNSUPPORTED: "not on this machine", which is no failure. */
         set_outcome(b, st == AIDEV_ERROR_UNSUPPORTED ? AIDEV_BACKEND_SKIPPED : AIDEV_BACKEND_FAILED,
-                    "init: %s", why);
+                    "init: %s", call_reason(st));
         b->instance = NULL;
         return;
     }
     uint32_t n = b->vt.device_count(b->instance);
+    loader_debug("    init: %u device%s", n, n == 1 ? "" : "s");
     if (n == 0) {
         set_outcome(b, AIDEV_BACKEND_SKIPPED, "no devices on this machine");
-        b->vt.shutdown(b->instance);
-        b->instance = NULL;
+        init_failed(b);
+        return;
+    }
+    if (n > MAX_DEVICES_PER_BACKEND) {
+        set_outcome(b, AIDEV_BACKEND_FAILED, "reports %u devices, more than the %d allowed", n,
+                    MAX_DEVICES_PER_BACKEND);
+        init_failed(b);
         return;
     }
     b->device_infos = calloc(n, sizeof *b->device_infos);
     if (!b->device_infos) {
         set_outcome(b, AIDEV_BACKEND_FAILED, "out of host memory");
-        b->vt.shutdown(b->instance);
-        b->instance = NULL;
+        init_failed(b);
         return;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -207,20 +376,13 @@ static void init_backend(aidev_registry_backend *b)
         aidev_error_clear();
         st = b->vt.device_info(b->instance, i, info);
         if (st != AIDEV_SUCCESS) {
-            set_outcome(b, AIDEV_BACKEND_FAILED, "device_info(%u): %s", i,
-                        aidev_last_error()[0] ? aidev_last_error() : aidev_status_string(st));
-            free(b->device_infos);
-            b->device_infos = NULL;
-            b->vt.shutdown(b->instance);
-            b->instance = NULL;
+            set_outcome(b, AIDEV_BACKEND_FAILED, "device_info(%u): %s", i, call_reason(st));
+            init_failed(b);
             return;
         }
-        /* Never trust a plugin to terminate its strings. */
-        info->name[sizeof info->name - 1] = '\0';
-        info->vendor[sizeof info->vendor - 1] = '\0';
-        info->driver_version[sizeof info->driver_version - 1] = '\0';
-        info->api_version[sizeof info->api_version - 1] = '\0';
-        info->pci_bus_id[sizeof info->pci_bus_id - 1] = '\0';
+        info->struct_size = sizeof *info;
+        terminate_strings(info);
+        loader_debug("    device %u: %s (%s)", i, info->name, info->vendor);
     }
     b->device_count = n;
     set_outcome(b, AIDEV_BACKEND_LOADED, "%s", "");
@@ -229,18 +391,17 @@ static void init_backend(aidev_registry_backend *b)
 static void add_builtin_cpu(void)
 {
     const aidev_backend_vtable *vt = aidev_cpu_backend_vtable();
-    const char *sel = selected_backends();
-    if (find_loaded(vt->name))
-        return;
-    aidev_registry_backend *b = add_entry(vt->name, "(built-in)");
+    aidev_registry_backend *b = add_entry(vt->name, BUILTIN_PATH);
     if (!b)
         return;
+    loader_debug("built-in backend '%s'", vt->name);
     b->abi_version = vt->abi_version;
+    const char *sel = selected_backends();
     if (sel && list_position(sel, vt->name) < 0) {
         set_outcome(b, AIDEV_BACKEND_SKIPPED, "not selected by AIDEV_BACKENDS=%s", sel);
         return;
     }
-    if (check_vtable(b, vt, vt->abi_version))
+    if (check_vtable(b, vt))
         init_backend(b);
 }
 
@@ -248,50 +409,61 @@ static void add_builtin_cpu(void)
 /* Plugins                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static bool insecure_allowed(void)
+/* "libaidev-backend-NAME.so" -> NAME; false when |file| is not so named. */
+static bool plugin_name(const char *file, char *name, size_t name_size)
 {
-    const char *env = secure_getenv("AIDEV_ALLOW_INSECURE_PLUGINS");
-    return env && strcmp(env, "1") == 0;
-}
-
-/* A file or folder other users can write may be swapped under us: refuse it,
- * as the dynamic loader refuses such paths for setuid programs. */
-static bool path_is_safe(const char *path, char *why, size_t why_size)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        snprintf(why, why_size, "cannot stat %s: %s", path, strerror(errno));
+    size_t len = strlen(file), pre = strlen(PLUGIN_PREFIX), suf = strlen(PLUGIN_SUFFIX);
+    if (len <= pre + suf || strncmp(file, PLUGIN_PREFIX, pre) != 0 ||
+        strcmp(file + len - suf, PLUGIN_SUFFIX) != 0)
         return false;
-    }
-    if ((st.st_mode & S_IWOTH) && !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX))) {
-        snprintf(why, why_size,
-                 "%s is writable by every user (mode %04o); set "
-                 "AIDEV_ALLOW_INSECURE_PLUGINS=1 to load it anyway",
-                 path, (unsigned)(st.st_mode & 07777));
-        return insecure_allowed();
-    }
+    snprintf(name, name_size, "%.*s", (int)(len - pre - suf), file + pre);
     return true;
 }
 
-static void load_plugin(const char *path, const char *file_name, bool folder_safe,
-                        const char *folder_why)
+/* Trust, then the ELF check: nothing of the file runs before both pass. */
+static bool check_file(aidev_registry_backend *b, const char *folder_why)
 {
-    /* libaidev-backend-NAME.so -> NAME */
-    char name[64];
-    size_t len = strlen(file_name) - strlen(PLUGIN_PREFIX) - strlen(PLUGIN_SUFFIX);
-    snprintf(name, sizeof name, "%.*s", (int)len, file_name + strlen(PLUGIN_PREFIX));
-
-    const aidev_registry_backend *twin = find_loaded(name);
-    for (uint32_t i = 0; !twin && i < registry_count; i++)
-        if (strcmp(registry[i].name, name) == 0 && registry[i].state != AIDEV_BACKEND_SKIPPED)
-            twin = &registry[i];
-    aidev_registry_backend *b = add_entry(name, path);
-    if (!b) {
-        loader_debug("%s: ignored, more than %d backends", path, MAX_BACKENDS);
-        return;
+    char what[600], why[600];
+    struct stat st;
+    bool elf_ok = aidev_plugin_file_inspect(b->path, &st, what, sizeof what);
+    bool trusted = !folder_why;
+    if (trusted && st.st_mode && !aidev_plugin_path_trusted(b->path, &st, why, sizeof why))
+        trusted = false;
+    else if (folder_why)
+        snprintf(why, sizeof why, "%s", folder_why);
+    if (!trusted) {
+        if (!insecure_allowed()) {
+            set_outcome(b, AIDEV_BACKEND_FAILED,
+                        "refused: %s; set AIDEV_ALLOW_INSECURE_PLUGINS=1 to load it anyway", why);
+            return false;
+        }
+        loader_debug("    %s; loading anyway (AIDEV_ALLOW_INSECURE_PLUGINS=1)", why);
     }
+    if (!elf_ok) {
+        set_outcome(b, AIDEV_BACKEND_FAILED, "%s", what);
+        return false;
+    }
+    loader_debug("    file: %s; owner uid %u, mode %04o", what, (unsigned)st.st_uid,
+                 (unsigned)(st.st_mode & 07777));
+    return true;
+}
+
+static void unload_failed(aidev_registry_backend *b)
+{
+    memset(&b->vt, 0, sizeof b->vt);
+    if (b->dl)
+        dlclose(b->dl);
+    b->dl = NULL;
+}
+
+static void load_plugin(const char *path, const char *name, const char *folder_why)
+{
+    const aidev_registry_backend *twin = find_entry(name);
+    aidev_registry_backend *b = add_entry(name, path);
+    if (!b)
+        return;
     if (twin) {
-        set_outcome(b, AIDEV_BACKEND_SKIPPED, "duplicate: backend '%s' already found at %s",
+        set_outcome(b, AIDEV_BACKEND_SKIPPED, "duplicate: backend '%s' was already found at %s",
                     name, twin->path);
         return;
     }
@@ -300,15 +472,8 @@ static void load_plugin(const char *path, const char *file_name, bool folder_saf
         set_outcome(b, AIDEV_BACKEND_SKIPPED, "not selected by AIDEV_BACKENDS=%s", sel);
         return;
     }
-    char why[600];
-    if (!folder_safe) {
-        set_outcome(b, AIDEV_BACKEND_FAILED, "refused: %s", folder_why);
+    if (!check_file(b, folder_why))
         return;
-    }
-    if (!path_is_safe(path, why, sizeof why)) {
-        set_outcome(b, AIDEV_BACKEND_FAILED, "refused: %s", why);
-        return;
-    }
 
     dlerror();
     b->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -321,47 +486,31 @@ static void load_plugin(const char *path, const char *file_name, bool folder_saf
     void *sym = dlsym(b->dl, AIDEV_BACKEND_ENTRY_SYMBOL);
     memcpy(&entry, &sym, sizeof entry);
     if (!entry) {
-        set_outcome(b, AIDEV_BACKEND_FAILED, "no entry symbol '%s'", AIDEV_BACKEND_ENTRY_SYMBOL);
-        goto fail;
-    }
-
-    aidev_backend_negotiation nego = {
-        .struct_size = sizeof nego,
-        .abi_version = AIDEV_BACKEND_ABI_VERSION,
-    };
-    aidev_error_clear();
-    aidev_status st = entry(&nego);
-    if (st != AIDEV_SUCCESS) {
-        set_outcome(b, AIDEV_BACKEND_FAILED, "entry refused ABI %u.%u: %s",
-                    AIDEV_BACKEND_ABI_MAJOR(AIDEV_BACKEND_ABI_VERSION),
-                    AIDEV_BACKEND_ABI_MINOR(AIDEV_BACKEND_ABI_VERSION),
-                    aidev_last_error()[0] ? aidev_last_error() : aidev_status_string(st));
-        goto fail;
-    }
-    b->abi_version = nego.abi_version;
-    if (AIDEV_BACKEND_ABI_MAJOR(nego.abi_version) != AIDEV_BACKEND_ABI_MAJOR(AIDEV_BACKEND_ABI_VERSION) ||
-        AIDEV_BACKEND_ABI_MINOR(nego.abi_version) > AIDEV_BACKEND_ABI_MINOR(AIDEV_BACKEND_ABI_VERSION)) {
         set_outcome(b, AIDEV_BACKEND_FAILED,
-                    "ABI mismatch: plugin speaks %u.%u, loader speaks %u.%u",
-                    AIDEV_BACKEND_ABI_MAJOR(nego.abi_version),
-                    AIDEV_BACKEND_ABI_MINOR(nego.abi_version),
-                    AIDEV_BACKEND_ABI_MAJOR(AIDEV_BACKEND_ABI_VERSION),
-                    AIDEV_BACKEND_ABI_MINOR(AIDEV_BACKEND_ABI_VERSION));
-        goto fail;
+                    "no entry symbol '%s' (is it exported with AIDEV_BACKEND_EXPORT?)",
+                    AIDEV_BACKEND_ENTRY_SYMBOL);
+        unload_failed(b);
+        return;
     }
-    if (!check_vtable(b, nego.vtable, nego.abi_version))
-        goto fail;
-    if (strcmp(b->vt.name, name) != 0) {
-        set_outcome(b, AIDEV_BACKEND_FAILED, "file is named for '%s' but the vtable names '%s'",
-                    name, b->vt.name);
-        goto fail;
+    const aidev_backend_vtable *vt = NULL;
+    if (!negotiate(b, entry, &vt) || !check_vtable(b, vt)) {
+        unload_failed(b);
+        return;
     }
     init_backend(b);
-    if (b->state == AIDEV_BACKEND_LOADED)
-        return;
-fail:
-    dlclose(b->dl);
-    b->dl = NULL;
+    if (b->state != AIDEV_BACKEND_LOADED)
+        unload_failed(b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Folders                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void log_folder(search_log *log, const char *folder, const char *note)
+{
+    size_t len = strlen(log->folders);
+    snprintf(log->folders + len, sizeof log->folders - len, "%s%s%s%s%s", len ? ", " : "",
+             folder, note ? " (" : "", note ? note : "", note ? ")" : "");
 }
 
 static int compare_names(const void *a, const void *b)
@@ -369,51 +518,93 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void scan_folder(const char *folder)
+/* The plugin file names of |d|, sorted so that the load order does not
+ * depend on the file system. Returns the count; |names| are malloc'd. */
+static size_t list_plugins(DIR *d, const char *folder, char **names, size_t max)
 {
-    loader_debug("searching %s", folder);
+    size_t count = 0;
+    struct dirent *de;
+    char name[64];
+    while ((de = readdir(d))) {
+        if (!plugin_name(de->d_name, name, sizeof name)) {
+            if (strstr(de->d_name, ".so"))
+                loader_debug("  ignoring %s/%s: not named " PLUGIN_PREFIX "NAME" PLUGIN_SUFFIX,
+                             folder, de->d_name);
+            continue;
+        }
+        if (count == max) {
+            loader_debug("  ignoring %s/%s: more than %zu plugins in one folder", folder,
+                         de->d_name, max);
+            continue;
+        }
+        if ((names[count] = strdup(de->d_name)))
+            count++;
+    }
+    qsort(names, count, sizeof names[0], compare_names);
+    return count;
+}
+
+static void scan_folder(search_log *log, const char *folder, const char *origin)
+{
+    loader_debug("searching %s (%s)", folder, origin);
+    struct stat st;
+    if (stat(folder, &st) != 0) {
+        loader_debug("  %s: %s", folder, strerror(errno));
+        log_folder(log, folder, strerror(errno));
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        loader_debug("  %s: not a folder", folder);
+        log_folder(log, folder, "not a folder");
+        return;
+    }
+    for (uint32_t i = 0; i < log->seen_count; i++) {
+        if (log->seen[i].dev == st.st_dev && log->seen[i].ino == st.st_ino) {
+            loader_debug("  %s: already searched", folder);
+            return;
+        }
+    }
+    if (log->seen_count < MAX_FOLDERS) {
+        log->seen[log->seen_count].dev = st.st_dev;
+        log->seen[log->seen_count].ino = st.st_ino;
+        log->seen_count++;
+    }
+    log_folder(log, folder, NULL);
+
+    /* An untrusted folder is reported on each plugin in it, so the reason
+     * shows where the user looks: the backend report. */
+    char why[600];
+    bool trusted = aidev_plugin_path_trusted(folder, &st, why, sizeof why);
+    if (!trusted)
+        loader_debug("  %s", why);
     DIR *d = opendir(folder);
     if (!d) {
         loader_debug("  %s: %s", folder, strerror(errno));
         return;
     }
-    char why[600];
-    bool safe = path_is_safe(folder, why, sizeof why);
-
-    /* Sorted, so the load order does not depend on the file system. */
-    char *names[256];
-    size_t count = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && count < sizeof names / sizeof names[0]) {
-        size_t len = strlen(de->d_name);
-        if (len <= strlen(PLUGIN_PREFIX) + strlen(PLUGIN_SUFFIX) ||
-            strncmp(de->d_name, PLUGIN_PREFIX, strlen(PLUGIN_PREFIX)) != 0 ||
-            strcmp(de->d_name + len - strlen(PLUGIN_SUFFIX), PLUGIN_SUFFIX) != 0)
-            continue;
-        names[count] = strdup(de->d_name);
-        if (names[count])
-            count++;
-    }
+    char *names[MAX_FILES_PER_FOLDER];
+    size_t count = list_plugins(d, folder, names, MAX_FILES_PER_FOLDER);
     closedir(d);
-    qsort(names, count, sizeof names[0], compare_names);
+    if (count == 0)
+        loader_debug("  no " PLUGIN_PREFIX "*" PLUGIN_SUFFIX " files");
     for (size_t i = 0; i < count; i++) {
-        char path[PATH_MAX];
+        char path[PATH_MAX], name[64];
         snprintf(path, sizeof path, "%s/%s", folder, names[i]);
+        plugin_name(names[i], name, sizeof name);
         loader_debug("  trying %s", path);
-        load_plugin(path, names[i], safe, why);
+        load_plugin(path, name, trusted ? NULL : why);
         free(names[i]);
     }
 }
 
-static void scan_path_list(const char *list)
+static void scan_path_list(search_log *log, const char *list)
 {
     char *copy = strdup(list);
     if (!copy)
         return;
     char *save = NULL;
     for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
-        if (*dir)
-            scan_folder(dir);
+        scan_folder(log, dir, "AIDEV_PLUGIN_PATH");
     free(copy);
 }
 
@@ -430,17 +621,64 @@ static bool running_from_build_tree(void)
     return strncmp(real, AIDEV_BUILD_ROOT, n) == 0 && real[n] == '/';
 }
 
-static void scan_build_tree(void)
+/* Every backends/<name>/ folder of the build tree, in name order. */
+static void scan_build_tree(search_log *log)
 {
-    const char *folders[] = {"opencl", "vulkan"};
-    char path[PATH_MAX];
-    for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
-        snprintf(path, sizeof path, "%s/backends/%s", AIDEV_BUILD_ROOT, folders[i]);
+    char root[PATH_MAX];
+    snprintf(root, sizeof root, "%s/backends", AIDEV_BUILD_ROOT);
+    DIR *d = opendir(root);
+    if (!d) {
+        loader_debug("build tree: %s: %s", root, strerror(errno));
+        return;
+    }
+    char *names[MAX_FOLDERS];
+    size_t count = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && count < MAX_FOLDERS) {
+        if (de->d_name[0] == '.')
+            continue;
+        if ((names[count] = strdup(de->d_name)))
+            count++;
+    }
+    closedir(d);
+    qsort(names, count, sizeof names[0], compare_names);
+    for (size_t i = 0; i < count; i++) {
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof path, "%s/%s", root, names[i]);
         struct stat st;
-        if (stat(path, &st) == 0)
-            scan_folder(path);
+        if (n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            scan_folder(log, path, "build tree");
+        free(names[i]);
     }
 }
+
+/* A backend AIDEV_BACKENDS asks for that no folder held gets a report too:
+ * the first thing to see when a plugin does not show up. */
+static void report_missing_selected(const search_log *log)
+{
+    const char *sel = selected_backends();
+    if (!sel)
+        return;
+    char *copy = strdup(sel);
+    if (!copy)
+        return;
+    char *save = NULL;
+    for (char *name = strtok_r(copy, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+        if (find_entry(name) || strlen(name) >= sizeof registry[0].name)
+            continue;
+        aidev_registry_backend *b = add_entry(name, NOT_FOUND_PATH);
+        if (b)
+            set_outcome(b, AIDEV_BACKEND_FAILED,
+                        "selected by AIDEV_BACKENDS but no " PLUGIN_PREFIX "%s" PLUGIN_SUFFIX
+                        " was found; searched: %s",
+                        name, log->folders[0] ? log->folders : "no folder");
+    }
+    free(copy);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Order, load and unload                                                   */
+/* ------------------------------------------------------------------------ */
 
 /* Where a backend goes in the list: AIDEV_BACKENDS order when set, else
  * plugins first and the built-in CPU fallback last. */
@@ -450,7 +688,7 @@ static int selection_rank(const aidev_registry_backend *b)
     int pos = sel ? list_position(sel, b->name) : -1;
     if (pos >= 0)
         return pos;
-    return strcmp(b->path, "(built-in)") != 0 ? MAX_BACKENDS : MAX_BACKENDS + 1;
+    return strcmp(b->path, BUILTIN_PATH) != 0 ? MAX_BACKENDS : MAX_BACKENDS + 1;
 }
 
 /* Insertion sort: stable, so equal ranks keep their discovery order. */
@@ -466,31 +704,63 @@ static void sort_by_rank(void)
     }
 }
 
+static void debug_environment(bool from_build_tree)
+{
+    if (!aidev_backend_debug_enabled("loader"))
+        return;
+    const char *path = getenv("AIDEV_PLUGIN_PATH");
+    const char *sel = getenv("AIDEV_BACKENDS");
+    loader_debug("libaidev %s speaks backend ABI %u.%u", aidev_version(),
+                 ABI_MAJOR(AIDEV_BACKEND_ABI_VERSION), ABI_MINOR(AIDEV_BACKEND_ABI_VERSION));
+    loader_debug("AIDEV_PLUGIN_PATH=%s%s", path ? path : "(unset)",
+                 path && !secure_getenv("AIDEV_PLUGIN_PATH")
+                     ? " - ignored: setuid/setgid program"
+                     : "");
+    loader_debug("AIDEV_BACKENDS=%s", sel ? sel : "(unset: every backend found)");
+    loader_debug("build tree %s: %s", AIDEV_BUILD_ROOT,
+                 from_build_tree ? "libaidev runs from it, searched before the installed folder"
+                                 : "not searched (libaidev is an installed copy)");
+    loader_debug("installed plugin folder: %s", AIDEV_INSTALLED_PLUGIN_DIR);
+}
+
 static void registry_load(void)
 {
     registry = calloc(MAX_BACKENDS, sizeof *registry);
     registry_count = 0;
     if (!registry)
         return;
+    search_log *log = calloc(1, sizeof *log);
+    if (!log) {
+        free(registry);
+        registry = NULL;
+        return;
+    }
+    bool from_build_tree = running_from_build_tree();
+    debug_environment(from_build_tree);
 
+    add_builtin_cpu();
     const char *env = secure_getenv("AIDEV_PLUGIN_PATH");
     if (env && *env)
-        scan_path_list(env);
-    else if (getenv("AIDEV_PLUGIN_PATH") && !secure_getenv("AIDEV_PLUGIN_PATH"))
-        loader_debug("AIDEV_PLUGIN_PATH ignored: setuid/setgid program");
-    if (running_from_build_tree())
-        scan_build_tree();
-    scan_folder(AIDEV_INSTALLED_PLUGIN_DIR);
-    add_builtin_cpu();
+        scan_path_list(log, env);
+    if (from_build_tree)
+        scan_build_tree(log);
+    scan_folder(log, AIDEV_INSTALLED_PLUGIN_DIR, "installed");
+    report_missing_selected(log);
+    free(log);
 
     sort_by_rank();
+    for (uint32_t i = 0; i < registry_count; i++)
+        loader_debug("backend %u: %s %s (%u device%s)%s%s", i, registry[i].name,
+                     aidev_backend_state_string(registry[i].state), registry[i].device_count,
+                     registry[i].device_count == 1 ? "" : "s", registry[i].reason[0] ? ": " : "",
+                     registry[i].reason);
 }
 
 static void registry_unload(void)
 {
     for (uint32_t i = 0; i < registry_count; i++) {
         aidev_registry_backend *b = &registry[i];
-        if (b->instance)
+        if (b->state == AIDEV_BACKEND_LOADED)
             b->vt.shutdown(b->instance);
         free(b->device_infos);
         if (b->dl)
@@ -503,9 +773,16 @@ static void registry_unload(void)
 
 aidev_status aidev_registry_acquire(aidev_registry_backend **out_backends, uint32_t *out_count)
 {
+    if (loading_here)
+        return aidev_error(AIDEV_ERROR_INVALID_STATE,
+                           "a backend's entry or init created a context while libaidev was "
+                           "loading it; backends may not use the aidev API there");
     pthread_mutex_lock(&registry_lock);
-    if (registry_refs++ == 0)
+    if (registry_refs++ == 0) {
+        loading_here = true;
         registry_load();
+        loading_here = false;
+    }
     aidev_status st = AIDEV_SUCCESS;
     if (!registry) {
         registry_refs--;

@@ -2,9 +2,15 @@
 """Reads kernels/manifest.txt and writes what the build needs of it.
 
 Usage:
-  gen_library.py MANIFEST --table OUT.c [--markdown OUT.md]
+  gen_library.py MANIFEST --table OUT.c [--markdown OUT.md] [--srcdir KERNELS_DIR]
       the signature table of libaidev (per kernel its aidev_kernel_desc,
-      forms and C form) and the kernel reference
+      forms and C form) and the kernel reference; with --srcdir, also checks
+      that every form file exists and that the GPU forms declare the
+      workgroup size of their manifest `gpu` line
+  gen_library.py MANIFEST --tolerances OUT.h
+      the accuracy of every kernel as a C table, for the kernel tests
+  gen_library.py MANIFEST --check-markdown DOC.md
+      fails when DOC.md is not what --markdown writes (a stale reference)
   gen_library.py MANIFEST --list FORM
       the names of the kernels that have FORM (c, opencl, glsl), one a line
   gen_library.py MANIFEST --opencl-forms OUT.c --srcdir KERNELS_DIR
@@ -54,7 +60,8 @@ def parse(path):
                     fail(f"kernel '{rest[0]}' defined twice")
                 cur = {"name": rest[0], "doc": "", "grid": [], "workgroup": [0, 0, 0],
                        "args": [], "forms": [], "line": lineno,
-                       "gpu": {"launch": "ITEMS", "local": [64, 1, 1], "items_per_thread": 1}}
+                       "gpu": {"launch": "ITEMS", "local": [64, 1, 1], "items_per_thread": 1},
+                       "accuracy": None}
                 continue
             if cur is None:
                 fail(f"'{key}' outside a kernel")
@@ -76,6 +83,8 @@ def parse(path):
                 cur["args"].append(parse_arg(rest, fail))
             elif key == "gpu":
                 cur["gpu"] = parse_gpu(rest, fail)
+            elif key == "accuracy":
+                cur["accuracy"] = parse_accuracy(rest, fail)
             elif key == "forms":
                 bad = [w for w in rest if w not in FORMS]
                 if bad or not rest:
@@ -122,6 +131,21 @@ def parse_gpu(words, fail):
     return {"launch": LAUNCH[words[0]], "local": local, "items_per_thread": per}
 
 
+def parse_accuracy(words, fail):
+    """accuracy exact [NOTE] | accuracy rel R abs A [NOTE]"""
+    if words and words[0] == "exact":
+        return {"exact": True, "rel": 0.0, "abs": 0.0, "note": " ".join(words[1:])}
+    if len(words) >= 4 and words[0] == "rel" and words[2] == "abs":
+        try:
+            rel, abs_ = float(words[1]), float(words[3])
+        except ValueError:
+            fail("accuracy rel R abs A: R and A are numbers")
+        if rel < 0 or abs_ < 0:
+            fail("accuracy rel R abs A: R and A are not negative")
+        return {"exact": False, "rel": rel, "abs": abs_, "note": " ".join(words[4:])}
+    fail("accuracy is 'exact [NOTE]' or 'rel R abs A [NOTE]'")
+
+
 def check_expr(expr, scalars, fail, what):
     for term in expr.split("*"):
         if not EXPR_TERM.match(term):
@@ -147,6 +171,51 @@ def check_kernel(k, fail):
             check_expr(a["count"], scalars, fail, "count")
     for g in k["grid"]:
         check_expr(g, scalars, fail, "grid")
+    if k["accuracy"] is None:
+        fail(f"kernel '{k['name']}' has no 'accuracy' line: the tests need its tolerance")
+    if k["gpu"]["launch"] == "REDUCE":
+        sig = [(a["kind"], a["type"]) for a in k["args"]]
+        if len(sig) != 3 or sig[0] != ("SCALAR", "U32") or sig[1][0] != "BUFFER" \
+                or sig[2][0] != "BUFFER":
+            fail(f"kernel '{k['name']}': launch reduce needs the signature (u32 n, in, out)")
+
+
+LOCAL_SIZE = {
+    "glsl": (".comp", re.compile(r"local_size_([xyz])\s*=\s*([0-9]+)")),
+    "opencl": (".cl", re.compile(r"reqd_work_group_size\s*\(\s*([0-9]+)\s*,\s*([0-9]+)\s*,"
+                                 r"\s*([0-9]+)\s*\)")),
+}
+
+
+def check_sources(kernels, srcdir):
+    """Every listed form exists; a GPU form that fixes its workgroup size
+    (GLSL always does) fixes the one its `gpu` line gives the backends."""
+    import os
+    for k in kernels:
+        for form in k["forms"]:
+            ext = {"c": ".c", "opencl": ".cl", "glsl": ".comp"}[form]
+            path = os.path.join(srcdir, k["name"], k["name"] + ext)
+            if not os.path.isfile(path):
+                raise ManifestError(f"kernel '{k['name']}' lists form {form} but {path} is missing")
+            if form not in LOCAL_SIZE:
+                continue
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            want = k["gpu"]["local"]
+            if form == "glsl":
+                got = [1, 1, 1]
+                found = LOCAL_SIZE["glsl"][1].findall(text)
+                if not found:
+                    raise ManifestError(f"{path}: no layout(local_size_x = ...)")
+                for axis, size in found:
+                    got["xyz".index(axis)] = int(size)
+                sizes = [got]
+            else:
+                sizes = [[int(x) for x in m] for m in LOCAL_SIZE["opencl"][1].findall(text)]
+            for got in sizes:
+                if got != want:
+                    raise ManifestError(f"{path}: workgroup {got} but the manifest's gpu line "
+                                        f"says {want}")
 
 
 def c_str(s):
@@ -251,10 +320,31 @@ def write_spirv_forms(kernels, spv_paths, out):
     w(f"const uint32_t aidev_library_spirv_form_count = {len(names)};\n")
 
 
+def md(text):
+    return text.replace("|", "\\|")
+
+
+def accuracy_text(acc):
+    if acc["exact"]:
+        text = "exact"
+    else:
+        text = f"rel {acc['rel']:g}" + (f", abs {acc['abs']:g}" if acc["abs"] else "")
+    return text + (f" {acc['note']}" if acc["note"] else "")
+
+
 def write_markdown(kernels, out):
     w = out.write
-    w("# Built-in kernels\n\nGenerated from `kernels/manifest.txt`.\n\n")
-    w("| kernel | arguments | grid | forms | computes |\n| --- | --- | --- | --- | --- |\n")
+    w("# Built-in kernels\n\n")
+    w("Generated from `kernels/manifest.txt` by `kernels/gen_library.py`; a test fails when\n"
+      "this file is stale (regenerate it with `gen_library.py kernels/manifest.txt --markdown\n"
+      "kernels/KERNELS.md`). Get a kernel with `aidev_kernel_get(device, name, &kernel)` and\n"
+      "dispatch it with its arguments in the order below; `grid` is the logical grid a\n"
+      "dispatch without a grid runs. Matrices are row-major. Accuracy is against a scalar\n"
+      "reference computed in double: `rel R, abs A` means |got - ref| <= A + R * mag, mag\n"
+      "being |ref| unless the note says otherwise. `gpu` is the launch of the OpenCL and\n"
+      "GLSL forms (see `kernels/library_forms.h`).\n\n")
+    w("| kernel | arguments | grid | computes | accuracy | gpu | forms |\n"
+      "| --- | --- | --- | --- | --- | --- | --- |\n")
     for k in kernels:
         args = []
         for a in k["args"]:
@@ -263,8 +353,36 @@ def write_markdown(kernels, out):
             else:
                 cnt = f"[{a['count']}]" if a["count"] else "[]"
                 args.append(f"{a['type'].lower()}{cnt} {a['name']} ({a['access'].lower()})")
-        w(f"| `{k['name']}` | {', '.join(args)} | {' x '.join(k['grid']) or '1'} | "
-          f"{', '.join(k['forms'])} | {k['doc']} |\n")
+        g = k["gpu"]
+        dims = g["local"][:]
+        while len(dims) > 1 and dims[-1] == 1:
+            dims.pop()
+        local = "x".join(str(x) for x in dims)
+        gpu = f"{g['launch'].lower()} {local}" + \
+            (f" per {g['items_per_thread']}" if g["items_per_thread"] > 1 else "")
+        w(f"| `{k['name']}` | {md(', '.join(args))} | {' x '.join(k['grid']) or '1'} | "
+          f"{md(k['doc'])} | {md(accuracy_text(k['accuracy']))} | {gpu} | "
+          f"{', '.join(k['forms'])} |\n")
+
+
+def write_tolerances(kernels, out):
+    w = out.write
+    w("/* Generated by kernels/gen_library.py from kernels/manifest.txt. Do not edit. */\n")
+    w("#ifndef AIDEV_KERNEL_TOLERANCES_H\n#define AIDEV_KERNEL_TOLERANCES_H\n\n")
+    w("#include <stdbool.h>\n#include <stddef.h>\n#include <string.h>\n\n")
+    w("typedef struct kernel_tolerance {\n    const char *name;\n    bool exact;\n"
+      "    double rel, abs;\n    const char *note;\n} kernel_tolerance;\n\n")
+    w("static const kernel_tolerance kernel_tolerances[] = {\n")
+    for k in kernels:
+        a = k["accuracy"]
+        w(f"    {{{c_str(k['name'])}, {'true' if a['exact'] else 'false'}, {a['rel']!r}, "
+          f"{a['abs']!r}, {c_str(a['note'])}}},\n")
+    w("};\n\n")
+    w("static inline const kernel_tolerance *kernel_tolerance_of(const char *name)\n{\n"
+      "    for (size_t i = 0; i < sizeof kernel_tolerances / sizeof kernel_tolerances[0]; i++)\n"
+      "        if (strcmp(kernel_tolerances[i].name, name) == 0)\n"
+      "            return &kernel_tolerances[i];\n"
+      "    return NULL;\n}\n\n#endif\n")
 
 
 def main():
@@ -277,9 +395,13 @@ def main():
     ap.add_argument("--srcdir")
     ap.add_argument("--spirv-forms")
     ap.add_argument("--spv", nargs="*", default=[])
+    ap.add_argument("--tolerances")
+    ap.add_argument("--check-markdown")
     opts = ap.parse_args()
     try:
         kernels = parse(opts.manifest)
+        if opts.srcdir:
+            check_sources(kernels, opts.srcdir)
         if opts.list:
             for k in kernels:
                 if opts.list in k["forms"]:
@@ -290,6 +412,18 @@ def main():
         if opts.markdown:
             with open(opts.markdown, "w", encoding="utf-8") as f:
                 write_markdown(kernels, f)
+        if opts.tolerances:
+            with open(opts.tolerances, "w", encoding="utf-8") as f:
+                write_tolerances(kernels, f)
+        if opts.check_markdown:
+            import io
+            want = io.StringIO()
+            write_markdown(kernels, want)
+            with open(opts.check_markdown, encoding="utf-8") as f:
+                if f.read() != want.getvalue():
+                    raise ManifestError(f"{opts.check_markdown} is stale: regenerate it with "
+                                        f"gen_library.py {opts.manifest} --markdown "
+                                        f"{opts.check_markdown}")
         if opts.opencl_forms:
             with open(opts.opencl_forms, "w", encoding="utf-8") as f:
                 write_opencl_forms(kernels, opts.srcdir, f)

@@ -15,4 +15,11 @@
     void aidev_kernel_c_##name(void *const *args, const aidev_host_range *range); \
     void aidev_kernel_c_##name(void *const *args, const aidev_host_range *range)
 
+/* The end of the box in dimension |dim|, clipped to |limit|: a dispatch may
+ * pass a grid larger than the kernel's. */
+static inline uint32_t aidev_host_end(const aidev_host_range *range, int dim, uint32_t limit)
+{
+    return range->end[dim] < limit ? range->end[dim] : limit;
+}
+
 #endif

@@ -57,6 +57,24 @@ void harness_init(void)
         snprintf(labels[device_count], sizeof labels[0], "dev%u:%s:%s", i, backend, name);
         device_count++;
     }
+    /* A filter naming a backend that gave no device would let every case
+     * pass on nothing: fail instead. */
+    const char *want = getenv("AIDEV_TEST_DEVICES");
+    for (const char *p = want; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        bool found = false;
+        for (uint32_t i = 0; i < device_count && !found; i++)
+            found = strlen(backends[i]) == len && strncmp(backends[i], p, len) == 0;
+        if (len && !found) {
+            fprintf(stderr,
+                    "harness: AIDEV_TEST_DEVICES=%s names '%.*s', but no device of that backend "
+                    "was found (run aidev-info, or set AIDEV_DEBUG=loader)\n",
+                    want, (int)len, p);
+            exit(1);
+        }
+        p = end ? end + 1 : NULL;
+    }
     /* The report names which devices every case runs on. */
     for (uint32_t i = 0; i < device_count; i++)
         fprintf(stderr, "harness: device %s\n", labels[i]);

@@ -1,9 +1,16 @@
 /*
- * aidev-info - which backends and devices this machine has, and why any
- * backend is missing.
+ * aidev-info - which backends and devices this machine has, what each device
+ * offers, which hardware sits behind them, and why anything is missing.
  *
- *   aidev-info [--json] [--kernels] [--help]
+ *   aidev-info [-v] [-d N] [--json] [--self-test] [--kernels] [--help]
+ *
+ * The work is split by role: info_model gathers everything once, info_print
+ * and info_json show it, info_selftest exercises each device, info_drm and
+ * info_hw tie devices to the kernel's view of the hardware, info_text keeps
+ * the text within 100 columns and free of escape sequences.
  */
+#include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,216 +18,253 @@
 
 #include <aidev/aidev.h>
 
-#ifdef AIDEV_HAVE_JSON
-#include <json-c/json.h>
-#endif
+#include "tools/info_model.h"
+#include "tools/info_output.h"
+#include "tools/info_selftest.h"
+#include "tools/info_text.h"
 
-/* Exit codes. */
+/* Exit statuses, documented in --help and aidev-info(1). */
 enum {
     EXIT_OK = 0,
     EXIT_ERROR = 1,
     EXIT_USAGE = 2,
     EXIT_NO_DEVICE = 3,
+    EXIT_SELFTEST_FAILED = 4,
 };
 
-static const char *type_name(uint32_t type)
+typedef struct args {
+    info_options opt;
+    bool json, selftest, kernels;
+} args;
+
+static void usage(FILE *to)
 {
-    switch (type) {
-    case AIDEV_DEVICE_TYPE_CPU:
-        return "cpu";
-    case AIDEV_DEVICE_TYPE_GPU:
-        return "gpu";
-    case AIDEV_DEVICE_TYPE_ACCELERATOR:
-        return "accelerator";
-    default:
-        return "other";
-    }
+    fprintf(to,
+            "usage: aidev-info [-v] [-d N] [--json] [--self-test] [--kernels]\n"
+            "                  [--help] [--version]\n"
+            "Shows the backends aidev found (loaded, skipped or failed, and why), their\n"
+            "devices, and the hardware behind them (DRM render nodes, PCI ids).\n"
+            "  -v, --verbose    every property of every device\n"
+            "  -d, --device N   only device N, with every property\n"
+            "  -j, --json       one JSON document (schema: aidev-info.schema.json)\n"
+            "  -s, --self-test  on each device: write, run axpy, read back, verify;\n"
+            "                   prints pass/fail and the round-trip latency\n"
+            "  -k, --kernels    the built-in kernel library and its signatures\n"
+            "  -h, --help       this text\n"
+            "  -V, --version    the aidev version\n"
+            "Colour only on a terminal and without NO_COLOR.\n"
+            "Exit status: 0 ok, 1 error, 2 usage, 3 no device at all,\n"
+            "4 a device failed --self-test.\n");
 }
 
-typedef struct device_summary {
-    uint32_t index;
-    char name[256];
-    char vendor[128];
-    char backend[32];
-    uint32_t type;
-    uint64_t memory_bytes;
-    uint32_t compute_units;
-} device_summary;
-
-static void summarize(aidev_device dev, device_summary *s)
+static bool parse_index(const char *s, long *out)
 {
-    memset(s, 0, sizeof *s);
-    aidev_device_get_info(dev, AIDEV_DEVICE_INFO_INDEX, sizeof s->index, &s->index, NULL);
-    aidev_device_get_info(dev, AIDEV_DEVICE_INFO_NAME, sizeof s->name, s->name, NULL);
-    aidev_device_get_info(dev, AIDEV_DEVICE_INFO_VENDOR, sizeof s->vendor, s->vendor, NULL);
-    aidev_device_get_info(dev, AIDEV_DEVICE_INFO_BACKEND, sizeof s->backend, s->backend, NULL);
-    aidev_device_get_info(dev, AIDEV_DEVICE_INFO_TYPE, sizeof s->type, &s->type, NULL);
-    aidev_device_get_info(dev, AIDEV_DEVICE_INFO_MEMORY_BYTES, sizeof s->memory_bytes,
-                          &s->memory_bytes, NULL);
-    aidev_device_get_info(dev, AIDEV_DEVICE_INFO_COMPUTE_UNITS, sizeof s->compute_units,
-                          &s->compute_units, NULL);
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0)
+        return false;
+    *out = v;
+    return true;
 }
 
-static void format_bytes(uint64_t bytes, char *out, size_t size)
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, args *a)
 {
-    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024 && u < 4)
-        v /= 1024, u++;
-    snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    static const struct option longs[] = {
+        {"verbose", no_argument, NULL, 'v'},   {"device", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},      {"self-test", no_argument, NULL, 's'},
+        {"kernels", no_argument, NULL, 'k'},   {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof *a);
+    a->opt.device = -1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":vd:jskhV", longs, NULL)) != -1) {
+        switch (c) {
+        case 'v':
+            a->opt.verbose = true;
+            break;
+        case 'd':
+            if (!parse_index(optarg, &a->opt.device)) {
+                fprintf(stderr, "aidev-info: -d: '%s' is not a device index (0, 1, ...)\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            a->json = true;
+            break;
+        case 's':
+            a->selftest = true;
+            break;
+        case 'k':
+            a->kernels = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case 'V':
+            printf("aidev-info %s\n", aidev_version());
+            return EXIT_OK;
+        case ':':
+            fprintf(stderr, "aidev-info: option '%s' needs a value\n", argv[optind - 1]);
+            usage(stderr);
+            return EXIT_USAGE;
+        default:
+            /* A short option in a cluster ("-vx") is named by optopt. */
+            if (optopt)
+                fprintf(stderr, "aidev-info: unknown option '-%c'\n", optopt);
+            else
+                fprintf(stderr, "aidev-info: unknown option '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "aidev-info: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    return -1;
 }
 
-static void print_text(aidev_context ctx, const aidev_backend_report *reports, uint32_t nrep,
-                       const aidev_device *devs, uint32_t ndev)
+/* One kernel per entry: "name(arg, arg, ...)  grid [x, y, z]", wrapped
+ * before KERNEL_WIDTH columns with the arguments aligned after the '('. */
+#define KERNEL_WIDTH 100
+
+static void print_kernel_piece(const char *piece, size_t indent, size_t *col)
 {
-    printf("aidev %s\n\nBackends\n", aidev_version());
-    for (uint32_t i = 0; i < nrep; i++) {
-        const aidev_backend_report *r = &reports[i];
-        printf("  %-10s %-8s %u device%s  %s\n", r->name, aidev_backend_state_string(r->state),
-               r->device_count, r->device_count == 1 ? " " : "s", r->path);
-        if (r->reason[0])
-            printf("             reason: %s\n", r->reason);
+    size_t len = strlen(piece);
+    if (*col > indent && *col + len > KERNEL_WIDTH) {
+        printf("\n%*s", (int)indent, "");
+        *col = indent;
+        while (*piece == ' ')
+            piece++, len--;
     }
-    printf("\nDevices\n");
-    if (ndev == 0)
-        printf("  none\n");
-    else
-        printf("  %-3s %-8s %-12s %-10s %-5s  %s\n", "#", "backend", "type", "memory", "units",
-               "name");
-    for (uint32_t i = 0; i < ndev; i++) {
-        device_summary s;
-        char mem[32];
-        summarize(devs[i], &s);
-        format_bytes(s.memory_bytes, mem, sizeof mem);
-        printf("  %-3u %-8s %-12s %-10s %-5u  %s\n", s.index, s.backend, type_name(s.type), mem,
-               s.compute_units, s.name);
-    }
-    (void)ctx;
+    fputs(piece, stdout);
+    *col += len;
 }
 
 static void print_kernels(void)
 {
     for (uint32_t i = 0; i < aidev_library_kernel_count(); i++) {
         const aidev_kernel_desc *d = aidev_library_kernel(i);
+        char piece[256];
+        size_t indent = strlen(d->name) + 1, col = 0;
         printf("%s(", d->name);
+        col = indent;
         for (uint32_t a = 0; a < d->arg_count; a++) {
             const aidev_kernel_arg_desc *arg = &d->args[a];
             const char *t = aidev_type_name(arg->type);
+            const char *sep = a + 1 < d->arg_count ? "," : ")";
             if (arg->kind == AIDEV_ARG_SCALAR)
-                printf("%s%s %s", a ? ", " : "", t, arg->name);
+                snprintf(piece, sizeof piece, "%s%s %s%s", a ? " " : "", t, arg->name, sep);
             else
-                printf("%s%s%s[%s] %s", a ? ", " : "",
-                       arg->access == AIDEV_ACCESS_READ ? "const " : "", t,
-                       arg->count ? arg->count : "", arg->name);
+                snprintf(piece, sizeof piece, "%s%s%s[%s] %s%s", a ? " " : "",
+                         arg->access == AIDEV_ACCESS_READ ? "const " : "", t,
+                         arg->count ? arg->count : "", arg->name, sep);
+            print_kernel_piece(piece, indent, &col);
         }
-        printf(")  grid [%s, %s, %s]\n", d->grid[0] ? d->grid[0] : "1",
-               d->grid[1] ? d->grid[1] : "1", d->grid[2] ? d->grid[2] : "1");
+        if (!d->arg_count)
+            print_kernel_piece(")", indent, &col);
+        snprintf(piece, sizeof piece, "  grid [%s, %s, %s]", d->grid[0] ? d->grid[0] : "1",
+                 d->grid[1] ? d->grid[1] : "1", d->grid[2] ? d->grid[2] : "1");
+        print_kernel_piece(piece, indent, &col);
+        printf("\n");
     }
 }
 
-#ifdef AIDEV_HAVE_JSON
-static int print_json(const aidev_backend_report *reports, uint32_t nrep, const aidev_device *devs,
-                      uint32_t ndev)
+/* Runs the self-test on the chosen devices; fills |results| (one per
+ * device) and returns how many passed. Text rows print as each ends. */
+static uint32_t run_selftest(const info_model *m, const args *a, info_selftest *results,
+                             uint32_t *tested)
 {
-    json_object *root = json_object_new_object();
-    json_object_object_add(root, "version", json_object_new_string(aidev_version()));
-    json_object *backends = json_object_new_array();
-    for (uint32_t i = 0; i < nrep; i++) {
-        json_object *b = json_object_new_object();
-        json_object_object_add(b, "name", json_object_new_string(reports[i].name));
-        json_object_object_add(b, "path", json_object_new_string(reports[i].path));
-        json_object_object_add(b, "status",
-                               json_object_new_string(aidev_backend_state_string(reports[i].state)));
-        json_object_object_add(b, "reason", json_object_new_string(reports[i].reason));
-        json_object_object_add(b, "device_count", json_object_new_int64(reports[i].device_count));
-        json_object_array_add(backends, b);
+    uint32_t passed = 0;
+    *tested = 0;
+    if (!a->json)
+        info_print_selftest_header(stdout);
+    for (uint32_t i = 0; i < m->ndevices; i++) {
+        if (a->opt.device >= 0 && (long)i != a->opt.device)
+            continue;
+        info_selftest_run(m->devices[i].handle, &results[i]);
+        (*tested)++;
+        passed += results[i].passed;
+        if (!a->json)
+            info_print_selftest_row(&m->devices[i], &results[i], stdout);
     }
-    json_object_object_add(root, "backends", backends);
-    json_object *devices = json_object_new_array();
-    for (uint32_t i = 0; i < ndev; i++) {
-        device_summary s;
-        summarize(devs[i], &s);
-        json_object *d = json_object_new_object();
-        json_object_object_add(d, "index", json_object_new_int64(s.index));
-        json_object_object_add(d, "backend", json_object_new_string(s.backend));
-        json_object_object_add(d, "name", json_object_new_string(s.name));
-        json_object_object_add(d, "vendor", json_object_new_string(s.vendor));
-        json_object_object_add(d, "type", json_object_new_string(type_name(s.type)));
-        json_object_object_add(d, "memory_bytes", json_object_new_int64((int64_t)s.memory_bytes));
-        json_object_object_add(d, "compute_units", json_object_new_int64(s.compute_units));
-        json_object_array_add(devices, d);
-    }
-    json_object_object_add(root, "devices", devices);
-    printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(root);
-    return EXIT_OK;
+    if (!a->json)
+        info_print_selftest_summary(passed, *tested, stdout);
+    return passed;
 }
-#endif
 
-static void usage(FILE *to)
+static int report(const info_model *m, const args *a)
 {
-    fprintf(to, "usage: aidev-info [--json] [--kernels] [--help]\n"
-                "  Lists the backends aidev found (loaded, skipped or failed, and why) and\n"
-                "  their devices.\n"
-                "  --json     one JSON document: {version, backends[], devices[]}\n"
-                "  --kernels  the built-in kernel library and its signatures\n"
-                "exit status: 0 ok, 1 error, 2 usage, 3 no device at all\n");
+    if (m->ndevices && a->opt.device >= (long)m->ndevices) {
+        fprintf(stderr, "aidev-info: -d %ld: no such device (devices are 0 to %u)\n",
+                a->opt.device, m->ndevices - 1);
+        return EXIT_USAGE;
+    }
+    if (!m->ndevices && a->opt.device >= 0) {
+        fprintf(stderr, "aidev-info: -d %ld: there is no device at all\n", a->opt.device);
+        return EXIT_NO_DEVICE;
+    }
+    int rc = m->ndevices ? EXIT_OK : EXIT_NO_DEVICE;
+    info_selftest *results = NULL;
+    if (a->selftest) {
+        results = calloc(m->ndevices ? m->ndevices : 1, sizeof *results);
+        if (!results) {
+            fprintf(stderr, "aidev-info: out of host memory\n");
+            return EXIT_ERROR;
+        }
+        uint32_t tested;
+        uint32_t passed = run_selftest(m, a, results, &tested);
+        if (passed < tested)
+            rc = EXIT_SELFTEST_FAILED;
+    }
+    if (a->json) {
+        if (!info_print_json(m, &a->opt, results, stdout))
+            rc = EXIT_ERROR;
+    } else if (!a->selftest) {
+        info_print_text(m, &a->opt, stdout);
+    }
+    free(results);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    bool json = false, kernels = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-        } else if (strcmp(argv[i], "--kernels") == 0) {
-            kernels = true;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return EXIT_OK;
-        } else {
-            fprintf(stderr, "aidev-info: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (kernels) {
+    args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    if (a.kernels) {
         print_kernels();
         return EXIT_OK;
     }
-    aidev_context ctx;
-    if (aidev_context_create(NULL, &ctx) != AIDEV_SUCCESS) {
-        fprintf(stderr, "aidev-info: %s\n", aidev_last_error());
-        return EXIT_ERROR;
-    }
-    uint32_t nrep = 0, ndev = 0;
-    aidev_context_get_backends(ctx, &nrep, NULL);
-    aidev_context_get_devices(ctx, &ndev, NULL);
-    aidev_backend_report *reports = calloc(nrep ? nrep : 1, sizeof *reports);
-    aidev_device *devs = calloc(ndev ? ndev : 1, sizeof *devs);
-    if (!reports || !devs) {
-        fprintf(stderr, "aidev-info: out of memory\n");
-        return EXIT_ERROR;
-    }
-    aidev_context_get_backends(ctx, &nrep, reports);
-    aidev_context_get_devices(ctx, &ndev, devs);
-    int rc = EXIT_OK;
-    if (json) {
-#ifdef AIDEV_HAVE_JSON
-        rc = print_json(reports, nrep, devs, ndev);
-#else
+#ifndef AIDEV_HAVE_JSON
+    if (a.json) {
         fprintf(stderr, "aidev-info: built without json-c; --json is not available\n");
-        rc = EXIT_USAGE;
-#endif
-    } else {
-        print_text(ctx, reports, nrep, devs, ndev);
+        return EXIT_USAGE;
     }
-    if (rc == EXIT_OK && ndev == 0)
-        rc = EXIT_NO_DEVICE;
-    free(reports);
-    free(devs);
-    aidev_context_release(ctx);
+#endif
+    text_color_enable(!a.json && text_color_wanted(stdout));
+
+    info_model m;
+    aidev_status st = info_model_load(&m);
+    if (st != AIDEV_SUCCESS) {
+        const char *msg = aidev_last_error();
+        fprintf(stderr, "aidev-info: cannot list devices: %s%s%s\n", aidev_status_string(st),
+                msg[0] ? ": " : "", msg);
+        info_model_free(&m);
+        return EXIT_ERROR;
+    }
+    rc = report(&m, &a);
+    info_model_free(&m);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "aidev-info: writing the output failed: %s\n", strerror(errno));
+        return EXIT_ERROR;
+    }
     return rc;
 }

@@ -9,6 +9,7 @@
  * little (back-to-back dispatches are common) before sleeping.
  */
 #include "backends/cpu/cpu_pool.h"
+#include "hal/spin.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,15 +40,6 @@ struct cpu_pool {
     bool stop;
 };
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -73,7 +65,7 @@ static void *worker_main(void *opaque)
         uint64_t start = now_ns();
         for (uint32_t i = 0;
              atomic_load_explicit(&p->generation, memory_order_acquire) == seen; i++) {
-            cpu_relax();
+            aidev_cpu_relax();
             if ((i & 255) == 255 && now_ns() - start > IDLE_SPIN_NS)
                 break;
         }
@@ -189,7 +181,7 @@ void cpu_pool_run(cpu_pool *p, uint32_t chunks, cpu_pool_fn fn, void *arg)
                          atomic_load_explicit(&p->active, memory_order_acquire) != 0;
          i++) {
         if (i < 4096) {
-            cpu_relax();
+            aidev_cpu_relax();
             continue;
         }
         pthread_mutex_lock(&p->lock);

@@ -12,11 +12,14 @@
 #include <unistd.h>
 
 #include "backends/cpu/cpu_internal.h"
+#include "hal/spin.h"
 
 /* How long an idle executor looks for new work before sleeping. */
 #define EXECUTOR_SPIN_NS 20000u
 /* Below this many work-items a dispatch runs on the executor alone: waking
- * the pool costs more than it saves. */
+ * the pool costs more than it saves. A dispatch whose buffers hold more
+ * than INLINE_BYTES is split all the same: few items can each carry a lot
+ * of work (one per row of a row-wise kernel). */
 #define INLINE_ITEMS 16384u
 /* Copies and fills below this many bytes stay on the executor. */
 #define INLINE_BYTES (4u << 20)
@@ -55,15 +58,6 @@ typedef struct cpu_queue {
     aidev_queue_priority priority;
 } cpu_queue;
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /* ------------------------------------------------------------------------ */
 /* Running commands                                                         */
 /* ------------------------------------------------------------------------ */
@@ -86,9 +80,11 @@ static void dispatch_chunk(void *opaque, uint32_t c)
     };
     uint64_t extent = j->grid[j->split_dim];
     uint64_t b = extent * c / j->chunks, e = extent * (c + 1) / j->chunks;
-    if (j->split_dim == 0) {
+    if (j->split_dim == 0 && extent >= 256ull * j->chunks) {
         /* Keep chunk edges on 256-item boundaries: no two threads write
-         * one cache line. */
+         * one cache line. (Not when chunks are shorter than that: then the
+         * items are few and big, rows of a row-wise kernel, and rounding
+         * would leave threads idle.) */
         b = c == 0 ? 0 : (b + 255) & ~255ull;
         e = c + 1 == j->chunks ? extent : (e + 255) & ~255ull;
         if (b > extent)
@@ -107,19 +103,22 @@ static void run_dispatch(cpu_queue *q, cpu_command *c)
 {
     dispatch_job j = {.fn = c->kernel->fn};
     memcpy(j.grid, c->cmd.u.dispatch.grid, sizeof j.grid);
+    uint64_t bytes = 0;
     for (uint32_t i = 0; i < c->cmd.u.dispatch.arg_count; i++) {
         aidev_backend_arg *a = &c->args[i];
-        if (a->kind == AIDEV_ARG_BUFFER)
+        if (a->kind == AIDEV_ARG_BUFFER) {
             j.args[i] = (char *)((cpu_buffer *)a->u.buffer.buffer)->ptr + a->u.buffer.offset;
-        else
+            bytes += a->u.buffer.size;
+        } else {
             j.args[i] = &a->u;
+        }
     }
     /* Split the outermost dimension that has more than one item. */
     j.split_dim = j.grid[2] > 1 ? 2 : j.grid[1] > 1 ? 1 : 0;
     uint64_t items = (uint64_t)j.grid[0] * j.grid[1] * j.grid[2];
     uint32_t threads = cpu_pool_threads(q->device->pool);
     uint64_t extent = j.grid[j.split_dim];
-    if (items < INLINE_ITEMS || threads == 1) {
+    if ((items < INLINE_ITEMS && bytes < INLINE_BYTES) || items == 1 || threads == 1) {
         j.chunks = 1;
     } else {
         uint64_t want = (uint64_t)threads * CHUNKS_PER_THREAD;
@@ -264,7 +263,7 @@ static cpu_command *next_ready(cpu_queue *q)
             return c;
         if (__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE) && !c)
             return NULL;
-        cpu_relax();
+        aidev_cpu_relax();
         if ((i & 127) == 127 && aidev_backend_now_ns() - start > EXECUTOR_SPIN_NS)
             break;
     }
@@ -463,7 +462,7 @@ aidev_status cpu_queue_finish(void *queue)
 
     uint64_t start = aidev_backend_now_ns();
     for (uint32_t i = 0; atomic_load_explicit(&q->completed, memory_order_acquire) < target; i++) {
-        cpu_relax();
+        aidev_cpu_relax();
         if ((i & 127) == 127 && aidev_backend_now_ns() - start > EXECUTOR_SPIN_NS)
             break;
     }

@@ -8,10 +8,23 @@
  * Negotiation (modelled on the Vulkan loader's ICD interface negotiation)
  *   The loader fills |abi_version| of aidev_backend_negotiation with the
  *   highest ABI it speaks and calls the entry. The plugin writes back the ABI
- *   it implements (<= the offer, same major) and its vtable. A major mismatch
- *   is refused with both versions in the reason. Minor versions only append
- *   members to the vtable, which begins with its own size: members past
- *   |struct_size| read as NULL, i.e. unsupported.
+ *   it implements and its vtable:
+ *     - same major as the offer, minor <= the offer's: the plugin answers
+ *       min(offer, its own), so a newer plugin runs under an older libaidev;
+ *     - offer of another major: the plugin returns AIDEV_ERROR_UNSUPPORTED
+ *       with a reason, or answers its own version and the loader refuses it
+ *       with both versions in the reason.
+ *   Minor versions only append members to the vtable, which begins with its
+ *   own size. The loader reads a member only when it lies within
+ *   |struct_size| and belongs to the negotiated minor; every other member
+ *   reads as NULL, i.e. unsupported, and libaidev checks each optional
+ *   member for NULL before calling it. A plugin answering a minor newer than
+ *   the offer is used as the offered minor (its extra members are ignored).
+ *   AIDEV_DEBUG=loader prints every step of this for every plugin file.
+ *
+ * ABI history
+ *   1.0  the first table, up to kernel_destroy.
+ *   1.1  appends device_free_memory (optional).
  *
  * Objects
  *   The backend's objects (device, buffer, queue, kernel) are opaque void
@@ -43,6 +56,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "aidev.h"
 
@@ -59,7 +73,7 @@ extern "C" {
 #define AIDEV_BACKEND_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
 
 /* The ABI this header describes. */
-#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 0)
+#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 1)
 
 #define AIDEV_BACKEND_ENTRY_SYMBOL "aidev_backend_entry"
 
@@ -290,7 +304,11 @@ typedef struct aidev_backend_kernel_source {
 
 struct aidev_backend_vtable {
     uint32_t struct_size; /* sizeof(aidev_backend_vtable) the plugin built with */
-    uint32_t abi_version; /* AIDEV_BACKEND_ABI_VERSION the plugin built with */
+    /* AIDEV_BACKEND_ABI_VERSION the plugin built with; its major must be
+     * the negotiated one, its minor may be newer (a plugin answering an
+     * older offer keeps its full table: the loader reads only what the
+     * negotiated minor defines) */
+    uint32_t abi_version;
     const char *name;     /* short lower-case name: "opencl" */
     uint32_t caps;        /* AIDEV_BACKEND_CAP_* */
 
@@ -357,7 +375,24 @@ struct aidev_backend_vtable {
     void (*kernel_destroy)(void *device, void *kernel);
 
     /* -- ABI 1.0 ends here; append new members below, never reorder. ------ */
+
+    /* -- ABI 1.1 ---------------------------------------------------------- */
+
+    /* (optional) The free memory of device |index| now, in bytes: what
+     * AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES answers (VK_EXT_memory_budget, a
+     * driver's memory query). Needs no open device. AIDEV_ERROR_UNSUPPORTED
+     * when the backend cannot know it for this device; libaidev then falls
+     * back to device_info's |free_memory_bytes| when |has_free_memory|. */
+    aidev_status (*device_free_memory)(void *backend, uint32_t index, uint64_t *out_bytes);
 };
+
+/* Bytes of the ABI 1.0 table: a plugin built against a newer header that
+ * implements only 1.0 may set |struct_size| to this. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_0 \
+    (offsetof(aidev_backend_vtable, kernel_destroy) + sizeof(void (*)(void)))
+/* Bytes of the ABI 1.1 table. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_1 \
+    (offsetof(aidev_backend_vtable, device_free_memory) + sizeof(void (*)(void)))
 
 /* The C form of built-in kernel |library_index| (see aidev_library_kernel()),
  * or NULL when it has none: a host-memory backend, such as the plugin

@@ -1,8 +1,8 @@
 // GLSL form of copy_f32: y[i] = x[i].
 #version 450
-layout(local_size_x = 64) in;
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer Y { float y[]; };
+layout(local_size_x = 256) in;
+layout(std430, set = 0, binding = 0) readonly buffer In0 { float x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Out { float y[]; };
 layout(push_constant) uniform Args { uint n; } args;
 
 void main()

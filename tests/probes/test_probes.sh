@@ -47,9 +47,15 @@ if ! grep -q attached "$out"; then
     sed 's/^/  /' "$out"
     exit $SKIP
 fi
-"$workload" >/dev/null 2>&1
+timeout 60 "$workload" >/dev/null 2>&1
 sleep 1
 kill -INT $bt
+# bpftrace prints its maps and leaves on SIGINT; never wait on it forever.
+for _ in $(seq 1 100); do
+    kill -0 $bt 2>/dev/null || break
+    sleep 0.2
+done
+kill -KILL $bt 2>/dev/null
 wait $bt
 cat "$out"
 for m in submit complete alloc file_read; do

@@ -1,0 +1,14 @@
+/* C form of add: y[i] = a[i] + b[i]. */
+#include "kernels/host_kernel.h"
+
+AIDEV_HOST_KERNEL(add)
+{
+    const uint32_t n = AIDEV_HOST_SCALAR(args, 0, uint32_t);
+    const float *a = args[1];
+    const float *b = args[2];
+    float *y = args[3];
+    const uint32_t end = aidev_host_end(range, 0, n);
+
+    for (uint32_t i = range->begin[0]; i < end; i++)
+        y[i] = a[i] + b[i];
+}

@@ -1,0 +1,13 @@
+/* C form of relu: y[i] = max(x[i], 0). */
+#include "kernels/host_kernel.h"
+
+AIDEV_HOST_KERNEL(relu)
+{
+    const uint32_t n = AIDEV_HOST_SCALAR(args, 0, uint32_t);
+    const float *x = args[1];
+    float *y = args[2];
+    const uint32_t end = aidev_host_end(range, 0, n);
+
+    for (uint32_t i = range->begin[0]; i < end; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}

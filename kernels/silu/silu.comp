@@ -1,0 +1,13 @@
+// GLSL form of silu: y[i] = x[i] / (1 + exp(-x[i])).
+#version 450
+layout(local_size_x = 256) in;
+layout(std430, set = 0, binding = 0) readonly buffer In0 { float x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Out { float y[]; };
+layout(push_constant) uniform Args { uint n; } args;
+
+void main()
+{
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint i = gl_GlobalInvocationID.x; i < args.n; i += stride)
+        y[i] = x[i] / (1.0 + exp(-x[i]));
+}
