@@ -83,14 +83,18 @@ static vkb_batch *pop_done(vkb_queue *q, uint64_t done)
     return b;
 }
 
-void vkb_queue_process(vkb_queue *q)
+void vkb_queue_process(vkb_queue *q, uint64_t known_done)
 {
     vkb_device *dev = q->dev;
     pthread_mutex_lock(&q->complete_lock);
-    uint64_t done = 0;
-    VkResult r = dev->f.vkGetSemaphoreCounterValue(dev->handle, q->sem, &done);
-    if (r != VK_SUCCESS)
-        vkb_device_error(dev, "vkGetSemaphoreCounterValue", r);
+    uint64_t done = known_done;
+    if (!done) {
+        VkResult r = dev->f.vkGetSemaphoreCounterValue(dev->handle, q->sem, &done);
+        if (r != VK_SUCCESS)
+            vkb_device_error(dev, "vkGetSemaphoreCounterValue", r);
+    }
+    if (done > __atomic_load_n(&q->done_hint, __ATOMIC_RELAXED))
+        __atomic_store_n(&q->done_hint, done, __ATOMIC_RELAXED);
     if (atomic_load(&dev->lost)) {
         pthread_mutex_unlock(&q->complete_lock);
         vkb_queue_fail_inflight(q, AIDEV_ERROR_DEVICE_LOST, dev->lost_reason);
@@ -154,7 +158,7 @@ static void *completion_main(void *arg)
             pthread_cond_wait(&q->cq_cond, &q->inflight_lock);
             if (atomic_load(&dev->lost) && q->inflight_head) {
                 pthread_mutex_unlock(&q->inflight_lock);
-                vkb_queue_process(q); /* fails what is in flight */
+                vkb_queue_process(q, 0); /* fails what is in flight */
                 pthread_mutex_lock(&q->inflight_lock);
             }
             continue;
@@ -169,7 +173,7 @@ static void *completion_main(void *arg)
         VkResult r = dev->f.vkWaitSemaphores(dev->handle, &wi, 1000000000ull);
         if (r != VK_SUCCESS && r != VK_TIMEOUT)
             vkb_device_error(dev, "vkWaitSemaphores", r);
-        vkb_queue_process(q);
+        vkb_queue_process(q, 0);
         pthread_mutex_lock(&q->inflight_lock);
     }
     pthread_mutex_unlock(&q->inflight_lock);

@@ -474,6 +474,7 @@ typedef struct bound_buffer {
     vkb_buffer *scratch;    /* realigned copy, or NULL */
     VkBuffer vk;
     uint64_t offset, range;
+    bool writes;            /* the kernel may write it */
     bool copy_back;
 } bound_buffer;
 
@@ -515,7 +516,8 @@ static aidev_status plan_buffer(vkb_device *dev, const vkb_kernel *k, uint32_t a
     memset(out, 0, sizeof *out);
     out->user = buf;
     out->user_offset = buf->offset + offset;
-    out->copy_back = k->args[arg].access != AIDEV_ACCESS_READ;
+    out->writes = k->args[arg].access != AIDEV_ACCESS_READ;
+    out->copy_back = out->writes;
     if (bytes == 0) {
         /* Nothing touched, but a binding needs a non-empty range. */
         out->vk = buf->vk;
@@ -768,7 +770,9 @@ aidev_status vkb_record_dispatch(vkb_queue *q, vkb_batch *b, const aidev_backend
             plan_release(&p);
             return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
         }
-        vkb_cmd_zero_if_needed(dev, b->cb, bb->user);
+        vkb_cmd_zero_if_needed(b, bb->user);
+        if (bb->writes)
+            vkb_batch_host_visible(b, bb->user);
     }
     for (int i = 0; i < 2; i++)
         if (p.reduce_scratch[i] && !vkb_batch_keep_buffer(b, p.reduce_scratch[i])) {

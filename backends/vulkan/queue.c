@@ -159,6 +159,8 @@ static aidev_status batch_begin(vkb_queue *q, vkb_family fam)
     b->recording = true;
     b->value = ++q->last_value;
     b->commands = 0;
+    b->dirty = false;
+    b->host_reads = false;
     b->bound_pipeline = VK_NULL_HANDLE;
     b->signal = NULL;
     b->timed = false;
@@ -315,21 +317,33 @@ void vkb_cmd_barrier(vkb_device *dev, VkCommandBuffer cb)
                                 VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-void vkb_cmd_zero_if_needed(vkb_device *dev, VkCommandBuffer cb, vkb_buffer *buf)
+void vkb_cmd_zero_if_needed(vkb_batch *b, vkb_buffer *buf)
 {
     if (!atomic_load_explicit(&buf->needs_zero, memory_order_relaxed) ||
         !atomic_exchange(&buf->needs_zero, false))
         return;
     /* Ranges are multiples of 64 bytes at 64-byte offsets: fill's rules. */
-    dev->f.vkCmdFillBuffer(cb, buf->vk, buf->offset, buf->alloc_size, 0);
+    b->queue->dev->f.vkCmdFillBuffer(b->cb, buf->vk, buf->offset, buf->alloc_size, 0);
+    b->dirty = true;
+}
+
+void vkb_batch_host_visible(vkb_batch *b, const vkb_buffer *buf)
+{
+    if (buf->host)
+        b->host_reads = true;
 }
 
 /* The barrier that orders a command after the queue's earlier ones, then
- * the start timestamp of a command that signals an event. */
+ * the start timestamp of a command that signals an event. The first thing
+ * a batch records needs none: the batch waits on the queue's semaphore for
+ * the previous batch (submit_open), which orders it as well, and costs
+ * less than a barrier on drivers that drain the device for one. */
 void vkb_command_begin(vkb_queue *q, vkb_batch *b)
 {
     vkb_device *dev = q->dev;
-    vkb_cmd_barrier(dev, b->cb);
+    if (b->dirty)
+        vkb_cmd_barrier(dev, b->cb);
+    b->dirty = true;
     if (b->timed) {
         dev->f.vkCmdResetQueryPool(b->cb, b->query_pool, 0, 2);
         dev->f.vkCmdWriteTimestamp(b->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, b->query_pool, 0);
@@ -367,10 +381,11 @@ static aidev_status record_write(vkb_queue *q, vkb_batch *b, const aidev_backend
     vkb_batch_keep_buffer(b, stage);
     vkb_buffer_unref(stage);
     vkb_batch_keep_buffer(b, dst);
+    vkb_batch_host_visible(b, dst);
     if (offset == 0 && size >= dst->size)
         atomic_store(&dst->needs_zero, false);
     else
-        vkb_cmd_zero_if_needed(dev, b->cb, dst);
+        vkb_cmd_zero_if_needed(b, dst);
     vkb_command_begin(q, b);
     VkBufferCopy region = {stage->offset, dst->offset + offset, size};
     dev->f.vkCmdCopyBuffer(b->cb, stage->vk, dst->vk, 1, &region);
@@ -391,12 +406,13 @@ static aidev_status record_read(vkb_queue *q, vkb_batch *b, const aidev_backend_
     vkb_batch_keep_buffer(b, stage);
     vkb_buffer_unref(stage);
     vkb_batch_keep_buffer(b, src);
-    vkb_cmd_zero_if_needed(dev, b->cb, src);
+    vkb_cmd_zero_if_needed(b, src);
     vkb_command_begin(q, b);
     VkBufferCopy region = {src->offset + offset, stage->offset, size};
     dev->f.vkCmdCopyBuffer(b->cb, src->vk, stage->vk, 1, &region);
     /* The host copy happens when the batch completes (completion.c). */
     b->reads[b->read_count++] = (vkb_readback){stage, size, cmd->u.read.dst};
+    b->host_reads = true;
     return AIDEV_SUCCESS;
 }
 
@@ -408,11 +424,12 @@ static aidev_status record_copy(vkb_queue *q, vkb_batch *b, const aidev_backend_
         return out_of_memory();
     vkb_batch_keep_buffer(b, src);
     vkb_batch_keep_buffer(b, dst);
-    vkb_cmd_zero_if_needed(dev, b->cb, src);
+    vkb_batch_host_visible(b, dst);
+    vkb_cmd_zero_if_needed(b, src);
     if (cmd->u.copy.dst_offset == 0 && cmd->u.copy.size >= dst->size)
         atomic_store(&dst->needs_zero, false);
     else
-        vkb_cmd_zero_if_needed(dev, b->cb, dst);
+        vkb_cmd_zero_if_needed(b, dst);
     vkb_command_begin(q, b);
     VkBufferCopy region = {src->offset + cmd->u.copy.src_offset,
                            dst->offset + cmd->u.copy.dst_offset, cmd->u.copy.size};
@@ -448,10 +465,11 @@ static aidev_status record_fill(vkb_queue *q, vkb_batch *b, const aidev_backend_
         vkb_buffer_unref(stage);
     }
     vkb_batch_keep_buffer(b, dst);
+    vkb_batch_host_visible(b, dst);
     if (offset == 0 && size >= dst->size)
         atomic_store(&dst->needs_zero, false);
     else
-        vkb_cmd_zero_if_needed(dev, b->cb, dst);
+        vkb_cmd_zero_if_needed(b, dst);
     vkb_command_begin(q, b);
     if (body)
         dev->f.vkCmdFillBuffer(b->cb, dst->vk, dst->offset + offset + head, body, word);
@@ -551,19 +569,22 @@ static aidev_status submit_open(vkb_queue *q)
 
     /* Host reads of the results (read commands' staging, mapped buffers)
      * see the device's writes once the semaphore says the batch is done. */
-    VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_HOST_WRITE_BIT};
-    f->vkCmdPipelineBarrier(b->cb, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_HOST_BIT,
-                            0, 1, &hb, 0, NULL, 0, NULL);
+    if (b->host_reads) {
+        VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_HOST_WRITE_BIT};
+        f->vkCmdPipelineBarrier(b->cb, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                                VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &hb, 0, NULL, 0, NULL);
+    }
     VkResult r = f->vkEndCommandBuffer(b->cb);
     b->recording = false;
     aidev_status st = AIDEV_SUCCESS;
     const char *call = "vkEndCommandBuffer";
     if (r == VK_SUCCESS) {
-        /* Moving between families: wait for the queue's last batch on the
-         * other VkQueue. */
-        if (b->family != q->last_family && grow_waits(b, b->wait_count + 1)) {
+        /* After the queue's previous batch: a wait on the queue's own
+         * semaphore orders the batch (and makes the previous one's writes
+         * visible) on the same VkQueue or, for copies, on another one. */
+        if (q->submitted_value > q->first_value && grow_waits(b, b->wait_count + 1)) {
             b->wait_sems[b->wait_count] = q->sem;
             b->wait_timelines[b->wait_count] = q->timeline;
             b->wait_values[b->wait_count++] = q->submitted_value;
@@ -618,9 +639,12 @@ static aidev_status submit_open(vkb_queue *q)
 /* True when nothing this queue submitted is still running. */
 static bool device_idle_for(vkb_queue *q)
 {
+    if (__atomic_load_n(&q->done_hint, __ATOMIC_RELAXED) >= q->submitted_value)
+        return true;
     uint64_t done = 0;
     if (q->dev->f.vkGetSemaphoreCounterValue(q->dev->handle, q->sem, &done) != VK_SUCCESS)
         return true;
+    __atomic_store_n(&q->done_hint, done, __ATOMIC_RELAXED);
     return done >= q->submitted_value;
 }
 
@@ -981,7 +1005,8 @@ aidev_status vkb_queue_finish(void *queue)
     snprintf(reason, sizeof reason, "%s", q->broken_reason);
     pthread_mutex_unlock(&q->lock);
 
-    if (!atomic_load(&dev->lost)) {
+    bool reached = target <= __atomic_load_n(&q->done_hint, __ATOMIC_RELAXED);
+    if (!reached && !atomic_load(&dev->lost)) {
         VkSemaphoreWaitInfo wi = {.sType = VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO,
                                   .semaphoreCount = 1,
                                   .pSemaphores = &q->sem,
@@ -995,7 +1020,8 @@ aidev_status vkb_queue_finish(void *queue)
         return aidev_backend_set_error(AIDEV_ERROR_DEVICE_LOST, "vulkan: device '%s' lost: %s",
                                        dev->phys->props.deviceName, dev->lost_reason);
     }
-    vkb_queue_process(q);
+    /* Retire here: no hop to the completion thread. */
+    vkb_queue_process(q, target > q->first_value ? target : 0);
     if (broken != AIDEV_SUCCESS)
         return aidev_backend_set_error(broken, "vulkan: the queue lost commands: %s", reason);
     return st;
@@ -1024,7 +1050,7 @@ aidev_status vkb_queue_create(void *device, aidev_queue_priority priority, void 
         return st;
     }
     q->sem = q->timeline->sem;
-    q->submitted_value = q->last_value;
+    q->submitted_value = q->first_value = q->done_hint = q->last_value;
     pthread_mutex_init(&q->lock, NULL);
     pthread_mutex_init(&q->inflight_lock, NULL);
     pthread_mutex_init(&q->complete_lock, NULL);

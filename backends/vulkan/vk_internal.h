@@ -417,6 +417,8 @@ typedef struct vkb_batch {
     bool recording;
     uint64_t value;                 /* the timeline value it signals */
     uint32_t commands;
+    bool dirty;                     /* anything recorded yet */
+    bool host_reads;                /* ends with a barrier to the host */
     VkPipeline bound_pipeline;
     aidev_backend_event *signal;    /* the batch's last command's, or NULL */
     bool timed;
@@ -451,7 +453,9 @@ typedef struct vkb_queue {
     vkb_timeline *timeline;
     VkSemaphore sem;                /* timeline->sem */
     uint64_t last_value;            /* the last value given to a batch */
+    uint64_t first_value;           /* the semaphore's value when the queue began */
     uint64_t submitted_value;       /* the last value submitted */
+    uint64_t done_hint;             /* a value known reached (a lower bound) */
     vkb_family last_family;         /* of the last submitted batch */
     aidev_status broken;            /* a submit failed: commands were lost */
     char broken_reason[256];
@@ -490,7 +494,11 @@ VKB_HIDDEN void vkb_cmd_barrier(vkb_device *dev, VkCommandBuffer cb);
  * start timestamp when the command signals an event. */
 VKB_HIDDEN void vkb_command_begin(vkb_queue *q, vkb_batch *b);
 /* Records the zero fill of a buffer that has not been cleared yet. */
-VKB_HIDDEN void vkb_cmd_zero_if_needed(vkb_device *dev, VkCommandBuffer cb, vkb_buffer *buf);
+VKB_HIDDEN void vkb_cmd_zero_if_needed(vkb_batch *b, vkb_buffer *buf);
+/* Notes that the host will read what the batch writes to |buf| (a read
+ * back, or memory the user maps): the batch then ends with a barrier to
+ * the host. */
+VKB_HIDDEN void vkb_batch_host_visible(vkb_batch *b, const vkb_buffer *buf);
 VKB_HIDDEN aidev_status vkb_batch_descriptor_set(vkb_batch *b, VkDescriptorSetLayout layout,
                                                  uint32_t binding_count,
                                                  VkDescriptorSet *out);
@@ -509,8 +517,10 @@ VKB_HIDDEN aidev_status vkb_completion_start(vkb_queue *q);
 VKB_HIDDEN void vkb_completion_stop(vkb_queue *q);
 /* Wakes every completion thread to fail what is in flight. */
 VKB_HIDDEN void vkb_completion_device_lost(vkb_device *dev);
-/* Retires the queue's batches that have completed. */
-VKB_HIDDEN void vkb_queue_process(vkb_queue *q);
+/* Retires the queue's batches that have completed: up to |known_done|
+ * when the caller knows the semaphore reached it, else (0) up to what the
+ * semaphore says. */
+VKB_HIDDEN void vkb_queue_process(vkb_queue *q, uint64_t known_done);
 /* Fails every batch in flight (device lost). */
 VKB_HIDDEN void vkb_queue_fail_inflight(vkb_queue *q, aidev_status status, const char *why);
 
