@@ -8,6 +8,7 @@
  * family and timeline semaphores.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,33 @@ static aidev_status create_instance(vkb_backend *b)
             return vkb_error("vkCreateDebugUtilsMessengerEXT", r);
     }
     return AIDEV_SUCCESS;
+}
+
+/* Keeps the Vulkan drivers (ICDs) the loader opened loaded for the life of
+ * the process. The loader unloads them when the instance goes, so a program
+ * that makes contexts one after another would load a driver (lavapipe: and
+ * LLVM) each time, and drivers built on LLVM keep static state that they
+ * never free: unloaded, it is lost for good (LeakSanitizer reports it from
+ * an unknown module, beyond any suppression). An ICD is recognised by its
+ * entry point, vk_icdGetInstanceProcAddr. */
+static int pin_icd(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    if (!info->dlpi_name || !info->dlpi_name[0])
+        return 0;
+    void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h)
+        return 0;
+    if (dlsym(h, "vk_icdGetInstanceProcAddr")) {
+        void *pinned = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+        if (pinned) {
+            aidev_backend_debug("vulkan", "keeping driver %s loaded", info->dlpi_name);
+            dlclose(pinned);
+        }
+    }
+    dlclose(h);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -732,8 +760,10 @@ static aidev_status vk_init(void **out_backend)
     aidev_status st = load_loader(b);
     if (st == AIDEV_SUCCESS)
         st = create_instance(b);
-    if (st == AIDEV_SUCCESS)
+    if (st == AIDEV_SUCCESS) {
+        dl_iterate_phdr(pin_icd, NULL);
         st = list_devices(b);
+    }
     if (st != AIDEV_SUCCESS) {
         /* Keep the reason: teardown makes no aidev call that clears it. */
         vk_shutdown(b);

@@ -38,12 +38,16 @@ static void set_times(vkb_batch *b)
     uint64_t start = vkb_device_ticks_to_ns(dev, ts[0]);
     uint64_t end = vkb_device_ticks_to_ns(dev, ts[1]);
     uint64_t now = aidev_backend_now_ns();
+    /* The conversion is good to the calibration's error: keep the times
+     * within [submission, now] and in order. */
     if (start < b->submit_ns)
         start = b->submit_ns;
+    if (start > now)
+        start = now;
+    if (end < start)
+        end = start;
     if (end > now)
         end = now;
-    if (start > end)
-        start = end;
     aidev_backend_event_set_times(b->signal, start, end);
 }
 

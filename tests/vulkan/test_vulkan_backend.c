@@ -35,14 +35,20 @@ static const uint32_t uniform_spv[] =
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* TCase names live until the runner is freed (harness_run). */
+static char *case_names[256];
+static int case_name_count;
+
 static void add_vulkan_case(Suite *s, const char *name, const TTest *fn, int timeout)
 {
     for (uint32_t d = 0; d < harness_device_count(); d++) {
-        if (strcmp(harness_device_backend((int)d), "vulkan") != 0)
+        if (strcmp(harness_device_backend((int)d), "vulkan") != 0 || case_name_count == 256)
             continue;
         char label[400];
         snprintf(label, sizeof label, "%s@%s", name, harness_device_label((int)d));
-        TCase *tc = tcase_create(strdup(label));
+        char *kept = strdup(label);
+        case_names[case_name_count++] = kept;
+        TCase *tc = tcase_create(kept);
         tcase_set_timeout(tc, timeout);
         tcase_add_loop_test(tc, fn, (int)d, (int)d + 1);
         suite_add_tcase(s, tc);
@@ -346,7 +352,8 @@ START_TEST(import_host_memory)
     uint64_t features = 0;
     aidev_device_get_info(dev, AIDEV_DEVICE_INFO_FEATURES, sizeof features, &features, NULL);
     enum { N = 10000 };
-    char *raw = aligned_alloc(4096, 4 * 4096 + 2 * N * 4);
+    /* aligned_alloc takes a multiple of the alignment. */
+    char *raw = aligned_alloc(4096, (4 * 4096 + 2 * N * 4 + 4095) / 4096 * 4096);
     aidev_buffer probe;
     aidev_status st = aidev_buffer_import_host(dev, raw, 4096, AIDEV_TYPE_NONE, &probe);
     if (!(features & AIDEV_FEATURE_HOST_IMPORT)) {
@@ -913,5 +920,8 @@ int main(void)
     add_vulkan_case(s, "spirv_kernel_mismatching_signature", spirv_kernel_mismatching_signature,
                     60);
     add_vulkan_case(s, "dispatch_at_unaligned_offsets", dispatch_at_unaligned_offsets, 60);
-    return harness_run(s);
+    int status = harness_run(s);
+    for (int i = 0; i < case_name_count; i++)
+        free(case_names[i]);
+    return status;
 }

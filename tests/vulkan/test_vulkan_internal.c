@@ -242,8 +242,9 @@ START_TEST(reduce_passes_and_chunks)
     uint32_t big = 12u * max_groups + 12u * 1000u + 5u;
     const uint32_t sizes[] = {0, 1, 11, 12, 13, 144, 145, 1000, 65537, big};
     const uint64_t offsets[] = {0, 4}; /* 4: not a multiple of the storage alignment */
-    uint32_t *data = malloc(((size_t)big + 1) * 4);
-    for (uint32_t i = 0; i <= big; i++)
+    /* n elements after an offset of up to 4 bytes, and 4 bytes of slack. */
+    uint32_t *data = malloc(((size_t)big + 2) * 4);
+    for (uint32_t i = 0; i < big + 2; i++)
         data[i] = (i * 2654435761u) >> 24;
     for (size_t o = 0; o < 2; o++)
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
