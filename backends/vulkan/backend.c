@@ -38,7 +38,7 @@ static bool env_flag(const char *name)
 
 static void read_options(void)
 {
-    vkb_opts.batch_limit = env_u32("AIDEV_VULKAN_BATCH", 32, 1, 4096);
+    vkb_opts.batch_limit = env_u32("AIDEV_VULKAN_BATCH", 256, 1, 4096);
     vkb_opts.emulate_discrete = env_flag("AIDEV_VULKAN_EMULATE_DISCRETE");
     vkb_opts.no_push_descriptors = env_flag("AIDEV_VULKAN_NO_PUSH_DESCRIPTORS");
     vkb_opts.no_calibrated = env_flag("AIDEV_VULKAN_NO_CALIBRATED_TIMESTAMPS");

@@ -178,6 +178,9 @@ static void *completion_main(void *arg)
         if (r != VK_SUCCESS && r != VK_TIMEOUT)
             vkb_device_error(dev, "vkWaitSemaphores", r);
         vkb_queue_process(q, 0);
+        /* Commands recorded while the device was busy go now. */
+        if (!atomic_load(&dev->lost))
+            vkb_queue_submit_if_idle(q);
         pthread_mutex_lock(&q->inflight_lock);
     }
     pthread_mutex_unlock(&q->inflight_lock);

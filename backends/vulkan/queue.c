@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backends/vulkan/vk_internal.h"
 
@@ -161,6 +162,7 @@ static aidev_status batch_begin(vkb_queue *q, vkb_family fam)
     b->commands = 0;
     b->dirty = false;
     b->host_reads = false;
+    b->watching = false;
     b->bound_pipeline = VK_NULL_HANDLE;
     b->signal = NULL;
     b->timed = false;
@@ -528,9 +530,10 @@ static void push_inflight(vkb_queue *q, vkb_batch *b)
         q->inflight_head = b;
     q->inflight_tail = b;
     b->next = NULL;
-    /* Unsignalled batches are retired by whoever comes next; past a few in
-     * flight, ask the completion thread, so that memory is recycled. */
-    if (++q->inflight_count > 16)
+    /* Unsignalled batches are retired by whoever comes next; when many
+     * pile up, one in 32 asks the completion thread, so that memory is
+     * recycled without waking it for every batch. */
+    if (++q->inflight_count % 32 == 0)
         b->needs_completion = true;
     if (b->needs_completion && q->completion_pending++ == 0)
         pthread_cond_signal(&q->cq_cond);
@@ -646,6 +649,45 @@ static bool device_idle_for(vkb_queue *q)
         return true;
     __atomic_store_n(&q->done_hint, done, __ATOMIC_RELAXED);
     return done >= q->submitted_value;
+}
+
+/* The open batch waits while the device works on the queue's last batch:
+ * have the completion thread see that batch end, and submit the open one
+ * then (vkb_queue_submit_if_idle) if no enqueue did meanwhile. Once per
+ * open batch. */
+static void watch_for_idle(vkb_queue *q, vkb_batch *open)
+{
+    if (open->watching)
+        return;
+    open->watching = true;
+    pthread_mutex_lock(&q->inflight_lock);
+    vkb_batch *last = q->inflight_tail;
+    if (last && !last->needs_completion) {
+        last->needs_completion = true;
+        if (q->completion_pending++ == 0)
+            pthread_cond_signal(&q->cq_cond);
+    }
+    pthread_mutex_unlock(&q->inflight_lock);
+}
+
+void vkb_queue_submit_if_idle(vkb_queue *q)
+{
+    /* An enqueuing thread that is still at work submits the batch itself
+     * at its next enqueue (it checks for an idle device each time), sooner
+     * than this thread can: give it a moment, and act only if the batch
+     * did not move. */
+    pthread_mutex_lock(&q->lock);
+    const vkb_batch *seen = q->open;
+    uint32_t count = seen ? seen->commands : 0;
+    pthread_mutex_unlock(&q->lock);
+    if (!count)
+        return;
+    struct timespec pause = {0, 200 * 1000};
+    nanosleep(&pause, NULL);
+    pthread_mutex_lock(&q->lock);
+    if (q->open == seen && seen->commands == count && device_idle_for(q))
+        submit_open(q);
+    pthread_mutex_unlock(&q->lock);
 }
 
 static const vkb_signal_payload *payload_of(const vkb_queue *q, aidev_backend_event *e)
@@ -772,6 +814,7 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
     }
     if (b->commands >= vkb_opts.batch_limit || device_idle_for(q))
         return submit_open(q);
+    watch_for_idle(q, b);
     return AIDEV_SUCCESS;
 }
 

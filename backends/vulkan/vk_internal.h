@@ -419,6 +419,7 @@ typedef struct vkb_batch {
     uint32_t commands;
     bool dirty;                     /* anything recorded yet */
     bool host_reads;                /* ends with a barrier to the host */
+    bool watching;                  /* open: the completion thread flushes it */
     VkPipeline bound_pipeline;
     aidev_backend_event *signal;    /* the batch's last command's, or NULL */
     bool timed;
@@ -505,6 +506,9 @@ VKB_HIDDEN aidev_status vkb_batch_descriptor_set(vkb_batch *b, VkDescriptorSetLa
 /* Records a dispatch (kernel.c). */
 VKB_HIDDEN aidev_status vkb_record_dispatch(vkb_queue *q, vkb_batch *b,
                                             const aidev_backend_command *cmd);
+/* Submits the open batch when nothing of the queue is running (the
+ * completion thread, when the device drains a queue). */
+VKB_HIDDEN void vkb_queue_submit_if_idle(vkb_queue *q);
 /* Releases what a completed (or failed) batch holds and recycles it. */
 VKB_HIDDEN void vkb_batch_retire(vkb_batch *b, aidev_status status, const char *why);
 
