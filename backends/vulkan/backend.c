@@ -790,6 +790,31 @@ static aidev_status vk_device_info(void *backend, uint32_t index, aidev_backend_
     return AIDEV_SUCCESS;
 }
 
+/* VK_EXT_memory_budget: what the device-local heaps have left now. */
+static aidev_status vk_device_free_memory(void *backend, uint32_t index, uint64_t *out_bytes)
+{
+    vkb_backend *b = backend;
+    if (index >= b->device_count)
+        return aidev_backend_set_error(AIDEV_ERROR_NOT_FOUND, "vulkan: no device %u", index);
+    const vkb_physical *p = &b->devices[index];
+    if (!p->ext_memory_budget)
+        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
+                                       "vulkan: '%s' has no VK_EXT_memory_budget",
+                                       p->props.deviceName);
+    VkPhysicalDeviceMemoryBudgetPropertiesEXT budget = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+    VkPhysicalDeviceMemoryProperties2 m2 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2, .pNext = &budget};
+    b->i.vkGetPhysicalDeviceMemoryProperties2(p->handle, &m2);
+    uint64_t free_bytes = 0;
+    for (uint32_t h = 0; h < m2.memoryProperties.memoryHeapCount; h++)
+        if ((m2.memoryProperties.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+            budget.heapBudget[h] > budget.heapUsage[h])
+            free_bytes += budget.heapBudget[h] - budget.heapUsage[h];
+    *out_bytes = free_bytes;
+    return AIDEV_SUCCESS;
+}
+
 static const aidev_backend_vtable vulkan_vtable = {
     .struct_size = sizeof(aidev_backend_vtable),
     .abi_version = AIDEV_BACKEND_ABI_VERSION,
@@ -814,6 +839,7 @@ static const aidev_backend_vtable vulkan_vtable = {
     .queue_flush = vkb_queue_flush,
     .kernel_create = vkb_kernel_create,
     .kernel_destroy = vkb_kernel_destroy,
+    .device_free_memory = vk_device_free_memory,
 };
 
 AIDEV_BACKEND_EXPORT aidev_status aidev_backend_entry(aidev_backend_negotiation *nego);
@@ -823,17 +849,18 @@ AIDEV_BACKEND_EXPORT aidev_status aidev_backend_entry(aidev_backend_negotiation 
     if (!nego || nego->struct_size < sizeof *nego)
         return aidev_backend_set_error(AIDEV_ERROR_INVALID_ARGUMENT,
                                        "vulkan: negotiation struct too small");
-    /* Same major, and at least the minor this plugin was built for. */
+    /* Same major; an older minor just reads fewer members of the table
+     * (the 1.1 member is optional). */
     if (AIDEV_BACKEND_ABI_MAJOR(nego->abi_version) !=
-            AIDEV_BACKEND_ABI_MAJOR(AIDEV_BACKEND_ABI_VERSION) ||
-        nego->abi_version < AIDEV_BACKEND_ABI_VERSION)
+        AIDEV_BACKEND_ABI_MAJOR(AIDEV_BACKEND_ABI_VERSION))
         return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
                                        "vulkan: built for ABI %u.%u, offered %u.%u",
                                        AIDEV_BACKEND_ABI_MAJOR(AIDEV_BACKEND_ABI_VERSION),
                                        AIDEV_BACKEND_ABI_MINOR(AIDEV_BACKEND_ABI_VERSION),
                                        AIDEV_BACKEND_ABI_MAJOR(nego->abi_version),
                                        AIDEV_BACKEND_ABI_MINOR(nego->abi_version));
-    nego->abi_version = AIDEV_BACKEND_ABI_VERSION;
+    if (nego->abi_version > AIDEV_BACKEND_ABI_VERSION)
+        nego->abi_version = AIDEV_BACKEND_ABI_VERSION;
     nego->vtable = &vulkan_vtable;
     return AIDEV_SUCCESS;
 }
