@@ -720,9 +720,27 @@ static aidev_status plan_dispatch(vkb_device *dev, vkb_kernel *k, const aidev_ba
         if (k->launch == AIDEV_LAUNCH_REDUCE && (int32_t)i != k->reduce_in &&
             (int32_t)i != k->reduce_out)
             continue;
+        bound_buffer *bb = &p->bufs[k->args[i].binding];
         st = plan_buffer(dev, k, i, args[i].u.buffer.buffer, args[i].u.buffer.offset,
-                         args[i].u.buffer.size, needed_bytes(k, i, args),
-                         &p->bufs[k->args[i].binding]);
+                         args[i].u.buffer.size, needed_bytes(k, i, args), bb);
+        /* One argument passed twice at one unaligned place gets one scratch
+         * copy (the larger range), so the kernel sees them alias as they do
+         * in the buffer. */
+        for (uint32_t j = 0; st == AIDEV_SUCCESS && bb->scratch && j < AIDEV_MAX_KERNEL_ARGS;
+             j++) {
+            bound_buffer *other = &p->bufs[j];
+            if (other == bb || !other->scratch || other->user != bb->user ||
+                other->user_offset != bb->user_offset)
+                continue;
+            bound_buffer *keep = other->range >= bb->range ? other : bb;
+            bound_buffer *drop = keep == other ? bb : other;
+            bool writes = bb->writes || other->writes;
+            vkb_buffer_unref(drop->scratch);
+            *drop = *keep;
+            vkb_buffer_ref(keep->scratch);
+            keep->writes = drop->writes = keep->copy_back = drop->copy_back = writes;
+            break;
+        }
     }
     if (st != AIDEV_SUCCESS)
         return st;
