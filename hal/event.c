@@ -192,13 +192,15 @@ AIDEV_API void aidev_backend_event_set_native(aidev_backend_event *e, const void
                                               void *native, void (*release_fn)(void *native))
 {
     e->native_owner = owner;
-    e->native = native;
     e->native_release = release_fn;
+    /* Published last: enqueues on other threads read it (hal/queue.c). */
+    __atomic_store_n(&e->native, native, __ATOMIC_RELEASE);
 }
 
 AIDEV_API void *aidev_backend_event_native(const aidev_backend_event *e, const void *owner)
 {
-    return e->native && e->native_owner == owner ? e->native : NULL;
+    void *native = __atomic_load_n(&e->native, __ATOMIC_ACQUIRE);
+    return native && e->native_owner == owner ? native : NULL;
 }
 
 static aidev_status add_callback(aidev_event_obj *e, aidev_event_callback_node *n)

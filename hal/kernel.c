@@ -422,44 +422,49 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
             continue;
         }
         aidev_buffer_obj *b;
+        /* The argument's name is formatted only when a check fails: a
+         * snprintf per buffer argument was a measurable part of a dispatch. */
         char what[160];
-        snprintf(what, sizeof what, "kernel '%s': argument %u '%s'", d->name, i, want->name);
-        aidev_status st = aidev_lookup_buffer(got->u.buffer.buffer, what, &b);
-        if (st != AIDEV_SUCCESS)
+#define WHAT()                                                                             \
+    (snprintf(what, sizeof what, "kernel '%s': argument %u '%s'", d->name, i, want->name), what)
+        aidev_status st = aidev_lookup_buffer(got->u.buffer.buffer, "buffer", &b);
+        if (st != AIDEV_SUCCESS) {
+            aidev_lookup_buffer(got->u.buffer.buffer, WHAT(), &b); /* again, with the name */
             return aidev_error(AIDEV_ERROR_KERNEL_ARGS, "%s", aidev_error_message());
+        }
         if (b->obj.context != dev->obj.context)
             return aidev_error(AIDEV_ERROR_INVALID_HANDLE, "%s: the buffer belongs to another context",
-                               what);
+                               WHAT());
         if (b->device != dev)
             return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
-                               "%s: the buffer is on device %u, the queue on device %u", what,
+                               "%s: the buffer is on device %u, the queue on device %u", WHAT(),
                                b->device->index, dev->index);
         if (want->type != AIDEV_TYPE_NONE && b->element_type != AIDEV_TYPE_NONE &&
             b->element_type != want->type)
             return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
-                               "%s: expects a buffer of %s, got a buffer of %s", what,
+                               "%s: expects a buffer of %s, got a buffer of %s", WHAT(),
                                aidev_type_name(want->type), aidev_type_name(b->element_type));
         uint64_t offset = got->u.buffer.offset;
         if (offset > b->size)
             return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
-                               "%s: offset %llu is past the end of the buffer (%llu bytes)", what,
-                               (unsigned long long)offset, (unsigned long long)b->size);
+                               "%s: offset %llu is past the end of the buffer (%llu bytes)",
+                               WHAT(), (unsigned long long)offset, (unsigned long long)b->size);
         size_t esize = aidev_type_size(want->type);
         if (offset % esize)
             return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
                                "%s: offset %llu is not a multiple of the %s element size %zu",
-                               what, (unsigned long long)offset, aidev_type_name(want->type),
+                               WHAT(), (unsigned long long)offset, aidev_type_name(want->type),
                                esize);
         uint64_t count;
         if (k->counts[i].factor_count) {
             if (!eval_expr(&k->counts[i], args, &count) || count > UINT64_MAX / esize)
                 return aidev_error(AIDEV_ERROR_KERNEL_ARGS, "%s: element count '%s' overflows",
-                                   what, want->count);
+                                   WHAT(), want->count);
             if (count * esize > b->size - offset)
                 return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
                                    "%s: needs %s = %llu elements of %s (%llu bytes) but the "
                                    "buffer has %llu bytes past offset %llu",
-                                   what, want->count, (unsigned long long)count,
+                                   WHAT(), want->count, (unsigned long long)count,
                                    aidev_type_name(want->type),
                                    (unsigned long long)(count * esize),
                                    (unsigned long long)(b->size - offset),
@@ -469,6 +474,7 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
         resolved[i].u.buffer.offset = offset;
         resolved[i].u.buffer.size = b->size - offset;
         buffers[i] = b;
+#undef WHAT
     }
 
     for (int dim = 0; dim < 3; dim++) {

@@ -256,7 +256,12 @@ static aidev_status resolve_waits(const enqueue_request *r, aidev_event_obj **wa
         aidev_status es = aidev_backend_event_status(e);
         if (es == AIDEV_NOT_READY) {
             waits[(*pending)++] = e;
-            if (e->producer != r->queue->device)
+            /* For a backend that waits through native objects only, an
+             * event of this device without one yet is as foreign as
+             * another backend's. */
+            if (e->producer != r->queue->device ||
+                ((r->queue->device->backend->vt.caps & AIDEV_BACKEND_CAP_NATIVE_WAITS) &&
+                 !__atomic_load_n(&e->native, __ATOMIC_ACQUIRE)))
                 *foreign = true;
         } else if (es != AIDEV_SUCCESS && !*failed) {
             *failed = e;

@@ -98,7 +98,8 @@ static const struct {
 #undef OPT
 };
 
-#define KNOWN_CAPS (AIDEV_BACKEND_CAP_ANY_WAIT | AIDEV_BACKEND_CAP_HOST_CALLBACK)
+#define KNOWN_CAPS                                                                             \
+    (AIDEV_BACKEND_CAP_ANY_WAIT | AIDEV_BACKEND_CAP_HOST_CALLBACK | AIDEV_BACKEND_CAP_NATIVE_WAITS)
 
 static void loader_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void loader_debug(const char *fmt, ...)

@@ -297,6 +297,13 @@ typedef struct aidev_backend_kernel_source {
 /* The backend runs AIDEV_COMMAND_HOST_CALLBACK itself; without it libaidev
  * runs host callbacks on its own, with a barrier. */
 #define AIDEV_BACKEND_CAP_HOST_CALLBACK (1u << 1)
+/* (Without AIDEV_BACKEND_CAP_ANY_WAIT.) The backend waits on events of its
+ * own device only through their native object (a cl_event): libaidev also
+ * holds back a command that waits on an event of the same device with no
+ * native object yet (its command is itself held, or it is a host
+ * callback's), as it does for another backend's events. A loader that does
+ * not know this bit passes such events; the backend must then still cope. */
+#define AIDEV_BACKEND_CAP_NATIVE_WAITS (1u << 2)
 
 /* ------------------------------------------------------------------------ */
 /* The vtable                                                               */

@@ -1,0 +1,239 @@
+/*
+ * queue.c - queues: each aidev queue is one in-order cl_command_queue with
+ * profiling on, and each command one enqueue on it.
+ *
+ * A cl_event is asked for only when the command has an aidev event to
+ * signal, so back-to-back commands without events cost the driver nothing
+ * more than their enqueue. Commands that wait on events of other backends,
+ * on user events or on host callbacks never reach here before those
+ * complete: libaidev holds them (this backend does not set
+ * AIDEV_BACKEND_CAP_ANY_WAIT), so a wait list holds only events of this
+ * device, which carry their cl_event.
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "backends/opencl/ocl_internal.h"
+
+/* cl_khr_priority_hints levels. */
+static cl_queue_properties priority_hint(aidev_queue_priority priority)
+{
+    switch (priority) {
+    case AIDEV_QUEUE_PRIORITY_HIGH:
+        return CL_QUEUE_PRIORITY_HIGH_KHR;
+    case AIDEV_QUEUE_PRIORITY_LOW:
+        return CL_QUEUE_PRIORITY_LOW_KHR;
+    default:
+        return CL_QUEUE_PRIORITY_MED_KHR;
+    }
+}
+
+aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority,
+                                 cl_command_queue *out)
+{
+    const ocl_device_desc *d = dev->desc;
+    cl_int err;
+    cl_command_queue q;
+    if (d->version >= 20 && d->platform_version >= 20 && ocl.clCreateCommandQueueWithProperties) {
+        cl_queue_properties props[5] = {CL_QUEUE_PROPERTIES, CL_QUEUE_PROFILING_ENABLE, 0};
+        if (d->priority_hints) {
+            props[2] = CL_QUEUE_PRIORITY_KHR;
+            props[3] = priority_hint(priority);
+            props[4] = 0;
+        }
+        q = ocl.clCreateCommandQueueWithProperties(dev->context, dev->id, props, &err);
+        if (!q)
+            return ocl_fail("clCreateCommandQueueWithProperties", err, NULL);
+    } else {
+        q = ocl.clCreateCommandQueue(dev->context, dev->id, CL_QUEUE_PROFILING_ENABLE, &err);
+        if (!q)
+            return ocl_fail("clCreateCommandQueue", err, NULL);
+    }
+    *out = q;
+    return AIDEV_SUCCESS;
+}
+
+aidev_status ocl_queue_create(void *device, aidev_queue_priority priority, void **out_queue)
+{
+    ocl_device *dev = device;
+    ocl_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    aidev_status st = ocl_cl_queue_create(dev, priority, &q->queue);
+    if (st != AIDEV_SUCCESS) {
+        free(q);
+        return st;
+    }
+    q->dev = dev;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* finish() waits with deadlines */
+    pthread_cond_init(&q->idle, &attr);
+    pthread_condattr_destroy(&attr);
+    *out_queue = q;
+    return AIDEV_SUCCESS;
+}
+
+void ocl_queue_destroy(void *queue)
+{
+    ocl_queue *q = queue;
+    ocl.clReleaseCommandQueue(q->queue);
+    ocl_completions_release(q);
+    pthread_cond_destroy(&q->idle);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+aidev_status ocl_queue_finish(void *queue)
+{
+    ocl_queue *q = queue;
+    uint64_t unsignaled = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
+    cl_int err = ocl.clFinish(q->queue);
+    if (err != CL_SUCCESS)
+        return ocl_fail("clFinish", err, NULL);
+    /* The driver may run completion callbacks after clFinish returns; the
+     * events must be complete when finish does. */
+    ocl_completions_wait(q, unsignaled);
+    return AIDEV_SUCCESS;
+}
+
+aidev_status ocl_queue_flush(void *queue)
+{
+    ocl_queue *q = queue;
+    cl_int err = ocl.clFlush(q->queue);
+    return err == CL_SUCCESS ? AIDEV_SUCCESS : ocl_fail("clFlush", err, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commands                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Enqueues |cmd| and names the call in |*call|. */
+static aidev_status enqueue(ocl_queue *q, const aidev_backend_command *cmd,
+                            const ocl_wait_list *w, cl_event *ev, const char **call)
+{
+    cl_command_queue cq = q->queue;
+    cl_int err;
+    switch (cmd->type) {
+    case AIDEV_COMMAND_WRITE: {
+        const ocl_buffer *b = cmd->u.write.buffer;
+        *call = "clEnqueueWriteBuffer";
+        err = ocl.clEnqueueWriteBuffer(cq, b->mem, CL_FALSE, (size_t)cmd->u.write.offset,
+                                       (size_t)cmd->u.write.size, cmd->u.write.src, w->count,
+                                       w->events, ev);
+        break;
+    }
+    case AIDEV_COMMAND_READ: {
+        const ocl_buffer *b = cmd->u.read.buffer;
+        *call = "clEnqueueReadBuffer";
+        err = ocl.clEnqueueReadBuffer(cq, b->mem, CL_FALSE, (size_t)cmd->u.read.offset,
+                                      (size_t)cmd->u.read.size, cmd->u.read.dst, w->count,
+                                      w->events, ev);
+        break;
+    }
+    case AIDEV_COMMAND_COPY: {
+        const ocl_buffer *s = cmd->u.copy.src, *d = cmd->u.copy.dst;
+        *call = "clEnqueueCopyBuffer";
+        err = ocl.clEnqueueCopyBuffer(cq, s->mem, d->mem, (size_t)cmd->u.copy.src_offset,
+                                      (size_t)cmd->u.copy.dst_offset, (size_t)cmd->u.copy.size,
+                                      w->count, w->events, ev);
+        break;
+    }
+    case AIDEV_COMMAND_FILL: {
+        const ocl_buffer *b = cmd->u.fill.buffer;
+        *call = "clEnqueueFillBuffer";
+        err = ocl.clEnqueueFillBuffer(cq, b->mem, &cmd->u.fill.pattern, cmd->u.fill.pattern_size,
+                                      (size_t)cmd->u.fill.offset, (size_t)cmd->u.fill.size,
+                                      w->count, w->events, ev);
+        break;
+    }
+    case AIDEV_COMMAND_BARRIER:
+        *call = "clEnqueueMarkerWithWaitList";
+        /* The queue is in order: with nothing to wait for and nothing to
+         * signal, a barrier is already there. */
+        if (w->count == 0 && !ev)
+            return AIDEV_SUCCESS;
+        err = ocl.clEnqueueMarkerWithWaitList(cq, w->count, w->events, ev);
+        break;
+    case AIDEV_COMMAND_DISPATCH:
+        *call = "clEnqueueNDRangeKernel";
+        return ocl_kernel_enqueue(q, cmd->u.dispatch.kernel, cmd, w, ev);
+    default:
+        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
+                                       "opencl: command type %d is not run by this backend",
+                                       (int)cmd->type);
+    }
+    return err == CL_SUCCESS ? AIDEV_SUCCESS : ocl_fail(*call, err, NULL);
+}
+
+/* A barrier that waits for nothing but the queue's earlier commands,
+ * when all of those are known complete, completes here and now. PoCL runs
+ * a marker only when a worker thread is free, so behind another queue's
+ * kernel an idle queue's barrier (libaidev puts one before every file read
+ * and host callback) would wait for that kernel. */
+static bool barrier_done_at_once(ocl_queue *q, const aidev_backend_command *cmd,
+                                 uint32_t wait_count, aidev_backend_event *signal)
+{
+    if (cmd->type != AIDEV_COMMAND_BARRIER || wait_count || !signal)
+        return false;
+    pthread_mutex_lock(&q->lock);
+    bool idle = q->inflight_count == q->delivering &&
+                atomic_load_explicit(&q->unsignaled, memory_order_acquire) == q->covered;
+    pthread_mutex_unlock(&q->lock);
+    if (!idle)
+        return false;
+    uint64_t now = aidev_backend_now_ns();
+    aidev_backend_event_set_times(signal, now, now);
+    aidev_backend_event_complete(signal, AIDEV_SUCCESS, NULL);
+    return true;
+}
+
+/* Counts a command enqueued without an event, after its enqueue returned:
+ * a later signaled command that reads the count then follows it. */
+static void count_unsignaled(ocl_queue *q)
+{
+    atomic_fetch_add_explicit(&q->unsignaled, 1, memory_order_release);
+}
+
+aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
+                              aidev_backend_event *const *waits, aidev_backend_event *signal)
+{
+    ocl_queue *q = queue;
+    const char *call = "enqueue";
+    aidev_status st;
+    if (wait_count == 0 && !signal) {
+        /* The common case of a pipelined stream: nothing to collect. */
+        const ocl_wait_list none = {.events = NULL, .count = 0};
+        st = enqueue(q, cmd, &none, NULL, &call);
+        if (st == AIDEV_SUCCESS)
+            count_unsignaled(q);
+        return st;
+    }
+    if (barrier_done_at_once(q, cmd, wait_count, signal))
+        return AIDEV_SUCCESS;
+    /* Everything that can fail comes before the enqueue: after it, the
+     * command runs and only its event may report. */
+    ocl_completion *done = NULL;
+    if (signal && !(done = ocl_completion_new()))
+        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    ocl_wait_list w;
+    st = ocl_waits_collect(q->dev, wait_count, waits, &w);
+    if (st != AIDEV_SUCCESS) {
+        free(done);
+        return st;
+    }
+    uint64_t unsignaled_before = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
+    cl_event ev = NULL;
+    st = enqueue(q, cmd, &w, signal ? &ev : NULL, &call);
+    ocl_waits_release(&w);
+    if (st != AIDEV_SUCCESS) {
+        free(done);
+        return st;
+    }
+    if (signal)
+        ocl_event_attach(q, done, signal, ev, call, unsignaled_before);
+    else
+        count_unsignaled(q);
+    return AIDEV_SUCCESS;
+}
