@@ -403,17 +403,24 @@ void vkb_buffer_unref(vkb_buffer *b)
     free(b);
 }
 
+/* The range to flush or invalidate for |b|: its own, atom-aligned by
+ * range_align. (Imported memory is always coherent.) */
+static VkMappedMemoryRange mapped_range(const vkb_buffer *b)
+{
+    VkMappedMemoryRange range = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
+                                 .memory = b->block->memory,
+                                 .offset = b->offset,
+                                 .size = b->alloc_size};
+    return range;
+}
+
 aidev_status vkb_buffer_flush(vkb_buffer *b, uint64_t offset, uint64_t size)
 {
     (void)offset;
     (void)size;
     if (b->coherent || !b->host)
         return AIDEV_SUCCESS;
-    /* Ranges are atom-aligned (range_align): flush the whole range. */
-    VkMappedMemoryRange range = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
-                                 .memory = b->block->memory,
-                                 .offset = b->offset,
-                                 .size = b->alloc_size};
+    VkMappedMemoryRange range = mapped_range(b);
     VkResult r = b->dev->f.vkFlushMappedMemoryRanges(b->dev->handle, 1, &range);
     return r == VK_SUCCESS ? AIDEV_SUCCESS : vkb_error("vkFlushMappedMemoryRanges", r);
 }
@@ -424,10 +431,7 @@ aidev_status vkb_buffer_invalidate(vkb_buffer *b, uint64_t offset, uint64_t size
     (void)size;
     if (b->coherent || !b->host)
         return AIDEV_SUCCESS;
-    VkMappedMemoryRange range = {.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE,
-                                 .memory = b->block->memory,
-                                 .offset = b->offset,
-                                 .size = b->alloc_size};
+    VkMappedMemoryRange range = mapped_range(b);
     VkResult r = b->dev->f.vkInvalidateMappedMemoryRanges(b->dev->handle, 1, &range);
     return r == VK_SUCCESS ? AIDEV_SUCCESS : vkb_error("vkInvalidateMappedMemoryRanges", r);
 }
@@ -500,13 +504,16 @@ static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_b
     }
     VkMemoryRequirements req;
     f->vkGetBufferMemoryRequirements(dev->handle, blk->buffer, &req);
+    /* Coherent: the caller reads and writes through its own pointer, with
+     * no mapping to flush through. */
     int32_t type = pick_type(&p->memory, hp.memoryTypeBits & req.memoryTypeBits,
-                             VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
-                             VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0);
+                             VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                 VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                             0, 0);
     if (type < 0 || req.size > import_size) {
         st = aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
-                                     "vulkan: '%s' offers no memory type to import host_ptr %p "
-                                     "(%llu bytes) as a storage buffer",
+                                     "vulkan: '%s' offers no host-coherent memory type to import "
+                                     "host_ptr %p (%llu bytes) as a storage buffer",
                                      p->props.deviceName, ptr, (unsigned long long)size);
         goto fail;
     }
@@ -550,8 +557,7 @@ static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_b
     b->size = size;
     b->alloc_size = size;
     b->host = ptr;
-    b->coherent =
-        (p->memory.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
+    b->coherent = true;
     b->imported = true;
     b->kind = AIDEV_MEMORY_HOST;
     *out = b;
@@ -577,9 +583,7 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
         st = import_host(dev, desc->import_host_ptr, desc->size, &b);
         if (st != AIDEV_SUCCESS)
             return st;
-        /* Imported memory is the caller's: the hal maps through map/unmap
-         * when it is not coherent. */
-        *out_host_ptr = b->coherent ? b->host : NULL;
+        *out_host_ptr = b->host; /* the caller's own memory, coherent */
         *out_buffer = b;
         return AIDEV_SUCCESS;
     }
