@@ -486,21 +486,17 @@ static aidev_status record_fill(vkb_queue *q, vkb_batch *b, const aidev_backend_
     return AIDEV_SUCCESS;
 }
 
-static bool is_transfer(aidev_backend_command_type t)
-{
-    return t == AIDEV_COMMAND_WRITE || t == AIDEV_COMMAND_READ || t == AIDEV_COMMAND_COPY ||
-           t == AIDEV_COMMAND_FILL;
-}
-
-/* Which family a command runs on (see the top of the file). */
+/* Which family a command runs on (see the top of the file): the transfer
+ * family until the queue's first dispatch, the compute family from then on. */
 static vkb_family choose_family(vkb_queue *q, const aidev_backend_command *cmd)
 {
-    if (!q->dev->has_transfer || q->last_family == VKB_FAMILY_COMPUTE ||
-        cmd->type == AIDEV_COMMAND_DISPATCH)
+    if (!q->dev->has_transfer || q->compute_only)
         return VKB_FAMILY_COMPUTE;
-    if (cmd->type == AIDEV_COMMAND_BARRIER)
-        return q->open ? q->open->family : q->last_family;
-    return is_transfer(cmd->type) ? VKB_FAMILY_TRANSFER : VKB_FAMILY_COMPUTE;
+    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
+        q->compute_only = true;
+        return VKB_FAMILY_COMPUTE;
+    }
+    return VKB_FAMILY_TRANSFER;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -458,6 +458,7 @@ typedef struct vkb_queue {
     uint64_t submitted_value;       /* the last value submitted */
     uint64_t done_hint;             /* a value known reached (a lower bound) */
     vkb_family last_family;         /* of the last submitted batch */
+    bool compute_only;              /* a dispatch was recorded: no more transfer family */
     aidev_status broken;            /* a submit failed: commands were lost */
     char broken_reason[256];
     /* Commands held back until an event without a native payload (a
