@@ -42,6 +42,7 @@ static void read_options(void)
     vkb_opts.emulate_discrete = env_flag("AIDEV_VULKAN_EMULATE_DISCRETE");
     vkb_opts.no_push_descriptors = env_flag("AIDEV_VULKAN_NO_PUSH_DESCRIPTORS");
     vkb_opts.no_calibrated = env_flag("AIDEV_VULKAN_NO_CALIBRATED_TIMESTAMPS");
+    vkb_opts.emulate_transfer = env_flag("AIDEV_VULKAN_EMULATE_TRANSFER");
 }
 
 /* ------------------------------------------------------------------------ */

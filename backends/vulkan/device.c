@@ -167,9 +167,21 @@ static aidev_status create_vk_device(vkb_device *dev)
         f->vkGetDeviceQueue(dev->handle, p->compute_family, i, &dev->compute_queues[i]);
         pthread_mutex_init(&dev->compute_locks[i], NULL);
     }
-    if (dev->has_transfer)
-        f->vkGetDeviceQueue(dev->handle, p->transfer_family, 0, &dev->transfer_queue);
     pthread_mutex_init(&dev->transfer_lock, NULL);
+    dev->transfer_queue_lock = &dev->transfer_lock;
+    if (dev->has_transfer) {
+        f->vkGetDeviceQueue(dev->handle, p->transfer_family, 0, &dev->transfer_queue);
+        dev->transfer_family = p->transfer_family;
+        dev->sharing_concurrent = true;
+    } else if (vkb_opts.emulate_transfer) {
+        /* The transfer paths (family switches, their semaphore waits, a
+         * second pool) on the one queue of a device that has no transfer
+         * family: what tests can run on lavapipe. */
+        dev->has_transfer = true;
+        dev->transfer_family = p->compute_family;
+        dev->transfer_queue = dev->compute_queues[0];
+        dev->transfer_queue_lock = &dev->compute_locks[0];
+    }
     return AIDEV_SUCCESS;
 }
 

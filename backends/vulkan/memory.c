@@ -199,16 +199,17 @@ static aidev_status block_create(vkb_pool *pool, uint64_t size, bool dedicated, 
     blk->pool = pool;
     blk->size = size;
     blk->dedicated = dedicated;
-    uint32_t families[2] = {dev->phys->compute_family, dev->phys->transfer_family};
+    uint32_t families[2] = {dev->phys->compute_family, dev->transfer_family};
     VkBufferCreateInfo bi = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size,
         .usage = buffer_usage,
         /* Copies may run on the transfer family: concurrent sharing spares
          * ownership transfers between the two families. */
-        .sharingMode = dev->has_transfer ? VK_SHARING_MODE_CONCURRENT : VK_SHARING_MODE_EXCLUSIVE,
-        .queueFamilyIndexCount = dev->has_transfer ? 2 : 0,
-        .pQueueFamilyIndices = dev->has_transfer ? families : NULL,
+        .sharingMode =
+            dev->sharing_concurrent ? VK_SHARING_MODE_CONCURRENT : VK_SHARING_MODE_EXCLUSIVE,
+        .queueFamilyIndexCount = dev->sharing_concurrent ? 2 : 0,
+        .pQueueFamilyIndices = dev->sharing_concurrent ? families : NULL,
     };
     aidev_status st;
     VkResult r = f->vkCreateBuffer(dev->handle, &bi, NULL, &blk->buffer);
@@ -483,7 +484,7 @@ static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_b
     blk->size = import_size;
     blk->dedicated = true;
     aidev_status st = AIDEV_SUCCESS;
-    uint32_t families[2] = {p->compute_family, p->transfer_family};
+    uint32_t families[2] = {p->compute_family, dev->transfer_family};
     VkExternalMemoryBufferCreateInfo ext = {
         .sType = VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_BUFFER_CREATE_INFO,
         .handleTypes = VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT};
@@ -492,9 +493,10 @@ static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_b
         .pNext = &ext,
         .size = import_size,
         .usage = buffer_usage,
-        .sharingMode = dev->has_transfer ? VK_SHARING_MODE_CONCURRENT : VK_SHARING_MODE_EXCLUSIVE,
-        .queueFamilyIndexCount = dev->has_transfer ? 2 : 0,
-        .pQueueFamilyIndices = dev->has_transfer ? families : NULL,
+        .sharingMode =
+            dev->sharing_concurrent ? VK_SHARING_MODE_CONCURRENT : VK_SHARING_MODE_EXCLUSIVE,
+        .queueFamilyIndexCount = dev->sharing_concurrent ? 2 : 0,
+        .pQueueFamilyIndices = dev->sharing_concurrent ? families : NULL,
     };
     r = f->vkCreateBuffer(dev->handle, &bi, NULL, &blk->buffer);
     if (r != VK_SUCCESS) {

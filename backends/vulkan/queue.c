@@ -57,7 +57,8 @@ static bool family_timestamps(const vkb_device *dev, vkb_family fam)
 {
     if (!dev->timestamps)
         return false;
-    return fam == VKB_FAMILY_COMPUTE || dev->phys->transfer_timestamp_bits > 0;
+    return fam == VKB_FAMILY_COMPUTE || dev->transfer_family == dev->phys->compute_family ||
+           dev->phys->transfer_timestamp_bits > 0;
 }
 
 static aidev_status ensure_pool(vkb_queue *q, vkb_family fam)
@@ -69,7 +70,7 @@ static aidev_status ensure_pool(vkb_queue *q, vkb_family fam)
         .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
         .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
         .queueFamilyIndex =
-            fam == VKB_FAMILY_TRANSFER ? dev->phys->transfer_family : dev->phys->compute_family,
+            fam == VKB_FAMILY_TRANSFER ? dev->transfer_family : dev->phys->compute_family,
     };
     VkResult r = dev->f.vkCreateCommandPool(dev->handle, &info, NULL, &q->pools[fam]);
     if (r != VK_SUCCESS) {
@@ -608,7 +609,8 @@ static aidev_status submit_open(vkb_queue *q)
                            .signalSemaphoreCount = 1,
                            .pSignalSemaphores = &q->sem};
         bool transfer = b->family == VKB_FAMILY_TRANSFER;
-        pthread_mutex_t *lock = transfer ? &dev->transfer_lock : &dev->compute_locks[q->compute_index];
+        pthread_mutex_t *lock =
+            transfer ? dev->transfer_queue_lock : &dev->compute_locks[q->compute_index];
         VkQueue vq = transfer ? dev->transfer_queue : dev->compute_queues[q->compute_index];
         b->submit_ns = aidev_backend_now_ns();
         pthread_mutex_lock(lock);

@@ -95,6 +95,8 @@ typedef struct vkb_options {
     bool emulate_discrete;     /* AIDEV_VULKAN_EMULATE_DISCRETE: DEVICE memory unmapped */
     bool no_push_descriptors;  /* AIDEV_VULKAN_NO_PUSH_DESCRIPTORS */
     bool no_calibrated;        /* AIDEV_VULKAN_NO_CALIBRATED_TIMESTAMPS */
+    bool emulate_transfer;     /* AIDEV_VULKAN_EMULATE_TRANSFER: copies "on another
+                                  family" that is the compute queue itself */
 } vkb_options;
 
 VKB_HIDDEN extern vkb_options vkb_opts;
@@ -312,8 +314,12 @@ typedef struct vkb_device {
     bool queue_priorities;          /* compute queue 0 high, last low */
     /* Copies go to a transfer-only family where the device has one. */
     bool has_transfer;
+    uint32_t transfer_family;       /* the family index, when has_transfer */
+    bool sharing_concurrent;        /* buffers shared by two families */
     VkQueue transfer_queue;
     pthread_mutex_t transfer_lock;
+    pthread_mutex_t *transfer_queue_lock; /* &transfer_lock, or a compute
+                                             queue's when emulated on it */
 
     /* Memory: the type chosen per aidev kind, and a pool per type. */
     int32_t kind_type[AIDEV_MEMORY_KIND_COUNT_];
