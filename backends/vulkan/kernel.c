@@ -226,6 +226,12 @@ static aidev_status make_layouts(vkb_kernel *k, const uint32_t *code, size_t cod
 /* The pipeline for workgroup |wg|, made on first use (kernel lock taken). */
 static aidev_status get_pipeline(vkb_kernel *k, const uint32_t wg[3], VkPipeline *out)
 {
+    /* The module's own workgroup is the first variant, made with the
+     * kernel and never changed: no lock for it. */
+    if (k->variant_count && !memcmp(k->variants[0].workgroup, wg, sizeof k->variants[0].workgroup)) {
+        *out = k->variants[0].pipeline;
+        return AIDEV_SUCCESS;
+    }
     pthread_mutex_lock(&k->variant_lock);
     for (uint32_t i = 0; i < k->variant_count; i++)
         if (!memcmp(k->variants[i].workgroup, wg, sizeof k->variants[i].workgroup)) {
@@ -480,6 +486,7 @@ typedef struct bound_buffer {
 
 typedef struct dispatch_plan {
     vkb_kernel *kernel;
+    uint32_t count;         /* bindings in use */
     VkPipeline pipeline;
     uint32_t groups[3];
     bound_buffer bufs[AIDEV_MAX_KERNEL_ARGS]; /* by binding */
@@ -543,7 +550,7 @@ static aidev_status plan_buffer(vkb_device *dev, const vkb_kernel *k, uint32_t a
 
 static void plan_release(dispatch_plan *p)
 {
-    for (uint32_t i = 0; i < AIDEV_MAX_KERNEL_ARGS; i++)
+    for (uint32_t i = 0; i < p->count; i++)
         if (p->bufs[i].scratch)
             vkb_buffer_unref(p->bufs[i].scratch);
     for (int i = 0; i < 2; i++)
@@ -687,8 +694,11 @@ static aidev_status plan_dispatch(vkb_device *dev, vkb_kernel *k, const aidev_ba
                                   dispatch_plan *p)
 {
     const aidev_backend_arg *args = cmd->u.dispatch.args;
-    memset(p, 0, sizeof *p);
+    /* Only what is used: this runs for every dispatch. */
     p->kernel = k;
+    p->count = k->buffer_count;
+    memset(p->bufs, 0, p->count * sizeof p->bufs[0]);
+    p->reduce_scratch[0] = p->reduce_scratch[1] = NULL;
     aidev_status st = AIDEV_SUCCESS;
 
     /* The workgroup: the form's, or the module's unless the dispatch names
@@ -726,8 +736,7 @@ static aidev_status plan_dispatch(vkb_device *dev, vkb_kernel *k, const aidev_ba
         /* One argument passed twice at one unaligned place gets one scratch
          * copy (the larger range), so the kernel sees them alias as they do
          * in the buffer. */
-        for (uint32_t j = 0; st == AIDEV_SUCCESS && bb->scratch && j < AIDEV_MAX_KERNEL_ARGS;
-             j++) {
+        for (uint32_t j = 0; st == AIDEV_SUCCESS && bb->scratch && j < p->count; j++) {
             bound_buffer *other = &p->bufs[j];
             if (other == bb || !other->scratch || other->user != bb->user ||
                 other->user_offset != bb->user_offset)
