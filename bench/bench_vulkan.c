@@ -103,12 +103,13 @@ static bool raw_device(raw_vk *r)
     vkGetPhysicalDeviceQueueFamilyProperties(r->pd, &n, fams);
     /* The family the backend takes: compute without graphics if any. */
     r->family = UINT32_MAX;
-    for (uint32_t i = 0; i < n; i++)
-        if (fams[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
-            if (r->family == UINT32_MAX || !(fams[i].queueFlags & VK_QUEUE_GRAPHICS_BIT))
-                if (r->family == UINT32_MAX ||
-                    (fams[r->family].queueFlags & VK_QUEUE_GRAPHICS_BIT))
-                    r->family = i;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!(fams[i].queueFlags & VK_QUEUE_COMPUTE_BIT))
+            continue;
+        if (r->family == UINT32_MAX || ((fams[r->family].queueFlags & VK_QUEUE_GRAPHICS_BIT) &&
+                                        !(fams[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)))
+            r->family = i;
+    }
     if (r->family == UINT32_MAX)
         return false;
     float priority = 0.5f;

@@ -625,10 +625,10 @@ static bool read_queues(vkb_backend *b, vkb_physical *p)
         VkQueueFlags f = fams[i].queueFlags;
         if (!(f & VK_QUEUE_COMPUTE_BIT) || !fams[i].queueCount)
             continue;
-        if (p->compute_family == UINT32_MAX || !(f & VK_QUEUE_GRAPHICS_BIT))
-            if (p->compute_family == UINT32_MAX ||
-                (fams[p->compute_family].queueFlags & VK_QUEUE_GRAPHICS_BIT))
-                p->compute_family = i;
+        bool first = p->compute_family == UINT32_MAX;
+        if (first || ((fams[p->compute_family].queueFlags & VK_QUEUE_GRAPHICS_BIT) &&
+                      !(f & VK_QUEUE_GRAPHICS_BIT)))
+            p->compute_family = i;
     }
     for (uint32_t i = 0; i < n; i++) {
         VkQueueFlags f = fams[i].queueFlags;
