@@ -223,6 +223,10 @@ static bool batch_reserve(vkb_batch *b, uint32_t buffers)
 
 bool vkb_batch_keep_buffer(vkb_batch *b, vkb_buffer *buf)
 {
+    /* Commands in a row mostly use the same buffers: one reference each. */
+    for (uint32_t i = b->buffer_count, seen = 0; i > 0 && seen < 8; i--, seen++)
+        if (b->buffers[i - 1] == buf)
+            return true;
     if (!grow((void **)&b->buffers, &b->buffer_capacity, b->buffer_count + 1, sizeof *b->buffers))
         return false;
     vkb_buffer_ref(buf);
@@ -232,6 +236,9 @@ bool vkb_batch_keep_buffer(vkb_batch *b, vkb_buffer *buf)
 
 bool vkb_batch_keep_kernel(vkb_batch *b, vkb_kernel *k)
 {
+    for (uint32_t i = b->kernel_count, seen = 0; i > 0 && seen < 4; i--, seen++)
+        if (b->kernels[i - 1] == k)
+            return true;
     if (!grow((void **)&b->kernels, &b->kernel_capacity, b->kernel_count + 1, sizeof *b->kernels))
         return false;
     vkb_kernel_ref(k);
