@@ -344,14 +344,15 @@ void vkb_batch_host_visible(vkb_batch *b, const vkb_buffer *buf)
 }
 
 /* The barrier that orders a command after the queue's earlier ones, then
- * the start timestamp of a command that signals an event. The first thing
- * a batch records needs none: the batch waits on the queue's semaphore for
- * the previous batch (submit_open), which orders it as well, and costs
- * less than a barrier on drivers that drain the device for one. */
+ * the start timestamp of a command that signals an event. A barrier's first
+ * scope takes in the earlier submissions to the same VkQueue too; the first
+ * command of a batch that follows one on another VkQueue (a family switch)
+ * needs none: the batch waits on the queue's semaphore (submit_open). */
 void vkb_command_begin(vkb_queue *q, vkb_batch *b)
 {
     vkb_device *dev = q->dev;
-    if (b->dirty)
+    bool after_same_queue = q->submitted_value > q->first_value && b->family == q->last_family;
+    if (b->dirty || after_same_queue)
         vkb_cmd_barrier(dev, b->cb);
     b->dirty = true;
     if (b->timed) {
@@ -588,10 +589,13 @@ static aidev_status submit_open(vkb_queue *q)
     aidev_status st = AIDEV_SUCCESS;
     const char *call = "vkEndCommandBuffer";
     if (r == VK_SUCCESS) {
-        /* After the queue's previous batch: a wait on the queue's own
-         * semaphore orders the batch (and makes the previous one's writes
-         * visible) on the same VkQueue or, for copies, on another one. */
-        if (q->submitted_value > q->first_value && grow_waits(b, b->wait_count + 1)) {
+        /* After the queue's previous batch on the other family's VkQueue: a
+         * wait on the queue's own semaphore orders the batch and makes the
+         * previous one's writes visible. (On the same VkQueue, the barrier
+         * before its first command does that: drivers such as lavapipe
+         * hand a submission that waits to a thread of their own.) */
+        if (b->family != q->last_family && q->submitted_value > q->first_value &&
+            grow_waits(b, b->wait_count + 1)) {
             b->wait_sems[b->wait_count] = q->sem;
             b->wait_timelines[b->wait_count] = q->timeline;
             b->wait_values[b->wait_count++] = q->submitted_value;
