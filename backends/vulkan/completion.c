@@ -60,7 +60,15 @@ static void complete_batch(vkb_batch *b)
             vkb_timeline_wait_processed(q->dev, b->wait_timelines[i], b->wait_values[i]);
     for (uint32_t i = 0; i < b->read_count; i++) {
         vkb_readback *rb = &b->reads[i];
-        vkb_buffer_invalidate(rb->staging, 0, rb->size);
+        aidev_status st = vkb_buffer_invalidate(rb->staging, 0, rb->size);
+        if (st != AIDEV_SUCCESS) {
+            /* The bytes cannot be trusted: fail the batch's event. */
+            char why[400];
+            snprintf(why, sizeof why, "reading back %llu bytes: %s",
+                     (unsigned long long)rb->size, aidev_last_error());
+            vkb_batch_retire(b, st, why);
+            return;
+        }
         memcpy(rb->dst, rb->staging->host, rb->size);
     }
     if (b->signal && b->timed)

@@ -268,7 +268,8 @@ static uint64_t calibrate_once(vkb_device *dev, int64_t *offset_out)
         goto out;
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    f->vkBeginCommandBuffer(cb, &bi);
+    if (f->vkBeginCommandBuffer(cb, &bi) != VK_SUCCESS)
+        goto out;
     f->vkCmdResetQueryPool(cb, qp, 0, 1);
     f->vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, qp, 0);
     if (f->vkEndCommandBuffer(cb) != VK_SUCCESS)

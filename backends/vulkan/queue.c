@@ -464,14 +464,19 @@ static aidev_status record_fill(vkb_queue *q, vkb_batch *b, const aidev_backend_
     if (!batch_reserve(b, 2))
         return out_of_memory();
     vkb_buffer *stage = NULL;
+    aidev_status st;
     if (head || tail) {
-        aidev_status st = vkb_buffer_alloc(dev, VKB_BUFFER_STAGING, 8, &stage);
+        st = vkb_buffer_alloc(dev, VKB_BUFFER_STAGING, 8, &stage);
         if (st != AIDEV_SUCCESS)
             return st;
         /* Byte k of the replicated word belongs at offsets = k (mod 4). */
         memcpy(stage->host, &word, 4);
         memcpy(stage->host + 4, &word, 4);
-        vkb_buffer_flush(stage, 0, 8);
+        st = vkb_buffer_flush(stage, 0, 8);
+        if (st != AIDEV_SUCCESS) {
+            vkb_buffer_unref(stage);
+            return st;
+        }
         vkb_batch_keep_buffer(b, stage);
         vkb_buffer_unref(stage);
     }
