@@ -1,17 +1,19 @@
 /*
- * queue.c - aidev queues on Vulkan: batches of commands in command buffers,
- * one timeline semaphore per queue, submission and finish.
+ * queue.c - aidev queues on Vulkan: one timeline semaphore per queue,
+ * commands recorded into batches (batch.c, transfer.c, kernel.c),
+ * submission, commands held on events without a payload, finish.
  *
- * Recording. Commands are recorded into the queue's open batch (a command
- * buffer from the queue's pool), each after a full memory barrier, which
- * gives aidev's in-order semantics (a barrier's first scope also covers the
- * queue's earlier submissions). The batch is submitted:
+ * Recording. Commands are recorded into the queue's open batch, each after
+ * a full memory barrier (vkb_command_begin), which gives aidev's in-order
+ * semantics. The batch is submitted:
  *   - when a command asks for an event (that event's command ends the batch,
  *     so every event is signalled by a submitted batch: a wait on it never
  *     waits on work that sits unsubmitted);
  *   - when the device has nothing of this queue's in flight (so a lone
  *     command starts at once);
- *   - after vkb_opts.batch_limit commands, and on flush and finish.
+ *   - after vkb_opts.batch_limit commands, and on flush and finish;
+ *   - by the completion thread, when the device drains while commands wait
+ *     in the open batch and no enqueue came to submit them.
  * Each batch signals the queue's semaphore with the next value; an event's
  * native payload is (semaphore, value), so queues of the same device wait on
  * each other on the GPU, without the enqueuing thread blocking.
@@ -49,455 +51,9 @@ typedef struct vkb_held {
     atomic_uint pending;           /* gates still pending, plus one while arming */
 } vkb_held;
 
-/* ------------------------------------------------------------------------ */
-/* Batches                                                                  */
-/* ------------------------------------------------------------------------ */
-
-static bool family_timestamps(const vkb_device *dev, vkb_family fam)
-{
-    if (!dev->timestamps)
-        return false;
-    return fam == VKB_FAMILY_COMPUTE || dev->transfer_family == dev->phys->compute_family ||
-           dev->phys->transfer_timestamp_bits > 0;
-}
-
-static aidev_status ensure_pool(vkb_queue *q, vkb_family fam)
-{
-    if (q->pools[fam])
-        return AIDEV_SUCCESS;
-    vkb_device *dev = q->dev;
-    VkCommandPoolCreateInfo info = {
-        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-        .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-        .queueFamilyIndex =
-            fam == VKB_FAMILY_TRANSFER ? dev->transfer_family : dev->phys->compute_family,
-    };
-    VkResult r = dev->f.vkCreateCommandPool(dev->handle, &info, NULL, &q->pools[fam]);
-    if (r != VK_SUCCESS) {
-        q->pools[fam] = VK_NULL_HANDLE;
-        return vkb_error("vkCreateCommandPool", r);
-    }
-    return AIDEV_SUCCESS;
-}
-
-static void batch_free(vkb_batch *b)
-{
-    vkb_device *dev = b->queue->dev;
-    if (b->query_pool)
-        dev->f.vkDestroyQueryPool(dev->handle, b->query_pool, NULL);
-    for (uint32_t i = 0; i < b->descriptor_pool_count; i++)
-        dev->f.vkDestroyDescriptorPool(dev->handle, b->descriptor_pools[i], NULL);
-    free(b->descriptor_pools);
-    free(b->buffers);
-    free(b->kernels);
-    free(b->reads);
-    free(b->wait_sems);
-    free(b->wait_values);
-    free(b->wait_timelines);
-    free(b); /* the command buffer goes with its pool */
-}
-
-static aidev_status batch_new(vkb_queue *q, vkb_family fam, vkb_batch **out)
-{
-    vkb_device *dev = q->dev;
-    aidev_status st = ensure_pool(q, fam);
-    if (st != AIDEV_SUCCESS)
-        return st;
-    vkb_batch *b = calloc(1, sizeof *b);
-    if (!b)
-        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    b->queue = q;
-    b->family = fam;
-    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = q->pools[fam],
-                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    VkResult r = dev->f.vkAllocateCommandBuffers(dev->handle, &ai, &b->cb);
-    if (r != VK_SUCCESS) {
-        free(b);
-        return vkb_error("vkAllocateCommandBuffers", r);
-    }
-    if (family_timestamps(dev, fam)) {
-        VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
-                                    .queryType = VK_QUERY_TYPE_TIMESTAMP,
-                                    .queryCount = 2};
-        r = dev->f.vkCreateQueryPool(dev->handle, &qi, NULL, &b->query_pool);
-        if (r != VK_SUCCESS)
-            b->query_pool = VK_NULL_HANDLE; /* events get host times */
-    }
-    *out = b;
-    return AIDEV_SUCCESS;
-}
-
-/* Opens a batch of |fam| for recording: a recycled one when there is. */
-static aidev_status batch_begin(vkb_queue *q, vkb_family fam)
-{
-    vkb_device *dev = q->dev;
-    pthread_mutex_lock(&q->inflight_lock);
-    vkb_batch *b = q->free_batches[fam];
-    if (b)
-        q->free_batches[fam] = b->next;
-    pthread_mutex_unlock(&q->inflight_lock);
-    if (!b) {
-        aidev_status st = batch_new(q, fam, &b);
-        if (st != AIDEV_SUCCESS)
-            return st;
-    }
-    b->next = NULL;
-    for (uint32_t i = 0; i < b->descriptor_pool_used; i++)
-        dev->f.vkResetDescriptorPool(dev->handle, b->descriptor_pools[i], 0);
-    b->descriptor_pool_used = 0;
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
-    /* The pool resets command buffers on begin. */
-    VkResult r = dev->f.vkBeginCommandBuffer(b->cb, &bi);
-    if (r != VK_SUCCESS) {
-        pthread_mutex_lock(&q->inflight_lock);
-        b->next = q->free_batches[fam];
-        q->free_batches[fam] = b;
-        pthread_mutex_unlock(&q->inflight_lock);
-        return vkb_device_error(dev, "vkBeginCommandBuffer", r);
-    }
-    b->recording = true;
-    b->value = ++q->last_value;
-    b->commands = 0;
-    b->dirty = false;
-    b->host_reads = false;
-    b->watching = false;
-    b->bound_pipeline = VK_NULL_HANDLE;
-    b->signal = NULL;
-    b->timed = false;
-    b->needs_completion = false;
-    q->open = b;
-    return AIDEV_SUCCESS;
-}
-
-static bool grow(void **array, uint32_t *capacity, uint32_t need, size_t elem)
-{
-    if (need <= *capacity)
-        return true;
-    uint32_t cap = *capacity ? *capacity * 2 : 8;
-    while (cap < need)
-        cap *= 2;
-    void *p = realloc(*array, cap * elem);
-    if (!p)
-        return false;
-    *array = p;
-    *capacity = cap;
-    return true;
-}
-
-/* Room for |need| semaphore waits (two arrays, one capacity). */
-static bool grow_waits(vkb_batch *b, uint32_t need)
-{
-    if (need <= b->wait_capacity)
-        return true;
-    uint32_t cap = b->wait_capacity ? b->wait_capacity * 2 : 8;
-    while (cap < need)
-        cap *= 2;
-    VkSemaphore *sems = realloc(b->wait_sems, cap * sizeof *sems);
-    if (!sems)
-        return false;
-    b->wait_sems = sems;
-    uint64_t *values = realloc(b->wait_values, cap * sizeof *values);
-    if (!values)
-        return false;
-    b->wait_values = values;
-    vkb_timeline **tls = realloc(b->wait_timelines, cap * sizeof *tls);
-    if (!tls)
-        return false;
-    b->wait_timelines = tls;
-    b->wait_capacity = cap;
-    return true;
-}
-
-/* Room for |buffers| more buffers and one more kernel and read. */
-static bool batch_reserve(vkb_batch *b, uint32_t buffers)
-{
-    return grow((void **)&b->buffers, &b->buffer_capacity, b->buffer_count + buffers,
-                sizeof *b->buffers) &&
-           grow((void **)&b->kernels, &b->kernel_capacity, b->kernel_count + 1,
-                sizeof *b->kernels) &&
-           grow((void **)&b->reads, &b->read_capacity, b->read_count + 1, sizeof *b->reads);
-}
-
-bool vkb_batch_keep_buffer(vkb_batch *b, vkb_buffer *buf)
-{
-    /* Commands in a row mostly use the same buffers: one reference each. */
-    for (uint32_t i = b->buffer_count, seen = 0; i > 0 && seen < 8; i--, seen++)
-        if (b->buffers[i - 1] == buf)
-            return true;
-    if (!grow((void **)&b->buffers, &b->buffer_capacity, b->buffer_count + 1, sizeof *b->buffers))
-        return false;
-    vkb_buffer_ref(buf);
-    b->buffers[b->buffer_count++] = buf;
-    return true;
-}
-
-bool vkb_batch_keep_kernel(vkb_batch *b, vkb_kernel *k)
-{
-    for (uint32_t i = b->kernel_count, seen = 0; i > 0 && seen < 4; i--, seen++)
-        if (b->kernels[i - 1] == k)
-            return true;
-    if (!grow((void **)&b->kernels, &b->kernel_capacity, b->kernel_count + 1, sizeof *b->kernels))
-        return false;
-    vkb_kernel_ref(k);
-    b->kernels[b->kernel_count++] = k;
-    return true;
-}
-
-aidev_status vkb_batch_descriptor_set(vkb_batch *b, VkDescriptorSetLayout layout,
-                                      uint32_t binding_count, VkDescriptorSet *out)
-{
-    vkb_device *dev = b->queue->dev;
-    (void)binding_count;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (b->descriptor_pool_used > 0) {
-            VkDescriptorSetAllocateInfo ai = {
-                .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                .descriptorPool = b->descriptor_pools[b->descriptor_pool_used - 1],
-                .descriptorSetCount = 1,
-                .pSetLayouts = &layout};
-            VkResult r = dev->f.vkAllocateDescriptorSets(dev->handle, &ai, out);
-            if (r == VK_SUCCESS)
-                return AIDEV_SUCCESS;
-            if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
-                return vkb_error("vkAllocateDescriptorSets", r);
-        }
-        /* The next pool: a recycled one, or a new one. */
-        if (b->descriptor_pool_used == b->descriptor_pool_count) {
-            if (!grow((void **)&b->descriptor_pools, &b->descriptor_pool_capacity,
-                      b->descriptor_pool_count + 1, sizeof *b->descriptor_pools))
-                return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
-                                               "out of host memory");
-            VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                         .descriptorCount = 64 * AIDEV_MAX_KERNEL_ARGS};
-            VkDescriptorPoolCreateInfo pi = {
-                .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                .maxSets = 64,
-                .poolSizeCount = 1,
-                .pPoolSizes = &size};
-            VkDescriptorPool pool;
-            VkResult r = dev->f.vkCreateDescriptorPool(dev->handle, &pi, NULL, &pool);
-            if (r != VK_SUCCESS)
-                return vkb_error("vkCreateDescriptorPool", r);
-            b->descriptor_pools[b->descriptor_pool_count++] = pool;
-        }
-        b->descriptor_pool_used++;
-    }
-    return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_DEVICE_MEMORY,
-                                   "vulkan: a fresh descriptor pool holds no set");
-}
-
-void vkb_batch_retire(vkb_batch *b, aidev_status status, const char *why)
-{
-    vkb_queue *q = b->queue;
-    for (uint32_t i = 0; i < b->buffer_count; i++)
-        vkb_buffer_unref(b->buffers[i]);
-    for (uint32_t i = 0; i < b->kernel_count; i++)
-        vkb_kernel_unref(b->kernels[i]);
-    b->buffer_count = b->kernel_count = b->read_count = b->wait_count = 0;
-    aidev_backend_event *signal = b->signal;
-    b->signal = NULL;
-    b->recording = false;
-    if (b->virtual_only) {
-        free(b);
-    } else {
-        pthread_mutex_lock(&q->inflight_lock);
-        b->next = q->free_batches[b->family];
-        q->free_batches[b->family] = b;
-        pthread_mutex_unlock(&q->inflight_lock);
-    }
-    /* Last: a callback may enqueue again, and reuse the batch. */
-    if (signal)
-        aidev_backend_event_complete(signal, status, status == AIDEV_SUCCESS ? NULL : "%s",
-                                     why ? why : "");
-}
-
-/* ------------------------------------------------------------------------ */
-/* Recording helpers                                                        */
-/* ------------------------------------------------------------------------ */
-
-void vkb_cmd_barrier(vkb_device *dev, VkCommandBuffer cb)
-{
-    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                          .srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT,
-                          .dstAccessMask = VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT};
-    dev->f.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
-                                VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-}
-
-void vkb_cmd_zero_if_needed(vkb_batch *b, vkb_buffer *buf)
-{
-    if (!atomic_load_explicit(&buf->needs_zero, memory_order_relaxed) ||
-        !atomic_exchange(&buf->needs_zero, false))
-        return;
-    /* Ranges are multiples of 64 bytes at 64-byte offsets: fill's rules. */
-    b->queue->dev->f.vkCmdFillBuffer(b->cb, buf->vk, buf->offset, buf->alloc_size, 0);
-    b->dirty = true;
-}
-
-void vkb_batch_host_visible(vkb_batch *b, const vkb_buffer *buf)
-{
-    if (buf->host)
-        b->host_reads = true;
-}
-
-/* The barrier that orders a command after the queue's earlier ones, then
- * the start timestamp of a command that signals an event. A barrier's first
- * scope takes in the earlier submissions to the same VkQueue too; the first
- * command of a batch that follows one on another VkQueue (a family switch)
- * needs none: the batch waits on the queue's semaphore (submit_open). */
-void vkb_command_begin(vkb_queue *q, vkb_batch *b)
-{
-    vkb_device *dev = q->dev;
-    bool after_same_queue = q->submitted_value > q->first_value && b->family == q->last_family;
-    if (b->dirty || after_same_queue)
-        vkb_cmd_barrier(dev, b->cb);
-    b->dirty = true;
-    if (b->timed) {
-        dev->f.vkCmdResetQueryPool(b->cb, b->query_pool, 0, 2);
-        dev->f.vkCmdWriteTimestamp(b->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, b->query_pool, 0);
-    }
-}
-
 static aidev_status out_of_memory(void)
 {
     return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-}
-
-/* ------------------------------------------------------------------------ */
-/* The commands                                                             */
-/* ------------------------------------------------------------------------ */
-
-static aidev_status record_write(vkb_queue *q, vkb_batch *b, const aidev_backend_command *cmd)
-{
-    vkb_device *dev = q->dev;
-    vkb_buffer *dst = cmd->u.write.buffer;
-    uint64_t offset = cmd->u.write.offset, size = cmd->u.write.size;
-    if (!batch_reserve(b, 2))
-        return out_of_memory();
-    /* The caller's bytes go to staging now, so its memory is free once
-     * this returns; the copy runs in queue order. */
-    vkb_buffer *stage;
-    aidev_status st = vkb_buffer_alloc(dev, VKB_BUFFER_STAGING, size, &stage);
-    if (st != AIDEV_SUCCESS)
-        return st;
-    memcpy(stage->host, cmd->u.write.src, size);
-    st = vkb_buffer_flush(stage, 0, size);
-    if (st != AIDEV_SUCCESS) {
-        vkb_buffer_unref(stage);
-        return st;
-    }
-    vkb_batch_keep_buffer(b, stage);
-    vkb_buffer_unref(stage);
-    vkb_batch_keep_buffer(b, dst);
-    vkb_batch_host_visible(b, dst);
-    if (offset == 0 && size >= dst->size)
-        atomic_store(&dst->needs_zero, false);
-    else
-        vkb_cmd_zero_if_needed(b, dst);
-    vkb_command_begin(q, b);
-    VkBufferCopy region = {stage->offset, dst->offset + offset, size};
-    dev->f.vkCmdCopyBuffer(b->cb, stage->vk, dst->vk, 1, &region);
-    return AIDEV_SUCCESS;
-}
-
-static aidev_status record_read(vkb_queue *q, vkb_batch *b, const aidev_backend_command *cmd)
-{
-    vkb_device *dev = q->dev;
-    vkb_buffer *src = cmd->u.read.buffer;
-    uint64_t offset = cmd->u.read.offset, size = cmd->u.read.size;
-    if (!batch_reserve(b, 2))
-        return out_of_memory();
-    vkb_buffer *stage;
-    aidev_status st = vkb_buffer_alloc(dev, VKB_BUFFER_STAGING, size, &stage);
-    if (st != AIDEV_SUCCESS)
-        return st;
-    vkb_batch_keep_buffer(b, stage);
-    vkb_buffer_unref(stage);
-    vkb_batch_keep_buffer(b, src);
-    vkb_cmd_zero_if_needed(b, src);
-    vkb_command_begin(q, b);
-    VkBufferCopy region = {src->offset + offset, stage->offset, size};
-    dev->f.vkCmdCopyBuffer(b->cb, src->vk, stage->vk, 1, &region);
-    /* The host copy happens when the batch completes (completion.c). */
-    b->reads[b->read_count++] = (vkb_readback){stage, size, cmd->u.read.dst};
-    b->host_reads = true;
-    return AIDEV_SUCCESS;
-}
-
-static aidev_status record_copy(vkb_queue *q, vkb_batch *b, const aidev_backend_command *cmd)
-{
-    vkb_device *dev = q->dev;
-    vkb_buffer *src = cmd->u.copy.src, *dst = cmd->u.copy.dst;
-    if (!batch_reserve(b, 2))
-        return out_of_memory();
-    vkb_batch_keep_buffer(b, src);
-    vkb_batch_keep_buffer(b, dst);
-    vkb_batch_host_visible(b, dst);
-    vkb_cmd_zero_if_needed(b, src);
-    if (cmd->u.copy.dst_offset == 0 && cmd->u.copy.size >= dst->size)
-        atomic_store(&dst->needs_zero, false);
-    else
-        vkb_cmd_zero_if_needed(b, dst);
-    vkb_command_begin(q, b);
-    VkBufferCopy region = {src->offset + cmd->u.copy.src_offset,
-                           dst->offset + cmd->u.copy.dst_offset, cmd->u.copy.size};
-    dev->f.vkCmdCopyBuffer(b->cb, src->vk, dst->vk, 1, &region);
-    return AIDEV_SUCCESS;
-}
-
-/* vkCmdFillBuffer takes 4-byte aligned ranges: the aligned middle is one
- * fill, the bytes before and after it are copied from a staging word that
- * holds the pattern. */
-static aidev_status record_fill(vkb_queue *q, vkb_batch *b, const aidev_backend_command *cmd)
-{
-    vkb_device *dev = q->dev;
-    vkb_buffer *dst = cmd->u.fill.buffer;
-    uint64_t offset = cmd->u.fill.offset, size = cmd->u.fill.size;
-    uint32_t word = cmd->u.fill.pattern;
-    uint64_t head = (4 - offset % 4) % 4;
-    if (head > size)
-        head = size;
-    uint64_t body = (size - head) / 4 * 4, tail = size - head - body;
-    if (!batch_reserve(b, 2))
-        return out_of_memory();
-    vkb_buffer *stage = NULL;
-    aidev_status st;
-    if (head || tail) {
-        st = vkb_buffer_alloc(dev, VKB_BUFFER_STAGING, 8, &stage);
-        if (st != AIDEV_SUCCESS)
-            return st;
-        /* Byte k of the replicated word belongs at offsets = k (mod 4). */
-        memcpy(stage->host, &word, 4);
-        memcpy(stage->host + 4, &word, 4);
-        st = vkb_buffer_flush(stage, 0, 8);
-        if (st != AIDEV_SUCCESS) {
-            vkb_buffer_unref(stage);
-            return st;
-        }
-        vkb_batch_keep_buffer(b, stage);
-        vkb_buffer_unref(stage);
-    }
-    vkb_batch_keep_buffer(b, dst);
-    vkb_batch_host_visible(b, dst);
-    if (offset == 0 && size >= dst->size)
-        atomic_store(&dst->needs_zero, false);
-    else
-        vkb_cmd_zero_if_needed(b, dst);
-    vkb_command_begin(q, b);
-    if (body)
-        dev->f.vkCmdFillBuffer(b->cb, dst->vk, dst->offset + offset + head, body, word);
-    VkBufferCopy regions[2];
-    uint32_t n = 0;
-    if (head)
-        regions[n++] = (VkBufferCopy){stage->offset + offset % 4, dst->offset + offset, head};
-    if (tail)
-        regions[n++] = (VkBufferCopy){stage->offset, dst->offset + offset + head + body, tail};
-    if (n)
-        dev->f.vkCmdCopyBuffer(b->cb, stage->vk, dst->vk, n, regions);
-    return AIDEV_SUCCESS;
 }
 
 /* Which family a command runs on (see the top of the file): the transfer
@@ -600,7 +156,7 @@ static aidev_status submit_open(vkb_queue *q)
          * before its first command does that: drivers such as lavapipe
          * hand a submission that waits to a thread of their own.) */
         if (b->family != q->last_family && q->submitted_value > q->first_value &&
-            grow_waits(b, b->wait_count + 1)) {
+            vkb_batch_grow_waits(b, b->wait_count + 1)) {
             b->wait_sems[b->wait_count] = q->sem;
             b->wait_timelines[b->wait_count] = q->timeline;
             b->wait_values[b->wait_count++] = q->submitted_value;
@@ -770,14 +326,14 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
             return st;
     }
     if (!q->open) {
-        st = batch_begin(q, fam);
+        st = vkb_batch_begin(q, fam);
         if (st != AIDEV_SUCCESS)
             return st;
     }
     vkb_batch *b = q->open;
     if (sem_count) {
         /* One more for a family switch at submission. */
-        if (!grow_waits(b, b->wait_count + sem_count + 1))
+        if (!vkb_batch_grow_waits(b, b->wait_count + sem_count + 1))
             return out_of_memory();
         for (uint32_t i = 0; i < sem_count; i++) {
             b->wait_sems[b->wait_count] = sems[i];
@@ -789,16 +345,16 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
 
     switch (cmd->type) {
     case AIDEV_COMMAND_WRITE:
-        st = record_write(q, b, cmd);
+        st = vkb_record_write(q, b, cmd);
         break;
     case AIDEV_COMMAND_READ:
-        st = record_read(q, b, cmd);
+        st = vkb_record_read(q, b, cmd);
         break;
     case AIDEV_COMMAND_COPY:
-        st = record_copy(q, b, cmd);
+        st = vkb_record_copy(q, b, cmd);
         break;
     case AIDEV_COMMAND_FILL:
-        st = record_fill(q, b, cmd);
+        st = vkb_record_fill(q, b, cmd);
         break;
     case AIDEV_COMMAND_DISPATCH:
         st = vkb_record_dispatch(q, b, cmd);
@@ -1141,7 +697,7 @@ void vkb_queue_destroy(void *queue)
         while (q->free_batches[fam]) {
             vkb_batch *b = q->free_batches[fam];
             q->free_batches[fam] = b->next;
-            batch_free(b);
+            vkb_batch_free(b);
         }
         if (q->pools[fam])
             dev->f.vkDestroyCommandPool(dev->handle, q->pools[fam], NULL);

@@ -494,6 +494,25 @@ VKB_HIDDEN aidev_status vkb_queue_submit(void *queue, const aidev_backend_comman
 VKB_HIDDEN aidev_status vkb_queue_finish(void *queue);
 VKB_HIDDEN aidev_status vkb_queue_flush(void *queue);
 
+/* Batches (batch.c; queue lock held). */
+/* Opens a batch of |fam| for recording (a recycled one when there is). */
+VKB_HIDDEN aidev_status vkb_batch_begin(vkb_queue *q, vkb_family fam);
+VKB_HIDDEN void vkb_batch_free(vkb_batch *b);
+/* Grows |*array| of |elem|-byte items to hold |need|. */
+VKB_HIDDEN bool vkb_grow(void **array, uint32_t *capacity, uint32_t need, size_t elem);
+/* Room for |need| semaphore waits (two arrays, one capacity). */
+VKB_HIDDEN bool vkb_batch_grow_waits(vkb_batch *b, uint32_t need);
+/* Room for |buffers| more buffers and one more kernel and read. */
+VKB_HIDDEN bool vkb_batch_reserve(vkb_batch *b, uint32_t buffers);
+/* The transfer commands (transfer.c). */
+VKB_HIDDEN aidev_status vkb_record_write(vkb_queue *q, vkb_batch *b,
+                                         const aidev_backend_command *cmd);
+VKB_HIDDEN aidev_status vkb_record_read(vkb_queue *q, vkb_batch *b,
+                                        const aidev_backend_command *cmd);
+VKB_HIDDEN aidev_status vkb_record_copy(vkb_queue *q, vkb_batch *b,
+                                        const aidev_backend_command *cmd);
+VKB_HIDDEN aidev_status vkb_record_fill(vkb_queue *q, vkb_batch *b,
+                                        const aidev_backend_command *cmd);
 /* Helpers kernel.c records dispatches with (queue lock held). */
 VKB_HIDDEN bool vkb_batch_keep_buffer(vkb_batch *b, vkb_buffer *buf);
 VKB_HIDDEN bool vkb_batch_keep_kernel(vkb_batch *b, vkb_kernel *k);
