@@ -101,6 +101,10 @@ typedef struct vkb_options {
 
 VKB_HIDDEN extern vkb_options vkb_opts;
 
+/* Lists the physical devices that can serve aidev (physical.c); an
+ * AIDEV_ERROR_UNSUPPORTED with the reason when none can. */
+VKB_HIDDEN aidev_status vkb_list_devices(vkb_backend *b);
+
 /* Reports validation messages at device close/shutdown; aborts the process
  * when any was seen (the test switch). */
 VKB_HIDDEN void vkb_validation_check(vkb_backend *b, const char *when);
