@@ -269,6 +269,8 @@ VKB_HIDDEN aidev_status vkb_kernel_from_form(struct vkb_device *dev,
                                              const aidev_kernel_desc *desc,
                                              const aidev_library_gpu_form *form,
                                              vkb_kernel **out);
+/* The pipeline for workgroup |wg| (made on first use). */
+VKB_HIDDEN aidev_status vkb_kernel_pipeline(vkb_kernel *k, const uint32_t wg[3], VkPipeline *out);
 VKB_HIDDEN void vkb_kernel_ref(vkb_kernel *k);
 VKB_HIDDEN void vkb_kernel_unref(vkb_kernel *k);
 VKB_HIDDEN void vkb_library_kernels_release(struct vkb_device *dev);
