@@ -115,7 +115,14 @@ void vkb_queue_process(vkb_queue *q, uint64_t known_done)
     vkb_batch *b;
     while ((b = pop_done(q, done))) {
         uint64_t value = b->value;
+        bool host = b->host_reads;
         complete_batch(b);
+        if (host) {
+            /* Its read-backs are on the host now: a held write may go. */
+            pthread_mutex_lock(&q->inflight_lock);
+            q->inflight_host--;
+            pthread_mutex_unlock(&q->inflight_lock);
+        }
         /* Tell waiters at once (a queue that waits on this one may be what
          * this one waits for next), but only once every batch of this value
          * (a barrier's shares the value of the batch it marks) is retired. */
@@ -126,6 +133,9 @@ void vkb_queue_process(vkb_queue *q, uint64_t known_done)
             vkb_timeline_set_processed(dev, q->timeline, value);
     }
     pthread_mutex_unlock(&q->complete_lock);
+    /* Commands held for the queue's own retirement (writes) may go. */
+    if (__atomic_load_n(&q->held_head, __ATOMIC_RELAXED))
+        vkb_queue_drain(q);
 }
 
 void vkb_queue_fail_inflight(vkb_queue *q, aidev_status status, const char *why)
@@ -137,8 +147,14 @@ void vkb_queue_fail_inflight(vkb_queue *q, aidev_status status, const char *why)
         snprintf(message, sizeof message, "vulkan: device '%s': %s",
                  q->dev->phys->props.deviceName, why);
         uint64_t value = b->value;
+        bool host = b->host_reads;
         vkb_batch_retire(b, status, message);
         vkb_timeline_set_processed(q->dev, q->timeline, value);
+        if (host) {
+            pthread_mutex_lock(&q->inflight_lock);
+            q->inflight_host--;
+            pthread_mutex_unlock(&q->inflight_lock);
+        }
     }
     pthread_mutex_unlock(&q->complete_lock);
 }

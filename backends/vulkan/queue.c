@@ -49,6 +49,10 @@ typedef struct vkb_held {
     uint32_t gate_count;
     aidev_backend_event **gates;   /* the waits it is held for (in |waits|) */
     atomic_uint pending;           /* gates still pending, plus one while arming */
+    /* Also held until the queue retired its batches up to this value. */
+    bool own_gate;
+    bool own_checked;              /* a write: whether it needs that was decided */
+    uint64_t own_value;
 } vkb_held;
 
 static aidev_status out_of_memory(void)
@@ -81,7 +85,7 @@ static void attach_payload(vkb_queue *q, vkb_batch *b)
 {
     vkb_signal_payload *p = malloc(sizeof *p);
     if (p) {
-        *p = (vkb_signal_payload){q->sem, b->value, q->timeline};
+        *p = (vkb_signal_payload){q->sem, b->value, q->timeline, b->host_reads};
         aidev_backend_event_set_native(b->signal, q->dev, p, free);
     }
 }
@@ -101,6 +105,8 @@ static void push_inflight(vkb_queue *q, vkb_batch *b)
      * recycled without waking it for every batch. */
     if (++q->inflight_count % 32 == 0)
         b->needs_completion = true;
+    if (b->host_reads)
+        q->inflight_host++;
     if (b->needs_completion && q->completion_pending++ == 0)
         pthread_cond_signal(&q->cq_cond);
     pthread_mutex_unlock(&q->inflight_lock);
@@ -440,6 +446,18 @@ static void held_free(vkb_held *h)
     free(h);
 }
 
+/* Whether a command must wait for |e| on the host: it has no payload (its
+ * command is not submitted), or the command is a write whose source |e|'s
+ * batch may write (a read-back into host memory, mappable memory). */
+static bool host_gate(const vkb_queue *q, const aidev_backend_command *cmd,
+                      aidev_backend_event *e)
+{
+    if (aidev_backend_event_status(e) != AIDEV_NOT_READY)
+        return false;
+    const vkb_signal_payload *p = aidev_backend_event_native(e, q->dev);
+    return !p || (cmd->type == AIDEV_COMMAND_WRITE && p->host_effects);
+}
+
 static vkb_held *held_new(vkb_queue *q, const aidev_backend_command *cmd, uint32_t wait_count,
                           aidev_backend_event *const *waits, aidev_backend_event *signal)
 {
@@ -464,8 +482,7 @@ static vkb_held *held_new(vkb_queue *q, const aidev_backend_command *cmd, uint32
     for (uint32_t i = 0; i < wait_count; i++) {
         aidev_backend_event_retain(waits[i]);
         h->waits[h->wait_count++] = waits[i];
-        if (aidev_backend_event_status(waits[i]) == AIDEV_NOT_READY &&
-            !payload_of(q, waits[i]))
+        if (host_gate(q, cmd, waits[i]))
             h->gates[h->gate_count++] = waits[i];
     }
     /* The backend's reference on |signal| moves to the held entry, and on
@@ -476,6 +493,8 @@ static vkb_held *held_new(vkb_queue *q, const aidev_backend_command *cmd, uint32
 }
 
 static void drain(vkb_queue *q);
+static bool queue_host_pending(vkb_queue *q);
+static void watch_retire(vkb_queue *q);
 
 static void gate_done(aidev_backend_event *e, aidev_status status, void *user_data)
 {
@@ -507,11 +526,36 @@ static void dependency_message(char *out, size_t size, aidev_backend_event *fail
 /* Records the held commands whose gates opened, in order. A command that
  * cannot run has its event completed with the lock released (callbacks may
  * enqueue here); the entries behind it keep the queue's order meanwhile. */
+static bool held_ready(const vkb_queue *q, vkb_held *h)
+{
+    return atomic_load(&h->pending) == 0 &&
+           (!h->own_gate || atomic_load(&q->timeline->processed) >= h->own_value);
+}
+
+void vkb_queue_drain(vkb_queue *q)
+{
+    drain(q);
+}
+
 static void drain(vkb_queue *q)
 {
     pthread_mutex_lock(&q->lock);
     vkb_held *h;
-    while ((h = q->held_head) && atomic_load(&h->pending) == 0) {
+    while ((h = q->held_head) && held_ready(q, h)) {
+        /* A write behind commands that write host memory waits for them to
+         * be retired (see vkb_queue_submit). */
+        if (h->cmd.type == AIDEV_COMMAND_WRITE && !h->own_checked) {
+            h->own_checked = true;
+            if ((q->open && q->open->host_reads) || queue_host_pending(q)) {
+                if (submit_open(q) == AIDEV_SUCCESS) {
+                    h->own_gate = true;
+                    h->own_value = q->submitted_value;
+                    watch_retire(q);
+                    if (!held_ready(q, h))
+                        break;
+                }
+            }
+        }
         q->held_head = h->next;
         if (!q->held_head)
             q->held_tail = NULL;
@@ -541,6 +585,29 @@ static void drain(vkb_queue *q)
     pthread_mutex_unlock(&q->lock);
 }
 
+/* True while batches with host effects are in flight or being retired. */
+static bool queue_host_pending(vkb_queue *q)
+{
+    pthread_mutex_lock(&q->inflight_lock);
+    bool pending = q->inflight_host > 0;
+    pthread_mutex_unlock(&q->inflight_lock);
+    return pending;
+}
+
+/* Has the completion thread retire the queue's last batch promptly (a held
+ * write waits for it). */
+static void watch_retire(vkb_queue *q)
+{
+    pthread_mutex_lock(&q->inflight_lock);
+    vkb_batch *last = q->inflight_tail;
+    if (last && !last->needs_completion) {
+        last->needs_completion = true;
+        if (q->completion_pending++ == 0)
+            pthread_cond_signal(&q->cq_cond);
+    }
+    pthread_mutex_unlock(&q->inflight_lock);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The vtable                                                               */
 /* ------------------------------------------------------------------------ */
@@ -568,11 +635,15 @@ aidev_status vkb_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     }
     bool gated = false;
     for (uint32_t i = 0; i < wait_count && !gated; i++)
-        gated = aidev_backend_event_status(waits[i]) == AIDEV_NOT_READY &&
-                !payload_of(q, waits[i]);
+        gated = host_gate(q, cmd, waits[i]);
 
     pthread_mutex_lock(&q->lock);
-    if (!gated && !q->held_head) {
+    /* A write reads its source when it runs: after the queue's earlier
+     * commands that may write host memory have completed and been retired
+     * (read-backs are copied to the host then). */
+    bool own_gate = cmd->type == AIDEV_COMMAND_WRITE && !q->held_head &&
+                    ((q->open && q->open->host_reads) || queue_host_pending(q));
+    if (!gated && !own_gate && !q->held_head) {
         aidev_status st = record_command(q, cmd, wait_count, waits, signal);
         pthread_mutex_unlock(&q->lock);
         return st;
@@ -581,6 +652,19 @@ aidev_status vkb_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     if (!h) {
         pthread_mutex_unlock(&q->lock);
         return out_of_memory();
+    }
+    if (own_gate) {
+        aidev_status st = submit_open(q);
+        if (st != AIDEV_SUCCESS) {
+            h->signal = NULL; /* left to libaidev with the error */
+            held_free(h);
+            pthread_mutex_unlock(&q->lock);
+            return st;
+        }
+        h->own_gate = true;
+        h->own_checked = true;
+        h->own_value = q->submitted_value;
+        watch_retire(q);
     }
     if (q->held_tail)
         q->held_tail->next = h;

@@ -405,6 +405,9 @@ typedef struct vkb_signal_payload {
     VkSemaphore sem;
     uint64_t value;
     vkb_timeline *timeline;
+    /* The batch writes host memory (a read-back, mappable memory): a write
+     * command that waits on it reads its source only once it completed. */
+    bool host_effects;
 } vkb_signal_payload;
 
 typedef struct vkb_readback {
@@ -484,6 +487,7 @@ typedef struct vkb_queue {
     vkb_batch *inflight_head, *inflight_tail;
     uint32_t inflight_count;
     uint32_t completion_pending;    /* in flight with needs_completion */
+    uint32_t inflight_host;         /* in flight or retiring, with host effects */
     pthread_t cq_thread;            /* completion.c */
     pthread_cond_t cq_cond;         /* with inflight_lock: work, or stop */
     bool cq_stop;
@@ -557,6 +561,8 @@ VKB_HIDDEN void vkb_completion_device_lost(vkb_device *dev);
  * when the caller knows the semaphore reached it, else (0) up to what the
  * semaphore says. */
 VKB_HIDDEN void vkb_queue_process(vkb_queue *q, uint64_t known_done);
+/* Records the held commands whose gates opened (queue.c). */
+VKB_HIDDEN void vkb_queue_drain(vkb_queue *q);
 /* Fails every batch in flight (device lost). */
 VKB_HIDDEN void vkb_queue_fail_inflight(vkb_queue *q, aidev_status status, const char *why);
 

@@ -543,6 +543,74 @@ START_TEST(failed_dependency_fails_only_dependents)
 }
 END_TEST
 
+/* A write reads its source when it runs, in queue order: after a read-back
+ * into the same host memory on its queue, after a read-back of another
+ * queue it waits on, after a kernel that wrote the mapped memory it copies
+ * from. */
+START_TEST(write_reads_its_source_in_order)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue qa = harness_queue(dev), qb = harness_queue(dev);
+    enum { N = 1 << 16 };
+    float *host = calloc(N, 4), *out = malloc(N * 4), *init = malloc(N * 4);
+    for (int i = 0; i < N; i++)
+        init[i] = (float)i + 0.5f;
+    aidev_buffer src = harness_buffer(dev, AIDEV_MEMORY_DEVICE, N * 4, AIDEV_TYPE_F32);
+    aidev_buffer dst = harness_buffer(dev, AIDEV_MEMORY_DEVICE, N * 4, AIDEV_TYPE_F32);
+    for (int round = 0; round < 3; round++) {
+        memset(host, 0, N * 4);
+        float v = (float)round;
+        ck_assert_ok(aidev_enqueue_write(qa, src, 0, N * 4, init, 0, NULL, NULL));
+        ck_assert_ok(aidev_enqueue_fill(qa, src, 0, 4, &v, 4, 0, NULL, NULL));
+        /* Same queue: read into |host|, then write from it. */
+        ck_assert_ok(aidev_enqueue_read(qa, src, 0, N * 4, host, 0, NULL, NULL));
+        ck_assert_ok(aidev_enqueue_write(qa, dst, 0, N * 4, host, 0, NULL, NULL));
+        ck_assert_ok(aidev_enqueue_read(qa, dst, 0, N * 4, out, 0, NULL, NULL));
+        ck_assert_ok(aidev_queue_finish(qa));
+        ck_assert_msg(out[0] == v && out[N - 1] == init[N - 1] && out[N / 2] == init[N / 2],
+                      "same queue, round %d: out[0] = %g, out[N-1] = %g", round, out[0],
+                      out[N - 1]);
+        /* Across queues: b's write waits on a's read-back. */
+        memset(host, 0, N * 4);
+        aidev_event e;
+        ck_assert_ok(aidev_enqueue_read(qa, src, 0, N * 4, host, 0, NULL, &e));
+        ck_assert_ok(aidev_enqueue_write(qb, dst, 0, N * 4, host, 1, &e, NULL));
+        ck_assert_ok(aidev_enqueue_read(qb, dst, 0, N * 4, out, 0, NULL, NULL));
+        ck_assert_ok(aidev_queue_finish(qb));
+        ck_assert_msg(out[0] == v && out[N - 1] == init[N - 1],
+                      "across queues, round %d: out[0] = %g", round, out[0]);
+        aidev_event_release(e);
+    }
+    /* From mapped memory a kernel wrote. */
+    if (harness_has_kind(dev, AIDEV_MEMORY_HOST)) {
+        aidev_buffer h = harness_buffer(dev, AIDEV_MEMORY_HOST, N * 4, AIDEV_TYPE_F32);
+        float *mapped;
+        ck_assert_ok(aidev_buffer_map(h, 0, N * 4, AIDEV_MAP_READ, (void **)&mapped));
+        ck_assert_ok(aidev_buffer_unmap(h));
+        aidev_kernel k;
+        ck_assert_ok(aidev_kernel_get(dev, "fill_f32", &k));
+        aidev_arg args[] = {aidev_arg_u32(N), aidev_arg_f32(7.0f), aidev_arg_buffer(h, 0)};
+        ck_assert_ok(aidev_enqueue_dispatch(qa, k, NULL, NULL, 3, args, 0, NULL, NULL));
+        /* |mapped| is stable for HOST memory: the write copies what the
+         * kernel left there. */
+        ck_assert_ok(aidev_enqueue_write(qa, dst, 0, N * 4, mapped, 0, NULL, NULL));
+        ck_assert_ok(aidev_enqueue_read(qa, dst, 0, N * 4, out, 0, NULL, NULL));
+        ck_assert_ok(aidev_queue_finish(qa));
+        ck_assert_msg(out[0] == 7.0f && out[N - 1] == 7.0f, "from mapped memory: out[0] = %g",
+                      out[0]);
+        aidev_kernel_release(k);
+        aidev_buffer_release(h);
+    }
+    aidev_buffer_release(src);
+    aidev_buffer_release(dst);
+    aidev_queue_release(qa);
+    aidev_queue_release(qb);
+    free(host);
+    free(out);
+    free(init);
+}
+END_TEST
+
 /* A thousand dispatches back to back (batched into few submissions), some
  * with events in between; the result counts every one. */
 START_TEST(many_dispatches)
@@ -912,6 +980,7 @@ int main(void)
     add_vulkan_case(s, "wait_on_host_callback_event", wait_on_host_callback_event, 60);
     add_vulkan_case(s, "failed_dependency_fails_only_dependents",
                     failed_dependency_fails_only_dependents, 60);
+    add_vulkan_case(s, "write_reads_its_source_in_order", write_reads_its_source_in_order, 120);
     add_vulkan_case(s, "many_dispatches", many_dispatches, 120);
     add_vulkan_case(s, "threads_enqueue_at_once", threads_enqueue_at_once, 120);
     add_vulkan_case(s, "spirv_kernel_matching_signature", spirv_kernel_matching_signature, 60);
