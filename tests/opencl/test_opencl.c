@@ -588,7 +588,7 @@ static int list_entries(const char *folder, char names[][64], int max)
     struct dirent *de;
     while ((de = readdir(d)) && n < max)
         if (strlen(de->d_name) < 64)
-            snprintf(names[n++], 64, "%s", de->d_name);
+            snprintf(names[n++], 64, "%.63s", de->d_name);
     closedir(d);
     return n;
 }
