@@ -122,6 +122,7 @@ aidev_status vkb_batch_begin(vkb_queue *q, vkb_family fam)
     b->value = ++q->last_value;
     b->commands = 0;
     b->dirty = false;
+    b->wait_own = false;
     b->host_reads = false;
     b->watching = false;
     b->bound_pipeline = VK_NULL_HANDLE;
@@ -310,8 +311,15 @@ void vkb_command_begin(vkb_queue *q, vkb_batch *b)
 {
     vkb_device *dev = q->dev;
     bool after_same_queue = q->submitted_value > q->first_value && b->family == q->last_family;
-    if (b->dirty || after_same_queue)
+    if (!b->dirty && after_same_queue &&
+        __atomic_load_n(&q->done_hint, __ATOMIC_RELAXED) >= q->submitted_value) {
+        /* The previous batch is known done: a wait on its (signalled)
+         * value orders this one without the drain a barrier costs on some
+         * drivers (submit_open adds it). */
+        b->wait_own = true;
+    } else if (b->dirty || after_same_queue) {
         vkb_cmd_barrier(dev, b->cb);
+    }
     b->dirty = true;
     if (b->timed) {
         dev->f.vkCmdResetQueryPool(b->cb, b->query_pool, 0, 2);

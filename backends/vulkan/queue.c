@@ -156,13 +156,14 @@ static aidev_status submit_open(vkb_queue *q)
     aidev_status st = AIDEV_SUCCESS;
     const char *call = "vkEndCommandBuffer";
     if (r == VK_SUCCESS) {
-        /* After the queue's previous batch on the other family's VkQueue: a
-         * wait on the queue's own semaphore orders the batch and makes the
-         * previous one's writes visible. (On the same VkQueue, the barrier
-         * before its first command does that: drivers such as lavapipe
-         * hand a submission that waits to a thread of their own.) */
-        if (b->family != q->last_family && q->submitted_value > q->first_value &&
-            vkb_batch_grow_waits(b, b->wait_count + 1)) {
+        /* After the queue's previous batch on the other family's VkQueue,
+         * or one known done (vkb_command_begin): a wait on the queue's own
+         * semaphore orders the batch and makes the previous one's writes
+         * visible. (Else the barrier before its first command does that:
+         * drivers such as lavapipe hand a submission that waits on a value
+         * not yet reached to a thread of their own.) */
+        if ((b->family != q->last_family || b->wait_own) &&
+            q->submitted_value > q->first_value && vkb_batch_grow_waits(b, b->wait_count + 1)) {
             b->wait_sems[b->wait_count] = q->sem;
             b->wait_timelines[b->wait_count] = q->timeline;
             b->wait_values[b->wait_count++] = q->submitted_value;

@@ -433,6 +433,7 @@ typedef struct vkb_batch {
     uint64_t value;                 /* the timeline value it signals */
     uint32_t commands;
     bool dirty;                     /* anything recorded yet */
+    bool wait_own;                  /* ordered by a wait on the queue's semaphore */
     bool host_reads;                /* ends with a barrier to the host */
     bool watching;                  /* open: the completion thread flushes it */
     VkPipeline bound_pipeline;
