@@ -1,0 +1,95 @@
+/*
+ * errors.c - VkResult names and their aidev statuses.
+ *
+ * Every failed Vulkan call is reported as "vkCall failed: VK_ERROR_X (-n)",
+ * so a user can look the code up, with the status a caller can act on.
+ */
+#include "backends/vulkan/vk_internal.h"
+
+const char *vkb_result_name(VkResult r)
+{
+    switch (r) {
+#define NAME(x) case x: return #x;
+    NAME(VK_SUCCESS)
+    NAME(VK_NOT_READY)
+    NAME(VK_TIMEOUT)
+    NAME(VK_EVENT_SET)
+    NAME(VK_EVENT_RESET)
+    NAME(VK_INCOMPLETE)
+    NAME(VK_ERROR_OUT_OF_HOST_MEMORY)
+    NAME(VK_ERROR_OUT_OF_DEVICE_MEMORY)
+    NAME(VK_ERROR_INITIALIZATION_FAILED)
+    NAME(VK_ERROR_DEVICE_LOST)
+    NAME(VK_ERROR_MEMORY_MAP_FAILED)
+    NAME(VK_ERROR_LAYER_NOT_PRESENT)
+    NAME(VK_ERROR_EXTENSION_NOT_PRESENT)
+    NAME(VK_ERROR_FEATURE_NOT_PRESENT)
+    NAME(VK_ERROR_INCOMPATIBLE_DRIVER)
+    NAME(VK_ERROR_TOO_MANY_OBJECTS)
+    NAME(VK_ERROR_FORMAT_NOT_SUPPORTED)
+    NAME(VK_ERROR_FRAGMENTED_POOL)
+    NAME(VK_ERROR_UNKNOWN)
+    NAME(VK_ERROR_OUT_OF_POOL_MEMORY)
+    NAME(VK_ERROR_INVALID_EXTERNAL_HANDLE)
+    NAME(VK_ERROR_FRAGMENTATION)
+    NAME(VK_ERROR_INVALID_OPAQUE_CAPTURE_ADDRESS)
+    NAME(VK_PIPELINE_COMPILE_REQUIRED)
+    NAME(VK_ERROR_SURFACE_LOST_KHR)
+    NAME(VK_ERROR_NATIVE_WINDOW_IN_USE_KHR)
+    NAME(VK_SUBOPTIMAL_KHR)
+    NAME(VK_ERROR_OUT_OF_DATE_KHR)
+    NAME(VK_ERROR_INCOMPATIBLE_DISPLAY_KHR)
+    NAME(VK_ERROR_VALIDATION_FAILED_EXT)
+    NAME(VK_ERROR_INVALID_SHADER_NV)
+    NAME(VK_ERROR_INVALID_DRM_FORMAT_MODIFIER_PLANE_LAYOUT_EXT)
+    NAME(VK_ERROR_NOT_PERMITTED_KHR)
+    NAME(VK_ERROR_FULL_SCREEN_EXCLUSIVE_MODE_LOST_EXT)
+    NAME(VK_THREAD_IDLE_KHR)
+    NAME(VK_THREAD_DONE_KHR)
+    NAME(VK_OPERATION_DEFERRED_KHR)
+    NAME(VK_OPERATION_NOT_DEFERRED_KHR)
+    NAME(VK_ERROR_COMPRESSION_EXHAUSTED_EXT)
+#undef NAME
+    default:
+        return "VK_RESULT_UNKNOWN";
+    }
+}
+
+aidev_status vkb_status_of(VkResult r)
+{
+    switch (r) {
+    case VK_SUCCESS:
+        return AIDEV_SUCCESS;
+    case VK_NOT_READY:
+        return AIDEV_NOT_READY;
+    case VK_TIMEOUT:
+        return AIDEV_ERROR_TIMEOUT;
+    case VK_ERROR_OUT_OF_HOST_MEMORY:
+        return AIDEV_ERROR_OUT_OF_HOST_MEMORY;
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+    case VK_ERROR_OUT_OF_POOL_MEMORY:
+    case VK_ERROR_FRAGMENTED_POOL:
+    case VK_ERROR_FRAGMENTATION:
+    case VK_ERROR_TOO_MANY_OBJECTS:
+        return AIDEV_ERROR_OUT_OF_DEVICE_MEMORY;
+    case VK_ERROR_DEVICE_LOST:
+        return AIDEV_ERROR_DEVICE_LOST;
+    case VK_ERROR_LAYER_NOT_PRESENT:
+    case VK_ERROR_EXTENSION_NOT_PRESENT:
+    case VK_ERROR_FEATURE_NOT_PRESENT:
+    case VK_ERROR_INCOMPATIBLE_DRIVER:
+    case VK_ERROR_FORMAT_NOT_SUPPORTED:
+    case VK_ERROR_INVALID_EXTERNAL_HANDLE:
+        return AIDEV_ERROR_UNSUPPORTED;
+    case VK_ERROR_INVALID_SHADER_NV:
+        return AIDEV_ERROR_COMPILE;
+    default:
+        return AIDEV_ERROR_BACKEND;
+    }
+}
+
+aidev_status vkb_error(const char *call, VkResult r)
+{
+    return aidev_backend_set_error(vkb_status_of(r), "vulkan: %s failed: %s (%d)", call,
+                                   vkb_result_name(r), (int)r);
+}
