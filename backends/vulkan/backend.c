@@ -404,6 +404,7 @@ static const aidev_backend_vtable vulkan_vtable = {
     .buffer_destroy = vkb_buffer_destroy,
     .buffer_map = vkb_buffer_map,
     .buffer_unmap = vkb_buffer_unmap,
+    .buffer_query = vkb_buffer_query,
     .queue_create = vkb_queue_create,
     .queue_destroy = vkb_queue_destroy,
     .queue_submit = vkb_queue_submit,

@@ -18,6 +18,16 @@
  * VkBuffer over all of it. A buffer is a range of a block (allocator.c);
  * requests above half a block get a block of their own. One empty block per
  * pool is kept for reuse; others are freed.
+ *
+ * Large HOST buffers of a device whose memory is host memory (lavapipe)
+ * are libaidev's host memory (huge pages, aidev_backend_host_alloc),
+ * imported with VK_EXT_external_memory_host where the device has it.
+ *
+ * AIDEV_BUFFER_ZERO_ON_FREE: a mapped range is zeroed on the host before it
+ * goes back to its block (libaidev destroys such a buffer only once no
+ * command uses it; batches hold references until they retire). Memory the
+ * host cannot map gets a block of its own, given back to the driver
+ * whole, never to another buffer of the pool.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,8 +281,8 @@ static uint64_t range_align(const vkb_pool *pool)
     return a;
 }
 
-static aidev_status pool_alloc(vkb_pool *pool, uint64_t size, vkb_block **out_block,
-                               uint64_t *out_offset, uint64_t *out_size)
+static aidev_status pool_alloc(vkb_pool *pool, uint64_t size, bool own_block,
+                               vkb_block **out_block, uint64_t *out_offset, uint64_t *out_size)
 {
     uint64_t align = range_align(pool);
     if (size > UINT64_MAX - align)
@@ -280,7 +290,7 @@ static aidev_status pool_alloc(vkb_pool *pool, uint64_t size, vkb_block **out_bl
                                        (unsigned long long)size);
     size = (size + align - 1) / align * align;
     *out_size = size;
-    if (size > pool->block_size / 2) {
+    if (size > pool->block_size / 2 || own_block) {
         vkb_block *blk;
         aidev_status st = block_create(pool, size, true, &blk);
         if (st != AIDEV_SUCCESS)
@@ -353,7 +363,7 @@ static void pool_free(vkb_pool *pool, vkb_block *blk, uint64_t offset, uint64_t 
 /* ------------------------------------------------------------------------ */
 
 static aidev_status buffer_new(vkb_device *dev, uint32_t type, bool mapped, uint64_t size,
-                               aidev_memory_kind kind, vkb_buffer **out)
+                               aidev_memory_kind kind, bool scrub, vkb_buffer **out)
 {
     vkb_pool *pool = get_pool(dev, type, mapped);
     if (!pool)
@@ -361,7 +371,10 @@ static aidev_status buffer_new(vkb_device *dev, uint32_t type, bool mapped, uint
     vkb_buffer *b = calloc(1, sizeof *b);
     if (!b)
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    aidev_status st = pool_alloc(pool, size, &b->block, &b->offset, &b->alloc_size);
+    /* Unmappable memory cannot be zeroed at free on the host: never share
+     * its block. */
+    aidev_status st = pool_alloc(pool, size, scrub && !mapped, &b->block, &b->offset,
+                                 &b->alloc_size);
     if (st != AIDEV_SUCCESS) {
         free(b);
         return st;
@@ -374,6 +387,7 @@ static aidev_status buffer_new(vkb_device *dev, uint32_t type, bool mapped, uint
     b->kind = kind;
     b->host = b->block->map ? b->block->map + b->offset : NULL;
     b->coherent = (pool->flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
+    b->scrub = scrub;
     *out = b;
     return AIDEV_SUCCESS;
 }
@@ -382,9 +396,11 @@ aidev_status vkb_buffer_alloc(vkb_device *dev, vkb_buffer_role role, uint64_t si
                               vkb_buffer **out)
 {
     if (role == VKB_BUFFER_STAGING)
-        return buffer_new(dev, (uint32_t)dev->staging_type, true, size, AIDEV_MEMORY_HOST, out);
+        return buffer_new(dev, (uint32_t)dev->staging_type, true, size, AIDEV_MEMORY_HOST, false,
+                          out);
     return buffer_new(dev, (uint32_t)dev->kind_type[AIDEV_MEMORY_DEVICE],
-                      dev->kind_mapped[AIDEV_MEMORY_DEVICE], size, AIDEV_MEMORY_DEVICE, out);
+                      dev->kind_mapped[AIDEV_MEMORY_DEVICE], size, AIDEV_MEMORY_DEVICE, false,
+                      out);
 }
 
 void vkb_buffer_ref(vkb_buffer *b)
@@ -397,10 +413,18 @@ void vkb_buffer_unref(vkb_buffer *b)
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
     vkb_block *blk = b->block;
+    if (b->scrub && b->host) {
+        memset(b->host, 0, b->alloc_size);
+        vkb_buffer_flush(b, 0, b->alloc_size);
+    }
     if (blk->pool)
         pool_free(blk->pool, blk, b->offset, b->alloc_size);
     else
         block_free(b->dev, blk); /* imported memory: the block is its own */
+    if (b->host_block) {
+        aidev_backend_host_free(b->host_block, false); /* scrubbed above */
+        free(b->host_block);
+    }
     free(b);
 }
 
@@ -570,6 +594,33 @@ fail:
     return st;
 }
 
+#define HOST_BLOCK_MIN (2u << 20)
+
+/* A HOST buffer on libaidev's host memory; on failure the caller makes an
+ * ordinary one. */
+static aidev_status host_block_buffer(vkb_device *dev, const aidev_backend_buffer_desc *desc,
+                                      vkb_buffer **out)
+{
+    aidev_backend_host_block *block = calloc(1, sizeof *block);
+    if (!block)
+        return AIDEV_ERROR_OUT_OF_HOST_MEMORY;
+    uint32_t flags = desc->flags & AIDEV_BUFFER_UNINITIALIZED ? AIDEV_HOST_ALLOC_UNINITIALIZED : 0;
+    aidev_status st = aidev_backend_host_alloc(desc->size, desc->numa_node, flags, block);
+    if (st == AIDEV_SUCCESS)
+        st = import_host(dev, block->ptr, desc->size, out);
+    if (st != AIDEV_SUCCESS) {
+        aidev_backend_debug("vulkan", "HOST buffer of %llu bytes in driver memory: %s",
+                            (unsigned long long)desc->size, "host memory import failed");
+        aidev_backend_host_free(block, false);
+        free(block);
+        return st;
+    }
+    (*out)->imported = false;
+    (*out)->host_block = block;
+    (*out)->scrub = (desc->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0;
+    return AIDEV_SUCCESS;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The vtable's buffer calls                                                */
 /* ------------------------------------------------------------------------ */
@@ -593,7 +644,16 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
     if (type < 0)
         return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED, "vulkan: kind %d not offered",
                                        (int)desc->kind);
-    st = buffer_new(dev, (uint32_t)type, dev->kind_mapped[desc->kind], desc->size, desc->kind, &b);
+    if (desc->kind == AIDEV_MEMORY_HOST && desc->size >= HOST_BLOCK_MIN &&
+        (dev->phys->info.features & AIDEV_FEATURE_UNIFIED_MEMORY) &&
+        (dev->phys->info.features & AIDEV_FEATURE_HOST_IMPORT) &&
+        host_block_buffer(dev, desc, &b) == AIDEV_SUCCESS) {
+        *out_host_ptr = b->coherent ? b->host : NULL;
+        *out_buffer = b;
+        return AIDEV_SUCCESS;
+    }
+    st = buffer_new(dev, (uint32_t)type, dev->kind_mapped[desc->kind], desc->size, desc->kind,
+                    (desc->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0, &b);
     if (st != AIDEV_SUCCESS)
         return st;
     if (!(desc->flags & AIDEV_BUFFER_UNINITIALIZED)) {
@@ -618,6 +678,23 @@ void vkb_buffer_destroy(void *device, void *buffer)
     /* Batches still using it hold their own references: the memory goes
      * when the last of them completes. */
     vkb_buffer_unref(buffer);
+}
+
+aidev_status vkb_buffer_query(void *device, void *buffer, aidev_backend_buffer_query *out)
+{
+    (void)device;
+    const vkb_buffer *b = buffer;
+    out->native_kind = AIDEV_NATIVE_VULKAN_BUFFER;
+    out->native_handle = (uint64_t)(uintptr_t)b->vk;
+    out->native_offset = b->offset;
+    out->host_address = b->host;
+    if (!b->host)
+        out->page_kind = AIDEV_PAGE_KIND_DEVICE;
+    if (b->host_block) {
+        out->page_kind = b->host_block->page_kind;
+        out->numa_node = b->host_block->numa_node;
+    }
+    return AIDEV_SUCCESS;
 }
 
 aidev_status vkb_buffer_map(void *device, void *buffer, uint64_t offset, uint64_t size,

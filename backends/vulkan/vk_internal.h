@@ -166,6 +166,10 @@ typedef struct vkb_buffer {
     bool coherent;              /* host writes need no flush */
     bool imported;
     atomic_bool needs_zero;     /* zero-fill on the GPU before first use */
+    bool scrub;                 /* AIDEV_BUFFER_ZERO_ON_FREE */
+    /* HOST buffers of CPU devices: libaidev's host memory, imported; freed
+     * with the buffer. NULL otherwise. */
+    aidev_backend_host_block *host_block;
     aidev_memory_kind kind;
 } vkb_buffer;
 
@@ -184,6 +188,8 @@ VKB_HIDDEN aidev_status vkb_buffer_invalidate(vkb_buffer *b, uint64_t offset, ui
 VKB_HIDDEN aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *desc,
                                           void **out_buffer, void **out_host_ptr);
 VKB_HIDDEN void vkb_buffer_destroy(void *device, void *buffer);
+VKB_HIDDEN aidev_status vkb_buffer_query(void *device, void *buffer,
+                                        aidev_backend_buffer_query *out);
 VKB_HIDDEN aidev_status vkb_buffer_map(void *device, void *buffer, uint64_t offset,
                                        uint64_t size, uint32_t map_flags, void **out_ptr);
 VKB_HIDDEN aidev_status vkb_buffer_unmap(void *device, void *buffer, void *ptr);
