@@ -222,6 +222,17 @@ START_TEST(cpuset_limits_workers)
 }
 END_TEST
 
+/* The cgroup the test made, removed after the test whatever its outcome
+ * (a checked fixture runs after a failure too). */
+static char made_cgroup[1200];
+
+static void remove_cgroup(void)
+{
+    if (made_cgroup[0])
+        rmdir(made_cgroup);
+    made_cgroup[0] = '\0';
+}
+
 /* The cgroup folder of this process for the "cpu" controller, made
  * writable for a child cgroup: v2 when it offers "cpu", else v1. */
 static bool make_cpu_cgroup(char *dir, size_t size, bool *v2)
@@ -274,6 +285,7 @@ static bool make_cpu_cgroup(char *dir, size_t size, bool *v2)
         printf("cgroup: skipped: mkdir %s: %s\n", dir, strerror(errno));
         return false;
     }
+    snprintf(made_cgroup, sizeof made_cgroup, "%s", dir);
     return true;
 }
 
@@ -315,7 +327,7 @@ START_TEST(container_quota_limits_workers)
     } else {
         printf("container_quota_limits_workers: skipped: cannot set the quota in %s\n", dir);
     }
-    rmdir(dir);
+    remove_cgroup();
     if (set)
         ck_assert_msg(units == 1, "a child in a cgroup (%s) of 1 CPU runs %u workers",
                       v2 ? "v2 cpu.max" : "v1 cfs quota", units);
@@ -422,6 +434,8 @@ int main(int argc, char **argv)
     Suite *s = suite_create("cpu_limits");
     TCase *tc = tcase_create("cpu");
     tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, NULL, remove_cgroup);
+    atexit(remove_cgroup);
     tcase_add_test(tc, cpu_max_text);
     tcase_add_test(tc, cgroup_quota_from_fake_tree);
     tcase_add_test(tc, cpuset_limits_workers);
