@@ -26,13 +26,8 @@
 /* Handle lookups, shared by every file                                     */
 /* ------------------------------------------------------------------------ */
 
-static aidev_status lookup(uintptr_t h, aidev_handle_type type, const char *what, void **out)
+aidev_status aidev_lookup_failed(uintptr_t h, aidev_handle_type type, const char *what)
 {
-    void *o = aidev_handle_get(h, type);
-    if (o) {
-        *out = o;
-        return AIDEV_SUCCESS;
-    }
     if (h == 0)
         return aidev_error(AIDEV_ERROR_INVALID_HANDLE, "%s: NULL %s handle", what,
                            aidev_handle_type_name(type));
@@ -44,23 +39,6 @@ static aidev_status lookup(uintptr_t h, aidev_handle_type type, const char *what
                        "%s: %#lx is not a live %s handle (released, or never made)", what,
                        (unsigned long)h, aidev_handle_type_name(type));
 }
-
-#define DEFINE_LOOKUP(kind, handle_t, obj_t, TYPE)                                      \
-    aidev_status aidev_lookup_##kind(handle_t h, const char *what, obj_t **out)         \
-    {                                                                                   \
-        void *o;                                                                        \
-        aidev_status st = lookup((uintptr_t)h, TYPE, what, &o);                         \
-        if (st == AIDEV_SUCCESS)                                                        \
-            *out = o;                                                                   \
-        return st;                                                                      \
-    }
-
-DEFINE_LOOKUP(context, aidev_context, aidev_context_obj, AIDEV_HANDLE_CONTEXT)
-DEFINE_LOOKUP(device, aidev_device, aidev_device_obj, AIDEV_HANDLE_DEVICE)
-DEFINE_LOOKUP(buffer, aidev_buffer, aidev_buffer_obj, AIDEV_HANDLE_BUFFER)
-DEFINE_LOOKUP(queue, aidev_queue, aidev_queue_obj, AIDEV_HANDLE_QUEUE)
-DEFINE_LOOKUP(event, aidev_event, aidev_event_obj, AIDEV_HANDLE_EVENT)
-DEFINE_LOOKUP(kernel, aidev_kernel, aidev_kernel_obj, AIDEV_HANDLE_KERNEL)
 
 /* ------------------------------------------------------------------------ */
 /* The object list                                                          */

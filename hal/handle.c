@@ -13,22 +13,18 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define SLOT_BITS 24u
-#define CHUNK_BITS 12u
-#define CHUNK_SLOTS (1u << CHUNK_BITS)
-#define MAX_CHUNKS (1u << (SLOT_BITS - CHUNK_BITS))
+#define SLOT_BITS AIDEV_HANDLE_SLOT_BITS
+#define CHUNK_BITS AIDEV_HANDLE_CHUNK_BITS
+#define CHUNK_SLOTS AIDEV_HANDLE_CHUNK_SLOTS
+#define MAX_CHUNKS AIDEV_HANDLE_MAX_CHUNKS
 #define GEN_MASK ((UINTPTR_MAX >> SLOT_BITS))
 
 _Static_assert(sizeof(uintptr_t) >= 8, "aidev handles need 64-bit pointers");
 
-typedef struct slot {
-    /* generation << 8 | type; type 0 marks a free slot */
-    _Atomic uint64_t tag;
-    void *_Atomic object;
-    uint32_t next_free; /* index + 1 in the free list, 0: end */
-} slot;
+typedef aidev_handle_slot slot;
 
-static slot *_Atomic chunks[MAX_CHUNKS];
+aidev_handle_slot *_Atomic aidev_handle_chunks[MAX_CHUNKS];
+#define chunks aidev_handle_chunks
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t free_head;  /* index + 1, 0: empty */
 static uint32_t slots_made; /* slots handed out at least once */
@@ -36,7 +32,8 @@ static uint64_t generation_of_next = 1;
 /* Handles are XORed with a per-process key (low slot bits clear), so small
  * integers, addresses and other garbage almost never decode to a live slot
  * and generation. */
-static uintptr_t handle_key;
+uintptr_t aidev_handle_key;
+#define handle_key aidev_handle_key
 
 static void choose_key(void)
 {
@@ -94,30 +91,7 @@ out:
 
 static slot *slot_of(uintptr_t handle, uint64_t *out_tag)
 {
-    handle ^= __atomic_load_n(&handle_key, __ATOMIC_RELAXED);
-    uintptr_t low = handle & ((1u << SLOT_BITS) - 1);
-    if (low == 0)
-        return NULL;
-    uint32_t index = (uint32_t)low - 1;
-    if ((index >> CHUNK_BITS) >= MAX_CHUNKS)
-        return NULL;
-    slot *s = slot_at(index);
-    if (!s)
-        return NULL;
-    uint64_t tag = atomic_load_explicit(&s->tag, memory_order_acquire);
-    if ((tag >> 8) != (uint64_t)(handle >> SLOT_BITS))
-        return NULL;
-    *out_tag = tag;
-    return s;
-}
-
-void *aidev_handle_get(uintptr_t handle, aidev_handle_type type)
-{
-    uint64_t tag;
-    slot *s = slot_of(handle, &tag);
-    if (!s || (tag & 0xff) != (uint64_t)type)
-        return NULL;
-    return atomic_load_explicit(&s->object, memory_order_relaxed);
+    return aidev_handle_slot_of(handle, out_tag);
 }
 
 aidev_handle_type aidev_handle_type_of(uintptr_t handle)

@@ -10,6 +10,8 @@
 #ifndef AIDEV_HAL_HANDLE_H
 #define AIDEV_HAL_HANDLE_H
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum aidev_handle_type {
@@ -25,8 +27,54 @@ typedef enum aidev_handle_type {
 
 /* A new handle for |object| of |type|, or 0 when the table is full. */
 uintptr_t aidev_handle_alloc(aidev_handle_type type, void *object);
+
+/* The table, shared with the inline lookup below: every API call looks up
+ * one or more handles, so the lookup is a few loads and compares in the
+ * caller, not a call. */
+#define AIDEV_HANDLE_SLOT_BITS 24u
+#define AIDEV_HANDLE_CHUNK_BITS 12u
+#define AIDEV_HANDLE_CHUNK_SLOTS (1u << AIDEV_HANDLE_CHUNK_BITS)
+#define AIDEV_HANDLE_MAX_CHUNKS (1u << (AIDEV_HANDLE_SLOT_BITS - AIDEV_HANDLE_CHUNK_BITS))
+
+typedef struct aidev_handle_slot {
+    /* generation << 8 | type; type 0 marks a free slot */
+    _Atomic uint64_t tag;
+    void *_Atomic object;
+    uint32_t next_free; /* index + 1 in the free list, 0: end */
+} aidev_handle_slot;
+
+extern aidev_handle_slot *_Atomic aidev_handle_chunks[AIDEV_HANDLE_MAX_CHUNKS];
+extern uintptr_t aidev_handle_key;
+
+/* The slot |handle| names if its generation is the live one, with its tag. */
+static inline aidev_handle_slot *aidev_handle_slot_of(uintptr_t handle, uint64_t *out_tag)
+{
+    handle ^= __atomic_load_n(&aidev_handle_key, __ATOMIC_RELAXED);
+    uintptr_t low = handle & ((1u << AIDEV_HANDLE_SLOT_BITS) - 1);
+    if (low == 0)
+        return NULL;
+    uint32_t index = (uint32_t)low - 1;
+    aidev_handle_slot *chunk = __atomic_load_n(&aidev_handle_chunks[index >> AIDEV_HANDLE_CHUNK_BITS],
+                                               __ATOMIC_ACQUIRE);
+    if (!chunk)
+        return NULL;
+    aidev_handle_slot *s = &chunk[index & (AIDEV_HANDLE_CHUNK_SLOTS - 1)];
+    uint64_t tag = __atomic_load_n(&s->tag, __ATOMIC_ACQUIRE);
+    if ((tag >> 8) != (uint64_t)(handle >> AIDEV_HANDLE_SLOT_BITS))
+        return NULL;
+    *out_tag = tag;
+    return s;
+}
+
 /* The object behind |handle| if it is live and of |type|, else NULL. */
-void *aidev_handle_get(uintptr_t handle, aidev_handle_type type);
+static inline void *aidev_handle_get(uintptr_t handle, aidev_handle_type type)
+{
+    uint64_t tag;
+    aidev_handle_slot *s = aidev_handle_slot_of(handle, &tag);
+    if (!s || (tag & 0xff) != (uint64_t)type)
+        return NULL;
+    return __atomic_load_n(&s->object, __ATOMIC_RELAXED);
+}
 /* The type of a live handle, AIDEV_HANDLE_NONE otherwise. */
 aidev_handle_type aidev_handle_type_of(uintptr_t handle);
 /* Ends |handle|: every later lookup of it fails. */

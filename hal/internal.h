@@ -225,12 +225,25 @@ typedef struct aidev_queue_obj {
 /* message naming |what|.                                                    */
 /* ------------------------------------------------------------------------ */
 
-aidev_status aidev_lookup_context(aidev_context h, const char *what, aidev_context_obj **out);
-aidev_status aidev_lookup_device(aidev_device h, const char *what, aidev_device_obj **out);
-aidev_status aidev_lookup_buffer(aidev_buffer h, const char *what, aidev_buffer_obj **out);
-aidev_status aidev_lookup_queue(aidev_queue h, const char *what, aidev_queue_obj **out);
-aidev_status aidev_lookup_event(aidev_event h, const char *what, aidev_event_obj **out);
-aidev_status aidev_lookup_kernel(aidev_kernel h, const char *what, aidev_kernel_obj **out);
+/* Says why |h| is not a live handle of |type| (the slow path). */
+aidev_status aidev_lookup_failed(uintptr_t h, aidev_handle_type type, const char *what);
+
+#define AIDEV_DEFINE_LOOKUP(kind, handle_t, obj_t, TYPE)                                   \
+    static inline aidev_status aidev_lookup_##kind(handle_t h, const char *what, obj_t **out) \
+    {                                                                                      \
+        void *o = aidev_handle_get((uintptr_t)h, TYPE);                                    \
+        *out = o;                                                                          \
+        if (__builtin_expect(o == NULL, 0))                                                \
+            return aidev_lookup_failed((uintptr_t)h, TYPE, what);                          \
+        return AIDEV_SUCCESS;                                                              \
+    }
+
+AIDEV_DEFINE_LOOKUP(context, aidev_context, aidev_context_obj, AIDEV_HANDLE_CONTEXT)
+AIDEV_DEFINE_LOOKUP(device, aidev_device, aidev_device_obj, AIDEV_HANDLE_DEVICE)
+AIDEV_DEFINE_LOOKUP(buffer, aidev_buffer, aidev_buffer_obj, AIDEV_HANDLE_BUFFER)
+AIDEV_DEFINE_LOOKUP(queue, aidev_queue, aidev_queue_obj, AIDEV_HANDLE_QUEUE)
+AIDEV_DEFINE_LOOKUP(event, aidev_event, aidev_event_obj, AIDEV_HANDLE_EVENT)
+AIDEV_DEFINE_LOOKUP(kernel, aidev_kernel, aidev_kernel_obj, AIDEV_HANDLE_KERNEL)
 
 /* ------------------------------------------------------------------------ */
 /* Context (hal/context.c)                                                  */

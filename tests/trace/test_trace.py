@@ -4,8 +4,11 @@
 - the file is one valid JSON document in the Chrome trace-event format;
 - every slice ("X") has a begin and a duration >= 0, on a named track;
 - every flow arrow start ("s") has its finish ("f");
-- on at least one device, a slice on a file-read track overlaps in time a
-  dispatch slice on a compute track: the reads and the kernels overlapped.
+- a slice on a file-read track overlaps in time a dispatch slice on a
+  compute track, on at least one device: the reads and the kernels ran at
+  once. (Per device, overlap is the conformance suite's business; here a
+  device whose own threads take every core during a kernel - PoCL on a
+  2-core machine - may show none in one run.)
 
   test_trace.py STREAM_COMPUTE AIDEV_INFO OUT_DIR
 
@@ -42,7 +45,6 @@ def check(trace_path):
         for k in kernels:
             if max(r["ts"], k["ts"]) < min(r["ts"] + r["dur"], k["ts"] + k["dur"]):
                 overlaps += 1
-    assert overlaps > 0, "no file-read slice overlaps a kernel slice"
     return len(slices), len(starts), overlaps
 
 
@@ -52,6 +54,7 @@ def main():
                                         check=True).stdout)
     devices = [str(d["index"]) for d in listing["devices"]]
     os.makedirs(out_dir, exist_ok=True)
+    total_overlaps = 0
     for d in devices:
         trace = os.path.join(out_dir, f"stream-compute-dev{d}.json")
         if os.path.exists(trace):
@@ -65,6 +68,8 @@ def main():
             return 1
         n, flows, overlaps = check(trace)
         print(f"{trace}: {n} slices, {flows} flow arrows, {overlaps} read/kernel overlaps")
+        total_overlaps += overlaps
+    assert total_overlaps > 0, "on no device did a file-read slice overlap a kernel slice"
     return 0
 
 
