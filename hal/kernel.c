@@ -217,6 +217,9 @@ static bool copy_desc(aidev_kernel_desc *dst, const aidev_kernel_desc *src)
     return ok;
 }
 
+static aidev_status check_workgroup(const aidev_kernel_desc *d, const aidev_device_obj *dev,
+                                    const uint32_t *user_wg, uint32_t wg[3]);
+
 static aidev_status kernel_make(aidev_device_obj *dev, uint32_t library_index,
                                 const aidev_kernel_desc *desc, aidev_kernel *out)
 {
@@ -249,6 +252,16 @@ static aidev_status kernel_make(aidev_device_obj *dev, uint32_t library_index,
             st = parse_expr(desc, desc->args[i].count, "count", &k->counts[i]);
     for (int i = 0; i < 3 && st == AIDEV_SUCCESS; i++)
         st = parse_expr(desc, desc->grid[i], "grid", &k->grid[i]);
+    if (st != AIDEV_SUCCESS) {
+        aidev_kernel_unref(k);
+        return st;
+    }
+
+    uint32_t wg[3];
+    if (st == AIDEV_SUCCESS && (desc->workgroup[0] || desc->workgroup[1] || desc->workgroup[2]) &&
+        check_workgroup(desc, dev, NULL, wg) != AIDEV_SUCCESS)
+        st = aidev_error(AIDEV_ERROR_UNSUPPORTED, "kernel '%s' cannot run on device %u (%s): %s",
+                         desc->name, dev->index, dev->info->name, aidev_error_message());
     if (st != AIDEV_SUCCESS) {
         aidev_kernel_unref(k);
         return st;
@@ -498,6 +511,20 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
         }
     }
 
+    if (!user_wg) {
+        /* The kernel's own workgroup (or none) was checked against the
+         * device when the kernel was made. */
+        memcpy(wg, d->workgroup, sizeof d->workgroup);
+        return AIDEV_SUCCESS;
+    }
+    return check_workgroup(d, dev, user_wg, wg);
+}
+
+/* A workgroup size against the kernel's requirement and the device's
+ * limits; |wg| gets the size to launch (|user_wg| NULL: the kernel's). */
+static aidev_status check_workgroup(const aidev_kernel_desc *d, const aidev_device_obj *dev,
+                                    const uint32_t *user_wg, uint32_t wg[3])
+{
     uint64_t wg_total = 1;
     for (int dim = 0; dim < 3; dim++) {
         wg[dim] = user_wg ? user_wg[dim] : d->workgroup[dim];

@@ -524,7 +524,15 @@ static aidev_status begin(aidev_queue h, aidev_event *out_event, enqueue_request
     aidev_error_clear();
     if (out_event)
         *out_event = NULL;
-    memset(r, 0, sizeof *r);
+    /* Not the whole request: its buffer array is only read up to
+     * buffer_count. */
+    memset(&r->cmd, 0, sizeof r->cmd);
+    r->kind = AIDEV_CMD_USER;
+    r->bytes = 0;
+    r->buffer_count = 0;
+    r->kernel = NULL;
+    r->has_op = false;
+    r->op = (aidev_hal_op){0};
     r->wait_count = wait_count;
     r->wait_events = wait_events;
     r->out_event = out_event;
