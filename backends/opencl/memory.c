@@ -1,7 +1,13 @@
 /*
  * memory.c - buffers.
  *
- *   DEVICE  a plain cl_mem.
+ *   DEVICE  a plain cl_mem; on a CPU device (PoCL), from 2 MiB on, the same
+ *           host block as HOST below. A CPU device's memory is host memory,
+ *           and libaidev may then write it directly (file reads land in it
+ *           with no device command, so they overlap kernels that keep the
+ *           device's threads busy); no command of the device uses the
+ *           range while it does: a file read waits for the queue's earlier
+ *           commands first.
  *   HOST    a cl_mem of CL_MEM_ALLOC_HOST_PTR: host memory the device
  *           reaches; maps are zero-copy (clEnqueueMapBuffer hands back the
  *           allocation itself on drivers that place it in host memory).
@@ -199,9 +205,11 @@ aidev_status ocl_buffer_create(void *device, const aidev_backend_buffer_desc *de
     aidev_status st;
     if (desc->kind == AIDEV_MEMORY_SHARED && !desc->import_host_ptr)
         st = create_svm(dev, b);
-    else if (desc->kind == AIDEV_MEMORY_HOST && !desc->import_host_ptr &&
-             desc->size >= HOST_BLOCK_MIN &&
-             (dev->desc->info.features & AIDEV_FEATURE_UNIFIED_MEMORY))
+    else if (!desc->import_host_ptr && desc->size >= HOST_BLOCK_MIN &&
+             (dev->desc->info.features & AIDEV_FEATURE_UNIFIED_MEMORY) &&
+             (desc->kind == AIDEV_MEMORY_HOST ||
+              (desc->kind == AIDEV_MEMORY_DEVICE &&
+               dev->desc->info.type == AIDEV_DEVICE_TYPE_CPU)))
         st = create_host_block(dev, b, desc);
     else
         st = create_mem(dev, b, desc->import_host_ptr);
@@ -222,8 +230,12 @@ aidev_status ocl_buffer_create(void *device, const aidev_backend_buffer_desc *de
         return st;
     }
     *out_buffer = b;
-    /* Only fine-grained SVM has a host address that needs no map. */
-    *out_host_ptr = b->fine_grain ? b->svm : NULL;
+    /* Only fine-grained SVM has a host address that needs no map; and a
+     * CPU device's DEVICE memory, which is not mappable through the API but
+     * which libaidev may address (see the top of this file). */
+    *out_host_ptr = b->fine_grain ? b->svm
+                    : b->host_block && b->kind == AIDEV_MEMORY_DEVICE ? b->host_block->ptr
+                                                                       : NULL;
     return AIDEV_SUCCESS;
 }
 
