@@ -213,20 +213,14 @@ static void count_unsignaled(ocl_queue *q)
     atomic_fetch_add_explicit(&q->unsignaled, 1, memory_order_release);
 }
 
-aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
-                              aidev_backend_event *const *waits, aidev_backend_event *signal)
+/* A command with waits or an event: its wait list collected, its
+ * completion prepared. Out of line: the stream of commands without either
+ * needs none of its frame. */
+static __attribute__((noinline)) aidev_status submit_with_events(
+    ocl_queue *q, const aidev_backend_command *cmd, uint32_t wait_count,
+    aidev_backend_event *const *waits, aidev_backend_event *signal)
 {
-    ocl_queue *q = queue;
     const char *call = "enqueue";
-    aidev_status st;
-    if (wait_count == 0 && !signal) {
-        /* The common case of a pipelined stream: nothing to collect. */
-        const ocl_wait_list none = {.events = NULL, .count = 0};
-        st = enqueue(q, cmd, &none, NULL, &call);
-        if (st == AIDEV_SUCCESS)
-            count_unsignaled(q);
-        return st;
-    }
     if (barrier_done_at_once(q, cmd, wait_count, signal))
         return AIDEV_SUCCESS;
     /* Everything that can fail comes before the enqueue: after it, the
@@ -235,7 +229,7 @@ aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     if (signal && !(done = ocl_completion_new()))
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     ocl_wait_list w;
-    st = ocl_waits_collect(q->dev, wait_count, waits, &w);
+    aidev_status st = ocl_waits_collect(q->dev, wait_count, waits, &w);
     if (st != AIDEV_SUCCESS) {
         free(done);
         return st;
@@ -253,4 +247,20 @@ aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     else
         count_unsignaled(q);
     return AIDEV_SUCCESS;
+}
+
+aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
+                              aidev_backend_event *const *waits, aidev_backend_event *signal)
+{
+    ocl_queue *q = queue;
+    if (wait_count || signal)
+        return submit_with_events(q, cmd, wait_count, waits, signal);
+    /* The common case of a pipelined stream: nothing to collect (and no
+     * wait list to clear: it holds a 16-event array). */
+    static const ocl_wait_list none = {.events = NULL, .count = 0};
+    const char *call;
+    aidev_status st = enqueue(q, cmd, &none, NULL, &call);
+    if (st == AIDEV_SUCCESS)
+        count_unsignaled(q);
+    return st;
 }
