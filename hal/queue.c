@@ -178,6 +178,7 @@ static void queue_drain(aidev_queue_obj *q)
         return;
     }
     q->draining = true;
+    atomic_store_explicit(&q->hold_busy, true, memory_order_relaxed);
     do {
         q->drain_again = false;
         aidev_pending_command *p;
@@ -203,6 +204,9 @@ static void queue_drain(aidev_queue_obj *q)
         }
     } while (q->drain_again);
     q->draining = false;
+    /* Release: a lock-free reader that sees it clear also sees the
+     * submissions of the commands drained before. */
+    atomic_store_explicit(&q->hold_busy, q->held_head != NULL, memory_order_release);
     if (!q->held_head)
         pthread_cond_broadcast(&q->hold_drained);
     pthread_mutex_unlock(&q->hold_lock);
@@ -225,6 +229,7 @@ typedef struct enqueue_request {
     uint32_t wait_count;
     const aidev_event *wait_events;
     aidev_event *out_event;
+    char *error;              /* this thread's message (aidev_error_buffer) */
 } enqueue_request;
 
 static void host_callback_start(aidev_pending_command *p, void *state)
@@ -308,6 +313,7 @@ static aidev_status hold(enqueue_request *r, aidev_event_obj **waits, uint32_t p
     else
         q->held_head = p;
     q->held_tail = p;
+    atomic_store_explicit(&q->hold_busy, true, memory_order_relaxed);
     pthread_mutex_unlock(&q->hold_lock);
 
     for (uint32_t i = 0; i < pending; i++)
@@ -361,7 +367,11 @@ static void keepalive_done(aidev_backend_event *e, aidev_status status, void *us
     free(k);
 }
 
-static aidev_status enqueue(enqueue_request *r)
+/* Any command: waits resolved (held when the backend cannot wait on them),
+ * an event made when one is wanted, ops and scrubbed buffers kept. Out of
+ * line: its frame is large and the stream of plain commands needs none of
+ * it (enqueue). */
+static __attribute__((noinline)) aidev_status enqueue_general(enqueue_request *r)
 {
     aidev_queue_obj *q = r->queue;
     aidev_context_obj *ctx = q->obj.context;
@@ -448,13 +458,13 @@ static aidev_status enqueue(enqueue_request *r)
         pthread_mutex_unlock(&q->hold_lock);
         if (signal)
             aidev_backend_event_retain(signal);
-        aidev_error_clear();
+        r->error[0] = '\0';
         st = backend->vt.queue_submit(q->native, &r->cmd, pending,
                                       (aidev_backend_event *const *)waits, signal);
         if (st != AIDEV_SUCCESS) {
             if (signal)
                 aidev_backend_event_release(signal); /* the backend's, never taken */
-            if (!aidev_error_message()[0])
+            if (!r->error[0])
                 aidev_error(st, "backend '%s': queue_submit failed", backend->name);
         }
     }
@@ -481,6 +491,28 @@ out:
         r->op.destroy(r->op.state);
     if (waits != small)
         free(waits);
+    return st;
+}
+
+/* The stream of plain commands: no waits, no event for the caller, nothing
+ * the hal runs or must keep, no trace or probe to feed, and nothing held
+ * before it on the queue (read without the hold lock: hold_busy is stored
+ * under it at every change, and a command held or drained before this
+ * enqueue began is seen). What enqueue_general does in that case, without
+ * its frame, its wait list and the lock. */
+static aidev_status enqueue(enqueue_request *r)
+{
+    aidev_queue_obj *q = r->queue;
+    if (r->wait_count || r->out_event || r->has_op || aidev_trace_enabled() ||
+        AIDEV_PROBE_ENABLED(complete) || needs_keepalive(r) ||
+        atomic_load_explicit(&q->hold_busy, memory_order_acquire))
+        return enqueue_general(r);
+    AIDEV_PROBE4(submit, q->id, (int)r->kind, r->bytes, q->device->index);
+    const aidev_registry_backend *backend = q->device->backend;
+    r->error[0] = '\0';
+    aidev_status st = backend->vt.queue_submit(q->native, &r->cmd, 0, NULL, NULL);
+    if (st != AIDEV_SUCCESS && !r->error[0])
+        aidev_error(st, "backend '%s': queue_submit failed", backend->name);
     return st;
 }
 
@@ -521,7 +553,8 @@ static aidev_status check_range(const aidev_buffer_obj *b, const char *what, uin
 static aidev_status begin(aidev_queue h, aidev_event *out_event, enqueue_request *r,
                           uint32_t wait_count, const aidev_event *wait_events)
 {
-    aidev_error_clear();
+    r->error = aidev_error_buffer();
+    r->error[0] = '\0';
     if (out_event)
         *out_event = NULL;
     /* Not the whole request: its buffer array is only read up to
