@@ -573,7 +573,9 @@ static void drain(vkb_queue *q)
                 }
             }
         }
-        q->held_head = h->next;
+        /* Stored atomically: the completion thread peeks at it without the
+         * lock (vkb_queue_process). */
+        __atomic_store_n(&q->held_head, h->next, __ATOMIC_RELAXED);
         if (!q->held_head)
             q->held_tail = NULL;
         aidev_status st;
@@ -686,7 +688,7 @@ aidev_status vkb_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     if (q->held_tail)
         q->held_tail->next = h;
     else
-        q->held_head = h;
+        __atomic_store_n(&q->held_head, h, __ATOMIC_RELAXED);
     q->held_tail = h;
     pthread_mutex_unlock(&q->lock);
     for (uint32_t i = 0; i < h->gate_count; i++)
