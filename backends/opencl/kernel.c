@@ -420,6 +420,7 @@ void ocl_kernel_destroy(void *device, void *kernel)
  * makes the event. */
 typedef struct launch {
     ocl_queue *q;
+    cl_command_queue cq;           /* every command of the launch goes here */
     const aidev_backend_arg *args; /* the dispatch's */
     const ocl_wait_list *waits;
     bool waits_taken;
@@ -468,7 +469,7 @@ static aidev_status stage(launch *l, const ocl_kernel *k, uint32_t i, const ocl_
     cl_uint n;
     const cl_event *events;
     take_waits(l, &n, &events);
-    cl_int err = ocl.clEnqueueCopyBuffer(l->q->queue, b->mem, staging, offset, 0, touched, n,
+    cl_int err = ocl.clEnqueueCopyBuffer(l->cq, b->mem, staging, offset, 0, touched, n,
                                          events, NULL);
     if (err != CL_SUCCESS)
         return ocl_fail("clEnqueueCopyBuffer", err, "staging argument %u of kernel '%s'", i,
@@ -608,7 +609,7 @@ static aidev_status run_ndrange(launch *l, ocl_kernel *k, cl_uint dims, const si
     cl_uint n;
     const cl_event *events;
     take_waits(l, &n, &events);
-    cl_int err = ocl.clEnqueueNDRangeKernel(l->q->queue, k->kernel, dims, NULL, global, local, n,
+    cl_int err = ocl.clEnqueueNDRangeKernel(l->cq, k->kernel, dims, NULL, global, local, n,
                                             events, ev);
     return err == CL_SUCCESS ? AIDEV_SUCCESS : ndrange_failed(k, err, dims, global, local);
 }
@@ -728,7 +729,8 @@ static bool launch_is_repeat(const ocl_kernel *k, const aidev_backend_command *c
 /* Any dispatch: arguments set, staged or cut into sub-buffers, geometry
  * computed, passes for REDUCE. Called with |k->lock|, which it releases.
  * Out of line: its frame is large, and the repeat path needs none of it. */
-static __attribute__((noinline)) aidev_status launch_general(ocl_queue *q, ocl_kernel *k,
+static __attribute__((noinline)) aidev_status launch_general(ocl_queue *q, cl_command_queue cq,
+                                                             ocl_kernel *k,
                                                              const aidev_backend_command *cmd,
                                                              const ocl_wait_list *waits,
                                                              cl_event *out_event)
@@ -736,6 +738,7 @@ static __attribute__((noinline)) aidev_status launch_general(ocl_queue *q, ocl_k
     /* Not zeroed as a whole: its arrays are large and mostly unused. */
     launch l;
     l.q = q;
+    l.cq = cq;
     l.args = cmd->u.dispatch.args;
     l.waits = waits;
     l.waits_taken = false;
@@ -746,7 +749,7 @@ static __attribute__((noinline)) aidev_status launch_general(ocl_queue *q, ocl_k
     /* Staged writable ranges go back after the kernel, in order. */
     for (uint32_t i = 0; st == AIDEV_SUCCESS && i < l.copy_back_count; i++) {
         bool last = i + 1 == l.copy_back_count;
-        cl_int err = ocl.clEnqueueCopyBuffer(q->queue, l.copy_back[i].staging, l.copy_back[i].dst,
+        cl_int err = ocl.clEnqueueCopyBuffer(cq, l.copy_back[i].staging, l.copy_back[i].dst,
                                              0, l.copy_back[i].offset, l.copy_back[i].size, 0,
                                              NULL, last ? out_event : NULL);
         if (err != CL_SUCCESS)
@@ -763,15 +766,16 @@ static __attribute__((noinline)) aidev_status launch_general(ocl_queue *q, ocl_k
     return st;
 }
 
-aidev_status ocl_kernel_enqueue(ocl_queue *q, void *kernel, const aidev_backend_command *cmd,
-                                const ocl_wait_list *waits, cl_event *out_event)
+aidev_status ocl_kernel_enqueue(ocl_queue *q, cl_command_queue cq, void *kernel,
+                                const aidev_backend_command *cmd, const ocl_wait_list *waits,
+                                cl_event *out_event)
 {
     ocl_kernel *k = kernel;
     pthread_mutex_lock(&k->lock);
     if (waits->count != 0 || !launch_is_repeat(k, cmd))
-        return launch_general(q, k, cmd, waits, out_event);
+        return launch_general(q, cq, k, cmd, waits, out_event);
     /* A stream of like dispatches: nothing to set, stage or compute. */
-    cl_int err = ocl.clEnqueueNDRangeKernel(q->queue, k->kernel, k->last_dims, NULL,
+    cl_int err = ocl.clEnqueueNDRangeKernel(cq, k->kernel, k->last_dims, NULL,
                                             k->last_global, k->last_local, 0, NULL, out_event);
     aidev_status st = AIDEV_SUCCESS;
     if (err != CL_SUCCESS)
