@@ -218,6 +218,11 @@ typedef struct aidev_queue_obj {
     struct aidev_pending_command *held_head, *held_tail;
     bool draining;
     bool drain_again;
+    /* Commands handed to the backend in the queue's order, and their count
+     * when the last hal op ended (under hold_lock): equal means the backend
+     * has nothing of this queue outstanding. */
+    atomic_uint_fast64_t submits;
+    uint64_t quiet_at;
 } aidev_queue_obj;
 
 /* ------------------------------------------------------------------------ */

@@ -137,6 +137,13 @@ static bool advance_op(aidev_queue_obj *q, aidev_pending_command *p)
 {
     if (atomic_load(&p->failed))
         return true;
+    /* Nothing reached the backend since the last op ended (ops run one at
+     * a time, and everything enqueued meanwhile is held): the backend queue
+     * is idle, no barrier needed. Back-to-back file reads then start on the
+     * thread that ended the previous one, with no round trip through the
+     * device in between. */
+    if (!p->barrier_submitted && atomic_load(&q->submits) == q->quiet_at)
+        p->barrier_submitted = true;
     if (!p->barrier_submitted) {
         p->barrier_submitted = true;
         aidev_event_obj *barrier;
@@ -189,6 +196,8 @@ static void queue_drain(aidev_queue_obj *q)
                 q->held_tail = NULL;
             pthread_mutex_unlock(&q->hold_lock);
 
+            if (p->is_op && p->op_started)
+                q->quiet_at = atomic_load(&q->submits);
             if (atomic_load(&p->failed)) {
                 if (p->signal)
                     aidev_event_complete(p->signal, p->fail_status, p->cause);
@@ -196,6 +205,7 @@ static void queue_drain(aidev_queue_obj *q)
                 if (p->signal)
                     aidev_event_complete(p->signal, AIDEV_SUCCESS, NULL);
             } else {
+                atomic_fetch_add(&q->submits, 1);
                 submit_held(q, &p->cmd, p->signal);
             }
             pending_free(p);
@@ -446,6 +456,7 @@ static aidev_status enqueue(enqueue_request *r)
             r->has_op = false; /* the held command owns the op now */
     } else {
         pthread_mutex_unlock(&q->hold_lock);
+        atomic_fetch_add_explicit(&q->submits, 1, memory_order_relaxed);
         if (signal)
             aidev_backend_event_retain(signal);
         aidev_error_clear();
