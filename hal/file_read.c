@@ -135,7 +135,7 @@ static void direct_done(void *user, int64_t result)
             fr->in_flight++;
             aidev_io_engine *io = fr->queue->obj.context->io;
             if (aidev_io_read(io, fr->fd, fr->host + r->at, r->size, fr->file_offset + r->at,
-                              direct_done, r) != AIDEV_SUCCESS) {
+                              fr->direct, direct_done, r) != AIDEV_SUCCESS) {
                 fr->in_flight--;
                 fail_locked(fr, AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
             } else {
@@ -165,8 +165,8 @@ static void direct_issue_locked(file_read *fr)
         *r = (direct_read){.fr = fr, .at = fr->next, .size = n};
         fr->next += n;
         fr->in_flight++;
-        if (aidev_io_read(io, fr->fd, fr->host + r->at, n, fr->file_offset + r->at, direct_done,
-                          r) != AIDEV_SUCCESS) {
+        if (aidev_io_read(io, fr->fd, fr->host + r->at, n, fr->file_offset + r->at, fr->direct,
+                          direct_done, r) != AIDEV_SUCCESS) {
             free(r);
             fr->in_flight--;
             fail_locked(fr, AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -225,7 +225,7 @@ static void slot_read_done(void *user, int64_t result)
         /* A short read: continue into the same slot. */
         fr->in_flight++;
         if (aidev_io_read(io, fr->fd, (char *)slot->memory + slot->filled,
-                          slot->size - slot->filled, slot->file_offset + slot->filled,
+                          slot->size - slot->filled, slot->file_offset + slot->filled, fr->direct,
                           slot_read_done, slot) != AIDEV_SUCCESS) {
             fr->in_flight--;
             fail_locked(fr, AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -286,7 +286,7 @@ static void staged_issue_locked(file_read *fr)
         slot->file_offset = fr->file_offset + fr->next;
         fr->next += slot->size;
         fr->in_flight++;
-        if (aidev_io_read(io, fr->fd, slot->memory, slot->size, slot->file_offset,
+        if (aidev_io_read(io, fr->fd, slot->memory, slot->size, slot->file_offset, fr->direct,
                           slot_read_done, slot) != AIDEV_SUCCESS) {
             fr->in_flight--;
             slot->size = 0;

@@ -252,6 +252,11 @@ typedef struct aidev_queue_obj {
      * changes: an enqueue that reads it clear goes straight to the backend
      * without taking the lock (nothing is held before it). */
     atomic_bool hold_busy;
+    /* Commands handed to the backend in the queue's order, and their count
+     * when the last hal op ended (under hold_lock): equal means the backend
+     * has nothing of this queue outstanding. */
+    atomic_uint_fast64_t submits;
+    uint64_t quiet_at;
 } aidev_queue_obj;
 
 /* ------------------------------------------------------------------------ */

@@ -33,6 +33,7 @@ typedef struct io_request {
     void *dst;
     uint32_t size;
     uint64_t offset;
+    bool direct;
     aidev_io_done_fn done;
     void *user_data;
 } io_request;
@@ -117,10 +118,14 @@ static void feed_ring(aidev_io_engine *io)
             break;
         io_request *r = pop_waiting(io);
         io_uring_prep_read(sqe, r->fd, r->dst, r->size, r->offset);
-        /* Never read inline: for cached data io_uring_enter would copy in
-         * the submitting thread, which may be a device queue's completion
-         * thread that the compute of the next chunk is waiting for. */
-        sqe->flags |= IOSQE_ASYNC;
+        /* A buffered read of cached data would be copied inside
+         * io_uring_enter, on the submitting thread, which may be a device
+         * queue's completion thread the next kernel waits for: punt those to
+         * io_uring's workers. An O_DIRECT read is only queued to the disk by
+         * io_uring_enter, and a worker would have to wait for a core the
+         * kernels keep busy: submit those inline. */
+        if (!r->direct)
+            sqe->flags |= IOSQE_ASYNC;
         io_uring_sqe_set_data(sqe, r);
         io->in_flight++;
         queued = true;
@@ -275,13 +280,13 @@ const char *aidev_io_engine_name(const aidev_io_engine *io)
 }
 
 aidev_status aidev_io_read(aidev_io_engine *io, int fd, void *dst, uint32_t size, uint64_t offset,
-                           aidev_io_done_fn done, void *user_data)
+                           bool direct, aidev_io_done_fn done, void *user_data)
 {
     io_request *r = malloc(sizeof *r);
     if (!r)
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    *r = (io_request){.fd = fd, .dst = dst, .size = size, .offset = offset, .done = done,
-                      .user_data = user_data};
+    *r = (io_request){.fd = fd, .dst = dst, .size = size, .offset = offset, .direct = direct,
+                      .done = done, .user_data = user_data};
     pthread_mutex_lock(&io->lock);
     push_waiting(io, r);
 #if AIDEV_HAVE_LIBURING

@@ -9,6 +9,7 @@
 #ifndef AIDEV_HAL_IO_H
 #define AIDEV_HAL_IO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <aidev/aidev.h>
@@ -26,8 +27,9 @@ void aidev_io_engine_destroy(aidev_io_engine *io);
 const char *aidev_io_engine_name(const aidev_io_engine *io);
 
 /* Reads up to |size| bytes at |offset| of |fd| into |dst|; calls |done| once,
- * on the engine's thread, with the count or -errno. */
+ * on the engine's thread, with the count or -errno. |direct|: the fd is
+ * O_DIRECT, so submitting never copies data on the calling thread. */
 aidev_status aidev_io_read(aidev_io_engine *io, int fd, void *dst, uint32_t size, uint64_t offset,
-                           aidev_io_done_fn done, void *user_data);
+                           bool direct, aidev_io_done_fn done, void *user_data);
 
 #endif

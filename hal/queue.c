@@ -137,6 +137,13 @@ static bool advance_op(aidev_queue_obj *q, aidev_pending_command *p)
 {
     if (atomic_load(&p->failed))
         return true;
+    /* Nothing reached the backend since the last op ended (ops run one at
+     * a time, and everything enqueued meanwhile is held): the backend queue
+     * is idle, no barrier needed. Back-to-back file reads then start on the
+     * thread that ended the previous one, with no round trip through the
+     * device in between. */
+    if (!p->barrier_submitted && atomic_load(&q->submits) == q->quiet_at)
+        p->barrier_submitted = true;
     if (!p->barrier_submitted) {
         p->barrier_submitted = true;
         aidev_event_obj *barrier;
@@ -190,6 +197,8 @@ static void queue_drain(aidev_queue_obj *q)
                 q->held_tail = NULL;
             pthread_mutex_unlock(&q->hold_lock);
 
+            if (p->is_op && p->op_started)
+                q->quiet_at = atomic_load(&q->submits);
             if (atomic_load(&p->failed)) {
                 if (p->signal)
                     aidev_event_complete(p->signal, p->fail_status, p->cause);
@@ -197,6 +206,7 @@ static void queue_drain(aidev_queue_obj *q)
                 if (p->signal)
                     aidev_event_complete(p->signal, AIDEV_SUCCESS, NULL);
             } else {
+                atomic_fetch_add(&q->submits, 1);
                 submit_held(q, &p->cmd, p->signal);
             }
             pending_free(p);
@@ -456,6 +466,7 @@ static __attribute__((noinline)) aidev_status enqueue_general(enqueue_request *r
             r->has_op = false; /* the held command owns the op now */
     } else {
         pthread_mutex_unlock(&q->hold_lock);
+        atomic_fetch_add_explicit(&q->submits, 1, memory_order_relaxed);
         if (signal)
             aidev_backend_event_retain(signal);
         r->error[0] = '\0';
@@ -509,6 +520,7 @@ static aidev_status enqueue(enqueue_request *r)
         return enqueue_general(r);
     AIDEV_PROBE4(submit, q->id, (int)r->kind, r->bytes, q->device->index);
     const aidev_registry_backend *backend = q->device->backend;
+    atomic_fetch_add_explicit(&q->submits, 1, memory_order_relaxed);
     r->error[0] = '\0';
     aidev_status st = backend->vt.queue_submit(q->native, &r->cmd, 0, NULL, NULL);
     if (st != AIDEV_SUCCESS && !r->error[0])
@@ -804,6 +816,7 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel ke
     if (dispatch_is_plain(q, wait_count, out_event, g, buffers, arg_count)) {
         AIDEV_PROBE4(submit, q->id, (int)AIDEV_CMD_DISPATCH, (uint64_t)0, q->device->index);
         const aidev_registry_backend *backend = q->device->backend;
+        atomic_fetch_add_explicit(&q->submits, 1, memory_order_relaxed);
         st = backend->vt.queue_submit(q->native, &cmd, 0, NULL, NULL);
         if (st != AIDEV_SUCCESS && !error[0])
             aidev_error(st, "backend '%s': queue_submit failed", backend->name);
