@@ -214,7 +214,9 @@ struct ocl_queue {
     _Atomic(cl_command_queue) queue;
     cl_command_queue untimed;
     cl_command_queue timed;     /* NULL until the switch (under |switch_lock|) */
-    bool timed_failed;          /* no timed queue could be made: none is tried again */
+    /* No timed queue could be made: none is tried again. Read without
+     * the lock by submits that signal, written under it. */
+    atomic_bool timed_failed;
     pthread_mutex_t switch_lock;
     aidev_queue_priority priority;
     /* Commands with an aidev event whose completion has not been delivered

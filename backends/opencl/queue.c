@@ -130,7 +130,7 @@ static cl_command_queue target_of(ocl_queue *q)
 static void switch_to_timed(ocl_queue *q)
 {
     pthread_mutex_lock(&q->switch_lock);
-    if (q->timed || q->timed_failed) {
+    if (q->timed || atomic_load_explicit(&q->timed_failed, memory_order_relaxed)) {
         pthread_mutex_unlock(&q->switch_lock);
         return;
     }
@@ -155,7 +155,7 @@ static void switch_to_timed(ocl_queue *q)
         q->timed = timed;
         atomic_store_explicit(&q->queue, timed, memory_order_release);
     } else {
-        q->timed_failed = true;
+        atomic_store_explicit(&q->timed_failed, true, memory_order_relaxed);
         atomic_store_explicit(&q->queue, q->untimed, memory_order_release);
         aidev_backend_debug("opencl", "%s: no queue with profiling (%s): event times are host "
                             "times", q->dev->desc->info.name, aidev_last_error());
@@ -343,7 +343,8 @@ static __attribute__((noinline)) aidev_status submit_with_events(
     }
     /* Its times come from the profiling counters, when the device's
      * clock is usable: move to a timed queue first. */
-    if (signal && q->dev->has_clock && !q->timed && !q->timed_failed)
+    if (signal && q->dev->has_clock && ocl_queue_target(q) == q->untimed &&
+        !atomic_load_explicit(&q->timed_failed, memory_order_relaxed))
         switch_to_timed(q);
     uint64_t unsignaled_before = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
     cl_event ev = NULL;
