@@ -58,6 +58,11 @@ void aidev_error_clear(void)
     thread_message[0] = '\0';
 }
 
+char *aidev_error_buffer(void)
+{
+    return thread_message;
+}
+
 const char *aidev_error_message(void)
 {
     return thread_message;
@@ -93,13 +98,7 @@ AIDEV_API aidev_status aidev_backend_set_error(aidev_status status, const char *
 
 AIDEV_API size_t aidev_type_size(aidev_type type)
 {
-    static const size_t sizes[AIDEV_TYPE_COUNT_] = {
-        [AIDEV_TYPE_NONE] = 1, [AIDEV_TYPE_I8] = 1,  [AIDEV_TYPE_U8] = 1,
-        [AIDEV_TYPE_I16] = 2,  [AIDEV_TYPE_U16] = 2, [AIDEV_TYPE_I32] = 4,
-        [AIDEV_TYPE_U32] = 4,  [AIDEV_TYPE_I64] = 8, [AIDEV_TYPE_U64] = 8,
-        [AIDEV_TYPE_F16] = 2,  [AIDEV_TYPE_F32] = 4, [AIDEV_TYPE_F64] = 8,
-    };
-    return (unsigned)type < AIDEV_TYPE_COUNT_ ? sizes[type] : 0;
+    return aidev_type_bytes(type);
 }
 
 AIDEV_API const char *aidev_type_name(aidev_type type)

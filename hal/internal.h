@@ -33,7 +33,36 @@ aidev_status aidev_error(aidev_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 aidev_status aidev_errorv(aidev_status status, const char *fmt, va_list ap);
 /* Clears the thread's message: every API entry starts with it. */
+/* aidev_type_size() in the caller (the dispatch check asks it per
+ * argument): 0 for an unknown type. */
+static inline size_t aidev_type_bytes(aidev_type type)
+{
+    switch (type) {
+    case AIDEV_TYPE_NONE:
+    case AIDEV_TYPE_I8:
+    case AIDEV_TYPE_U8:
+        return 1;
+    case AIDEV_TYPE_I16:
+    case AIDEV_TYPE_U16:
+    case AIDEV_TYPE_F16:
+        return 2;
+    case AIDEV_TYPE_I32:
+    case AIDEV_TYPE_U32:
+    case AIDEV_TYPE_F32:
+        return 4;
+    case AIDEV_TYPE_I64:
+    case AIDEV_TYPE_U64:
+    case AIDEV_TYPE_F64:
+        return 8;
+    default:
+        return 0;
+    }
+}
+
 void aidev_error_clear(void);
+/* The calling thread's message buffer: a hot path that clears and tests
+ * the message several times reaches the thread-local storage once. */
+char *aidev_error_buffer(void);
 /* The thread's message buffer (for prefixing a backend's message). */
 const char *aidev_error_message(void);
 
@@ -141,6 +170,7 @@ typedef struct aidev_kernel_obj {
     uint32_t library_index;
     aidev_kernel_expr *counts;     /* per argument (buffers), factor_count 0: none */
     aidev_kernel_expr grid[3];
+    bool grid_exprs;               /* any grid[] has factors */
     void *native;
 } aidev_kernel_obj;
 
@@ -218,6 +248,10 @@ typedef struct aidev_queue_obj {
     struct aidev_pending_command *held_head, *held_tail;
     bool draining;
     bool drain_again;
+    /* |held_head| or |draining|, stored under |hold_lock| whenever either
+     * changes: an enqueue that reads it clear goes straight to the backend
+     * without taking the lock (nothing is held before it). */
+    atomic_bool hold_busy;
     /* Commands handed to the backend in the queue's order, and their count
      * when the last hal op ended (under hold_lock): equal means the backend
      * has nothing of this queue outstanding. */

@@ -250,8 +250,10 @@ static aidev_status kernel_make(aidev_device_obj *dev, uint32_t library_index,
     for (uint32_t i = 0; i < desc->arg_count && st == AIDEV_SUCCESS; i++)
         if (desc->args[i].kind == AIDEV_ARG_BUFFER)
             st = parse_expr(desc, desc->args[i].count, "count", &k->counts[i]);
-    for (int i = 0; i < 3 && st == AIDEV_SUCCESS; i++)
+    for (int i = 0; i < 3 && st == AIDEV_SUCCESS; i++) {
         st = parse_expr(desc, desc->grid[i], "grid", &k->grid[i]);
+        k->grid_exprs |= k->grid[i].factor_count != 0;
+    }
     if (st != AIDEV_SUCCESS) {
         aidev_kernel_unref(k);
         return st;
@@ -430,8 +432,15 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
                                    "kernel '%s': argument %u '%s' must be a %s scalar, got %s",
                                    d->name, i, want->name, aidev_type_name(want->type),
                                    aidev_type_name(got->type));
+            /* The value's own bytes, the rest zero (fixed-size copies: a
+             * call to memcpy per scalar showed in the profile). */
             memset(&resolved[i].u, 0, sizeof resolved[i].u);
-            memcpy(&resolved[i].u, &got->u, aidev_type_size(want->type));
+            switch (aidev_type_bytes(want->type)) {
+            case 1: memcpy(&resolved[i].u, &got->u, 1); break;
+            case 2: memcpy(&resolved[i].u, &got->u, 2); break;
+            case 4: memcpy(&resolved[i].u, &got->u, 4); break;
+            default: memcpy(&resolved[i].u, &got->u, 8); break;
+            }
             continue;
         }
         aidev_buffer_obj *b;
@@ -462,8 +471,8 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
             return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
                                "%s: offset %llu is past the end of the buffer (%llu bytes)",
                                WHAT(), (unsigned long long)offset, (unsigned long long)b->size);
-        size_t esize = aidev_type_size(want->type);
-        if (offset % esize)
+        size_t esize = aidev_type_bytes(want->type);
+        if (offset & (esize - 1)) /* sizes are powers of two */
             return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
                                "%s: offset %llu is not a multiple of the %s element size %zu",
                                WHAT(), (unsigned long long)offset, aidev_type_name(want->type),
@@ -490,24 +499,30 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
 #undef WHAT
     }
 
-    for (int dim = 0; dim < 3; dim++) {
-        uint64_t need = 1;
-        if (k->grid[dim].factor_count && !eval_expr(&k->grid[dim], args, &need))
-            need = UINT64_MAX;
-        if (user_grid) {
-            grid[dim] = user_grid[dim];
-            if (grid[dim] && need > grid[dim])
-                return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
-                                   "kernel '%s': grid[%d] = %u is smaller than %s = %llu that "
-                                   "the kernel needs",
-                                   d->name, dim, grid[dim], d->grid[dim] ? d->grid[dim] : "1",
-                                   (unsigned long long)need);
-        } else {
-            if (need > UINT32_MAX)
-                return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
-                                   "kernel '%s': grid[%d] = %s = %llu is above 2^32-1", d->name,
-                                   dim, d->grid[dim], (unsigned long long)need);
-            grid[dim] = (uint32_t)need;
+    if (user_grid && !k->grid_exprs) {
+        /* No grid expressions: each dimension needs 1, which any given
+         * size satisfies (0 runs nothing). */
+        memcpy(grid, user_grid, 3 * sizeof grid[0]);
+    } else {
+        for (int dim = 0; dim < 3; dim++) {
+            uint64_t need = 1;
+            if (k->grid[dim].factor_count && !eval_expr(&k->grid[dim], args, &need))
+                need = UINT64_MAX;
+            if (user_grid) {
+                grid[dim] = user_grid[dim];
+                if (grid[dim] && need > grid[dim])
+                    return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
+                                       "kernel '%s': grid[%d] = %u is smaller than %s = %llu "
+                                       "that the kernel needs",
+                                       d->name, dim, grid[dim], d->grid[dim] ? d->grid[dim] : "1",
+                                       (unsigned long long)need);
+            } else {
+                if (need > UINT32_MAX)
+                    return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
+                                       "kernel '%s': grid[%d] = %s = %llu is above 2^32-1",
+                                       d->name, dim, d->grid[dim], (unsigned long long)need);
+                grid[dim] = (uint32_t)need;
+            }
         }
     }
 
@@ -517,6 +532,19 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
         memcpy(wg, d->workgroup, sizeof d->workgroup);
         return AIDEV_SUCCESS;
     }
+    /* Every check of check_workgroup(), without a branch per check: it
+     * runs again only to say which failed. */
+    bool bad = false;
+    uint64_t total = 1;
+    for (int dim = 0; dim < 3; dim++) {
+        uint32_t w = user_wg[dim], fixed = d->workgroup[dim];
+        uint32_t max = dev->info->max_workgroup_dims[dim];
+        bad |= w == 0 || (fixed && w != fixed) || (max && w > max);
+        total *= w;
+        wg[dim] = w;
+    }
+    if (!bad && (!dev->info->max_workgroup_size || total <= dev->info->max_workgroup_size))
+        return AIDEV_SUCCESS;
     return check_workgroup(d, dev, user_wg, wg);
 }
 

@@ -185,6 +185,7 @@ static void queue_drain(aidev_queue_obj *q)
         return;
     }
     q->draining = true;
+    atomic_store_explicit(&q->hold_busy, true, memory_order_relaxed);
     do {
         q->drain_again = false;
         aidev_pending_command *p;
@@ -213,6 +214,9 @@ static void queue_drain(aidev_queue_obj *q)
         }
     } while (q->drain_again);
     q->draining = false;
+    /* Release: a lock-free reader that sees it clear also sees the
+     * submissions of the commands drained before. */
+    atomic_store_explicit(&q->hold_busy, q->held_head != NULL, memory_order_release);
     if (!q->held_head)
         pthread_cond_broadcast(&q->hold_drained);
     pthread_mutex_unlock(&q->hold_lock);
@@ -235,6 +239,7 @@ typedef struct enqueue_request {
     uint32_t wait_count;
     const aidev_event *wait_events;
     aidev_event *out_event;
+    char *error;              /* this thread's message (aidev_error_buffer) */
 } enqueue_request;
 
 static void host_callback_start(aidev_pending_command *p, void *state)
@@ -318,6 +323,7 @@ static aidev_status hold(enqueue_request *r, aidev_event_obj **waits, uint32_t p
     else
         q->held_head = p;
     q->held_tail = p;
+    atomic_store_explicit(&q->hold_busy, true, memory_order_relaxed);
     pthread_mutex_unlock(&q->hold_lock);
 
     for (uint32_t i = 0; i < pending; i++)
@@ -371,7 +377,11 @@ static void keepalive_done(aidev_backend_event *e, aidev_status status, void *us
     free(k);
 }
 
-static aidev_status enqueue(enqueue_request *r)
+/* Any command: waits resolved (held when the backend cannot wait on them),
+ * an event made when one is wanted, ops and scrubbed buffers kept. Out of
+ * line: its frame is large and the stream of plain commands needs none of
+ * it (enqueue). */
+static __attribute__((noinline)) aidev_status enqueue_general(enqueue_request *r)
 {
     aidev_queue_obj *q = r->queue;
     aidev_context_obj *ctx = q->obj.context;
@@ -459,13 +469,13 @@ static aidev_status enqueue(enqueue_request *r)
         atomic_fetch_add_explicit(&q->submits, 1, memory_order_relaxed);
         if (signal)
             aidev_backend_event_retain(signal);
-        aidev_error_clear();
+        r->error[0] = '\0';
         st = backend->vt.queue_submit(q->native, &r->cmd, pending,
                                       (aidev_backend_event *const *)waits, signal);
         if (st != AIDEV_SUCCESS) {
             if (signal)
                 aidev_backend_event_release(signal); /* the backend's, never taken */
-            if (!aidev_error_message()[0])
+            if (!r->error[0])
                 aidev_error(st, "backend '%s': queue_submit failed", backend->name);
         }
     }
@@ -492,6 +502,29 @@ out:
         r->op.destroy(r->op.state);
     if (waits != small)
         free(waits);
+    return st;
+}
+
+/* The stream of plain commands: no waits, no event for the caller, nothing
+ * the hal runs or must keep, no trace or probe to feed, and nothing held
+ * before it on the queue (read without the hold lock: hold_busy is stored
+ * under it at every change, and a command held or drained before this
+ * enqueue began is seen). What enqueue_general does in that case, without
+ * its frame, its wait list and the lock. */
+static aidev_status enqueue(enqueue_request *r)
+{
+    aidev_queue_obj *q = r->queue;
+    if (r->wait_count || r->out_event || r->has_op || aidev_trace_enabled() ||
+        AIDEV_PROBE_ENABLED(complete) || needs_keepalive(r) ||
+        atomic_load_explicit(&q->hold_busy, memory_order_acquire))
+        return enqueue_general(r);
+    AIDEV_PROBE4(submit, q->id, (int)r->kind, r->bytes, q->device->index);
+    const aidev_registry_backend *backend = q->device->backend;
+    atomic_fetch_add_explicit(&q->submits, 1, memory_order_relaxed);
+    r->error[0] = '\0';
+    aidev_status st = backend->vt.queue_submit(q->native, &r->cmd, 0, NULL, NULL);
+    if (st != AIDEV_SUCCESS && !r->error[0])
+        aidev_error(st, "backend '%s': queue_submit failed", backend->name);
     return st;
 }
 
@@ -529,12 +562,13 @@ static aidev_status check_range(const aidev_buffer_obj *b, const char *what, uin
 /* Enqueue calls                                                            */
 /* ------------------------------------------------------------------------ */
 
-static aidev_status begin(aidev_queue h, aidev_event *out_event, enqueue_request *r,
-                          uint32_t wait_count, const aidev_event *wait_events)
+/* A request for queue |q| with nothing in it yet. */
+static void request_init(enqueue_request *r, aidev_queue_obj *q, char *error,
+                         aidev_event *out_event, uint32_t wait_count,
+                         const aidev_event *wait_events)
 {
-    aidev_error_clear();
-    if (out_event)
-        *out_event = NULL;
+    r->queue = q;
+    r->error = error;
     /* Not the whole request: its buffer array is only read up to
      * buffer_count. */
     memset(&r->cmd, 0, sizeof r->cmd);
@@ -547,7 +581,19 @@ static aidev_status begin(aidev_queue h, aidev_event *out_event, enqueue_request
     r->wait_count = wait_count;
     r->wait_events = wait_events;
     r->out_event = out_event;
-    return aidev_lookup_queue(h, "queue", &r->queue);
+}
+
+static aidev_status begin(aidev_queue h, aidev_event *out_event, enqueue_request *r,
+                          uint32_t wait_count, const aidev_event *wait_events)
+{
+    char *error = aidev_error_buffer();
+    error[0] = '\0';
+    if (out_event)
+        *out_event = NULL;
+    aidev_queue_obj *q;
+    aidev_status st = aidev_lookup_queue(h, "queue", &q);
+    request_init(r, q, error, out_event, wait_count, wait_events);
+    return st;
 }
 
 AIDEV_API aidev_status aidev_enqueue_write(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
@@ -713,35 +759,76 @@ AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue, aidev_host
     return enqueue(&r);
 }
 
+/* A dispatch that waits on nothing, signals nothing, names no buffer the
+ * hal keeps (AIDEV_BUFFER_ZERO_ON_FREE), on a queue with nothing held, and
+ * no trace or probe to feed: what enqueue() does for it, without building
+ * the request. */
+static bool dispatch_is_plain(const aidev_queue_obj *q, uint32_t wait_count,
+                              const aidev_event *out_event, const uint32_t g[3],
+                              aidev_buffer_obj *const *buffers, uint32_t arg_count)
+{
+    if (wait_count || out_event || !g[0] || !g[1] || !g[2] || aidev_trace_enabled() ||
+        AIDEV_PROBE_ENABLED(complete) || atomic_load_explicit(&q->hold_busy, memory_order_acquire))
+        return false;
+    for (uint32_t i = 0; i < arg_count; i++)
+        if (buffers[i] && (buffers[i]->flags & AIDEV_BUFFER_ZERO_ON_FREE))
+            return false;
+    return true;
+}
+
 AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel kernel,
                                               const uint32_t grid[3], const uint32_t workgroup[3],
                                               uint32_t arg_count, const aidev_arg *args,
                                               uint32_t wait_count, const aidev_event *wait_events,
                                               aidev_event *out_event)
 {
-    enqueue_request r;
-    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    char *error = aidev_error_buffer();
+    error[0] = '\0';
+    if (out_event)
+        *out_event = NULL;
+    aidev_queue_obj *q;
     aidev_kernel_obj *k;
+    aidev_status st = aidev_lookup_queue(queue, "queue", &q);
     if (st == AIDEV_SUCCESS)
         st = aidev_lookup_kernel(kernel, "kernel", &k);
-    if (st == AIDEV_SUCCESS && k->obj.context != r.queue->obj.context)
+    if (st == AIDEV_SUCCESS && k->obj.context != q->obj.context)
         st = aidev_error(AIDEV_ERROR_INVALID_HANDLE, "kernel: belongs to another context");
     if (st != AIDEV_SUCCESS)
         return st;
 
     aidev_backend_arg resolved[AIDEV_MAX_KERNEL_ARGS];
+    aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
     uint32_t g[3], wg[3];
     if (arg_count > AIDEV_MAX_KERNEL_ARGS)
         return aidev_error(AIDEV_ERROR_KERNEL_ARGS, "kernel '%s': %u arguments given, it takes %u",
                            k->desc->name, arg_count, k->desc->arg_count);
-    st = aidev_kernel_check_args(k, r.queue->device, arg_count, args, grid, workgroup, resolved,
-                                 r.buffers, g, wg);
+    st = aidev_kernel_check_args(k, q->device, arg_count, args, grid, workgroup, resolved,
+                                 buffers, g, wg);
     if (st != AIDEV_SUCCESS)
         return st;
-    for (uint32_t i = 0; i < arg_count; i++)
-        if (r.buffers[i])
-            r.buffers[r.buffer_count++] = r.buffers[i];
+    const aidev_backend_command cmd = {
+        .type = AIDEV_COMMAND_DISPATCH,
+        .u.dispatch = {.kernel = k->native,
+                       .grid = {g[0], g[1], g[2]},
+                       .workgroup = {wg[0], wg[1], wg[2]},
+                       .arg_count = arg_count,
+                       .args = resolved}};
+    if (dispatch_is_plain(q, wait_count, out_event, g, buffers, arg_count)) {
+        AIDEV_PROBE4(submit, q->id, (int)AIDEV_CMD_DISPATCH, (uint64_t)0, q->device->index);
+        const aidev_registry_backend *backend = q->device->backend;
+        atomic_fetch_add_explicit(&q->submits, 1, memory_order_relaxed);
+        st = backend->vt.queue_submit(q->native, &cmd, 0, NULL, NULL);
+        if (st != AIDEV_SUCCESS && !error[0])
+            aidev_error(st, "backend '%s': queue_submit failed", backend->name);
+        return st;
+    }
 
+    /* Anything else goes the common way (enqueue()). */
+    enqueue_request r;
+    request_init(&r, q, error, out_event, wait_count, wait_events);
+    for (uint32_t i = 0; i < arg_count; i++)
+        if (buffers[i])
+            r.buffers[r.buffer_count++] = buffers[i];
     r.kind = AIDEV_CMD_DISPATCH;
     r.kernel = k;
     if (g[0] == 0 || g[1] == 0 || g[2] == 0) {
@@ -751,12 +838,7 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel ke
         r.kernel = NULL;
         return enqueue(&r);
     }
-    r.cmd.type = AIDEV_COMMAND_DISPATCH;
-    r.cmd.u.dispatch.kernel = k->native;
-    memcpy(r.cmd.u.dispatch.grid, g, sizeof g);
-    memcpy(r.cmd.u.dispatch.workgroup, wg, sizeof wg);
-    r.cmd.u.dispatch.arg_count = arg_count;
-    r.cmd.u.dispatch.args = resolved;
+    r.cmd = cmd;
     return enqueue(&r);
 }
 

@@ -364,7 +364,7 @@ static aidev_status ocl_device_open(void *backend, uint32_t index, void **out_de
     if (!dev->context)
         st = ocl_fail("clCreateContext", err, NULL);
     if (st == AIDEV_SUCCESS)
-        st = ocl_cl_queue_create(dev, AIDEV_QUEUE_PRIORITY_NORMAL, &dev->service);
+        st = ocl_cl_queue_create(dev, AIDEV_QUEUE_PRIORITY_NORMAL, true, &dev->service);
     if (st == AIDEV_SUCCESS)
         st = ocl_clock_calibrate(dev);
     if (st != AIDEV_SUCCESS) {

@@ -239,7 +239,7 @@ void ocl_event_attach(ocl_queue *q, ocl_completion *c, aidev_backend_event *sign
     }
     /* Someone may wait on the event: the command must reach the device
      * without a clFinish (GPU drivers batch otherwise). */
-    ocl.clFlush(q->queue);
+    ocl.clFlush(ocl_queue_target(q));
 }
 
 /* Takes off the list, under the lock, the commands that failed and whose

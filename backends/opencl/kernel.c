@@ -420,6 +420,7 @@ void ocl_kernel_destroy(void *device, void *kernel)
  * makes the event. */
 typedef struct launch {
     ocl_queue *q;
+    cl_command_queue cq;           /* every command of the launch goes here */
     const aidev_backend_arg *args; /* the dispatch's */
     const ocl_wait_list *waits;
     bool waits_taken;
@@ -468,7 +469,7 @@ static aidev_status stage(launch *l, const ocl_kernel *k, uint32_t i, const ocl_
     cl_uint n;
     const cl_event *events;
     take_waits(l, &n, &events);
-    cl_int err = ocl.clEnqueueCopyBuffer(l->q->queue, b->mem, staging, offset, 0, touched, n,
+    cl_int err = ocl.clEnqueueCopyBuffer(l->cq, b->mem, staging, offset, 0, touched, n,
                                          events, NULL);
     if (err != CL_SUCCESS)
         return ocl_fail("clEnqueueCopyBuffer", err, "staging argument %u of kernel '%s'", i,
@@ -592,20 +593,25 @@ static void items_workgroup(const ocl_kernel *k, const aidev_backend_command *cm
     local[1] = local[2] = 1;
 }
 
+/* The failure of clEnqueueNDRangeKernel, with the launch's geometry. */
+static aidev_status ndrange_failed(const ocl_kernel *k, cl_int err, cl_uint dims,
+                                   const size_t global[3], const size_t local[3])
+{
+    return ocl_fail("clEnqueueNDRangeKernel", err,
+                    "kernel '%s', global %zu x %zu x %zu, local %zu x %zu x %zu", k->name,
+                    global[0], dims > 1 ? global[1] : 1, dims > 2 ? global[2] : 1, local[0],
+                    dims > 1 ? local[1] : 1, dims > 2 ? local[2] : 1);
+}
+
 static aidev_status run_ndrange(launch *l, ocl_kernel *k, cl_uint dims, const size_t global[3],
                                 const size_t local[3], cl_event *ev)
 {
     cl_uint n;
     const cl_event *events;
     take_waits(l, &n, &events);
-    cl_int err = ocl.clEnqueueNDRangeKernel(l->q->queue, k->kernel, dims, NULL, global, local, n,
+    cl_int err = ocl.clEnqueueNDRangeKernel(l->cq, k->kernel, dims, NULL, global, local, n,
                                             events, ev);
-    if (err != CL_SUCCESS)
-        return ocl_fail("clEnqueueNDRangeKernel", err,
-                        "kernel '%s', global %zu x %zu x %zu, local %zu x %zu x %zu", k->name,
-                        global[0], dims > 1 ? global[1] : 1, dims > 2 ? global[2] : 1, local[0],
-                        dims > 1 ? local[1] : 1, dims > 2 ? local[2] : 1);
-    return AIDEV_SUCCESS;
+    return err == CL_SUCCESS ? AIDEV_SUCCESS : ndrange_failed(k, err, dims, global, local);
 }
 
 static aidev_status launch_items(launch *l, ocl_kernel *k, const aidev_backend_command *cmd,
@@ -692,25 +698,58 @@ static aidev_status launch_reduce(launch *l, ocl_kernel *k, const aidev_backend_
     return st;
 }
 
-aidev_status ocl_kernel_enqueue(ocl_queue *q, void *kernel, const aidev_backend_command *cmd,
-                                const ocl_wait_list *waits, cl_event *out_event)
+/* Whether |k| already holds every argument of |cmd| (buffers at offset 0,
+ * scalars) and launches it with the last geometry: the dispatch is then
+ * the enqueue alone. Under |k->lock|. */
+static bool launch_is_repeat(const ocl_kernel *k, const aidev_backend_command *cmd)
 {
-    ocl_kernel *k = kernel;
+    if (k->launch == AIDEV_LAUNCH_REDUCE || !k->geometry_valid ||
+        memcmp(k->last_grid, cmd->u.dispatch.grid, sizeof k->last_grid) != 0 ||
+        memcmp(k->last_workgroup, cmd->u.dispatch.workgroup, sizeof k->last_workgroup) != 0)
+        return false;
+    const aidev_backend_arg *args = cmd->u.dispatch.args;
+    for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++) {
+        const arg_cache *c = &k->cache[i];
+        const aidev_backend_arg *a = &args[i];
+        if (!c->valid)
+            return false;
+        if (a->kind == AIDEV_ARG_BUFFER) {
+            const ocl_buffer *b = a->u.buffer.buffer;
+            if (a->u.buffer.offset != 0 || c->value != b->id)
+                return false;
+        } else if (memcmp(&c->value, a->u.bytes, c->size) != 0) {
+            /* (The signature fixes the scalar's type, so its size is the
+             * cached one; the cache holds its bytes first.) */
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Any dispatch: arguments set, staged or cut into sub-buffers, geometry
+ * computed, passes for REDUCE. Called with |k->lock|, which it releases.
+ * Out of line: its frame is large, and the repeat path needs none of it. */
+static __attribute__((noinline)) aidev_status launch_general(ocl_queue *q, cl_command_queue cq,
+                                                             ocl_kernel *k,
+                                                             const aidev_backend_command *cmd,
+                                                             const ocl_wait_list *waits,
+                                                             cl_event *out_event)
+{
     /* Not zeroed as a whole: its arrays are large and mostly unused. */
     launch l;
     l.q = q;
+    l.cq = cq;
     l.args = cmd->u.dispatch.args;
     l.waits = waits;
     l.waits_taken = false;
     l.temp_count = 0;
     l.copy_back_count = 0;
-    pthread_mutex_lock(&k->lock);
     aidev_status st = k->launch == AIDEV_LAUNCH_REDUCE ? launch_reduce(&l, k, cmd, out_event)
                                                        : launch_items(&l, k, cmd, out_event);
     /* Staged writable ranges go back after the kernel, in order. */
     for (uint32_t i = 0; st == AIDEV_SUCCESS && i < l.copy_back_count; i++) {
         bool last = i + 1 == l.copy_back_count;
-        cl_int err = ocl.clEnqueueCopyBuffer(q->queue, l.copy_back[i].staging, l.copy_back[i].dst,
+        cl_int err = ocl.clEnqueueCopyBuffer(cq, l.copy_back[i].staging, l.copy_back[i].dst,
                                              0, l.copy_back[i].offset, l.copy_back[i].size, 0,
                                              NULL, last ? out_event : NULL);
         if (err != CL_SUCCESS)
@@ -724,5 +763,23 @@ aidev_status ocl_kernel_enqueue(ocl_queue *q, void *kernel, const aidev_backend_
     /* The commands hold the temporaries as long as they need them. */
     for (uint32_t i = 0; i < l.temp_count; i++)
         ocl.clReleaseMemObject(l.temps[i]);
+    return st;
+}
+
+aidev_status ocl_kernel_enqueue(ocl_queue *q, cl_command_queue cq, void *kernel,
+                                const aidev_backend_command *cmd, const ocl_wait_list *waits,
+                                cl_event *out_event)
+{
+    ocl_kernel *k = kernel;
+    pthread_mutex_lock(&k->lock);
+    if (waits->count != 0 || !launch_is_repeat(k, cmd))
+        return launch_general(q, cq, k, cmd, waits, out_event);
+    /* A stream of like dispatches: nothing to set, stage or compute. */
+    cl_int err = ocl.clEnqueueNDRangeKernel(cq, k->kernel, k->last_dims, NULL,
+                                            k->last_global, k->last_local, 0, NULL, out_event);
+    aidev_status st = AIDEV_SUCCESS;
+    if (err != CL_SUCCESS)
+        st = ndrange_failed(k, err, k->last_dims, k->last_global, k->last_local);
+    pthread_mutex_unlock(&k->lock);
     return st;
 }

@@ -207,7 +207,18 @@ void ocl_completions_release(ocl_queue *q);
 
 struct ocl_queue {
     ocl_device *dev;
-    cl_command_queue queue;
+    /* Where commands go: |untimed|, made without profiling, until the
+     * first command that signals an aidev event (whose times come from
+     * the profiling counters); |timed| from then on, for good (queue.c).
+     * Read without a lock: see ocl_queue_target() and the switch. */
+    _Atomic(cl_command_queue) queue;
+    cl_command_queue untimed;
+    cl_command_queue timed;     /* NULL until the switch (under |switch_lock|) */
+    /* No timed queue could be made: none is tried again. Read without
+     * the lock by submits that signal, written under it. */
+    atomic_bool timed_failed;
+    pthread_mutex_t switch_lock;
+    aidev_queue_priority priority;
     /* Commands with an aidev event whose completion has not been delivered
      * yet (event.c). finish() waits for them, so every event is complete
      * when it returns. Under |lock|. */
@@ -228,10 +239,16 @@ struct ocl_queue {
     uint64_t covered;
 };
 
-/* An in-order cl_command_queue with profiling, and |priority| where the
- * device has cl_khr_priority_hints. */
-aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority,
+/* An in-order cl_command_queue, with profiling when |profiling|, and
+ * |priority| where the device has cl_khr_priority_hints. */
+aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority, bool profiling,
                                  cl_command_queue *out);
+/* The cl_command_queue that commands of |q| go to now; NULL while the
+ * queue switches (see queue.c). */
+static inline cl_command_queue ocl_queue_target(ocl_queue *q)
+{
+    return atomic_load_explicit(&q->queue, memory_order_acquire);
+}
 aidev_status ocl_queue_create(void *device, aidev_queue_priority priority, void **out_queue);
 void ocl_queue_destroy(void *queue);
 aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
@@ -246,10 +263,11 @@ aidev_status ocl_queue_flush(void *queue);
 aidev_status ocl_kernel_create(void *device, const aidev_backend_kernel_source *src,
                                void **out_kernel);
 void ocl_kernel_destroy(void *device, void *kernel);
-/* Enqueues a dispatch on |q|; |out_event| (may be NULL) gets the event of
- * its last command. */
-aidev_status ocl_kernel_enqueue(ocl_queue *q, void *kernel, const aidev_backend_command *cmd,
-                                const ocl_wait_list *waits, cl_event *out_event);
+/* Enqueues a dispatch on |cq|, the target of |q|; |out_event| (may be
+ * NULL) gets the event of its last command. */
+aidev_status ocl_kernel_enqueue(ocl_queue *q, cl_command_queue cq, void *kernel,
+                                const aidev_backend_command *cmd, const ocl_wait_list *waits,
+                                cl_event *out_event);
 void ocl_device_release_programs(ocl_device *dev);
 
 /* ------------------------------------------------------------------------ */

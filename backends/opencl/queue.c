@@ -1,6 +1,6 @@
 /*
- * queue.c - queues: each aidev queue is one in-order cl_command_queue with
- * profiling on, and each command one enqueue on it.
+ * queue.c - queues: each aidev queue is an in-order cl_command_queue, and
+ * each command one enqueue on it.
  *
  * A cl_event is asked for only when the command has an aidev event to
  * signal, so back-to-back commands without events cost the driver nothing
@@ -9,6 +9,26 @@
  * complete: libaidev holds them (this backend does not set
  * AIDEV_BACKEND_CAP_ANY_WAIT), so a wait list holds only events of this
  * device, which carry their cl_event.
+ *
+ * Profiling. An aidev event carries the device's start and end times,
+ * which OpenCL gives only on a queue made with CL_QUEUE_PROFILING_ENABLE;
+ * and such a queue times every command, asked or not (PoCL reads the clock
+ * four times per command, and a stream of empty dispatches ran ~10% slower
+ * for it). So a queue starts without profiling (|untimed|) and moves, for
+ * good, to a queue with it (|timed|) at its first command that signals an
+ * event, on a device whose profiling clock aidev can use:
+ *   - the switch (under |switch_lock|) makes the timed queue, sets the
+ *     target to NULL (enqueues that see it wait on the lock), enqueues a
+ *     marker at the end of the untimed queue and, first on the timed
+ *     queue, a marker that waits on it, then sets the target to the timed
+ *     queue: what the timed queue runs comes after everything enqueued on
+ *     the untimed one before the switch;
+ *   - an enqueue that took the untimed queue as its target looks at the
+ *     target again after its enqueue: when it changed, its command may have
+ *     landed after that marker, so it adds a marker of its own and has the
+ *     timed queue wait on that too (order_after_untimed), before it
+ *     returns. (When it did not change, the switch's marker is enqueued
+ *     after this command: the driver's queue lock orders them.)
  */
 #include <stdlib.h>
 #include <time.h>
@@ -28,14 +48,15 @@ static cl_queue_properties priority_hint(aidev_queue_priority priority)
     }
 }
 
-aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority,
+aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority, bool profiling,
                                  cl_command_queue *out)
 {
     const ocl_device_desc *d = dev->desc;
+    cl_command_queue_properties flags = profiling ? CL_QUEUE_PROFILING_ENABLE : 0;
     cl_int err;
     cl_command_queue q;
     if (d->version >= 20 && d->platform_version >= 20 && ocl.clCreateCommandQueueWithProperties) {
-        cl_queue_properties props[5] = {CL_QUEUE_PROPERTIES, CL_QUEUE_PROFILING_ENABLE, 0};
+        cl_queue_properties props[5] = {CL_QUEUE_PROPERTIES, flags, 0};
         if (d->priority_hints) {
             props[2] = CL_QUEUE_PRIORITY_KHR;
             props[3] = priority_hint(priority);
@@ -45,7 +66,7 @@ aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority,
         if (!q)
             return ocl_fail("clCreateCommandQueueWithProperties", err, NULL);
     } else {
-        q = ocl.clCreateCommandQueue(dev->context, dev->id, CL_QUEUE_PROFILING_ENABLE, &err);
+        q = ocl.clCreateCommandQueue(dev->context, dev->id, flags, &err);
         if (!q)
             return ocl_fail("clCreateCommandQueue", err, NULL);
     }
@@ -59,12 +80,15 @@ aidev_status ocl_queue_create(void *device, aidev_queue_priority priority, void 
     ocl_queue *q = calloc(1, sizeof *q);
     if (!q)
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    aidev_status st = ocl_cl_queue_create(dev, priority, &q->queue);
+    aidev_status st = ocl_cl_queue_create(dev, priority, false, &q->untimed);
     if (st != AIDEV_SUCCESS) {
         free(q);
         return st;
     }
     q->dev = dev;
+    q->priority = priority;
+    atomic_init(&q->queue, q->untimed);
+    pthread_mutex_init(&q->switch_lock, NULL);
     pthread_mutex_init(&q->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -78,18 +102,99 @@ aidev_status ocl_queue_create(void *device, aidev_queue_priority priority, void 
 void ocl_queue_destroy(void *queue)
 {
     ocl_queue *q = queue;
-    ocl.clReleaseCommandQueue(q->queue);
+    if (q->timed)
+        ocl.clReleaseCommandQueue(q->timed);
+    ocl.clReleaseCommandQueue(q->untimed);
     ocl_completions_release(q);
     pthread_cond_destroy(&q->idle);
     pthread_mutex_destroy(&q->lock);
+    pthread_mutex_destroy(&q->switch_lock);
     free(q);
+}
+
+/* The target, waiting for a switch in progress to end. */
+static cl_command_queue target_of(ocl_queue *q)
+{
+    cl_command_queue cq = ocl_queue_target(q);
+    if (!cq) {
+        pthread_mutex_lock(&q->switch_lock);
+        cq = ocl_queue_target(q);
+        pthread_mutex_unlock(&q->switch_lock);
+    }
+    return cq;
+}
+
+/* Moves |q| to a queue with profiling (see the top of the file); on
+ * failure it stays untimed for good, and its events carry the host times
+ * libaidev takes. */
+static void switch_to_timed(ocl_queue *q)
+{
+    pthread_mutex_lock(&q->switch_lock);
+    if (q->timed || atomic_load_explicit(&q->timed_failed, memory_order_relaxed)) {
+        pthread_mutex_unlock(&q->switch_lock);
+        return;
+    }
+    cl_command_queue timed;
+    cl_event end = NULL;
+    aidev_status st = ocl_cl_queue_create(q->dev, q->priority, true, &timed);
+    if (st == AIDEV_SUCCESS) {
+        atomic_store_explicit(&q->queue, NULL, memory_order_seq_cst);
+        cl_int err = ocl.clEnqueueMarkerWithWaitList(q->untimed, 0, NULL, &end);
+        if (err == CL_SUCCESS)
+            err = ocl.clEnqueueMarkerWithWaitList(timed, 1, &end, NULL);
+        if (err != CL_SUCCESS) {
+            st = ocl_fail("clEnqueueMarkerWithWaitList", err, "switching a queue to profiling");
+            ocl.clFinish(q->untimed); /* nothing was enqueued on |timed| */
+            ocl.clReleaseCommandQueue(timed);
+        }
+        if (end)
+            ocl.clReleaseEvent(end);
+    }
+    if (st == AIDEV_SUCCESS) {
+        ocl.clFlush(q->untimed);
+        q->timed = timed;
+        atomic_store_explicit(&q->queue, timed, memory_order_release);
+    } else {
+        atomic_store_explicit(&q->timed_failed, true, memory_order_relaxed);
+        atomic_store_explicit(&q->queue, q->untimed, memory_order_release);
+        aidev_backend_debug("opencl", "%s: no queue with profiling (%s): event times are host "
+                            "times", q->dev->desc->info.name, aidev_last_error());
+        /* The command goes on: it leaves no message behind. */
+        aidev_backend_set_error(AIDEV_SUCCESS, "%s", "");
+    }
+    pthread_mutex_unlock(&q->switch_lock);
+}
+
+/* A command just enqueued on the untimed queue while |q| switched may have
+ * landed after the switch's marker: the timed queue waits for it too. */
+static void order_after_untimed(ocl_queue *q)
+{
+    pthread_mutex_lock(&q->switch_lock);
+    cl_event end;
+    if (q->timed &&
+        ocl.clEnqueueMarkerWithWaitList(q->untimed, 0, NULL, &end) == CL_SUCCESS) {
+        if (ocl.clEnqueueMarkerWithWaitList(q->timed, 1, &end, NULL) != CL_SUCCESS)
+            ocl.clWaitForEvents(1, &end); /* never seen; order it the slow way */
+        ocl.clReleaseEvent(end);
+        ocl.clFlush(q->untimed);
+    }
+    pthread_mutex_unlock(&q->switch_lock);
+}
+
+/* After an enqueue on |cq|: keeps the queue's order across a switch. */
+static inline void after_enqueue(ocl_queue *q, cl_command_queue cq)
+{
+    if (cq == q->untimed && ocl_queue_target(q) != cq)
+        order_after_untimed(q);
 }
 
 aidev_status ocl_queue_finish(void *queue)
 {
     ocl_queue *q = queue;
     uint64_t unsignaled = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
-    cl_int err = ocl.clFinish(q->queue);
+    /* The timed queue's work waits on the untimed queue's (see the top of
+     * the file): finishing the target finishes both. */
+    cl_int err = ocl.clFinish(target_of(q));
     if (err != CL_SUCCESS)
         return ocl_fail("clFinish", err, NULL);
     /* The driver may run completion callbacks after clFinish returns; the
@@ -101,7 +206,10 @@ aidev_status ocl_queue_finish(void *queue)
 aidev_status ocl_queue_flush(void *queue)
 {
     ocl_queue *q = queue;
-    cl_int err = ocl.clFlush(q->queue);
+    cl_command_queue cq = target_of(q);
+    cl_int err = ocl.clFlush(cq);
+    if (err == CL_SUCCESS && cq != q->untimed)
+        err = ocl.clFlush(q->untimed);
     return err == CL_SUCCESS ? AIDEV_SUCCESS : ocl_fail("clFlush", err, NULL);
 }
 
@@ -110,10 +218,9 @@ aidev_status ocl_queue_flush(void *queue)
 /* ------------------------------------------------------------------------ */
 
 /* Enqueues |cmd| and names the call in |*call|. */
-static aidev_status enqueue(ocl_queue *q, const aidev_backend_command *cmd,
+static aidev_status enqueue(ocl_queue *q, cl_command_queue cq, const aidev_backend_command *cmd,
                             const ocl_wait_list *w, cl_event *ev, const char **call)
 {
-    cl_command_queue cq = q->queue;
     cl_int err;
     switch (cmd->type) {
     case AIDEV_COMMAND_WRITE: {
@@ -158,7 +265,7 @@ static aidev_status enqueue(ocl_queue *q, const aidev_backend_command *cmd,
         break;
     case AIDEV_COMMAND_DISPATCH:
         *call = "clEnqueueNDRangeKernel";
-        return ocl_kernel_enqueue(q, cmd->u.dispatch.kernel, cmd, w, ev);
+        return ocl_kernel_enqueue(q, cq, cmd->u.dispatch.kernel, cmd, w, ev);
     case AIDEV_COMMAND_PREFETCH: {
         const ocl_buffer *b = cmd->u.prefetch.buffer;
         /* SVM migrates (OpenCL 2.1); anything else already is where the
@@ -213,20 +320,14 @@ static void count_unsignaled(ocl_queue *q)
     atomic_fetch_add_explicit(&q->unsignaled, 1, memory_order_release);
 }
 
-aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
-                              aidev_backend_event *const *waits, aidev_backend_event *signal)
+/* A command with waits or an event: its wait list collected, its
+ * completion prepared. Out of line: the stream of commands without either
+ * needs none of its frame. */
+static __attribute__((noinline)) aidev_status submit_with_events(
+    ocl_queue *q, const aidev_backend_command *cmd, uint32_t wait_count,
+    aidev_backend_event *const *waits, aidev_backend_event *signal)
 {
-    ocl_queue *q = queue;
     const char *call = "enqueue";
-    aidev_status st;
-    if (wait_count == 0 && !signal) {
-        /* The common case of a pipelined stream: nothing to collect. */
-        const ocl_wait_list none = {.events = NULL, .count = 0};
-        st = enqueue(q, cmd, &none, NULL, &call);
-        if (st == AIDEV_SUCCESS)
-            count_unsignaled(q);
-        return st;
-    }
     if (barrier_done_at_once(q, cmd, wait_count, signal))
         return AIDEV_SUCCESS;
     /* Everything that can fail comes before the enqueue: after it, the
@@ -235,14 +336,21 @@ aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     if (signal && !(done = ocl_completion_new()))
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     ocl_wait_list w;
-    st = ocl_waits_collect(q->dev, wait_count, waits, &w);
+    aidev_status st = ocl_waits_collect(q->dev, wait_count, waits, &w);
     if (st != AIDEV_SUCCESS) {
         free(done);
         return st;
     }
+    /* Its times come from the profiling counters, when the device's
+     * clock is usable: move to a timed queue first. */
+    if (signal && q->dev->has_clock && ocl_queue_target(q) == q->untimed &&
+        !atomic_load_explicit(&q->timed_failed, memory_order_relaxed))
+        switch_to_timed(q);
     uint64_t unsignaled_before = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
     cl_event ev = NULL;
-    st = enqueue(q, cmd, &w, signal ? &ev : NULL, &call);
+    cl_command_queue cq = target_of(q);
+    st = enqueue(q, cq, cmd, &w, signal ? &ev : NULL, &call);
+    after_enqueue(q, cq);
     ocl_waits_release(&w);
     if (st != AIDEV_SUCCESS) {
         free(done);
@@ -253,4 +361,22 @@ aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     else
         count_unsignaled(q);
     return AIDEV_SUCCESS;
+}
+
+aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
+                              aidev_backend_event *const *waits, aidev_backend_event *signal)
+{
+    ocl_queue *q = queue;
+    if (wait_count || signal)
+        return submit_with_events(q, cmd, wait_count, waits, signal);
+    /* The common case of a pipelined stream: nothing to collect (and no
+     * wait list to clear: it holds a 16-event array). */
+    static const ocl_wait_list none = {.events = NULL, .count = 0};
+    const char *call;
+    cl_command_queue cq = target_of(q);
+    aidev_status st = enqueue(q, cq, cmd, &none, NULL, &call);
+    after_enqueue(q, cq);
+    if (st == AIDEV_SUCCESS)
+        count_unsignaled(q);
+    return st;
 }

@@ -126,6 +126,9 @@ aidev_status vkb_batch_begin(vkb_queue *q, vkb_family fam)
     b->host_reads = false;
     b->watching = false;
     b->bound_pipeline = VK_NULL_HANDLE;
+    b->bound_layout = VK_NULL_HANDLE;
+    b->bound_desc_count = UINT32_MAX;
+    b->bound_push_size = 0;
     b->signal = NULL;
     b->timed = false;
     b->needs_completion = false;

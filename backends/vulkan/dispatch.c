@@ -157,7 +157,23 @@ static void push_args(const vkb_kernel *k, const aidev_backend_arg *args, uint8_
             memcpy(push + k->args[i].push_offset, &args[i].u, k->args[i].push_size);
 }
 
+/* Whether the command buffer already holds |count| buffers as |infos| and
+ * |size| bytes of push constants as |push|, set with |layout|. Another
+ * layout invalidates what the buffer holds: sets and push constants bound
+ * with one layout are not guaranteed to the pipelines of another. */
+static void bound_state_for(vkb_batch *b, VkPipelineLayout layout)
+{
+    if (b->bound_layout == layout)
+        return;
+    b->bound_layout = layout;
+    b->bound_desc_count = UINT32_MAX;
+    b->bound_push_size = 0;
+}
+
 /* Binds |count| buffers (by binding) and the push constants, then
+ * dispatches. What the command buffer already holds from the previous
+ * dispatch (pipeline, buffers, push constants) is not recorded again: a
+ * stream of dispatches of one kernel records little more than the
  * dispatches. */
 static aidev_status emit_dispatch(vkb_batch *b, vkb_kernel *k, VkPipeline pipeline,
                                   const bound_buffer *bufs, uint32_t count, const void *push,
@@ -165,38 +181,50 @@ static aidev_status emit_dispatch(vkb_batch *b, vkb_kernel *k, VkPipeline pipeli
 {
     vkb_device *dev = b->queue->dev;
     const vkb_device_fns *f = &dev->f;
-    VkDescriptorBufferInfo infos[AIDEV_MAX_KERNEL_ARGS];
-    VkWriteDescriptorSet writes[AIDEV_MAX_KERNEL_ARGS];
-    VkDescriptorSet set = VK_NULL_HANDLE;
-    if (count && !k->push_descriptors) {
-        aidev_status st = vkb_batch_descriptor_set(b, k->set_layout, count, &set);
-        if (st != AIDEV_SUCCESS)
-            return st;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        infos[i] = (VkDescriptorBufferInfo){bufs[i].vk, bufs[i].offset, bufs[i].range};
-        writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                                           .dstSet = set,
-                                           .dstBinding = i,
-                                           .descriptorCount = 1,
-                                           .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                           .pBufferInfo = &infos[i]};
+    bound_state_for(b, k->layout);
+    if (count) {
+        VkDescriptorBufferInfo infos[AIDEV_MAX_KERNEL_ARGS];
+        for (uint32_t i = 0; i < count; i++)
+            infos[i] = (VkDescriptorBufferInfo){bufs[i].vk, bufs[i].offset, bufs[i].range};
+        if (b->bound_desc_count != count || memcmp(b->bound_desc, infos, count * sizeof infos[0])) {
+            VkDescriptorSet set = VK_NULL_HANDLE;
+            if (!k->push_descriptors) {
+                aidev_status st = vkb_batch_descriptor_set(b, k->set_layout, count, &set);
+                if (st != AIDEV_SUCCESS)
+                    return st;
+            }
+            VkWriteDescriptorSet writes[AIDEV_MAX_KERNEL_ARGS];
+            for (uint32_t i = 0; i < count; i++)
+                writes[i] = (VkWriteDescriptorSet){
+                    .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                    .dstSet = set,
+                    .dstBinding = i,
+                    .descriptorCount = 1,
+                    .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                    .pBufferInfo = &infos[i]};
+            if (k->push_descriptors) {
+                f->vkCmdPushDescriptorSetKHR(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0,
+                                             count, writes);
+            } else {
+                f->vkUpdateDescriptorSets(dev->handle, count, writes, 0, NULL);
+                f->vkCmdBindDescriptorSets(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1,
+                                           &set, 0, NULL);
+            }
+            memcpy(b->bound_desc, infos, count * sizeof infos[0]);
+            b->bound_desc_count = count;
+        }
     }
     if (b->bound_pipeline != pipeline) {
         f->vkCmdBindPipeline(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
         b->bound_pipeline = pipeline;
     }
-    if (count && k->push_descriptors) {
-        f->vkCmdPushDescriptorSetKHR(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, count,
-                                     writes);
-    } else if (count) {
-        f->vkUpdateDescriptorSets(dev->handle, count, writes, 0, NULL);
-        f->vkCmdBindDescriptorSets(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1, &set,
-                                   0, NULL);
-    }
-    if (k->push_size)
+    if (k->push_size &&
+        (b->bound_push_size != k->push_size || memcmp(b->bound_push, push, k->push_size))) {
         f->vkCmdPushConstants(b->cb, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, k->push_size,
                               push);
+        memcpy(b->bound_push, push, k->push_size);
+        b->bound_push_size = k->push_size;
+    }
     f->vkCmdDispatch(b->cb, groups[0], groups[1], groups[2]);
     return AIDEV_SUCCESS;
 }
@@ -256,21 +284,12 @@ static aidev_status emit_reduce(vkb_batch *b, dispatch_plan *p, uint32_t n)
     }
 }
 
-static aidev_status plan_dispatch(vkb_device *dev, vkb_kernel *k, const aidev_backend_command *cmd,
-                                  dispatch_plan *p)
+/* The pipeline for the dispatch's workgroup: the form's, or the module's
+ * unless the dispatch names one its specialization constants can take. */
+static aidev_status plan_pipeline(vkb_kernel *k, const aidev_backend_command *cmd, uint32_t wg[3],
+                                  VkPipeline *out)
 {
-    const aidev_backend_arg *args = cmd->u.dispatch.args;
-    /* Only what is used: this runs for every dispatch. */
-    p->kernel = k;
-    p->count = k->buffer_count;
-    memset(p->bufs, 0, p->count * sizeof p->bufs[0]);
-    p->reduce_scratch[0] = p->reduce_scratch[1] = NULL;
-    aidev_status st = AIDEV_SUCCESS;
-
-    /* The workgroup: the form's, or the module's unless the dispatch names
-     * one its specialization constants can take. */
-    uint32_t wg[3];
-    memcpy(wg, k->local, sizeof wg);
+    memcpy(wg, k->local, 3 * sizeof wg[0]);
     const uint32_t *want = cmd->u.dispatch.workgroup;
     if (!k->library && (want[0] || want[1] || want[2])) {
         for (int d = 0; d < 3; d++) {
@@ -286,9 +305,43 @@ static aidev_status plan_dispatch(vkb_device *dev, vkb_kernel *k, const aidev_ba
             wg[d] = w;
         }
     }
-    st = vkb_kernel_pipeline(k, wg, &p->pipeline);
-    if (st != AIDEV_SUCCESS)
-        return st;
+    return vkb_kernel_pipeline(k, wg, out);
+}
+
+static bool memo_matches(const vkb_dispatch_memo *m, const vkb_kernel *k,
+                         const aidev_backend_command *cmd)
+{
+    return m->kernel_uid == k->uid &&
+           memcmp(m->grid, cmd->u.dispatch.grid, sizeof m->grid) == 0 &&
+           memcmp(m->workgroup, cmd->u.dispatch.workgroup, sizeof m->workgroup) == 0;
+}
+
+static aidev_status plan_dispatch(vkb_queue *q, vkb_kernel *k, const aidev_backend_command *cmd,
+                                  dispatch_plan *p)
+{
+    vkb_device *dev = q->dev;
+    const aidev_backend_arg *args = cmd->u.dispatch.args;
+    /* Only what is used: this runs for every dispatch. */
+    p->kernel = k;
+    p->count = k->buffer_count;
+    if (p->count)
+        memset(p->bufs, 0, p->count * sizeof p->bufs[0]);
+    p->reduce_scratch[0] = p->reduce_scratch[1] = NULL;
+    aidev_status st = AIDEV_SUCCESS;
+
+    /* The same kernel, grid and workgroup as the queue's last dispatch:
+     * its pipeline and group counts hold (REDUCE plans its passes each
+     * time, and is not kept). */
+    vkb_dispatch_memo *memo = &q->memo;
+    bool memoized = k->launch != AIDEV_LAUNCH_REDUCE && memo_matches(memo, k, cmd);
+    uint32_t wg[3];
+    if (memoized) {
+        p->pipeline = memo->pipeline;
+    } else {
+        st = plan_pipeline(k, cmd, wg, &p->pipeline);
+        if (st != AIDEV_SUCCESS)
+            return st;
+    }
 
     for (uint32_t i = 0; i < k->arg_count && st == AIDEV_SUCCESS; i++) {
         if (k->args[i].kind != AIDEV_ARG_BUFFER)
@@ -334,8 +387,21 @@ static aidev_status plan_dispatch(vkb_device *dev, vkb_kernel *k, const aidev_ba
                                   &p->reduce_scratch[1]);
         return st;
     }
-    push_args(k, args, p->push);
-    return plan_groups(dev, k, cmd->u.dispatch.grid, wg, p->groups);
+    if (k->push_size)
+        push_args(k, args, p->push);
+    if (memoized) {
+        memcpy(p->groups, memo->groups, sizeof p->groups);
+        return AIDEV_SUCCESS;
+    }
+    st = plan_groups(dev, k, cmd->u.dispatch.grid, wg, p->groups);
+    if (st == AIDEV_SUCCESS) {
+        memo->kernel_uid = k->uid;
+        memcpy(memo->grid, cmd->u.dispatch.grid, sizeof memo->grid);
+        memcpy(memo->workgroup, cmd->u.dispatch.workgroup, sizeof memo->workgroup);
+        memo->pipeline = p->pipeline;
+        memcpy(memo->groups, p->groups, sizeof memo->groups);
+    }
+    return st;
 }
 
 aidev_status vkb_record_dispatch(vkb_queue *q, vkb_batch *b, const aidev_backend_command *cmd)
@@ -344,7 +410,7 @@ aidev_status vkb_record_dispatch(vkb_queue *q, vkb_batch *b, const aidev_backend
     const vkb_device_fns *f = &dev->f;
     vkb_kernel *k = cmd->u.dispatch.kernel;
     dispatch_plan p;
-    aidev_status st = plan_dispatch(dev, k, cmd, &p);
+    aidev_status st = plan_dispatch(q, k, cmd, &p);
     /* Everything that can fail for want of memory happens before the first
      * command is recorded. */
     if (st == AIDEV_SUCCESS && !vkb_batch_keep_kernel(b, k))

@@ -254,10 +254,12 @@ out:
 
 static vkb_kernel *kernel_alloc(vkb_device *dev, const char *name)
 {
+    static atomic_uint_fast64_t next_uid = 1;
     vkb_kernel *k = calloc(1, sizeof *k);
     if (!k)
         return NULL;
     atomic_init(&k->refs, 1);
+    k->uid = atomic_fetch_add_explicit(&next_uid, 1, memory_order_relaxed);
     k->dev = dev;
     snprintf(k->name, sizeof k->name, "%s", name);
     snprintf(k->entry, sizeof k->entry, "main");

@@ -228,6 +228,22 @@ static bool device_idle_for(vkb_queue *q)
     return done >= q->submitted_value;
 }
 
+/* Whether to submit the open batch, of |commands| commands, because the
+ * device ran out of the queue's work. The hint is read every time; the
+ * semaphore is asked on the batch's first 8 commands, then on every 8th:
+ * in between the hint answers, raised by the completion thread when the
+ * batch it watches for this (watch_for_idle) ends. A driver call per
+ * command cost as much as recording the dispatch (lavapipe: ~150
+ * instructions and a lock its queue thread takes too); the device waits
+ * at most 7 enqueues longer for work. */
+static bool device_went_idle(vkb_queue *q, uint32_t commands)
+{
+    if (commands > 8 && commands % 8 &&
+        __atomic_load_n(&q->done_hint, __ATOMIC_RELAXED) < q->submitted_value)
+        return false;
+    return device_idle_for(q);
+}
+
 /* The open batch waits while the device works on the queue's last batch:
  * have the completion thread see that batch end, and submit the open one
  * then (vkb_queue_submit_if_idle) if no enqueue did meanwhile. Once per
@@ -389,7 +405,7 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
         b->needs_completion = true;
         return submit_open(q);
     }
-    if (b->commands >= vkb_opts.batch_limit || device_idle_for(q))
+    if (b->commands >= vkb_opts.batch_limit || device_went_idle(q, b->commands))
         return submit_open(q);
     watch_for_idle(q, b);
     return AIDEV_SUCCESS;
@@ -557,7 +573,9 @@ static void drain(vkb_queue *q)
                 }
             }
         }
-        q->held_head = h->next;
+        /* Stored atomically: the completion thread peeks at it without the
+         * lock (vkb_queue_process). */
+        __atomic_store_n(&q->held_head, h->next, __ATOMIC_RELAXED);
         if (!q->held_head)
             q->held_tail = NULL;
         aidev_status st;
@@ -670,7 +688,7 @@ aidev_status vkb_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     if (q->held_tail)
         q->held_tail->next = h;
     else
-        q->held_head = h;
+        __atomic_store_n(&q->held_head, h, __ATOMIC_RELAXED);
     q->held_tail = h;
     pthread_mutex_unlock(&q->lock);
     for (uint32_t i = 0; i < h->gate_count; i++)

@@ -219,6 +219,9 @@ typedef struct vkb_variant {
 
 typedef struct vkb_kernel {
     atomic_uint refs;               /* libaidev's, the device's (library), each batch */
+    /* Unique in the process and never reused: what a queue's dispatch memo
+     * keys on (an address may come back for another kernel). */
+    uint64_t uid;
     struct vkb_device *dev;
     char name[128];
     char entry[128];
@@ -442,7 +445,15 @@ typedef struct vkb_batch {
     bool wait_own;                  /* ordered by a wait on the queue's semaphore */
     bool host_reads;                /* ends with a barrier to the host */
     bool watching;                  /* open: the completion thread flushes it */
+    /* Compute state the command buffer holds (dispatch.c): a dispatch
+     * records only what differs. The descriptors and push constants are
+     * those set with |bound_layout|; another layout invalidates both. */
     VkPipeline bound_pipeline;
+    VkPipelineLayout bound_layout;
+    uint32_t bound_desc_count;      /* UINT32_MAX: none known */
+    uint32_t bound_push_size;       /* 0: none known */
+    VkDescriptorBufferInfo bound_desc[AIDEV_MAX_KERNEL_ARGS];
+    uint8_t bound_push[256];
     aidev_backend_event *signal;    /* the batch's last command's, or NULL */
     bool timed;
     uint64_t submit_ns;             /* host clock at submission */
@@ -464,6 +475,17 @@ typedef struct vkb_batch {
 
 struct vkb_held;
 
+/* What the queue's last dispatch resolved (dispatch.c, under the queue
+ * lock): the next dispatch of the same kernel with the same grid and
+ * workgroup skips the workgroup checks, the variant lookup and the group
+ * counts. */
+typedef struct vkb_dispatch_memo {
+    uint64_t kernel_uid;            /* 0: none */
+    uint32_t grid[3], workgroup[3]; /* as the command gave them */
+    VkPipeline pipeline;
+    uint32_t groups[3];
+} vkb_dispatch_memo;
+
 typedef struct vkb_queue {
     vkb_device *dev;
     struct vkb_queue *next_in_device; /* the device's list (queues_lock) */
@@ -481,6 +503,7 @@ typedef struct vkb_queue {
     uint64_t done_hint;             /* a value known reached (a lower bound) */
     vkb_family last_family;         /* of the last submitted batch */
     bool compute_only;              /* a dispatch was recorded: no more transfer family */
+    vkb_dispatch_memo memo;
     aidev_status broken;            /* a submit failed: commands were lost */
     char broken_reason[256];
     /* Commands held back until an event without a native payload (a

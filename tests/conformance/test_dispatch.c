@@ -200,6 +200,85 @@ START_TEST(kernel_of_another_device)
 }
 END_TEST
 
+/* One step of the stream below, run on the host too: y[yo + i] = alpha *
+ * x[xo + i] (+ y[yo + i] for axpy) for i < n. */
+typedef struct stream_step {
+    bool axpy; /* else scale */
+    uint32_t n;
+    float alpha;
+    int x, y;           /* which buffer: 0..3 */
+    uint32_t xo, yo;    /* offsets in elements */
+    bool grid;          /* an explicit grid of n + 3 */
+} stream_step;
+
+/* Back-to-back dispatches with nothing between them, each changing one
+ * thing the one before it set (a scalar, a buffer, an offset, the grid,
+ * the kernel), and returning to an earlier kernel: every dispatch sees its
+ * own arguments, in queue order. Backends keep what the last dispatch
+ * bound (arguments, descriptors, push constants, geometry) and pass on
+ * only what differs; none of it may leak into the next dispatch. */
+START_TEST(back_to_back_dispatches_see_their_own_arguments)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    aidev_kernel axpy, scale;
+    ck_assert_ok(aidev_kernel_get(dev, "axpy", &axpy));
+    ck_assert_ok(aidev_kernel_get(dev, "scale", &scale));
+    enum { N = 1024 };
+    static float host[4][N], got[4][N];
+    aidev_buffer b[4];
+    for (int j = 0; j < 4; j++) {
+        for (int i = 0; i < N; i++)
+            host[j][i] = j == 0 ? (float)(i % 7) : j == 1 ? (float)(100 + i % 5) : 0.0f;
+        b[j] = harness_buffer(dev, AIDEV_MEMORY_DEVICE, sizeof host[j], AIDEV_TYPE_F32);
+        ck_assert_ok(aidev_enqueue_write(q, b[j], 0, sizeof host[j], host[j], 0, NULL, NULL));
+    }
+    ck_assert_ok(aidev_queue_finish(q));
+    const stream_step steps[] = {
+        {true, N, 1.0f, 0, 2, 0, 0, false},
+        {true, N, 2.0f, 0, 2, 0, 0, false},      /* a scalar */
+        {true, N, 2.0f, 1, 2, 0, 0, false},      /* an input buffer */
+        {true, N, 2.0f, 1, 3, 0, 0, false},      /* the output buffer */
+        {false, N, 3.0f, 2, 3, 0, 0, false},     /* another kernel */
+        {true, N / 2, 1.0f, 0, 3, 0, 0, false},  /* back, a smaller grid */
+        {true, N / 2, 1.0f, 0, 3, 64, 64, false}, /* offsets */
+        {true, 16, 1.0f, 0, 3, 1, 1, false},     /* offsets no binding aligns */
+        {true, 16, 1.0f, 0, 3, 1, 1, false},     /* the same again */
+        {true, N, 0.5f, 1, 3, 0, 0, true},       /* an explicit grid */
+        {true, N, 0.5f, 1, 3, 0, 0, false},      /* none again */
+        {false, N / 4, -1.0f, 3, 2, 0, 0, false},
+        {false, N / 4, -1.0f, 3, 2, 0, 0, false}, /* a repeat, then one change */
+        {false, N / 4, -1.0f, 3, 2, 0, 8, false},
+    };
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+        const stream_step *t = &steps[s];
+        aidev_arg args[] = {aidev_arg_u32(t->n), aidev_arg_f32(t->alpha),
+                            aidev_arg_buffer(b[t->x], t->xo * 4ull),
+                            aidev_arg_buffer(b[t->y], t->yo * 4ull)};
+        const uint32_t grid[3] = {t->n + 3, 1, 1};
+        ck_assert_ok(aidev_enqueue_dispatch(q, t->axpy ? axpy : scale, t->grid ? grid : NULL,
+                                            NULL, 4, args, 0, NULL, NULL));
+        for (uint32_t i = 0; i < t->n; i++) {
+            float v = t->alpha * host[t->x][t->xo + i];
+            host[t->y][t->yo + i] = t->axpy ? v + host[t->y][t->yo + i] : v;
+        }
+    }
+    for (int j = 2; j < 4; j++)
+        ck_assert_ok(aidev_enqueue_read(q, b[j], 0, sizeof got[j], got[j], 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    /* Small integers and halves: exact with or without a fused multiply-add. */
+    for (int j = 2; j < 4; j++)
+        for (int i = 0; i < N; i++)
+            ck_assert_msg(got[j][i] == host[j][i], "buffer %d [%d] = %g, want %g", j, i,
+                          got[j][i], host[j][i]);
+    for (int j = 0; j < 4; j++)
+        aidev_buffer_release(b[j]);
+    aidev_kernel_release(axpy);
+    aidev_kernel_release(scale);
+    aidev_queue_release(q);
+}
+END_TEST
+
 /* A user kernel in C: a device that takes host kernels runs it; the others
  * refuse it by feature. */
 static void scale_by_index(void *const *args, const aidev_host_range *r)
@@ -298,5 +377,7 @@ int main(void)
     harness_add_per_device(s, "kernel_lookup", kernel_lookup, 120);
     harness_add_per_device(s, "kernel_of_another_device", kernel_of_another_device, 0);
     harness_add_per_device(s, "user_host_kernel", user_host_kernel, 0);
+    harness_add_per_device(s, "back_to_back_dispatches_see_their_own_arguments",
+                           back_to_back_dispatches_see_their_own_arguments, 120);
     return harness_run(s);
 }

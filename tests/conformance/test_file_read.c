@@ -99,6 +99,37 @@ START_TEST(read_into_every_kind)
 }
 END_TEST
 
+/* A read after dispatches that write its buffer, with no event between
+ * them (the hal hands such dispatches to the backend on its plain path):
+ * the queue's order puts the read last, so the file's bytes are what
+ * stays. The hal skips a read's barrier only when nothing reached the
+ * backend since the last op; every path that submits must count. */
+START_TEST(read_after_dispatches_lands_last)
+{
+    aidev_device dev = harness_device(_i);
+    enum { N = 1 << 20 };
+    const uint64_t size = N * 4ull;
+    int fd = make_file(size);
+    aidev_queue q = harness_queue(dev);
+    aidev_kernel fill;
+    ck_assert_ok(aidev_kernel_get(dev, "fill_f32", &fill));
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, size, AIDEV_TYPE_F32);
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 24; k++) {
+            aidev_arg args[] = {aidev_arg_u32(N), aidev_arg_f32((float)k), aidev_arg_buffer(b, 0)};
+            ck_assert_ok(aidev_enqueue_dispatch(q, fill, NULL, NULL, 3, args, 0, NULL, NULL));
+        }
+        ck_assert_ok(aidev_enqueue_file_read(q, b, 0, fd, 0, size, 0, 0, NULL, NULL));
+        ck_assert_ok(aidev_queue_finish(q));
+        expect_pattern(dev, b, 0, 0, size);
+    }
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_kernel_release(fill));
+    ck_assert_ok(aidev_queue_release(q));
+    close(fd);
+}
+END_TEST
+
 START_TEST(read_past_4_gib_of_a_sparse_file)
 {
     aidev_device dev = harness_device(_i);
@@ -408,5 +439,7 @@ int main(void)
     harness_add_per_device(s, "pread_engine", pread_engine, 60);
     harness_add_per_device(s, "chain_across_devices", chain_across_devices, 120);
     harness_add_per_device(s, "reads_overlap_compute", reads_overlap_compute, 120);
+    harness_add_per_device(s, "read_after_dispatches_lands_last",
+                           read_after_dispatches_lands_last, 120);
     return harness_run(s);
 }

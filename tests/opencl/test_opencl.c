@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -802,6 +803,107 @@ START_TEST(sum_reduces_in_passes)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Queues without events run untimed, then move to profiling                */
+/* ------------------------------------------------------------------------ */
+
+/* One thread's stream on a shared queue: K times, fill y with k then add y
+ * to z (z += y). Only in queue order does z end as 0 + 1 + ... + K-1: a
+ * fill that ran after its add, or before the previous add, shows. One
+ * thread asks for an event half way, which moves the queue to profiling
+ * while the others are mid-stream. */
+typedef struct order_job {
+    aidev_queue q;
+    aidev_kernel fill, axpy;
+    aidev_buffer y, z;
+    bool asks_event;
+    int errors;
+} order_job;
+
+enum { ORDER_N = 64, ORDER_K = 120 };
+
+static void *order_stream(void *arg)
+{
+    order_job *j = arg;
+    for (int k = 0; k < ORDER_K; k++) {
+        aidev_arg fill[] = {aidev_arg_u32(ORDER_N), aidev_arg_f32((float)k),
+                            aidev_arg_buffer(j->y, 0)};
+        aidev_arg add[] = {aidev_arg_u32(ORDER_N), aidev_arg_f32(1.0f), aidev_arg_buffer(j->y, 0),
+                           aidev_arg_buffer(j->z, 0)};
+        aidev_event ev = NULL;
+        bool with_event = j->asks_event && k == ORDER_K / 2;
+        j->errors += aidev_enqueue_dispatch(j->q, j->fill, NULL, NULL, 3, fill, 0, NULL,
+                                            with_event ? &ev : NULL) != AIDEV_SUCCESS;
+        j->errors += aidev_enqueue_dispatch(j->q, j->axpy, NULL, NULL, 4, add, 0, NULL, NULL) !=
+                     AIDEV_SUCCESS;
+        if (ev) {
+            aidev_event_times t;
+            j->errors += aidev_event_wait(ev, AIDEV_WAIT_FOREVER) != AIDEV_SUCCESS;
+            j->errors += aidev_event_get_times(ev, &t) != AIDEV_SUCCESS || t.start > t.end ||
+                         t.start == 0;
+            aidev_event_release(ev);
+        }
+    }
+    return NULL;
+}
+
+/* A queue that signals no event runs without profiling; its first command
+ * with an event moves it to a profiling queue, which runs after everything
+ * the first one holds, also when other threads enqueue on it meanwhile. */
+START_TEST(queue_moves_to_profiling_in_order)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_kernel fill, axpy;
+    ck_assert_ok(aidev_kernel_get(dev, "fill_f32", &fill));
+    ck_assert_ok(aidev_kernel_get(dev, "axpy", &axpy));
+    enum { T = 4 };
+    for (int round = 0; round < 4; round++) {
+        aidev_queue q = harness_queue(dev);
+        order_job jobs[T];
+        pthread_t threads[T];
+        for (int t = 0; t < T; t++) {
+            jobs[t] = (order_job){q, fill, axpy, NULL, NULL, t == round % T, 0};
+            jobs[t].y = harness_buffer(dev, AIDEV_MEMORY_DEVICE, ORDER_N * 4, AIDEV_TYPE_F32);
+            jobs[t].z = harness_buffer(dev, AIDEV_MEMORY_DEVICE, ORDER_N * 4, AIDEV_TYPE_F32);
+        }
+        /* Round 0 starts the stream on this thread, so the queue has work
+         * in flight on the untimed queue when the others begin. */
+        for (int t = 0; t < T; t++)
+            pthread_create(&threads[t], NULL, order_stream, &jobs[t]);
+        for (int t = 0; t < T; t++)
+            pthread_join(threads[t], NULL);
+        ck_assert_ok(aidev_queue_finish(q));
+        const float want = (float)(ORDER_K * (ORDER_K - 1) / 2);
+        for (int t = 0; t < T; t++) {
+            float z[ORDER_N];
+            ck_assert_msg(jobs[t].errors == 0, "round %d thread %d: %d errors", round, t,
+                          jobs[t].errors);
+            read_floats(q, jobs[t].z, z, ORDER_N);
+            for (int i = 0; i < ORDER_N; i++)
+                ck_assert_msg(z[i] == want, "round %d thread %d: z[%d] = %g, want %g", round, t,
+                              i, z[i], want);
+            aidev_buffer_release(jobs[t].y);
+            aidev_buffer_release(jobs[t].z);
+        }
+        /* And the queue goes on, timed, with and without events. */
+        aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, ORDER_N * 4, AIDEV_TYPE_F32);
+        aidev_arg args[] = {aidev_arg_u32(ORDER_N), aidev_arg_f32(7.0f), aidev_arg_buffer(b, 0)};
+        aidev_event ev;
+        ck_assert_ok(aidev_enqueue_dispatch(q, fill, NULL, NULL, 3, args, 0, NULL, NULL));
+        ck_assert_ok(aidev_enqueue_dispatch(q, fill, NULL, NULL, 3, args, 0, NULL, &ev));
+        ck_assert_ok(aidev_event_wait(ev, AIDEV_WAIT_FOREVER));
+        aidev_event_release(ev);
+        float v[ORDER_N];
+        read_floats(q, b, v, ORDER_N);
+        ck_assert(v[0] == 7.0f && v[ORDER_N - 1] == 7.0f);
+        aidev_buffer_release(b);
+        aidev_queue_release(q);
+    }
+    aidev_kernel_release(fill);
+    aidev_kernel_release(axpy);
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -814,6 +916,7 @@ int main(void)
     add_opencl(s, "device_info_from_opencl", device_info_from_opencl, 60);
     add_opencl(s, "names_match_the_driver", names_match_the_driver, 60);
     add_opencl(s, "event_times_are_monotonic_clock", event_times_are_monotonic_clock, 120);
+    add_opencl(s, "queue_moves_to_profiling_in_order", queue_moves_to_profiling_in_order, 240);
     add_opencl(s, "cross_queue_wait_on_held_command", cross_queue_wait_on_held_command, 60);
     add_opencl(s, "release_while_pending", release_while_pending, 120);
     add_opencl(s, "mapped_kinds_roundtrip", mapped_kinds_roundtrip, 120);

@@ -771,6 +771,78 @@ START_TEST(spirv_kernel_matching_signature)
 }
 END_TEST
 
+/* A stream of dispatches recorded into one command buffer (or, in the
+ * discrete run, batches of 3 with descriptor sets): a user kernel whose
+ * workgroup (a pipeline variant) and push constants change between
+ * dispatches, the library's axpy with another layout in between, and a
+ * user kernel released and made again. Each dispatch records only the
+ * state that differs from the one before it; each must see its own. */
+START_TEST(dispatch_stream_state_changes)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    aidev_kernel axpy;
+    ck_assert_ok(aidev_kernel_get(dev, "axpy", &axpy));
+    enum { N = 512 };
+    float x[N], y[N], want[N], out[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(i % 9);
+        y[i] = want[i] = 0.0f;
+    }
+    aidev_buffer bx = harness_buffer(dev, AIDEV_MEMORY_DEVICE, sizeof x, AIDEV_TYPE_F32);
+    aidev_buffer by = harness_buffer(dev, AIDEV_MEMORY_DEVICE, sizeof y, AIDEV_TYPE_F32);
+    ck_assert_ok(aidev_enqueue_write(q, bx, 0, sizeof x, x, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    aidev_kernel k = make_kernel(dev, scale_spv, sizeof scale_spv, scale_args, 4, AIDEV_SUCCESS);
+    const uint32_t grid[3] = {N, 1, 1};
+    for (int round = 0; round < 3; round++) {
+        for (int step = 0; step < 6; step++) {
+            float a = (float)(step + 1);
+            uint32_t wg[3] = {step % 2 ? 32 : 64, 1, 1};
+            if (step == 3) {
+                /* y += a * x through axpy, between two scale dispatches. */
+                aidev_arg args[] = {aidev_arg_u32(N), aidev_arg_f32(a), aidev_arg_buffer(bx, 0),
+                                    aidev_arg_buffer(by, 0)};
+                ck_assert_ok(aidev_enqueue_dispatch(q, axpy, NULL, NULL, 4, args, 0, NULL, NULL));
+                for (int i = 0; i < N; i++)
+                    want[i] += a * x[i];
+                continue;
+            }
+            /* y = a * x, or x = a * y: the buffers swap roles too. */
+            bool swap = step == 4;
+            uint32_t n = step == 5 ? N / 2 : N;
+            aidev_arg args[] = {aidev_arg_u32(n), aidev_arg_f32(a),
+                                aidev_arg_buffer(swap ? by : bx, 0),
+                                aidev_arg_buffer(swap ? bx : by, 0)};
+            ck_assert_ok(aidev_enqueue_dispatch(q, k, grid, step == 2 ? NULL : wg, 4, args, 0,
+                                                NULL, NULL));
+            for (uint32_t i = 0; i < n; i++) {
+                if (swap)
+                    x[i] = a * want[i];
+                else
+                    want[i] = a * x[i];
+            }
+        }
+        if (round == 1) {
+            /* A new kernel object (another pipeline) in place of the old. */
+            ck_assert_ok(aidev_kernel_release(k));
+            k = make_kernel(dev, scale_spv, sizeof scale_spv, scale_args, 4, AIDEV_SUCCESS);
+        }
+    }
+    read_back(q, by, 0, sizeof out, out);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(out[i] == want[i], "y[%d] = %g, want %g", i, out[i], want[i]);
+    read_back(q, bx, 0, sizeof out, out);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(out[i] == x[i], "x[%d] = %g, want %g", i, out[i], x[i]);
+    aidev_kernel_release(k);
+    aidev_kernel_release(axpy);
+    aidev_buffer_release(bx);
+    aidev_buffer_release(by);
+    aidev_queue_release(q);
+}
+END_TEST
+
 /* An 8-byte scalar between 4-byte ones, and a 2D grid. */
 START_TEST(spirv_kernel_push_constant_layout)
 {
@@ -984,6 +1056,7 @@ int main(void)
     add_vulkan_case(s, "many_dispatches", many_dispatches, 120);
     add_vulkan_case(s, "threads_enqueue_at_once", threads_enqueue_at_once, 120);
     add_vulkan_case(s, "spirv_kernel_matching_signature", spirv_kernel_matching_signature, 60);
+    add_vulkan_case(s, "dispatch_stream_state_changes", dispatch_stream_state_changes, 60);
     add_vulkan_case(s, "spirv_kernel_push_constant_layout", spirv_kernel_push_constant_layout,
                     60);
     add_vulkan_case(s, "spirv_kernel_mismatching_signature", spirv_kernel_mismatching_signature,
