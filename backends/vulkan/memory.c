@@ -5,8 +5,25 @@
  * Kinds:
  *   DEVICE  device-local, preferably not host-visible (a discrete GPU's
  *           VRAM). Never mapped for the user; where the type happens to be
- *           host-visible (integrated GPUs, lavapipe) the backend maps it to
- *           zero it on the host.
+ *           host-visible (integrated GPUs) the backend maps it to zero it
+ *           on the host. On a CPU device (VK_PHYSICAL_DEVICE_TYPE_CPU:
+ *           lavapipe) the memory is host memory: DEVICE takes a type that
+ *           is device-local, host-visible and coherent, its blocks stay
+ *           mapped, and buffer_create gives libaidev the address (still
+ *           not mappable through the API). libaidev then writes it
+ *           directly - file reads land in it with no copy command on the
+ *           device's queue, which would wait behind kernels there - and no
+ *           command of the queue uses the memory meanwhile: a file read
+ *           starts once the queue's earlier commands are done (their
+ *           batches end with a barrier to the host, mapped memory being
+ *           written) and holds its later ones until it ends (their
+ *           submission makes the host writes visible; coherent memory
+ *           needs no flush). Without a coherent device-local type the
+ *           address is not given. Never on a GPU, integrated ones
+ *           included: device-local memory there is a BAR window or memory
+ *           the GPU caches, slow for the host and no place for O_DIRECT
+ *           reads. Ranges whose address libaidev gets start on a page
+ *           from 64 KiB on, so that O_DIRECT reads may land in them.
  *   HOST    host-visible and coherent, preferably cached and not
  *           device-local: system memory the device reaches. Persistently
  *           mapped.
@@ -91,42 +108,74 @@ static aidev_status probe_type_bits(vkb_device *dev, uint32_t *out)
     return AIDEV_SUCCESS;
 }
 
-aidev_status vkb_memory_init(vkb_device *dev)
+bool vkb_memory_plan_make(const VkPhysicalDeviceMemoryProperties *m, uint32_t allowed,
+                          VkPhysicalDeviceType type, bool emulate_discrete,
+                          vkb_memory_plan *out, const char **missing)
 {
-    const VkPhysicalDeviceMemoryProperties *m = &dev->phys->memory;
-    uint32_t allowed = 0;
-    aidev_status st = probe_type_bits(dev, &allowed);
-    if (st != AIDEV_SUCCESS)
-        return st;
     const VkMemoryPropertyFlags LOCAL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
                                 VISIBLE = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
                                 COHERENT = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
                                 CACHED = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
-
-    int32_t device = pick_type(m, allowed, LOCAL, 0, VISIBLE);
+    *out = (vkb_memory_plan){.kind_type = {-1, -1, -1}, .staging_type = -1};
+    *missing = NULL;
+    /* A CPU device's memory is host memory: DEVICE buffers take a type the
+     * host reads and writes coherently, so that libaidev may address them.
+     * Never on a GPU, integrated ones included: its device-local memory is
+     * a BAR window or memory the GPU caches, no place for O_DIRECT reads,
+     * and host access to it is slow. */
+    int32_t device = -1;
+    bool addressable = false;
+    if (type == VK_PHYSICAL_DEVICE_TYPE_CPU && !emulate_discrete) {
+        device = pick_type(m, allowed, LOCAL | VISIBLE | COHERENT, CACHED, 0);
+        addressable = device >= 0;
+    }
+    if (device < 0)
+        device = pick_type(m, allowed, LOCAL, 0, VISIBLE);
     if (device < 0)
         device = pick_type(m, allowed, 0, 0, 0);
     int32_t host = pick_type(m, allowed, VISIBLE | COHERENT, CACHED, LOCAL);
     int32_t shared = pick_type(m, allowed, LOCAL | VISIBLE, COHERENT, 0);
     if (shared < 0)
         shared = pick_type(m, allowed, VISIBLE, CACHED | COHERENT, 0);
-    if (device < 0 || host < 0)
+    if (device < 0 || host < 0) {
+        *missing = device < 0 ? "device" : "host-visible coherent";
+        return false;
+    }
+    out->kind_type[AIDEV_MEMORY_DEVICE] = device;
+    out->kind_type[AIDEV_MEMORY_HOST] = host;
+    out->kind_type[AIDEV_MEMORY_SHARED] = shared;
+    out->staging_type = host;
+    /* Other DEVICE memory is mapped only to zero it from the host; with
+     * AIDEV_VULKAN_EMULATE_DISCRETE it is not, as on a discrete GPU. */
+    out->kind_mapped[AIDEV_MEMORY_DEVICE] =
+        (m->memoryTypes[device].propertyFlags & VISIBLE) && !emulate_discrete;
+    out->kind_mapped[AIDEV_MEMORY_HOST] = true;
+    out->kind_mapped[AIDEV_MEMORY_SHARED] = shared >= 0;
+    out->device_addressable = addressable;
+    return true;
+}
+
+aidev_status vkb_memory_init(vkb_device *dev)
+{
+    uint32_t allowed = 0;
+    aidev_status st = probe_type_bits(dev, &allowed);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    vkb_memory_plan plan;
+    const char *missing;
+    if (!vkb_memory_plan_make(&dev->phys->memory, allowed, dev->phys->props.deviceType,
+                              vkb_opts.emulate_discrete, &plan, &missing))
         return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
                                        "vulkan: '%s' has no %s memory type for storage buffers",
-                                       dev->phys->props.deviceName,
-                                       device < 0 ? "device" : "host-visible coherent");
-    dev->kind_type[AIDEV_MEMORY_DEVICE] = device;
-    dev->kind_type[AIDEV_MEMORY_HOST] = host;
-    dev->kind_type[AIDEV_MEMORY_SHARED] = shared;
-    dev->staging_type = host;
-    /* DEVICE memory is mapped only to zero it from the host; with
-     * AIDEV_VULKAN_EMULATE_DISCRETE it is not, as on a discrete GPU. */
-    dev->kind_mapped[AIDEV_MEMORY_DEVICE] =
-        (m->memoryTypes[device].propertyFlags & VISIBLE) && !vkb_opts.emulate_discrete;
-    dev->kind_mapped[AIDEV_MEMORY_HOST] = true;
-    dev->kind_mapped[AIDEV_MEMORY_SHARED] = shared >= 0;
-    aidev_backend_debug("vulkan", "'%s': memory types DEVICE %d HOST %d SHARED %d",
-                        dev->phys->props.deviceName, device, host, shared);
+                                       dev->phys->props.deviceName, missing);
+    memcpy(dev->kind_type, plan.kind_type, sizeof dev->kind_type);
+    memcpy(dev->kind_mapped, plan.kind_mapped, sizeof dev->kind_mapped);
+    dev->staging_type = plan.staging_type;
+    dev->device_addressable = plan.device_addressable;
+    aidev_backend_debug("vulkan", "'%s': memory types DEVICE %d%s HOST %d SHARED %d",
+                        dev->phys->props.deviceName, plan.kind_type[AIDEV_MEMORY_DEVICE],
+                        plan.device_addressable ? " (host memory, addressable)" : "",
+                        plan.kind_type[AIDEV_MEMORY_HOST], plan.kind_type[AIDEV_MEMORY_SHARED]);
     return AIDEV_SUCCESS;
 }
 
@@ -281,10 +330,13 @@ static uint64_t range_align(const vkb_pool *pool)
     return a;
 }
 
-static aidev_status pool_alloc(vkb_pool *pool, uint64_t size, bool own_block,
+/* |min_align|: a stricter alignment the caller needs (or 0). */
+static aidev_status pool_alloc(vkb_pool *pool, uint64_t size, bool own_block, uint64_t min_align,
                                vkb_block **out_block, uint64_t *out_offset, uint64_t *out_size)
 {
     uint64_t align = range_align(pool);
+    if (min_align > align && min_align % align == 0)
+        align = min_align;
     if (size > UINT64_MAX - align)
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_RANGE, "vulkan: size %llu too large",
                                        (unsigned long long)size);
@@ -362,8 +414,15 @@ static void pool_free(vkb_pool *pool, vkb_block *blk, uint64_t offset, uint64_t 
 /* Buffers                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Ranges whose host address goes to libaidev start on a page from this
+ * size on: file reads with O_DIRECT may then land in them. (Block maps
+ * start on a page on the drivers seen; where not, reads are buffered.) */
+#define ADDRESSED_PAGE_MIN (64u << 10)
+#define PAGE_BYTES 4096u
+
 static aidev_status buffer_new(vkb_device *dev, uint32_t type, bool mapped, uint64_t size,
-                               aidev_memory_kind kind, bool scrub, vkb_buffer **out)
+                               aidev_memory_kind kind, bool scrub, bool addressed,
+                               vkb_buffer **out)
 {
     vkb_pool *pool = get_pool(dev, type, mapped);
     if (!pool)
@@ -373,7 +432,8 @@ static aidev_status buffer_new(vkb_device *dev, uint32_t type, bool mapped, uint
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     /* Unmappable memory cannot be zeroed at free on the host: never share
      * its block. */
-    aidev_status st = pool_alloc(pool, size, scrub && !mapped, &b->block, &b->offset,
+    uint64_t min_align = addressed && mapped && size >= ADDRESSED_PAGE_MIN ? PAGE_BYTES : 0;
+    aidev_status st = pool_alloc(pool, size, scrub && !mapped, min_align, &b->block, &b->offset,
                                  &b->alloc_size);
     if (st != AIDEV_SUCCESS) {
         free(b);
@@ -397,10 +457,10 @@ aidev_status vkb_buffer_alloc(vkb_device *dev, vkb_buffer_role role, uint64_t si
 {
     if (role == VKB_BUFFER_STAGING)
         return buffer_new(dev, (uint32_t)dev->staging_type, true, size, AIDEV_MEMORY_HOST, false,
-                          out);
+                          false, out);
     return buffer_new(dev, (uint32_t)dev->kind_type[AIDEV_MEMORY_DEVICE],
                       dev->kind_mapped[AIDEV_MEMORY_DEVICE], size, AIDEV_MEMORY_DEVICE, false,
-                      out);
+                      false, out);
 }
 
 void vkb_buffer_ref(vkb_buffer *b)
@@ -652,8 +712,12 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
         *out_buffer = b;
         return AIDEV_SUCCESS;
     }
+    /* Whether libaidev gets the address (if the memory is mapped and
+     * coherent): HOST and SHARED memory, and DEVICE memory that is host
+     * memory. */
+    bool addressed = desc->kind != AIDEV_MEMORY_DEVICE || dev->device_addressable;
     st = buffer_new(dev, (uint32_t)type, dev->kind_mapped[desc->kind], desc->size, desc->kind,
-                    (desc->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0, &b);
+                    (desc->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0, addressed, &b);
     if (st != AIDEV_SUCCESS)
         return st;
     if (!(desc->flags & AIDEV_BUFFER_UNINITIALIZED)) {
@@ -666,7 +730,9 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
             atomic_store(&b->needs_zero, true);
         }
     }
-    if (desc->kind != AIDEV_MEMORY_DEVICE && b->coherent)
+    /* DEVICE memory's address goes to libaidev only where it is host
+     * memory (see the top of this file); it stays unmappable for the user. */
+    if (b->coherent && addressed)
         *out_host_ptr = b->host;
     *out_buffer = b;
     return AIDEV_SUCCESS;

@@ -1,7 +1,8 @@
 /*
  * The Vulkan backend's own behaviour, through the aidev API, on every Vulkan
  * device found (lavapipe here): what it says of the device, memory (zeroed,
- * sub-allocated, freed while in use, imported), odd-sized transfers, waits
+ * sub-allocated, freed while in use, imported; file reads straight into the
+ * DEVICE memory of a CPU device), odd-sized transfers, waits
  * across queues on the GPU and on the host, dependency failures, user
  * SPIR-V kernels and their signature checks, arguments at offsets the
  * device cannot bind directly, timestamps, batching.
@@ -9,12 +10,15 @@
  * Exits 77 (skipped) when the Vulkan backend has no device on this machine
  * for a reason it states (no loader, no driver); fails when it failed.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <dlpack/dlpack.h>
 
 #include "harness.h"
 
@@ -29,6 +33,9 @@ static const uint32_t mixed_spv[] =
     ;
 static const uint32_t uniform_spv[] =
 #include "uniform.spv.h"
+    ;
+static const uint32_t spin_spv[] =
+#include "spin.spv.h"
     ;
 
 /* ------------------------------------------------------------------------ */
@@ -397,6 +404,167 @@ START_TEST(import_host_memory)
     aidev_kernel_release(k);
     aidev_queue_release(q);
     free(raw);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* File reads into DEVICE memory                                            */
+/* ------------------------------------------------------------------------ */
+
+static unsigned char file_byte(uint64_t at)
+{
+    return (unsigned char)((at * 2654435761u) >> 11);
+}
+
+/* An unlinked file in the build tree holding file_byte over [0, size). */
+static int pattern_file(uint64_t size)
+{
+    const char *root = getenv("AIDEV_TEST_BUILD_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/aidev-vulkan-read-XXXXXX", root ? root : "/tmp");
+    int fd = mkstemp(path);
+    ck_assert_msg(fd >= 0, "mkstemp(%s): %s", path, strerror(errno));
+    unlink(path);
+    unsigned char *bytes = malloc(size);
+    for (uint64_t i = 0; i < size; i++)
+        bytes[i] = file_byte(i);
+    ck_assert_int_eq(pwrite(fd, bytes, size, 0), (ssize_t)size);
+    free(bytes);
+    return fd;
+}
+
+static void expect_file_bytes(const unsigned char *got, uint64_t size, const char *what)
+{
+    uint64_t i = 0;
+    while (i < size && got[i] == file_byte(i))
+        i++;
+    ck_assert_msg(i == size, "%s: byte %llu of %llu is %#x, want %#x", what,
+                  (unsigned long long)i, (unsigned long long)size, i < size ? got[i] : 0,
+                  file_byte(i));
+}
+
+static const aidev_kernel_arg_desc spin_args[] = {
+    {"flags", AIDEV_ARG_BUFFER, AIDEV_TYPE_U32, AIDEV_ACCESS_READ_WRITE, NULL},
+    {"limit", AIDEV_ARG_SCALAR, AIDEV_TYPE_U32, 0, NULL},
+};
+
+/* The spin kernel's budget: workgroups of 64 invocations, each polling
+ * up to SPIN_POLLS times. On lavapipe a workgroup spins for about 0.1 s on
+ * one core: over a minute in all on two cores, far beyond what a read of a
+ * few MiB takes; after the go the rest end in milliseconds. */
+#define SPIN_GROUPS 2000u
+#define SPIN_POLLS 60000u
+
+static bool wait_word(volatile uint32_t *word, uint32_t want, double seconds)
+{
+    struct timespec nap = {0, 1000000};
+    for (double waited = 0; waited < seconds; waited += 1e-3) {
+        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == want)
+            return true;
+        nanosleep(&nap, NULL);
+    }
+    return __atomic_load_n(word, __ATOMIC_ACQUIRE) == want;
+}
+
+/* A CPU device's DEVICE memory is host memory: libaidev gets its address,
+ * and a file read lands in it with no command on the device. The proof: a
+ * kernel of another queue spins on the device's only VkQueue (lavapipe has
+ * one) until the host lets it go, and the read completes meanwhile, with
+ * the file's bytes; a staged read's copies would queue behind the kernel.
+ * DLPack hands out the same address. Elsewhere - a GPU, or a CPU device in
+ * the discrete emulation (vulkan-backend-discrete) - the address stays
+ * the backend's: DLPack names the VkBuffer, the read is staged and, on a
+ * CPU device, cannot complete before the kernel does. Either way the
+ * memory is not mappable through the API. */
+START_TEST(file_read_into_device_memory)
+{
+    aidev_device dev = harness_device(_i);
+    uint32_t type = 0;
+    ck_assert_ok(aidev_device_get_info(dev, AIDEV_DEVICE_INFO_TYPE, sizeof type, &type, NULL));
+    const char *emulate = getenv("AIDEV_VULKAN_EMULATE_DISCRETE");
+    bool cpu = type == AIDEV_DEVICE_TYPE_CPU;
+    bool direct = cpu && !(emulate && emulate[0] && strcmp(emulate, "0") != 0);
+
+    enum { SIZE = 3 << 20 };
+    int fd = pattern_file(SIZE);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, SIZE, AIDEV_TYPE_U8);
+    void *mapped = NULL;
+    ck_assert_error_names(aidev_buffer_map(b, 0, SIZE, AIDEV_MAP_READ, &mapped),
+                          AIDEV_ERROR_UNSUPPORTED, "not mappable");
+    DLManagedTensor *t = NULL;
+    ck_assert_ok(aidev_buffer_export_dlpack(b, NULL, &t));
+    const unsigned char *address = NULL;
+    if (direct) {
+        ck_assert_int_eq(t->dl_tensor.device.device_type, kDLCPU);
+        address = (const unsigned char *)t->dl_tensor.data + t->dl_tensor.byte_offset;
+        /* Large ranges start on a page, for O_DIRECT. */
+        ck_assert_uint_eq((uintptr_t)address % 4096, 0);
+    } else {
+        ck_assert_int_eq(t->dl_tensor.device.device_type, kDLVulkan);
+    }
+
+    /* The kernel takes the device, and says so. */
+    aidev_buffer flags = harness_buffer(dev, AIDEV_MEMORY_HOST, 64, AIDEV_TYPE_U32);
+    uint32_t zero = 0;
+    aidev_queue compute = harness_queue(dev), io = harness_queue(dev);
+    ck_assert_ok(aidev_enqueue_fill(compute, flags, 0, 64, &zero, 4, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(compute));
+    volatile uint32_t *word;
+    ck_assert_ok(aidev_buffer_map(flags, 0, 64, AIDEV_MAP_READ | AIDEV_MAP_WRITE, (void **)&word));
+    aidev_kernel spin = make_kernel(dev, spin_spv, sizeof spin_spv, spin_args, 2, AIDEV_SUCCESS);
+    aidev_arg args[] = {aidev_arg_buffer(flags, 0), aidev_arg_u32(SPIN_POLLS)};
+    uint32_t grid[3] = {SPIN_GROUPS * 64, 1, 1};
+    aidev_event spun;
+    ck_assert_ok(aidev_enqueue_dispatch(compute, spin, grid, NULL, 2, args, 0, NULL, &spun));
+    bool started = wait_word(&word[1], 1, 30.0);
+
+    /* The read, while the kernel holds the device. */
+    aidev_event read = NULL;
+    aidev_status during = AIDEV_ERROR_TIMEOUT, kernel_during = AIDEV_NOT_READY;
+    if (started) {
+        ck_assert_ok(aidev_enqueue_file_read(io, b, 0, fd, 0, SIZE, AIDEV_FILE_READ_DIRECT, 0,
+                                             NULL, &read));
+        /* Direct: done in milliseconds. Staged: not before the kernel. */
+        during = aidev_event_wait(read, direct ? 20000000000ull : 300000000ull);
+        kernel_during = aidev_event_query(spun);
+    }
+    /* Let the kernel go before any check can end the test. */
+    __atomic_store_n(&word[0], 1u, __ATOMIC_RELEASE);
+    ck_assert_ok(aidev_event_wait(spun, AIDEV_WAIT_FOREVER));
+    ck_assert_msg(started, "the spin kernel did not start within 30 s");
+    ck_assert_uint_eq(word[2], 1); /* it was still running at the go */
+    ck_assert_ok(aidev_buffer_unmap(flags));
+    if (direct) {
+        ck_assert_msg(during == AIDEV_SUCCESS, "the read did not complete while the kernel "
+                      "ran: %s", aidev_status_string(during));
+        ck_assert_msg(kernel_during == AIDEV_NOT_READY, "the kernel ended before the read");
+    } else if (cpu) {
+        ck_assert_msg(during == AIDEV_ERROR_TIMEOUT, "a staged read completed while the kernel "
+                      "held the device: %s", aidev_status_string(during));
+    }
+    ck_assert_ok(aidev_event_wait(read, AIDEV_WAIT_FOREVER));
+    char engine[32] = "";
+    ck_assert_ok(aidev_event_get_info(read, AIDEV_EVENT_INFO_IO_ENGINE, sizeof engine, engine,
+                                      NULL));
+    ck_assert_msg(engine[0] != '\0', "no I/O engine named");
+
+    /* The bytes, through the device and through the address. */
+    unsigned char *got = malloc(SIZE);
+    read_back(compute, b, 0, SIZE, got);
+    expect_file_bytes(got, SIZE, "read back");
+    if (address)
+        expect_file_bytes(address, SIZE, "at the buffer's address");
+    free(got);
+
+    t->deleter(t);
+    ck_assert_ok(aidev_event_release(read));
+    ck_assert_ok(aidev_event_release(spun));
+    aidev_kernel_release(spin);
+    aidev_buffer_release(flags);
+    aidev_buffer_release(b);
+    aidev_queue_release(io);
+    aidev_queue_release(compute);
+    close(fd);
 }
 END_TEST
 
@@ -1048,6 +1216,7 @@ int main(void)
     add_vulkan_case(s, "release_while_pending", release_while_pending, 120);
     add_vulkan_case(s, "unaligned_fill_and_copy", unaligned_fill_and_copy, 60);
     add_vulkan_case(s, "import_host_memory", import_host_memory, 60);
+    add_vulkan_case(s, "file_read_into_device_memory", file_read_into_device_memory, 120);
     add_vulkan_case(s, "cross_queue_chain", cross_queue_chain, 60);
     add_vulkan_case(s, "wait_on_host_callback_event", wait_on_host_callback_event, 60);
     add_vulkan_case(s, "failed_dependency_fails_only_dependents",
