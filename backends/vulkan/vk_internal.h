@@ -456,6 +456,9 @@ typedef struct vkb_batch {
     vkb_family family;
     VkCommandBuffer cb;
     VkQueryPool query_pool;         /* two timestamps, or VK_NULL_HANDLE */
+    /* Where the batch copies its timestamps for the host (compute family;
+     * NULL: read from the pool). */
+    vkb_buffer *times;
     uint32_t descriptor_pool_count, descriptor_pool_used, descriptor_pool_capacity;
     VkDescriptorPool *descriptor_pools;
     bool recording;
@@ -580,6 +583,9 @@ VKB_HIDDEN void vkb_cmd_barrier(vkb_device *dev, VkCommandBuffer cb);
 /* The barrier that orders a command after the queue's earlier ones, and the
  * start timestamp when the command signals an event. */
 VKB_HIDDEN void vkb_command_begin(vkb_queue *q, vkb_batch *b);
+/* The end timestamp of a timed batch's signalling command, and the copy of
+ * both timestamps to the host where the batch has a place for them. */
+VKB_HIDDEN void vkb_batch_end_times(vkb_batch *b);
 /* Records the zero fill of a buffer that has not been cleared yet. */
 VKB_HIDDEN void vkb_cmd_zero_if_needed(vkb_batch *b, vkb_buffer *buf);
 /* Notes that the host will read what the batch writes to |buf| (a read
