@@ -6,24 +6,8 @@
  *   DEVICE  device-local, preferably not host-visible (a discrete GPU's
  *           VRAM). Never mapped for the user; where the type happens to be
  *           host-visible (integrated GPUs) the backend maps it to zero it
- *           on the host. On a CPU device (VK_PHYSICAL_DEVICE_TYPE_CPU:
- *           lavapipe) the memory is host memory: DEVICE takes a type that
- *           is device-local, host-visible and coherent, its blocks stay
- *           mapped, and buffer_create gives libaidev the address (still
- *           not mappable through the API). libaidev then writes it
- *           directly - file reads land in it with no copy command on the
- *           device's queue, which would wait behind kernels there - and no
- *           command of the queue uses the memory meanwhile: a file read
- *           starts once the queue's earlier commands are done (their
- *           batches end with a barrier to the host, mapped memory being
- *           written) and holds its later ones until it ends (their
- *           submission makes the host writes visible; coherent memory
- *           needs no flush). Without a coherent device-local type the
- *           address is not given. Never on a GPU, integrated ones
- *           included: device-local memory there is a BAR window or memory
- *           the GPU caches, slow for the host and no place for O_DIRECT
- *           reads. Ranges whose address libaidev gets start on a page
- *           from 64 KiB on, so that O_DIRECT reads may land in them.
+ *           on the host. A CPU device's (below) is host memory libaidev
+ *           may address.
  *   HOST    host-visible and coherent, preferably cached and not
  *           device-local: system memory the device reaches. Persistently
  *           mapped.
@@ -39,6 +23,25 @@
  * Large HOST buffers of a device whose memory is host memory (lavapipe)
  * are libaidev's host memory (huge pages, aidev_backend_host_alloc),
  * imported with VK_EXT_external_memory_host where the device has it.
+ *
+ * DEVICE memory of a CPU device (VK_PHYSICAL_DEVICE_TYPE_CPU: lavapipe) is
+ * host memory, and libaidev gets its address from buffer_create (the user
+ * still cannot map it): DEVICE takes a type that is device-local,
+ * host-visible and coherent, its blocks stay mapped, and from 2 MiB on it
+ * is a libaidev host block as large HOST buffers are (O_DIRECT reads into
+ * the driver's 4 KiB pages go out as many small requests). libaidev then
+ * writes it directly: a file read lands in it with no staging and no copy
+ * command on the device's queue, where the copies would wait behind
+ * kernels. No command of the read's queue uses the memory meanwhile: the
+ * read starts once the queue's earlier commands are done (their batches
+ * end with a barrier to the host, as for any mapped memory they write) and
+ * holds its later ones until it ends (their submission makes the host's
+ * writes visible; coherent memory needs no flush). Without a coherent
+ * device-local type the address is not given. Never on a GPU, integrated
+ * ones included: device-local memory there is a BAR window or memory the
+ * GPU caches, slow for the host and no place for O_DIRECT reads. Ranges
+ * whose address libaidev gets start on a page from 64 KiB on, so that
+ * O_DIRECT reads may land in them.
  *
  * AIDEV_BUFFER_ZERO_ON_FREE: a mapped range is zeroed on the host before it
  * goes back to its block (libaidev destroys such a buffer only once no
@@ -532,7 +535,8 @@ aidev_status vkb_buffer_invalidate(vkb_buffer *b, uint64_t offset, uint64_t size
  * caller's part of it. So any pointer imports; a kernel argument whose
  * address is not a multiple of minStorageBufferOffsetAlignment is realigned
  * through a device copy at dispatch (kernel.c). */
-static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_buffer **out)
+static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, aidev_memory_kind kind,
+                               vkb_buffer **out)
 {
     const vkb_physical *p = dev->phys;
     const vkb_device_fns *f = &dev->f;
@@ -591,11 +595,13 @@ static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_b
     VkMemoryRequirements req;
     f->vkGetBufferMemoryRequirements(dev->handle, blk->buffer, &req);
     /* Coherent: the caller reads and writes through its own pointer, with
-     * no mapping to flush through. */
+     * no mapping to flush through. DEVICE memory (a CPU device's, below)
+     * prefers a device-local type. */
     int32_t type = pick_type(&p->memory, hp.memoryTypeBits & req.memoryTypeBits,
                              VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
                                  VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                             0, 0);
+                             kind == AIDEV_MEMORY_DEVICE ? VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT : 0,
+                             0);
     if (type < 0 || req.size > import_size) {
         st = aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
                                      "vulkan: '%s' offers no host-coherent memory type to import "
@@ -645,7 +651,7 @@ static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_b
     b->host = ptr;
     b->coherent = true;
     b->imported = true;
-    b->kind = AIDEV_MEMORY_HOST;
+    b->kind = kind;
     *out = b;
     return AIDEV_SUCCESS;
 fail:
@@ -656,8 +662,13 @@ fail:
 
 #define HOST_BLOCK_MIN (2u << 20)
 
-/* A HOST buffer on libaidev's host memory; on failure the caller makes an
- * ordinary one. */
+/* A HOST buffer, or a DEVICE buffer of a device whose DEVICE memory is
+ * addressable, on libaidev's host memory: huge pages where the system has
+ * them, on the device's NUMA node. O_DIRECT reads into 4 KiB pages of the
+ * driver's memory are split into many small requests (a scatter list
+ * entry per page): a 16 MiB read into lavapipe's own memory took longer
+ * than the same read into staging plus the copy. On failure the caller
+ * makes an ordinary buffer. */
 static aidev_status host_block_buffer(vkb_device *dev, const aidev_backend_buffer_desc *desc,
                                       vkb_buffer **out)
 {
@@ -667,9 +678,10 @@ static aidev_status host_block_buffer(vkb_device *dev, const aidev_backend_buffe
     uint32_t flags = desc->flags & AIDEV_BUFFER_UNINITIALIZED ? AIDEV_HOST_ALLOC_UNINITIALIZED : 0;
     aidev_status st = aidev_backend_host_alloc(desc->size, desc->numa_node, flags, block);
     if (st == AIDEV_SUCCESS)
-        st = import_host(dev, block->ptr, desc->size, out);
+        st = import_host(dev, block->ptr, desc->size, desc->kind, out);
     if (st != AIDEV_SUCCESS) {
-        aidev_backend_debug("vulkan", "HOST buffer of %llu bytes in driver memory: %s",
+        aidev_backend_debug("vulkan", "%s buffer of %llu bytes in driver memory: %s",
+                            desc->kind == AIDEV_MEMORY_DEVICE ? "DEVICE" : "HOST",
                             (unsigned long long)desc->size, "host memory import failed");
         aidev_backend_host_free(block, false);
         free(block);
@@ -693,7 +705,7 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
     aidev_status st;
     *out_host_ptr = NULL;
     if (desc->import_host_ptr) {
-        st = import_host(dev, desc->import_host_ptr, desc->size, &b);
+        st = import_host(dev, desc->import_host_ptr, desc->size, AIDEV_MEMORY_HOST, &b);
         if (st != AIDEV_SUCCESS)
             return st;
         *out_host_ptr = b->host; /* the caller's own memory, coherent */
@@ -704,7 +716,9 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
     if (type < 0)
         return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED, "vulkan: kind %d not offered",
                                        (int)desc->kind);
-    if (desc->kind == AIDEV_MEMORY_HOST && desc->size >= HOST_BLOCK_MIN &&
+    bool host_kind = desc->kind == AIDEV_MEMORY_HOST ||
+                     (desc->kind == AIDEV_MEMORY_DEVICE && dev->device_addressable);
+    if (host_kind && desc->size >= HOST_BLOCK_MIN &&
         (dev->phys->info.features & AIDEV_FEATURE_UNIFIED_MEMORY) &&
         (dev->phys->info.features & AIDEV_FEATURE_HOST_IMPORT) &&
         host_block_buffer(dev, desc, &b) == AIDEV_SUCCESS) {

@@ -549,8 +549,17 @@ START_TEST(file_read_into_device_memory)
     if (direct) {
         ck_assert_int_eq(t->dl_tensor.device.device_type, kDLCPU);
         address = (const unsigned char *)t->dl_tensor.data + t->dl_tensor.byte_offset;
-        /* Large ranges start on a page, for O_DIRECT. */
+        /* Large ranges start on a page, for O_DIRECT, and live in the
+         * same host memory as HOST buffers (huge pages where there are). */
         ck_assert_uint_eq((uintptr_t)address % 4096, 0);
+        aidev_buffer host = harness_buffer(dev, AIDEV_MEMORY_HOST, SIZE, AIDEV_TYPE_U8);
+        char pages[32], host_pages[32];
+        ck_assert_ok(aidev_buffer_get_info(b, AIDEV_BUFFER_INFO_PAGE_KIND, sizeof pages, pages,
+                                           NULL));
+        ck_assert_ok(aidev_buffer_get_info(host, AIDEV_BUFFER_INFO_PAGE_KIND, sizeof host_pages,
+                                           host_pages, NULL));
+        ck_assert_str_eq(pages, host_pages);
+        aidev_buffer_release(host);
     } else {
         ck_assert_int_eq(t->dl_tensor.device.device_type, kDLVulkan);
     }
