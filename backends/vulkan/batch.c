@@ -46,6 +46,8 @@ void vkb_batch_free(vkb_batch *b)
     vkb_device *dev = b->queue->dev;
     if (b->query_pool)
         dev->f.vkDestroyQueryPool(dev->handle, b->query_pool, NULL);
+    if (b->times)
+        vkb_buffer_unref(b->times);
     for (uint32_t i = 0; i < b->descriptor_pool_count; i++)
         dev->f.vkDestroyDescriptorPool(dev->handle, b->descriptor_pools[i], NULL);
     free(b->descriptor_pools);
@@ -86,6 +88,15 @@ static aidev_status batch_new(vkb_queue *q, vkb_family fam, vkb_batch **out)
         if (r != VK_SUCCESS)
             b->query_pool = VK_NULL_HANDLE; /* events get host times */
     }
+    /* The batch copies its timestamps into host memory itself, where its
+     * family may (copies of query results need a compute or graphics
+     * queue): reading them with vkGetQueryPoolResults would cost a wait for
+     * the whole device on lavapipe, which idles the device first, and the
+     * event would complete only once every queue's work is done. */
+    bool copies = fam == VKB_FAMILY_COMPUTE || dev->transfer_family == dev->phys->compute_family;
+    if (b->query_pool && copies &&
+        vkb_buffer_alloc(dev, VKB_BUFFER_STAGING, 2 * sizeof(uint64_t), &b->times) != AIDEV_SUCCESS)
+        b->times = NULL; /* read from the pool */
     *out = b;
     return AIDEV_SUCCESS;
 }
@@ -297,6 +308,23 @@ void vkb_cmd_zero_if_needed(vkb_batch *b, vkb_buffer *buf)
     /* Ranges are multiples of 64 bytes at 64-byte offsets: fill's rules. */
     b->queue->dev->f.vkCmdFillBuffer(b->cb, buf->vk, buf->offset, buf->alloc_size, 0);
     b->dirty = true;
+}
+
+void vkb_batch_end_times(vkb_batch *b)
+{
+    const vkb_device_fns *f = &b->queue->dev->f;
+    f->vkCmdWriteTimestamp(b->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, b->query_pool, 1);
+    if (!b->times)
+        return;
+    /* WAIT: the copy takes the values once both are written. */
+    f->vkCmdCopyQueryPoolResults(b->cb, b->query_pool, 0, 2, b->times->vk, b->times->offset,
+                                 sizeof(uint64_t),
+                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    VkMemoryBarrier hb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    f->vkCmdPipelineBarrier(b->cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0,
+                            1, &hb, 0, NULL, 0, NULL);
 }
 
 void vkb_batch_host_visible(vkb_batch *b, const vkb_buffer *buf)

@@ -5,8 +5,9 @@
  * Kinds:
  *   DEVICE  device-local, preferably not host-visible (a discrete GPU's
  *           VRAM). Never mapped for the user; where the type happens to be
- *           host-visible (integrated GPUs, lavapipe) the backend maps it to
- *           zero it on the host.
+ *           host-visible (integrated GPUs) the backend maps it to zero it
+ *           on the host. A CPU device's (below) is host memory libaidev
+ *           may address.
  *   HOST    host-visible and coherent, preferably cached and not
  *           device-local: system memory the device reaches. Persistently
  *           mapped.
@@ -22,6 +23,25 @@
  * Large HOST buffers of a device whose memory is host memory (lavapipe)
  * are libaidev's host memory (huge pages, aidev_backend_host_alloc),
  * imported with VK_EXT_external_memory_host where the device has it.
+ *
+ * DEVICE memory of a CPU device (VK_PHYSICAL_DEVICE_TYPE_CPU: lavapipe) is
+ * host memory, and libaidev gets its address from buffer_create (the user
+ * still cannot map it): DEVICE takes a type that is device-local,
+ * host-visible and coherent, its blocks stay mapped, and from 2 MiB on it
+ * is a libaidev host block as large HOST buffers are (O_DIRECT reads into
+ * the driver's 4 KiB pages go out as many small requests). libaidev then
+ * writes it directly: a file read lands in it with no staging and no copy
+ * command on the device's queue, where the copies would wait behind
+ * kernels. No command of the read's queue uses the memory meanwhile: the
+ * read starts once the queue's earlier commands are done (their batches
+ * end with a barrier to the host, as for any mapped memory they write) and
+ * holds its later ones until it ends (their submission makes the host's
+ * writes visible; coherent memory needs no flush). Without a coherent
+ * device-local type the address is not given. Never on a GPU, integrated
+ * ones included: device-local memory there is a BAR window or memory the
+ * GPU caches, slow for the host and no place for O_DIRECT reads. Ranges
+ * whose address libaidev gets start on a page from 64 KiB on, so that
+ * O_DIRECT reads may land in them.
  *
  * AIDEV_BUFFER_ZERO_ON_FREE: a mapped range is zeroed on the host before it
  * goes back to its block (libaidev destroys such a buffer only once no
@@ -91,42 +111,74 @@ static aidev_status probe_type_bits(vkb_device *dev, uint32_t *out)
     return AIDEV_SUCCESS;
 }
 
-aidev_status vkb_memory_init(vkb_device *dev)
+bool vkb_memory_plan_make(const VkPhysicalDeviceMemoryProperties *m, uint32_t allowed,
+                          VkPhysicalDeviceType type, bool emulate_discrete,
+                          vkb_memory_plan *out, const char **missing)
 {
-    const VkPhysicalDeviceMemoryProperties *m = &dev->phys->memory;
-    uint32_t allowed = 0;
-    aidev_status st = probe_type_bits(dev, &allowed);
-    if (st != AIDEV_SUCCESS)
-        return st;
     const VkMemoryPropertyFlags LOCAL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
                                 VISIBLE = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
                                 COHERENT = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
                                 CACHED = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
-
-    int32_t device = pick_type(m, allowed, LOCAL, 0, VISIBLE);
+    *out = (vkb_memory_plan){.kind_type = {-1, -1, -1}, .staging_type = -1};
+    *missing = NULL;
+    /* A CPU device's memory is host memory: DEVICE buffers take a type the
+     * host reads and writes coherently, so that libaidev may address them.
+     * Never on a GPU, integrated ones included: its device-local memory is
+     * a BAR window or memory the GPU caches, no place for O_DIRECT reads,
+     * and host access to it is slow. */
+    int32_t device = -1;
+    bool addressable = false;
+    if (type == VK_PHYSICAL_DEVICE_TYPE_CPU && !emulate_discrete) {
+        device = pick_type(m, allowed, LOCAL | VISIBLE | COHERENT, CACHED, 0);
+        addressable = device >= 0;
+    }
+    if (device < 0)
+        device = pick_type(m, allowed, LOCAL, 0, VISIBLE);
     if (device < 0)
         device = pick_type(m, allowed, 0, 0, 0);
     int32_t host = pick_type(m, allowed, VISIBLE | COHERENT, CACHED, LOCAL);
     int32_t shared = pick_type(m, allowed, LOCAL | VISIBLE, COHERENT, 0);
     if (shared < 0)
         shared = pick_type(m, allowed, VISIBLE, CACHED | COHERENT, 0);
-    if (device < 0 || host < 0)
+    if (device < 0 || host < 0) {
+        *missing = device < 0 ? "device" : "host-visible coherent";
+        return false;
+    }
+    out->kind_type[AIDEV_MEMORY_DEVICE] = device;
+    out->kind_type[AIDEV_MEMORY_HOST] = host;
+    out->kind_type[AIDEV_MEMORY_SHARED] = shared;
+    out->staging_type = host;
+    /* Other DEVICE memory is mapped only to zero it from the host; with
+     * AIDEV_VULKAN_EMULATE_DISCRETE it is not, as on a discrete GPU. */
+    out->kind_mapped[AIDEV_MEMORY_DEVICE] =
+        (m->memoryTypes[device].propertyFlags & VISIBLE) && !emulate_discrete;
+    out->kind_mapped[AIDEV_MEMORY_HOST] = true;
+    out->kind_mapped[AIDEV_MEMORY_SHARED] = shared >= 0;
+    out->device_addressable = addressable;
+    return true;
+}
+
+aidev_status vkb_memory_init(vkb_device *dev)
+{
+    uint32_t allowed = 0;
+    aidev_status st = probe_type_bits(dev, &allowed);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    vkb_memory_plan plan;
+    const char *missing;
+    if (!vkb_memory_plan_make(&dev->phys->memory, allowed, dev->phys->props.deviceType,
+                              vkb_opts.emulate_discrete, &plan, &missing))
         return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
                                        "vulkan: '%s' has no %s memory type for storage buffers",
-                                       dev->phys->props.deviceName,
-                                       device < 0 ? "device" : "host-visible coherent");
-    dev->kind_type[AIDEV_MEMORY_DEVICE] = device;
-    dev->kind_type[AIDEV_MEMORY_HOST] = host;
-    dev->kind_type[AIDEV_MEMORY_SHARED] = shared;
-    dev->staging_type = host;
-    /* DEVICE memory is mapped only to zero it from the host; with
-     * AIDEV_VULKAN_EMULATE_DISCRETE it is not, as on a discrete GPU. */
-    dev->kind_mapped[AIDEV_MEMORY_DEVICE] =
-        (m->memoryTypes[device].propertyFlags & VISIBLE) && !vkb_opts.emulate_discrete;
-    dev->kind_mapped[AIDEV_MEMORY_HOST] = true;
-    dev->kind_mapped[AIDEV_MEMORY_SHARED] = shared >= 0;
-    aidev_backend_debug("vulkan", "'%s': memory types DEVICE %d HOST %d SHARED %d",
-                        dev->phys->props.deviceName, device, host, shared);
+                                       dev->phys->props.deviceName, missing);
+    memcpy(dev->kind_type, plan.kind_type, sizeof dev->kind_type);
+    memcpy(dev->kind_mapped, plan.kind_mapped, sizeof dev->kind_mapped);
+    dev->staging_type = plan.staging_type;
+    dev->device_addressable = plan.device_addressable;
+    aidev_backend_debug("vulkan", "'%s': memory types DEVICE %d%s HOST %d SHARED %d",
+                        dev->phys->props.deviceName, plan.kind_type[AIDEV_MEMORY_DEVICE],
+                        plan.device_addressable ? " (host memory, addressable)" : "",
+                        plan.kind_type[AIDEV_MEMORY_HOST], plan.kind_type[AIDEV_MEMORY_SHARED]);
     return AIDEV_SUCCESS;
 }
 
@@ -281,10 +333,13 @@ static uint64_t range_align(const vkb_pool *pool)
     return a;
 }
 
-static aidev_status pool_alloc(vkb_pool *pool, uint64_t size, bool own_block,
+/* |min_align|: a stricter alignment the caller needs (or 0). */
+static aidev_status pool_alloc(vkb_pool *pool, uint64_t size, bool own_block, uint64_t min_align,
                                vkb_block **out_block, uint64_t *out_offset, uint64_t *out_size)
 {
     uint64_t align = range_align(pool);
+    if (min_align > align && min_align % align == 0)
+        align = min_align;
     if (size > UINT64_MAX - align)
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_RANGE, "vulkan: size %llu too large",
                                        (unsigned long long)size);
@@ -362,8 +417,15 @@ static void pool_free(vkb_pool *pool, vkb_block *blk, uint64_t offset, uint64_t 
 /* Buffers                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Ranges whose host address goes to libaidev start on a page from this
+ * size on: file reads with O_DIRECT may then land in them. (Block maps
+ * start on a page on the drivers seen; where not, reads are buffered.) */
+#define ADDRESSED_PAGE_MIN (64u << 10)
+#define PAGE_BYTES 4096u
+
 static aidev_status buffer_new(vkb_device *dev, uint32_t type, bool mapped, uint64_t size,
-                               aidev_memory_kind kind, bool scrub, vkb_buffer **out)
+                               aidev_memory_kind kind, bool scrub, bool addressed,
+                               vkb_buffer **out)
 {
     vkb_pool *pool = get_pool(dev, type, mapped);
     if (!pool)
@@ -373,7 +435,8 @@ static aidev_status buffer_new(vkb_device *dev, uint32_t type, bool mapped, uint
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     /* Unmappable memory cannot be zeroed at free on the host: never share
      * its block. */
-    aidev_status st = pool_alloc(pool, size, scrub && !mapped, &b->block, &b->offset,
+    uint64_t min_align = addressed && mapped && size >= ADDRESSED_PAGE_MIN ? PAGE_BYTES : 0;
+    aidev_status st = pool_alloc(pool, size, scrub && !mapped, min_align, &b->block, &b->offset,
                                  &b->alloc_size);
     if (st != AIDEV_SUCCESS) {
         free(b);
@@ -397,10 +460,10 @@ aidev_status vkb_buffer_alloc(vkb_device *dev, vkb_buffer_role role, uint64_t si
 {
     if (role == VKB_BUFFER_STAGING)
         return buffer_new(dev, (uint32_t)dev->staging_type, true, size, AIDEV_MEMORY_HOST, false,
-                          out);
+                          false, out);
     return buffer_new(dev, (uint32_t)dev->kind_type[AIDEV_MEMORY_DEVICE],
                       dev->kind_mapped[AIDEV_MEMORY_DEVICE], size, AIDEV_MEMORY_DEVICE, false,
-                      out);
+                      false, out);
 }
 
 void vkb_buffer_ref(vkb_buffer *b)
@@ -472,7 +535,8 @@ aidev_status vkb_buffer_invalidate(vkb_buffer *b, uint64_t offset, uint64_t size
  * caller's part of it. So any pointer imports; a kernel argument whose
  * address is not a multiple of minStorageBufferOffsetAlignment is realigned
  * through a device copy at dispatch (kernel.c). */
-static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_buffer **out)
+static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, aidev_memory_kind kind,
+                               vkb_buffer **out)
 {
     const vkb_physical *p = dev->phys;
     const vkb_device_fns *f = &dev->f;
@@ -531,11 +595,13 @@ static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_b
     VkMemoryRequirements req;
     f->vkGetBufferMemoryRequirements(dev->handle, blk->buffer, &req);
     /* Coherent: the caller reads and writes through its own pointer, with
-     * no mapping to flush through. */
+     * no mapping to flush through. DEVICE memory (a CPU device's, below)
+     * prefers a device-local type. */
     int32_t type = pick_type(&p->memory, hp.memoryTypeBits & req.memoryTypeBits,
                              VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
                                  VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                             0, 0);
+                             kind == AIDEV_MEMORY_DEVICE ? VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT : 0,
+                             0);
     if (type < 0 || req.size > import_size) {
         st = aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
                                      "vulkan: '%s' offers no host-coherent memory type to import "
@@ -585,7 +651,7 @@ static aidev_status import_host(vkb_device *dev, void *ptr, uint64_t size, vkb_b
     b->host = ptr;
     b->coherent = true;
     b->imported = true;
-    b->kind = AIDEV_MEMORY_HOST;
+    b->kind = kind;
     *out = b;
     return AIDEV_SUCCESS;
 fail:
@@ -596,8 +662,13 @@ fail:
 
 #define HOST_BLOCK_MIN (2u << 20)
 
-/* A HOST buffer on libaidev's host memory; on failure the caller makes an
- * ordinary one. */
+/* A HOST buffer, or a DEVICE buffer of a device whose DEVICE memory is
+ * addressable, on libaidev's host memory: huge pages where the system has
+ * them, on the device's NUMA node. O_DIRECT reads into 4 KiB pages of the
+ * driver's memory are split into many small requests (a scatter list
+ * entry per page): a 16 MiB read into lavapipe's own memory took longer
+ * than the same read into staging plus the copy. On failure the caller
+ * makes an ordinary buffer. */
 static aidev_status host_block_buffer(vkb_device *dev, const aidev_backend_buffer_desc *desc,
                                       vkb_buffer **out)
 {
@@ -607,9 +678,10 @@ static aidev_status host_block_buffer(vkb_device *dev, const aidev_backend_buffe
     uint32_t flags = desc->flags & AIDEV_BUFFER_UNINITIALIZED ? AIDEV_HOST_ALLOC_UNINITIALIZED : 0;
     aidev_status st = aidev_backend_host_alloc(desc->size, desc->numa_node, flags, block);
     if (st == AIDEV_SUCCESS)
-        st = import_host(dev, block->ptr, desc->size, out);
+        st = import_host(dev, block->ptr, desc->size, desc->kind, out);
     if (st != AIDEV_SUCCESS) {
-        aidev_backend_debug("vulkan", "HOST buffer of %llu bytes in driver memory: %s",
+        aidev_backend_debug("vulkan", "%s buffer of %llu bytes in driver memory: %s",
+                            desc->kind == AIDEV_MEMORY_DEVICE ? "DEVICE" : "HOST",
                             (unsigned long long)desc->size, "host memory import failed");
         aidev_backend_host_free(block, false);
         free(block);
@@ -633,7 +705,7 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
     aidev_status st;
     *out_host_ptr = NULL;
     if (desc->import_host_ptr) {
-        st = import_host(dev, desc->import_host_ptr, desc->size, &b);
+        st = import_host(dev, desc->import_host_ptr, desc->size, AIDEV_MEMORY_HOST, &b);
         if (st != AIDEV_SUCCESS)
             return st;
         *out_host_ptr = b->host; /* the caller's own memory, coherent */
@@ -644,7 +716,9 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
     if (type < 0)
         return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED, "vulkan: kind %d not offered",
                                        (int)desc->kind);
-    if (desc->kind == AIDEV_MEMORY_HOST && desc->size >= HOST_BLOCK_MIN &&
+    bool host_kind = desc->kind == AIDEV_MEMORY_HOST ||
+                     (desc->kind == AIDEV_MEMORY_DEVICE && dev->device_addressable);
+    if (host_kind && desc->size >= HOST_BLOCK_MIN &&
         (dev->phys->info.features & AIDEV_FEATURE_UNIFIED_MEMORY) &&
         (dev->phys->info.features & AIDEV_FEATURE_HOST_IMPORT) &&
         host_block_buffer(dev, desc, &b) == AIDEV_SUCCESS) {
@@ -652,8 +726,12 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
         *out_buffer = b;
         return AIDEV_SUCCESS;
     }
+    /* Whether libaidev gets the address (if the memory is mapped and
+     * coherent): HOST and SHARED memory, and DEVICE memory that is host
+     * memory. */
+    bool addressed = desc->kind != AIDEV_MEMORY_DEVICE || dev->device_addressable;
     st = buffer_new(dev, (uint32_t)type, dev->kind_mapped[desc->kind], desc->size, desc->kind,
-                    (desc->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0, &b);
+                    (desc->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0, addressed, &b);
     if (st != AIDEV_SUCCESS)
         return st;
     if (!(desc->flags & AIDEV_BUFFER_UNINITIALIZED)) {
@@ -666,7 +744,9 @@ aidev_status vkb_buffer_create(void *device, const aidev_backend_buffer_desc *de
             atomic_store(&b->needs_zero, true);
         }
     }
-    if (desc->kind != AIDEV_MEMORY_DEVICE && b->coherent)
+    /* DEVICE memory's address goes to libaidev only where it is host
+     * memory (see the top of this file); it stays unmappable for the user. */
+    if (b->coherent && addressed)
         *out_host_ptr = b->host;
     *out_buffer = b;
     return AIDEV_SUCCESS;

@@ -399,8 +399,7 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
 
     if (signal) {
         if (b->timed)
-            dev->f.vkCmdWriteTimestamp(b->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
-                                       b->query_pool, 1);
+            vkb_batch_end_times(b);
         b->signal = signal;
         b->needs_completion = true;
         return submit_open(q);

@@ -77,6 +77,7 @@
     X(vkCreateQueryPool)                                                                      \
     X(vkDestroyQueryPool)                                                                     \
     X(vkGetQueryPoolResults)                                                                  \
+    X(vkCmdCopyQueryPoolResults)                                                              \
     X(vkCreateSemaphore)                                                                      \
     X(vkDestroySemaphore)                                                                     \
     X(vkCreateShaderModule)                                                                   \

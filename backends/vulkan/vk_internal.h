@@ -173,6 +173,25 @@ typedef struct vkb_buffer {
     aidev_memory_kind kind;
 } vkb_buffer;
 
+/* The memory type of each aidev kind on a device, and whether its blocks
+ * stay mapped (memory.c). */
+typedef struct vkb_memory_plan {
+    int32_t kind_type[AIDEV_MEMORY_KIND_COUNT_]; /* -1: kind not offered */
+    bool kind_mapped[AIDEV_MEMORY_KIND_COUNT_];
+    int32_t staging_type;
+    /* DEVICE memory is host memory libaidev may write directly (a CPU
+     * device's, coherent, persistently mapped): buffer_create hands out
+     * its address, and file reads land in it with no device command. */
+    bool device_addressable;
+} vkb_memory_plan;
+
+/* The plan for memory properties |m|, of which buffers may use the types
+ * in |allowed|, on a device of |type|; |emulate_discrete| plans as for a
+ * discrete GPU. False when the device has no device or no host-visible
+ * coherent type (|*missing| says which). */
+VKB_HIDDEN bool vkb_memory_plan_make(const VkPhysicalDeviceMemoryProperties *m, uint32_t allowed,
+                                     VkPhysicalDeviceType type, bool emulate_discrete,
+                                     vkb_memory_plan *out, const char **missing);
 VKB_HIDDEN aidev_status vkb_memory_init(struct vkb_device *dev);
 VKB_HIDDEN void vkb_memory_finish(struct vkb_device *dev);
 /* An internal buffer (staging or scratch), one reference, not zeroed. */
@@ -340,6 +359,7 @@ typedef struct vkb_device {
     int32_t kind_type[AIDEV_MEMORY_KIND_COUNT_];
     bool kind_mapped[AIDEV_MEMORY_KIND_COUNT_];
     int32_t staging_type;
+    bool device_addressable;        /* vkb_memory_plan's */
     /* A pool per memory type, mapped or not (a type can serve both: DEVICE
      * memory unmapped, staging mapped). */
     vkb_pool *pools[VK_MAX_MEMORY_TYPES][2];
@@ -436,6 +456,9 @@ typedef struct vkb_batch {
     vkb_family family;
     VkCommandBuffer cb;
     VkQueryPool query_pool;         /* two timestamps, or VK_NULL_HANDLE */
+    /* Where the batch copies its timestamps for the host (compute family;
+     * NULL: read from the pool). */
+    vkb_buffer *times;
     uint32_t descriptor_pool_count, descriptor_pool_used, descriptor_pool_capacity;
     VkDescriptorPool *descriptor_pools;
     bool recording;
@@ -560,6 +583,9 @@ VKB_HIDDEN void vkb_cmd_barrier(vkb_device *dev, VkCommandBuffer cb);
 /* The barrier that orders a command after the queue's earlier ones, and the
  * start timestamp when the command signals an event. */
 VKB_HIDDEN void vkb_command_begin(vkb_queue *q, vkb_batch *b);
+/* The end timestamp of a timed batch's signalling command, and the copy of
+ * both timestamps to the host where the batch has a place for them. */
+VKB_HIDDEN void vkb_batch_end_times(vkb_batch *b);
 /* Records the zero fill of a buffer that has not been cleared yet. */
 VKB_HIDDEN void vkb_cmd_zero_if_needed(vkb_batch *b, vkb_buffer *buf);
 /* Notes that the host will read what the batch writes to |buf| (a read

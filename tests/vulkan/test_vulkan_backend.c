@@ -1,7 +1,9 @@
 /*
  * The Vulkan backend's own behaviour, through the aidev API, on every Vulkan
  * device found (lavapipe here): what it says of the device, memory (zeroed,
- * sub-allocated, freed while in use, imported), odd-sized transfers, waits
+ * sub-allocated, freed while in use, imported; file reads straight into the
+ * DEVICE memory of a CPU device), odd-sized transfers, events that complete
+ * with their batch (not once the device is idle), waits
  * across queues on the GPU and on the host, dependency failures, user
  * SPIR-V kernels and their signature checks, arguments at offsets the
  * device cannot bind directly, timestamps, batching.
@@ -9,12 +11,15 @@
  * Exits 77 (skipped) when the Vulkan backend has no device on this machine
  * for a reason it states (no loader, no driver); fails when it failed.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <dlpack/dlpack.h>
 
 #include "harness.h"
 
@@ -29,6 +34,9 @@ static const uint32_t mixed_spv[] =
     ;
 static const uint32_t uniform_spv[] =
 #include "uniform.spv.h"
+    ;
+static const uint32_t spin_spv[] =
+#include "spin.spv.h"
     ;
 
 /* ------------------------------------------------------------------------ */
@@ -401,8 +409,255 @@ START_TEST(import_host_memory)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* File reads into DEVICE memory                                            */
+/* ------------------------------------------------------------------------ */
+
+static unsigned char file_byte(uint64_t at)
+{
+    return (unsigned char)((at * 2654435761u) >> 11);
+}
+
+/* An unlinked file in the build tree holding file_byte over [0, size). */
+static int pattern_file(uint64_t size)
+{
+    const char *root = getenv("AIDEV_TEST_BUILD_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/aidev-vulkan-read-XXXXXX", root ? root : "/tmp");
+    int fd = mkstemp(path);
+    ck_assert_msg(fd >= 0, "mkstemp(%s): %s", path, strerror(errno));
+    unlink(path);
+    unsigned char *bytes = malloc(size);
+    for (uint64_t i = 0; i < size; i++)
+        bytes[i] = file_byte(i);
+    ck_assert_int_eq(pwrite(fd, bytes, size, 0), (ssize_t)size);
+    free(bytes);
+    return fd;
+}
+
+static void expect_file_bytes(const unsigned char *got, uint64_t size, const char *what)
+{
+    uint64_t i = 0;
+    while (i < size && got[i] == file_byte(i))
+        i++;
+    ck_assert_msg(i == size, "%s: byte %llu of %llu is %#x, want %#x", what,
+                  (unsigned long long)i, (unsigned long long)size, i < size ? got[i] : 0,
+                  file_byte(i));
+}
+
+static const aidev_kernel_arg_desc spin_args[] = {
+    {"flags", AIDEV_ARG_BUFFER, AIDEV_TYPE_U32, AIDEV_ACCESS_READ_WRITE, NULL},
+    {"limit", AIDEV_ARG_SCALAR, AIDEV_TYPE_U32, 0, NULL},
+};
+
+/* The spin kernel's budget: workgroups of 64 invocations, each polling
+ * up to SPIN_POLLS times. On lavapipe a workgroup spins for about 0.1 s on
+ * one core: over a minute in all on two cores, far beyond what the tests
+ * wait for meanwhile; after the go the rest end in milliseconds. */
+#define SPIN_GROUPS 2000u
+#define SPIN_POLLS 60000u
+
+/* A kernel holding the device until the host lets it go (shaders/spin.comp):
+ * its flag words live in a mapped HOST buffer. */
+typedef struct spinner {
+    aidev_buffer flags;
+    volatile uint32_t *word; /* 0: go, 1: started, 2: saw the go */
+    aidev_kernel kernel;
+    aidev_event done;
+    bool started;
+} spinner;
+
+static bool wait_word(volatile uint32_t *word, uint32_t want, double seconds)
+{
+    struct timespec nap = {0, 1000000};
+    for (double waited = 0; waited < seconds; waited += 1e-3) {
+        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == want)
+            return true;
+        nanosleep(&nap, NULL);
+    }
+    return __atomic_load_n(word, __ATOMIC_ACQUIRE) == want;
+}
+
+/* Makes the kernel and its flags, and runs it once with the go given, so
+ * that its pipeline exists before it is needed. */
+static void spin_prepare(aidev_device dev, aidev_queue q, spinner *sp)
+{
+    sp->flags = harness_buffer(dev, AIDEV_MEMORY_HOST, 64, AIDEV_TYPE_U32);
+    ck_assert_ok(aidev_buffer_map(sp->flags, 0, 64, AIDEV_MAP_READ | AIDEV_MAP_WRITE,
+                                  (void **)&sp->word));
+    sp->kernel = make_kernel(dev, spin_spv, sizeof spin_spv, spin_args, 2, AIDEV_SUCCESS);
+    sp->word[0] = 1;
+    aidev_arg args[] = {aidev_arg_buffer(sp->flags, 0), aidev_arg_u32(SPIN_POLLS)};
+    uint32_t grid[3] = {64, 1, 1};
+    ck_assert_ok(aidev_enqueue_dispatch(q, sp->kernel, grid, NULL, 2, args, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    ck_assert_uint_eq(sp->word[2], 1);
+    for (int i = 0; i < 3; i++)
+        sp->word[i] = 0;
+}
+
+/* Enqueues the kernel on |q| and waits (up to 30 s) until it runs. */
+static void spin_run(aidev_queue q, spinner *sp)
+{
+    aidev_arg args[] = {aidev_arg_buffer(sp->flags, 0), aidev_arg_u32(SPIN_POLLS)};
+    uint32_t grid[3] = {SPIN_GROUPS * 64, 1, 1};
+    ck_assert_ok(aidev_enqueue_dispatch(q, sp->kernel, grid, NULL, 2, args, 0, NULL, &sp->done));
+    sp->started = wait_word(&sp->word[1], 1, 30.0);
+}
+
+/* Lets the kernel go and waits for it; then checks it had started and was
+ * still running at the go. Call before any check that may end the test. */
+static void spin_release(spinner *sp)
+{
+    __atomic_store_n(&sp->word[0], 1u, __ATOMIC_RELEASE);
+    ck_assert_ok(aidev_event_wait(sp->done, AIDEV_WAIT_FOREVER));
+    ck_assert_msg(sp->started, "the spin kernel did not start within 30 s");
+    ck_assert_uint_eq(sp->word[2], 1); /* still running at the go */
+    ck_assert_ok(aidev_buffer_unmap(sp->flags));
+    ck_assert_ok(aidev_event_release(sp->done));
+    aidev_kernel_release(sp->kernel);
+    aidev_buffer_release(sp->flags);
+}
+
+/* A CPU device's DEVICE memory is host memory: libaidev gets its address,
+ * and a file read lands in it with no command on the device. The proof: a
+ * kernel of another queue spins on the device's only VkQueue (lavapipe has
+ * one) until the host lets it go, and the read completes meanwhile, with
+ * the file's bytes; a staged read's copies would queue behind the kernel.
+ * DLPack hands out the same address. Elsewhere - a GPU, or a CPU device in
+ * the discrete emulation (vulkan-backend-discrete) - the address stays
+ * the backend's: DLPack names the VkBuffer, the read is staged and, on a
+ * CPU device, cannot complete before the kernel does. Either way the
+ * memory is not mappable through the API. */
+START_TEST(file_read_into_device_memory)
+{
+    aidev_device dev = harness_device(_i);
+    uint32_t type = 0;
+    ck_assert_ok(aidev_device_get_info(dev, AIDEV_DEVICE_INFO_TYPE, sizeof type, &type, NULL));
+    const char *emulate = getenv("AIDEV_VULKAN_EMULATE_DISCRETE");
+    bool cpu = type == AIDEV_DEVICE_TYPE_CPU;
+    bool direct = cpu && !(emulate && emulate[0] && strcmp(emulate, "0") != 0);
+
+    enum { SIZE = 3 << 20 };
+    int fd = pattern_file(SIZE);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, SIZE, AIDEV_TYPE_U8);
+    void *mapped = NULL;
+    ck_assert_error_names(aidev_buffer_map(b, 0, SIZE, AIDEV_MAP_READ, &mapped),
+                          AIDEV_ERROR_UNSUPPORTED, "not mappable");
+    DLManagedTensor *t = NULL;
+    ck_assert_ok(aidev_buffer_export_dlpack(b, NULL, &t));
+    const unsigned char *address = NULL;
+    if (direct) {
+        ck_assert_int_eq(t->dl_tensor.device.device_type, kDLCPU);
+        address = (const unsigned char *)t->dl_tensor.data + t->dl_tensor.byte_offset;
+        /* Large ranges start on a page, for O_DIRECT, and live in the
+         * same host memory as HOST buffers (huge pages where there are). */
+        ck_assert_uint_eq((uintptr_t)address % 4096, 0);
+        aidev_buffer host = harness_buffer(dev, AIDEV_MEMORY_HOST, SIZE, AIDEV_TYPE_U8);
+        char pages[32], host_pages[32];
+        ck_assert_ok(aidev_buffer_get_info(b, AIDEV_BUFFER_INFO_PAGE_KIND, sizeof pages, pages,
+                                           NULL));
+        ck_assert_ok(aidev_buffer_get_info(host, AIDEV_BUFFER_INFO_PAGE_KIND, sizeof host_pages,
+                                           host_pages, NULL));
+        ck_assert_str_eq(pages, host_pages);
+        aidev_buffer_release(host);
+    } else {
+        ck_assert_int_eq(t->dl_tensor.device.device_type, kDLVulkan);
+    }
+
+    /* The kernel takes the device; the read, while it holds it. */
+    aidev_queue compute = harness_queue(dev), io = harness_queue(dev);
+    spinner sp;
+    spin_prepare(dev, compute, &sp);
+    spin_run(compute, &sp);
+    aidev_event read = NULL;
+    aidev_status during = AIDEV_ERROR_TIMEOUT, kernel_during = AIDEV_NOT_READY;
+    if (sp.started) {
+        ck_assert_ok(aidev_enqueue_file_read(io, b, 0, fd, 0, SIZE, AIDEV_FILE_READ_DIRECT, 0,
+                                             NULL, &read));
+        /* Direct: done in milliseconds. Staged: not before the kernel. */
+        during = aidev_event_wait(read, direct ? 20000000000ull : 300000000ull);
+        kernel_during = aidev_event_query(sp.done);
+    }
+    spin_release(&sp);
+    if (direct) {
+        ck_assert_msg(during == AIDEV_SUCCESS, "the read did not complete while the kernel "
+                      "ran: %s", aidev_status_string(during));
+        ck_assert_msg(kernel_during == AIDEV_NOT_READY, "the kernel ended before the read");
+    } else if (cpu) {
+        ck_assert_msg(during == AIDEV_ERROR_TIMEOUT, "a staged read completed while the kernel "
+                      "held the device: %s", aidev_status_string(during));
+    }
+    ck_assert_ok(aidev_event_wait(read, AIDEV_WAIT_FOREVER));
+    char engine[32] = "";
+    ck_assert_ok(aidev_event_get_info(read, AIDEV_EVENT_INFO_IO_ENGINE, sizeof engine, engine,
+                                      NULL));
+    ck_assert_msg(engine[0] != '\0', "no I/O engine named");
+
+    /* The bytes, through the device and through the address. */
+    unsigned char *got = malloc(SIZE);
+    read_back(compute, b, 0, SIZE, got);
+    expect_file_bytes(got, SIZE, "read back");
+    if (address)
+        expect_file_bytes(address, SIZE, "at the buffer's address");
+    free(got);
+
+    t->deleter(t);
+    ck_assert_ok(aidev_event_release(read));
+    aidev_buffer_release(b);
+    aidev_queue_release(io);
+    aidev_queue_release(compute);
+    close(fd);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* Queues and events                                                        */
 /* ------------------------------------------------------------------------ */
+
+/* An event completes when its batch is done, not once the device is idle:
+ * a kernel's event completes while a kernel enqueued just after it, on
+ * another queue, holds the device. (lavapipe's vkGetQueryPoolResults waits
+ * for the device to go idle; the batch copies its timestamps for the host
+ * itself instead.) Its times are in order. */
+START_TEST(event_completes_before_later_work)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue first = harness_queue(dev), later = harness_queue(dev);
+    spinner sp;
+    spin_prepare(dev, later, &sp);
+    enum { N = 4 << 20 }; /* tens of milliseconds on lavapipe */
+    aidev_buffer x = harness_buffer(dev, AIDEV_MEMORY_DEVICE, N * 4, AIDEV_TYPE_F32);
+    aidev_buffer y = harness_buffer(dev, AIDEV_MEMORY_DEVICE, N * 4, AIDEV_TYPE_F32);
+    aidev_kernel axpy;
+    ck_assert_ok(aidev_kernel_get(dev, "axpy", &axpy));
+    aidev_arg args[] = {aidev_arg_u32(N), aidev_arg_f32(2.0f), aidev_arg_buffer(x, 0),
+                        aidev_arg_buffer(y, 0)};
+    aidev_event e;
+    ck_assert_ok(aidev_enqueue_dispatch(first, axpy, NULL, NULL, 4, args, 0, NULL, &e));
+    spin_run(later, &sp);
+    aidev_status st = sp.started ? aidev_event_wait(e, 20000000000ull) : AIDEV_ERROR_TIMEOUT;
+    aidev_status spin_during = aidev_event_query(sp.done);
+    spin_release(&sp);
+    ck_assert_msg(st == AIDEV_SUCCESS, "the first kernel's event did not complete while a later "
+                  "kernel held the device: %s", aidev_status_string(st));
+    ck_assert_msg(spin_during == AIDEV_NOT_READY, "the later kernel ended first");
+    aidev_event_times t;
+    ck_assert_ok(aidev_event_get_times(e, &t));
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    ck_assert_msg(t.queued <= t.start && t.start <= t.end && t.end <= now_ns,
+                  "times %llu %llu %llu, now %llu", (unsigned long long)t.queued,
+                  (unsigned long long)t.start, (unsigned long long)t.end,
+                  (unsigned long long)now_ns);
+    ck_assert_ok(aidev_event_release(e));
+    aidev_kernel_release(axpy);
+    aidev_buffer_release(x);
+    aidev_buffer_release(y);
+    aidev_queue_release(first);
+    aidev_queue_release(later);
+}
+END_TEST
 
 /* Three queues of one device chained by events: the waits are semaphore
  * waits on the GPU, and the enqueuing thread never blocks. */
@@ -1048,6 +1303,9 @@ int main(void)
     add_vulkan_case(s, "release_while_pending", release_while_pending, 120);
     add_vulkan_case(s, "unaligned_fill_and_copy", unaligned_fill_and_copy, 60);
     add_vulkan_case(s, "import_host_memory", import_host_memory, 60);
+    add_vulkan_case(s, "file_read_into_device_memory", file_read_into_device_memory, 120);
+    add_vulkan_case(s, "event_completes_before_later_work", event_completes_before_later_work,
+                    120);
     add_vulkan_case(s, "cross_queue_chain", cross_queue_chain, 60);
     add_vulkan_case(s, "wait_on_host_callback_event", wait_on_host_callback_event, 60);
     add_vulkan_case(s, "failed_dependency_fails_only_dependents",

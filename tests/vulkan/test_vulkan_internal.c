@@ -1,9 +1,11 @@
 /*
  * The Vulkan backend from the inside (linked from its objects, driven
  * through its own vtable): the pipeline cache file (its checks, reuse, a
- * damaged file), and REDUCE launches of a pass form of this test's own,
+ * damaged file), REDUCE launches of a pass form of this test's own,
  * small enough that a pass needs more workgroups than the device allows in
- * one dispatch (so passes are split into chunks).
+ * one dispatch (so passes are split into chunks), and the memory types
+ * chosen per kind on the memory layouts of devices this machine does not
+ * have (which DEVICE memory libaidev may address).
  *
  * Exits 77 (skipped) when the backend has no device on this machine.
  */
@@ -314,6 +316,109 @@ START_TEST(reduce_needs_its_signature)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Memory plans                                                             */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    LOCAL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+    VISIBLE = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+    COHERENT = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+    CACHED = VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+};
+
+/* Memory properties of |n| types, each on a heap of its own. */
+static VkPhysicalDeviceMemoryProperties memory_of(uint32_t n, const VkMemoryPropertyFlags *types)
+{
+    VkPhysicalDeviceMemoryProperties m = {.memoryTypeCount = n, .memoryHeapCount = n};
+    for (uint32_t i = 0; i < n; i++) {
+        m.memoryTypes[i] = (VkMemoryType){.propertyFlags = types[i], .heapIndex = i};
+        VkMemoryHeapFlags heap = types[i] & LOCAL ? VK_MEMORY_HEAP_DEVICE_LOCAL_BIT : 0;
+        m.memoryHeaps[i] = (VkMemoryHeap){.size = 8ull << 30, .flags = heap};
+    }
+    return m;
+}
+
+static vkb_memory_plan plan_of(const VkPhysicalDeviceMemoryProperties *m,
+                               VkPhysicalDeviceType type, bool emulate_discrete)
+{
+    vkb_memory_plan plan;
+    const char *missing = "";
+    ck_assert_msg(vkb_memory_plan_make(m, (1u << m->memoryTypeCount) - 1, type,
+                                       emulate_discrete, &plan, &missing),
+                  "no plan: no %s type", missing);
+    return plan;
+}
+
+/* DEVICE memory is addressable by libaidev on a CPU device only, where a
+ * type is device-local, host-visible and coherent; never on a GPU, even
+ * one whose every type is host-visible (an integrated GPU, a ReBAR
+ * window), nor in the discrete emulation. */
+START_TEST(memory_plan_by_device_type)
+{
+    /* lavapipe: one type, all four flags. */
+    const VkMemoryPropertyFlags cpu[] = {LOCAL | VISIBLE | COHERENT | CACHED};
+    VkPhysicalDeviceMemoryProperties m = memory_of(1, cpu);
+    vkb_memory_plan p = plan_of(&m, VK_PHYSICAL_DEVICE_TYPE_CPU, false);
+    ck_assert(p.device_addressable);
+    ck_assert_int_eq(p.kind_type[AIDEV_MEMORY_DEVICE], 0);
+    ck_assert(p.kind_mapped[AIDEV_MEMORY_DEVICE]);
+    /* The same memory, as a discrete GPU in the emulation: mapped for
+     * nothing, addressed by nobody. */
+    p = plan_of(&m, VK_PHYSICAL_DEVICE_TYPE_CPU, true);
+    ck_assert(!p.device_addressable);
+    ck_assert(!p.kind_mapped[AIDEV_MEMORY_DEVICE]);
+    /* The same memory on an integrated or virtual GPU, or a device of
+     * another type: mapped to zero it, never addressed. */
+    const VkPhysicalDeviceType gpus[] = {VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU,
+                                         VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU,
+                                         VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU,
+                                         VK_PHYSICAL_DEVICE_TYPE_OTHER};
+    for (size_t i = 0; i < sizeof gpus / sizeof gpus[0]; i++) {
+        p = plan_of(&m, gpus[i], false);
+        ck_assert_msg(!p.device_addressable, "device type %d", (int)gpus[i]);
+        ck_assert_int_eq(p.kind_type[AIDEV_MEMORY_DEVICE], 0);
+    }
+
+    /* A discrete GPU with a ReBAR window: DEVICE is the plain VRAM type,
+     * HOST system memory, SHARED the window; DEVICE never addressed. */
+    const VkMemoryPropertyFlags dgpu[] = {LOCAL, VISIBLE | COHERENT | CACHED,
+                                          LOCAL | VISIBLE | COHERENT};
+    m = memory_of(3, dgpu);
+    p = plan_of(&m, VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU, false);
+    ck_assert(!p.device_addressable);
+    ck_assert_int_eq(p.kind_type[AIDEV_MEMORY_DEVICE], 0);
+    ck_assert(!p.kind_mapped[AIDEV_MEMORY_DEVICE]);
+    ck_assert_int_eq(p.kind_type[AIDEV_MEMORY_HOST], 1);
+    ck_assert_int_eq(p.kind_type[AIDEV_MEMORY_SHARED], 2);
+
+    /* A CPU device whose device-local memory is not coherent: DEVICE is
+     * not addressed (the hal writes it with no flush). */
+    const VkMemoryPropertyFlags noncoherent[] = {LOCAL | VISIBLE | CACHED,
+                                                 VISIBLE | COHERENT};
+    m = memory_of(2, noncoherent);
+    p = plan_of(&m, VK_PHYSICAL_DEVICE_TYPE_CPU, false);
+    ck_assert(!p.device_addressable);
+    ck_assert_int_eq(p.kind_type[AIDEV_MEMORY_DEVICE], 0);
+    /* A CPU device with a coherent device-local type beside others: that
+     * one is DEVICE's, and addressed. */
+    const VkMemoryPropertyFlags mixed[] = {LOCAL, LOCAL | VISIBLE | CACHED,
+                                           LOCAL | VISIBLE | COHERENT, VISIBLE | COHERENT};
+    m = memory_of(4, mixed);
+    p = plan_of(&m, VK_PHYSICAL_DEVICE_TYPE_CPU, false);
+    ck_assert(p.device_addressable);
+    ck_assert_int_eq(p.kind_type[AIDEV_MEMORY_DEVICE], 2);
+
+    /* No host-visible coherent type at all: no plan, and why. */
+    const VkMemoryPropertyFlags none[] = {LOCAL};
+    m = memory_of(1, none);
+    vkb_memory_plan unused;
+    const char *missing = NULL;
+    ck_assert(!vkb_memory_plan_make(&m, 1, VK_PHYSICAL_DEVICE_TYPE_CPU, false, &unused, &missing));
+    ck_assert_str_eq(missing, "host-visible coherent");
+}
+END_TEST
+
 int main(void)
 {
     /* A cache folder of this run's own. */
@@ -342,6 +447,7 @@ int main(void)
     tcase_add_test(tc, cache_reuse_and_damage);
     tcase_add_test(tc, reduce_passes_and_chunks);
     tcase_add_test(tc, reduce_needs_its_signature);
+    tcase_add_test(tc, memory_plan_by_device_type);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
