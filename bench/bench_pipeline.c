@@ -246,16 +246,30 @@ static double hand_overlapped(handwritten *h)
     return h->failed ? -1 : bench_now() - t0;
 }
 
-/* Memory as the CPU device gets it for large buffers: 2 MiB aligned, huge
- * pages where the kernel gives them, touched. */
+/* Memory as the CPU device gets it for large buffers: a fresh mapping,
+ * 2 MiB aligned, huge pages where the kernel gives them, touched. (Not
+ * malloc: once glibc has raised its mmap threshold, a 16 MiB block comes
+ * from the heap in pages already faulted small, and O_DIRECT reads into
+ * 4 KiB pages go to the disk in many small requests.) */
 static float *hand_alloc(void)
 {
-    void *p = NULL;
-    if (posix_memalign(&p, 2u << 20, CHUNK_BYTES) != 0)
+    size_t align = 2u << 20, len = CHUNK_BYTES + align;
+    char *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
         return NULL;
+    char *p = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+    if (p > raw)
+        munmap(raw, (size_t)(p - raw));
+    munmap(p + CHUNK_BYTES, (size_t)(raw + len - (p + CHUNK_BYTES)));
     madvise(p, CHUNK_BYTES, MADV_HUGEPAGE);
     memset(p, 0, CHUNK_BYTES);
-    return p;
+    return (float *)p;
+}
+
+static void hand_free(float *p)
+{
+    if (p)
+        munmap(p, CHUNK_BYTES);
 }
 
 /* aidev's overlapped run on the CPU device against the hand-written one,
@@ -306,9 +320,9 @@ static void bench_handwritten(const bench_options *opt, pipeline *p, aidev_devic
     }
     if (h.fd >= 0)
         close(h.fd);
-    free(h.chunk[0]);
-    free(h.chunk[1]);
-    free(h.acc);
+    hand_free(h.chunk[0]);
+    hand_free(h.chunk[1]);
+    hand_free(h.acc);
     pthread_mutex_destroy(&h.lock);
     pthread_cond_destroy(&h.cond);
 }
