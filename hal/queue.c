@@ -505,27 +505,38 @@ out:
     return st;
 }
 
-/* The stream of plain commands: no waits, no event for the caller, nothing
- * the hal runs or must keep, no trace or probe to feed, and nothing held
- * before it on the queue (read without the hold lock: hold_busy is stored
- * under it at every change, and a command held or drained before this
- * enqueue began is seen). What enqueue_general does in that case, without
- * its frame, its wait list and the lock. */
-static aidev_status enqueue(enqueue_request *r)
+/* Whether |q| may take a plain command (no waits, no event, nothing the hal
+ * runs or keeps) straight to the backend: no trace or probe wants to see it
+ * end, and nothing is held before it. |hold_busy| is read without the hold
+ * lock: it is stored under it at every change, so a command held or
+ * drained before this enqueue began is seen. */
+static inline bool queue_takes_plain(const aidev_queue_obj *q)
 {
-    aidev_queue_obj *q = r->queue;
-    if (r->wait_count || r->out_event || r->has_op || aidev_trace_enabled() ||
-        AIDEV_PROBE_ENABLED(complete) || needs_keepalive(r) ||
-        atomic_load_explicit(&q->hold_busy, memory_order_acquire))
-        return enqueue_general(r);
-    AIDEV_PROBE4(submit, q->id, (int)r->kind, r->bytes, q->device->index);
+    return !aidev_trace_enabled() && !AIDEV_PROBE_ENABLED(complete) &&
+           !atomic_load_explicit(&q->hold_busy, memory_order_acquire);
+}
+
+/* What enqueue_general does for a plain command, without its frame, its
+ * wait list and the lock. |error| is the thread's message buffer. */
+static aidev_status submit_plain(aidev_queue_obj *q, const aidev_backend_command *cmd,
+                                 aidev_command_kind kind, uint64_t bytes, char *error)
+{
+    AIDEV_PROBE4(submit, q->id, (int)kind, bytes, q->device->index);
     const aidev_registry_backend *backend = q->device->backend;
     atomic_fetch_add_explicit(&q->submits, 1, memory_order_relaxed);
-    r->error[0] = '\0';
-    aidev_status st = backend->vt.queue_submit(q->native, &r->cmd, 0, NULL, NULL);
-    if (st != AIDEV_SUCCESS && !r->error[0])
+    error[0] = '\0';
+    aidev_status st = backend->vt.queue_submit(q->native, cmd, 0, NULL, NULL);
+    if (st != AIDEV_SUCCESS && !error[0])
         aidev_error(st, "backend '%s': queue_submit failed", backend->name);
     return st;
+}
+
+static aidev_status enqueue(enqueue_request *r)
+{
+    if (r->wait_count || r->out_event || r->has_op || needs_keepalive(r) ||
+        !queue_takes_plain(r->queue))
+        return enqueue_general(r);
+    return submit_plain(r->queue, &r->cmd, r->kind, r->bytes, r->error);
 }
 
 static aidev_status lookup_queue_buffer(aidev_queue_obj *q, aidev_buffer h, const char *what,
@@ -759,16 +770,15 @@ AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue, aidev_host
     return enqueue(&r);
 }
 
-/* A dispatch that waits on nothing, signals nothing, names no buffer the
- * hal keeps (AIDEV_BUFFER_ZERO_ON_FREE), on a queue with nothing held, and
- * no trace or probe to feed: what enqueue() does for it, without building
- * the request. */
+/* A dispatch that waits on nothing, signals nothing, runs something and
+ * names no buffer the hal keeps (AIDEV_BUFFER_ZERO_ON_FREE), on a queue
+ * that takes plain commands: what enqueue() sends straight to the backend,
+ * decided without building the request. */
 static bool dispatch_is_plain(const aidev_queue_obj *q, uint32_t wait_count,
                               const aidev_event *out_event, const uint32_t g[3],
                               aidev_buffer_obj *const *buffers, uint32_t arg_count)
 {
-    if (wait_count || out_event || !g[0] || !g[1] || !g[2] || aidev_trace_enabled() ||
-        AIDEV_PROBE_ENABLED(complete) || atomic_load_explicit(&q->hold_busy, memory_order_acquire))
+    if (wait_count || out_event || !g[0] || !g[1] || !g[2] || !queue_takes_plain(q))
         return false;
     for (uint32_t i = 0; i < arg_count; i++)
         if (buffers[i] && (buffers[i]->flags & AIDEV_BUFFER_ZERO_ON_FREE))
@@ -813,15 +823,8 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel ke
                        .workgroup = {wg[0], wg[1], wg[2]},
                        .arg_count = arg_count,
                        .args = resolved}};
-    if (dispatch_is_plain(q, wait_count, out_event, g, buffers, arg_count)) {
-        AIDEV_PROBE4(submit, q->id, (int)AIDEV_CMD_DISPATCH, (uint64_t)0, q->device->index);
-        const aidev_registry_backend *backend = q->device->backend;
-        atomic_fetch_add_explicit(&q->submits, 1, memory_order_relaxed);
-        st = backend->vt.queue_submit(q->native, &cmd, 0, NULL, NULL);
-        if (st != AIDEV_SUCCESS && !error[0])
-            aidev_error(st, "backend '%s': queue_submit failed", backend->name);
-        return st;
-    }
+    if (dispatch_is_plain(q, wait_count, out_event, g, buffers, arg_count))
+        return submit_plain(q, &cmd, AIDEV_CMD_DISPATCH, 0, error);
 
     /* Anything else goes the common way (enqueue()). */
     enqueue_request r;
