@@ -459,15 +459,20 @@ typedef struct aidev_dlpack_desc {
 
 /* Exports |buffer| as a DLManagedTensor without copying. The device of the
  * tensor is:
- *   kDLCPU     when the host addresses the memory (HOST, fine-grained SHARED,
- *              and every kind on devices whose memory is host memory, such
- *              as the CPU backend): |data| is the host address of the first
- *              element;
+ *   kDLCPU     when the host addresses the memory: every kind, at every
+ *              size, on devices whose memory is host memory (the CPU
+ *              backend; OpenCL and Vulkan devices of type
+ *              AIDEV_DEVICE_TYPE_CPU, such as PoCL and lavapipe); elsewhere
+ *              HOST memory (but on OpenCL, where a GPU's HOST memory is the
+ *              driver's, reached through a map) and fine-grained SHARED
+ *              memory; |data| is the host address of the first element;
  *   kDLOpenCL  otherwise, on the OpenCL backend: |data| is the cl_mem and
- *              |byte_offset| the offset;
+ *              |byte_offset| the offset (an import the driver copies, not
+ *              aligned to CL_DEVICE_MEM_BASE_ADDR_ALIGN, is such memory);
  *   kDLVulkan  otherwise, on the Vulkan backend: |data| is the VkBuffer and
  *              |byte_offset| the offset within it;
- * with |device_id| 0 for kDLCPU and the aidev device index otherwise. (Only
+ * with |device_id| 0 for kDLCPU and the aidev device index otherwise. The
+ * type depends on the device and the kind only, never on the size. (Only
  * kDLCPU tensors can be consumed by every framework.) The tensor holds a reference on
  * the buffer: its memory (and the context's devices) stay alive until the
  * consumer calls the tensor's deleter, even after aidev_buffer_release() or

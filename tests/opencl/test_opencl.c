@@ -548,6 +548,103 @@ START_TEST(new_buffers_read_zero)
 }
 END_TEST
 
+/* A new |size|-byte buffer of |kind|, made right after a buffer of the same
+ * size was filled with a pattern and freed, so that reused memory shows. */
+static aidev_buffer after_dirty(aidev_device dev, aidev_queue q, aidev_memory_kind kind,
+                                uint64_t size)
+{
+    aidev_buffer dirty = harness_buffer(dev, kind, size, AIDEV_TYPE_F32);
+    uint32_t pattern = 0xdeadbeefu;
+    ck_assert_ok(aidev_enqueue_fill(q, dirty, 0, size, &pattern, 4, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    aidev_buffer_release(dirty);
+    return harness_buffer(dev, kind, size, AIDEV_TYPE_F32);
+}
+
+/* Reads |b| (|n| floats) on |q|; checks every value is |want| but at
+ * index |except|, which must be |there|. */
+static void expect_floats(aidev_queue q, aidev_buffer b, uint32_t n, float want, uint32_t except,
+                          float there, const char *what)
+{
+    float *v = malloc(n * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    read_floats(q, b, v, n);
+    for (uint32_t i = 0; i < n; i++) {
+        float w = i == except ? there : want;
+        ck_assert_msg(v[i] == w, "%s: [%u] = %g, expected %g", what, i, (double)v[i], (double)w);
+    }
+    free(v);
+}
+
+/* Every device, every backend: a new buffer reads as zero whatever command
+ * uses it first, on whichever queue (backends that zero in queue order
+ * before the first use must catch every kind of first use). */
+START_TEST(first_use_reads_zero)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev), other = harness_queue(dev);
+    enum { N = 16384 };
+    const uint64_t size = N * sizeof(float);
+    aidev_kernel axpy;
+    ck_assert_ok(aidev_kernel_get(dev, "axpy", &axpy));
+    for (int kind = 0; kind < AIDEV_MEMORY_KIND_COUNT_; kind++) {
+        if (!harness_has_kind(dev, (aidev_memory_kind)kind))
+            continue;
+        /* The source of a copy. */
+        aidev_buffer src = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        aidev_buffer dst = harness_buffer(dev, (aidev_memory_kind)kind, size, AIDEV_TYPE_F32);
+        float one = 1.0f;
+        ck_assert_ok(aidev_enqueue_fill(q, dst, 0, size, &one, 4, 0, NULL, NULL));
+        ck_assert_ok(aidev_enqueue_copy(q, src, 0, dst, 0, size, 0, NULL, NULL));
+        expect_floats(q, dst, N, 0.0f, N, 0.0f, "copied from a new buffer");
+        aidev_buffer_release(src);
+        aidev_buffer_release(dst);
+
+        /* A kernel's argument: y = 2 * x + y with y new. */
+        aidev_buffer y = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        aidev_buffer x = harness_buffer(dev, (aidev_memory_kind)kind, size, AIDEV_TYPE_F32);
+        ck_assert_ok(aidev_enqueue_fill(q, x, 0, size, &one, 4, 0, NULL, NULL));
+        aidev_arg args[] = {aidev_arg_u32(N), aidev_arg_f32(2.0f), aidev_arg_buffer(x, 0),
+                            aidev_arg_buffer(y, 0)};
+        ck_assert_ok(aidev_enqueue_dispatch(q, axpy, NULL, NULL, 4, args, 0, NULL, NULL));
+        expect_floats(q, y, N, 2.0f, N, 0.0f, "a new kernel argument");
+        aidev_buffer_release(x);
+        aidev_buffer_release(y);
+
+        /* A write and a fill of part of it. */
+        aidev_buffer b = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        float seven = 7.0f;
+        ck_assert_ok(aidev_enqueue_write(q, b, 100 * 4, 4, &seven, 0, NULL, NULL));
+        expect_floats(q, b, N, 0.0f, 100, 7.0f, "written in part");
+        aidev_buffer_release(b);
+        b = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        ck_assert_ok(aidev_enqueue_fill(q, b, 200 * 4, 4, &seven, 4, 0, NULL, NULL));
+        expect_floats(q, b, N, 0.0f, 200, 7.0f, "filled in part");
+        aidev_buffer_release(b);
+
+        /* First used on another queue than the one that dirtied memory. */
+        b = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        expect_floats(other, b, N, 0.0f, N, 0.0f, "read first on another queue");
+        aidev_buffer_release(b);
+
+        /* Mapped before any command. */
+        if (kind != AIDEV_MEMORY_DEVICE) {
+            b = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+            float *p;
+            ck_assert_ok(aidev_buffer_map(b, 0, size, AIDEV_MAP_READ, (void **)&p));
+            for (uint32_t i = 0; i < N; i++)
+                ck_assert_msg(p[i] == 0.0f, "kind %d, mapped new: [%u] = %g", kind, i,
+                              (double)p[i]);
+            ck_assert_ok(aidev_buffer_unmap(b));
+            aidev_buffer_release(b);
+        }
+    }
+    aidev_kernel_release(axpy);
+    aidev_queue_release(other);
+    aidev_queue_release(q);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* The program cache                                                        */
 /* ------------------------------------------------------------------------ */
@@ -923,6 +1020,7 @@ int main(void)
     add_opencl(s, "imported_host_memory", imported_host_memory, 120);
     add_opencl(s, "binary_cache_hit_and_corruption", binary_cache_hit_and_corruption, 240);
     harness_add_per_device(s, "new_buffers_read_zero", new_buffers_read_zero, 120);
+    harness_add_per_device(s, "first_use_reads_zero", first_use_reads_zero, 120);
     if (library_sum())
         add_opencl(s, "sum_reduces_in_passes", sum_reduces_in_passes, 240);
     else
