@@ -772,7 +772,8 @@ typedef struct aidev_kernel_desc {
      * and integers ("n", "rows"); NULL entries mean 1. A dispatch with no
      * grid uses it; a smaller grid is refused. May be all NULL. */
     const char *grid[3];
-    /* Workgroup size the kernel requires; zeros: any. */
+    /* Workgroup size the kernel requires; zeros: any. A dispatch that
+     * names another is refused (see aidev_enqueue_dispatch). */
     uint32_t workgroup[3];
     /* Compiler options for OPENCL_C (may be NULL). */
     const char *build_options;
@@ -852,7 +853,14 @@ static inline aidev_arg aidev_arg_u64(uint64_t v)
 /* Runs |kernel| over |grid| work-items (per dimension; need not be a multiple
  * of the workgroup size: kernels guard their bounds). |grid| NULL: the grid
  * the kernel declares, computed from the scalar arguments. |workgroup| NULL:
- * the backend chooses. The arguments are checked against the kernel's
+ * the backend chooses. A workgroup is checked by libaidev, the same way on
+ * every device (the CPU included, although its C kernels take any size):
+ * a zero size is AIDEV_ERROR_INVALID_ARGUMENT; one above the device's
+ * limits (AIDEV_DEVICE_INFO_MAX_WORKGROUP_*) AIDEV_ERROR_OUT_OF_RANGE; one
+ * other than the kernel requires AIDEV_ERROR_KERNEL_ARGS: a user kernel's
+ * desc->workgroup, and for a built-in kernel the workgroup its GPU forms
+ * run in (the "gpu" column of kernels/KERNELS.md: 256 x 1 x 1 for most,
+ * 16 x 16 x 1 for the matrix kernels). The arguments are checked against the kernel's
  * signature before anything reaches the backend: count, kinds, scalar types,
  * buffer element types, buffer sizes, devices (AIDEV_ERROR_KERNEL_ARGS with
  * the kernel and argument named). A grid with a zero dimension runs nothing
