@@ -14,6 +14,9 @@ typedef struct aidev_library_entry {
     /* Signature and grid; |host_fn| is the C form (or NULL). */
     aidev_kernel_desc desc;
     uint32_t forms; /* AIDEV_LIBRARY_FORM_* */
+    /* The workgroup its GPU forms run in (the manifest's `gpu` line);
+     * zeros without GPU forms. */
+    uint32_t gpu_workgroup[3];
     const char *doc;
     /* Run by the tensor ops only (hal/ops.h): aidev_kernel_get refuses it
      * and aidev_library_kernel() does not list it. Its buffers declare no
