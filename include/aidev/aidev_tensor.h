@@ -185,6 +185,57 @@ AIDEV_API aidev_status aidev_enqueue_requantize(aidev_queue queue, int32_t x_zer
                                                 const aidev_event *wait_events,
                                                 aidev_event *out_event);
 
+/* Ops along one axis. |axis| counts from 0, or from the end when negative
+ * (-1 is the last axis, as in NumPy). AIDEV_ERROR_INVALID_ARGUMENT for an
+ * axis outside x's rank or an output of the wrong shape, naming both
+ * shapes. */
+
+typedef enum aidev_reduce_op {
+    AIDEV_REDUCE_SUM = 1,  /* an empty axis gives 0 */
+    AIDEV_REDUCE_MAX = 2,  /* -inf; NaN inputs: unspecified */
+    AIDEV_REDUCE_MEAN = 3, /* NaN */
+} aidev_reduce_op;
+
+/* y = op(x) along |axis|; y has x's shape with the axis removed, or kept
+ * with size 1 (NumPy's keepdims). f32, f16 or bf16, any pair. */
+AIDEV_API aidev_status aidev_enqueue_reduce(aidev_queue queue, aidev_reduce_op op, int32_t axis,
+                                            const aidev_tensor *x, const aidev_tensor *y,
+                                            uint32_t wait_count, const aidev_event *wait_events,
+                                            aidev_event *out_event);
+
+/* y = exp(x - max) / sum exp(x - max) along |axis|; y has x's shape and
+ * may be x (the same view). f32, f16 or bf16, any pair. */
+AIDEV_API aidev_status aidev_enqueue_softmax(aidev_queue queue, int32_t axis,
+                                             const aidev_tensor *x, const aidev_tensor *y,
+                                             uint32_t wait_count, const aidev_event *wait_events,
+                                             aidev_event *out_event);
+
+/* y = x - max - log(sum exp(x - max)) along |axis|, as softmax. */
+AIDEV_API aidev_status aidev_enqueue_log_softmax(aidev_queue queue, int32_t axis,
+                                                 const aidev_tensor *x, const aidev_tensor *y,
+                                                 uint32_t wait_count,
+                                                 const aidev_event *wait_events,
+                                                 aidev_event *out_event);
+
+/* y = x / sqrt(mean(x^2) + eps) * w along |axis|. |w| (may be NULL: 1) has
+ * rank 1 and the axis' length, any stride. y has x's shape and may be x.
+ * f32, f16 or bf16, any mix. */
+AIDEV_API aidev_status aidev_enqueue_rmsnorm(aidev_queue queue, int32_t axis, float eps,
+                                             const aidev_tensor *x, const aidev_tensor *w,
+                                             const aidev_tensor *y, uint32_t wait_count,
+                                             const aidev_event *wait_events,
+                                             aidev_event *out_event);
+
+/* y = (x - mean) / sqrt(var + eps) * gamma + beta along |axis| (the biased
+ * variance, taken around the mean). |gamma| (NULL: 1) and |beta| (NULL: 0)
+ * as rmsnorm's w. y has x's shape and may be x. */
+AIDEV_API aidev_status aidev_enqueue_layernorm(aidev_queue queue, int32_t axis, float eps,
+                                               const aidev_tensor *x, const aidev_tensor *gamma,
+                                               const aidev_tensor *beta, const aidev_tensor *y,
+                                               uint32_t wait_count,
+                                               const aidev_event *wait_events,
+                                               aidev_event *out_event);
+
 #ifdef __cplusplus
 }
 #endif

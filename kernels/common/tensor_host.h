@@ -14,6 +14,7 @@
 #define AIDEV_KERNELS_TENSOR_HOST_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 

@@ -345,7 +345,8 @@ void tc_check(const kc_device *d, tc_tensor *out, const char *tol_name, const ch
             double m = mag ? mag[i] : fabs(want);
             double f32_limit = tol->abs + tol->rel * m;
             limit = f32_limit + storage_error(out->dtype, fabs(want) + f32_limit);
-            ok = fabs(got - want) <= limit || (isinf(want) && got == want);
+            ok = fabs(got - want) <= limit || (isinf(want) && got == want) ||
+                 (isnan(got) && isnan(want));
         }
         if (!ok && bad++ == 0) {
             first = i;

@@ -209,12 +209,69 @@ def test_elementwise(dev, tols, rng):
           % (dev.label, ((got != want) & ~ties).sum()))
 
 
+# ---------------------------------------------------------------------------
+# Along an axis
+# ---------------------------------------------------------------------------
+
+def test_rows(dev, tols, rng):
+    f32, i32 = ctypes.c_float, ctypes.c_int32
+    cases = [((4, 300), -1, "f32", "f32", "compact"), ((5, 6, 7), 1, "f16", "f32", "transposed"),
+             ((3, 4, 5, 6), 0, "bf16", "f16", "sliced"), ((9, 1000), 0, "f32", "bf16", "reversed")]
+    for shape, axis, tx, ty, layout in cases:
+        x, vx = make(rng, shape, tx, -4, 4, layout)
+        xt = dev.tensor(x, tx)
+        what = "%s axis %d %s -> %s %s on %s" % (shape, axis, tx, ty, layout, dev.label)
+        for k, (name, fn) in enumerate((("sum", np.sum), ("max", np.max), ("mean", np.mean))):
+            keep = k % 2 == 0
+            ref = fn(vx, axis=axis, keepdims=keep)
+            y = dev.empty(ref.shape, ty)
+            dev.run("reduce " + name, "aidev_enqueue_reduce", ctypes.c_int(k + 1), i32(axis),
+                    ctypes.byref(xt), ctypes.byref(y))
+            mag = np.sum(np.abs(vx), axis=axis, keepdims=keep)
+            compare(tols["reduce." + name], dev.read(y, ty), ref,
+                    mag / (vx.shape[axis] if name == "mean" else 1), ty, "reduce %s %s" % (name, what))
+        m = vx.max(axis=axis, keepdims=True)
+        e = np.exp(vx - m)
+        ref = e / e.sum(axis=axis, keepdims=True)
+        y = dev.empty(shape, ty)
+        dev.run("softmax", "aidev_enqueue_softmax", i32(axis), ctypes.byref(xt), ctypes.byref(y))
+        compare(tols["softmax.softmax"], dev.read(y, ty), ref, np.abs(ref), ty, "softmax " + what)
+        ls = np.log(e.sum(axis=axis, keepdims=True))
+        ref = vx - m - ls
+        y = dev.empty(shape, ty)
+        dev.run("log_softmax", "aidev_enqueue_log_softmax", i32(axis), ctypes.byref(xt),
+                ctypes.byref(y))
+        compare(tols["log_softmax.log_softmax"], dev.read(y, ty), ref, np.abs(vx - m) + np.abs(ls),
+                ty, "log_softmax " + what)
+        n = shape[axis]
+        bshape = [1] * len(shape)
+        bshape[axis] = n
+        w, vw = make(rng, (n,), "f32", 0.5, 1.5, "compact")
+        bias, vb = make(rng, (n,), "bf16", -1, 1, "compact")
+        wt, bt = dev.tensor(w, "f32"), dev.tensor(bias, "bf16")
+        vw, vb = vw.reshape(bshape), vb.reshape(bshape)
+        ref = vx / np.sqrt(np.mean(vx * vx, axis=axis, keepdims=True) + 1e-5) * vw
+        y = dev.empty(shape, ty)
+        dev.run("rmsnorm", "aidev_enqueue_rmsnorm", i32(axis), f32(1e-5), ctypes.byref(xt),
+                ctypes.byref(wt), ctypes.byref(y))
+        compare(tols["rmsnorm.rmsnorm"], dev.read(y, ty), ref, np.abs(ref), ty, "rmsnorm " + what)
+        mean = vx.mean(axis=axis, keepdims=True)
+        inv = 1 / np.sqrt(vx.var(axis=axis, keepdims=True) + 1e-5)
+        ref = (vx - mean) * inv * vw + vb
+        y = dev.empty(shape, ty)
+        dev.run("layernorm", "aidev_enqueue_layernorm", i32(axis), f32(1e-5), ctypes.byref(xt),
+                ctypes.byref(wt), ctypes.byref(bt), ctypes.byref(y))
+        compare(tols["layernorm.layernorm"], dev.read(y, ty), ref,
+                (np.abs(vx - mean) + np.abs(mean)) * inv * np.abs(vw) + np.abs(vb), ty,
+                "layernorm " + what)
+
+
 def main():
     aidev = Aidev(sys.argv[1])
     tols = tolerances(aidev.lib)
     rng = np.random.default_rng(17)
     for dev in aidev.devices:
-        for test in (test_elementwise,):
+        for test in (test_elementwise, test_rows):
             try:
                 test(dev, tols, rng)
             except RuntimeError as e:
