@@ -387,23 +387,31 @@ static __attribute__((noinline)) aidev_status enqueue_general(enqueue_request *r
     aidev_context_obj *ctx = q->obj.context;
     const aidev_registry_backend *backend = q->device->backend;
     aidev_status st;
-
-    if (r->wait_count && !r->wait_events)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
-                           r->wait_count);
-    if (r->wait_count > 1024)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                           "wait_count: %u, at most 1024 events per command", r->wait_count);
-
+    /* Every refusal below leaves through |out|, which ends what the
+     * request already holds (a file read's op owns a duplicated fd). */
     aidev_event_obj *small[16];
     aidev_event_obj **waits = small;
-    if (r->wait_count > 16 && !(waits = malloc(r->wait_count * sizeof *waits)))
-        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     uint32_t pending;
     bool foreign;
     const aidev_event_obj *failed;
     aidev_event_obj *signal = NULL;
     keepalive *keep = NULL;
+
+    if (r->wait_count && !r->wait_events) {
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
+                         r->wait_count);
+        goto out;
+    }
+    if (r->wait_count > 1024) {
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "wait_count: %u, at most 1024 events per command", r->wait_count);
+        goto out;
+    }
+    if (r->wait_count > 16 && !(waits = malloc(r->wait_count * sizeof *waits))) {
+        waits = small;
+        st = aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        goto out;
+    }
     st = resolve_waits(r, waits, &pending, &foreign, &failed);
     if (st != AIDEV_SUCCESS)
         goto out;

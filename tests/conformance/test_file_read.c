@@ -1,6 +1,7 @@
 /* File reads into every memory kind of every device: byte-for-byte, past
  * 4 GiB, the failure cases, chains across devices, and overlap with compute
  * proven from event timestamps. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -427,6 +428,53 @@ START_TEST(reads_overlap_compute)
 }
 END_TEST
 
+/* Open descriptors of this process. */
+static int open_fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Reads refused by the queue's own checks (after the read duplicated its
+ * fd) give back what they made: 1,000 rounds leave no descriptor open. */
+START_TEST(refused_reads_leave_no_fd)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_HOST, 4096, AIDEV_TYPE_NONE);
+    int fd = make_file(4096);
+    aidev_event stale, many[1025] = {0};
+    ck_assert_ok(aidev_event_create_user(harness_context(), &stale));
+    ck_assert_ok(aidev_event_set_status(stale, AIDEV_SUCCESS, NULL));
+    ck_assert_ok(aidev_event_release(stale));
+    const int before = open_fd_count();
+    for (int round = 0; round < 1000; round++) {
+        aidev_event ev = NULL;
+        ck_assert_error_names(aidev_enqueue_file_read(q, b, 0, fd, 0, 4096, 0, 1, NULL, &ev),
+                              AIDEV_ERROR_INVALID_ARGUMENT, "wait_events");
+        ck_assert_ptr_null(ev);
+        ck_assert_error_names(aidev_enqueue_file_read(q, b, 0, fd, 0, 4096, 0, 1025, many, &ev),
+                              AIDEV_ERROR_INVALID_ARGUMENT, "wait_count");
+        ck_assert_error_names(aidev_enqueue_file_read(q, b, 0, fd, 0, 4096, 0, 1, &stale, NULL),
+                              AIDEV_ERROR_INVALID_HANDLE, "wait_events[0]");
+    }
+    ck_assert_int_eq(open_fd_count(), before);
+    /* The queue still reads. */
+    ck_assert_ok(aidev_enqueue_file_read(q, b, 0, fd, 0, 4096, 0, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    expect_pattern(dev, b, 0, 0, 4096);
+    ck_assert_int_eq(open_fd_count(), before);
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_queue_release(q));
+    close(fd);
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -441,5 +489,6 @@ int main(void)
     harness_add_per_device(s, "reads_overlap_compute", reads_overlap_compute, 120);
     harness_add_per_device(s, "read_after_dispatches_lands_last",
                            read_after_dispatches_lands_last, 120);
+    harness_add_per_device(s, "refused_reads_leave_no_fd", refused_reads_leave_no_fd, 120);
     return harness_run(s);
 }
