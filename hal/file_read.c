@@ -372,6 +372,19 @@ static void file_read_start(aidev_pending_command *p, void *state)
     finish_if_idle(fr);
 }
 
+/* Context release: no read starts after this; those in flight end as
+ * they do, and the op ends with AIDEV_ERROR_CANCELLED once they have. */
+static void file_read_cancel(void *state)
+{
+    file_read *fr = state;
+    pthread_mutex_lock(&fr->lock);
+    if (fr->done < fr->size)
+        fail_locked(fr, AIDEV_ERROR_CANCELLED,
+                    "file read: cancelled after %llu of %llu bytes (the context was released)",
+                    (unsigned long long)fr->done, (unsigned long long)fr->size);
+    pthread_mutex_unlock(&fr->lock);
+}
+
 static void file_read_destroy(void *state)
 {
     file_read *fr = state;
@@ -403,6 +416,9 @@ aidev_status aidev_file_read_op(aidev_queue_obj *q, aidev_buffer_obj *b, uint64_
     fr->dup_errno = fd >= 0 ? errno : EBADF;
     if (b->host_ptr)
         fr->host = (char *)b->host_ptr + buffer_offset;
-    *out_op = (aidev_hal_op){.start = file_read_start, .destroy = file_read_destroy, .state = fr};
+    *out_op = (aidev_hal_op){.start = file_read_start,
+                             .destroy = file_read_destroy,
+                             .cancel = file_read_cancel,
+                             .state = fr};
     return AIDEV_SUCCESS;
 }

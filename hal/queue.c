@@ -97,6 +97,23 @@ void aidev_queue_op_finish(aidev_pending_command *p, aidev_status status, const 
     queue_drain(q);
 }
 
+void aidev_queue_cancel_held(aidev_queue_obj *q, const char *why)
+{
+    pthread_mutex_lock(&q->hold_lock);
+    for (aidev_pending_command *p = q->held_head; p; p = p->next) {
+        if (p->is_op && p->op_started) {
+            /* Its finish says how it ended. */
+            if (p->op.cancel)
+                p->op.cancel(p->op.state);
+        } else {
+            pending_fail(p, AIDEV_ERROR_CANCELLED, why);
+        }
+    }
+    pthread_mutex_unlock(&q->hold_lock);
+    /* Those that wait on nothing more end now. */
+    queue_drain(q);
+}
+
 aidev_queue_obj *aidev_pending_queue(const aidev_pending_command *p)
 {
     return p->queue;
