@@ -150,9 +150,23 @@ static void watch_callback(aidev_event event, aidev_status status, void *user_da
     atomic_fetch_add(&w->calls, 1);
 }
 
-/* The program releases an event while the library runs its callback on
- * another thread: the callback gets the handle or NULL (documented),
- * without a data race (the ThreadSanitizer run checks this case). */
+typedef struct event_list {
+    aidev_event *events;
+    int count;
+} event_list;
+
+static void *release_events(void *opaque)
+{
+    event_list *l = opaque;
+    for (int i = 0; i < l->count; i++)
+        aidev_event_release(l->events[i]);
+    return NULL;
+}
+
+/* The program releases events on one thread while the library completes
+ * them and runs their callbacks on others: a callback gets the handle or
+ * NULL (documented), without a data race (the ThreadSanitizer run checks
+ * this case). */
 START_TEST(callbacks_race_release)
 {
     enum { EVENTS = 400 };
@@ -160,18 +174,26 @@ START_TEST(callbacks_race_release)
     aidev_queue q = harness_queue(dev);
     aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, 4096, AIDEV_TYPE_NONE);
     callback_watch w = {0};
+    aidev_event gate, events[EVENTS];
+    /* Everything completes once the gate opens, while the releases run. */
+    ck_assert_ok(aidev_event_create_user(harness_context(), &gate));
+    ck_assert_ok(aidev_enqueue_barrier(q, 1, &gate, NULL));
     for (uint32_t i = 0; i < EVENTS; i++) {
-        aidev_event ev;
-        ck_assert_ok(aidev_enqueue_fill(q, b, 0, 4096, &i, 4, 0, NULL, &ev));
-        ck_assert_ok(aidev_event_set_callback(ev, watch_callback, &w));
-        ck_assert_ok(aidev_event_release(ev));
+        ck_assert_ok(aidev_enqueue_fill(q, b, 0, 4096, &i, 4, 0, NULL, &events[i]));
+        ck_assert_ok(aidev_event_set_callback(events[i], watch_callback, &w));
     }
+    event_list list = {events, EVENTS};
+    pthread_t releaser;
+    ck_assert_int_eq(pthread_create(&releaser, NULL, release_events, &list), 0);
+    ck_assert_ok(aidev_event_set_status(gate, AIDEV_SUCCESS, NULL));
+    pthread_join(releaser, NULL);
     ck_assert_ok(aidev_queue_finish(q));
     /* A callback may still be finishing on the completing thread. */
     for (int i = 0; i < 10000 && atomic_load(&w.calls) < EVENTS; i++)
         usleep(1000);
     ck_assert_int_eq(atomic_load(&w.calls), EVENTS);
     ck_assert_int_eq(atomic_load(&w.bad), 0);
+    ck_assert_ok(aidev_event_release(gate));
     ck_assert_ok(aidev_buffer_release(b));
     ck_assert_ok(aidev_queue_release(q));
 }
