@@ -703,10 +703,17 @@ AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer bu
  * pread. Reads land directly in HOST and SHARED memory (and in any memory of
  * a device whose memory is host memory); DEVICE memory of other devices is
  * filled through staging chunks whose copies overlap the next reads. The fd
- * is duplicated at once, so the caller may close it after the call. A bad or
- * closed fd, an I/O error or the end of the file before |size| bytes complete
- * the event with AIDEV_ERROR_IO and a message; some bytes of the range may
- * then have been written. */
+ * is duplicated at once, so the caller may close it after the call. The fd
+ * must be a regular file or a block device: reads happen at |file_offset|
+ * whatever the fd's own position, and always return. A pipe, FIFO, socket,
+ * terminal or other character device has no file offset and could hold the
+ * queue until a writer acts: its read completes at once with
+ * AIDEV_ERROR_IO, the message saying what the fd is (the same on both
+ * engines). A bad or closed fd, an I/O error or the end of the file before
+ * |size| bytes complete the event with AIDEV_ERROR_IO and a message; some
+ * bytes of the range may then have been written. Releasing the context
+ * cancels a read that has not started and stops one under way after the
+ * reads in flight (aidev_context_release()). */
 AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer buffer,
                                                uint64_t buffer_offset, int fd,
                                                uint64_t file_offset, uint64_t size,
