@@ -101,6 +101,9 @@ typedef struct aidev_registry_backend {
      * past the plugin's struct_size read as NULL. */
     aidev_backend_vtable vt;
     void *dl;       /* dlopen handle; NULL for built-ins */
+    /* Refused before it was opened (trust or file checks): it does not
+     * take its name, so a later copy of that name may still load. */
+    bool refused;
     void *instance; /* from vt.init */
     uint32_t device_count;
     aidev_backend_device_info *device_infos;

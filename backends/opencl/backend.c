@@ -141,6 +141,15 @@ static void device_pci_and_uuid(ocl_device_desc *d, const char *ext)
     }
 }
 
+/* AIDEV_OPENCL_EMULATE_DISCRETE=1: a CPU device's memory is treated as a
+ * GPU's (not addressed by libaidev, zeroed on the device), so that tests
+ * run those paths on PoCL. */
+static bool emulate_discrete(void)
+{
+    const char *v = secure_getenv("AIDEV_OPENCL_EMULATE_DISCRETE");
+    return v && strcmp(v, "1") == 0;
+}
+
 static void describe_device(ocl_device_desc *d, const char *platform_name,
                             const char *platform_version)
 {
@@ -191,6 +200,9 @@ static void describe_device(ocl_device_desc *d, const char *platform_name,
     info->timestamp_period_ns = resolution ? (double)resolution : 1.0;
 
     info->features = device_features(d, extensions);
+    d->memory_is_host = info->type == AIDEV_DEVICE_TYPE_CPU &&
+                        (info->features & AIDEV_FEATURE_UNIFIED_MEMORY) &&
+                        !emulate_discrete();
     info->memory_kinds = AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_DEVICE) |
                          AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_HOST);
     /* SHARED is SVM: offered only where the device has it. */

@@ -466,15 +466,20 @@ typedef struct aidev_dlpack_desc {
 
 /* Exports |buffer| as a DLManagedTensor without copying. The device of the
  * tensor is:
- *   kDLCPU     when the host addresses the memory (HOST, fine-grained SHARED,
- *              and every kind on devices whose memory is host memory, such
- *              as the CPU backend): |data| is the host address of the first
- *              element;
+ *   kDLCPU     when the host addresses the memory: every kind, at every
+ *              size, on devices whose memory is host memory (the CPU
+ *              backend; OpenCL and Vulkan devices of type
+ *              AIDEV_DEVICE_TYPE_CPU, such as PoCL and lavapipe); elsewhere
+ *              HOST memory (but on OpenCL, where a GPU's HOST memory is the
+ *              driver's, reached through a map) and fine-grained SHARED
+ *              memory; |data| is the host address of the first element;
  *   kDLOpenCL  otherwise, on the OpenCL backend: |data| is the cl_mem and
- *              |byte_offset| the offset;
+ *              |byte_offset| the offset (an import the driver copies, not
+ *              aligned to CL_DEVICE_MEM_BASE_ADDR_ALIGN, is such memory);
  *   kDLVulkan  otherwise, on the Vulkan backend: |data| is the VkBuffer and
  *              |byte_offset| the offset within it;
- * with |device_id| 0 for kDLCPU and the aidev device index otherwise. (Only
+ * with |device_id| 0 for kDLCPU and the aidev device index otherwise. The
+ * type depends on the device and the kind only, never on the size. (Only
  * kDLCPU tensors can be consumed by every framework.) The tensor holds a reference on
  * the buffer: its memory (and the context's devices) stay alive until the
  * consumer calls the tensor's deleter, even after aidev_buffer_release() or
@@ -785,7 +790,8 @@ typedef struct aidev_kernel_desc {
      * and integers ("n", "rows"); NULL entries mean 1. A dispatch with no
      * grid uses it; a smaller grid is refused. May be all NULL. */
     const char *grid[3];
-    /* Workgroup size the kernel requires; zeros: any. */
+    /* Workgroup size the kernel requires; zeros: any. A dispatch that
+     * names another is refused (see aidev_enqueue_dispatch). */
     uint32_t workgroup[3];
     /* Compiler options for OPENCL_C (may be NULL). */
     const char *build_options;
@@ -865,7 +871,14 @@ static inline aidev_arg aidev_arg_u64(uint64_t v)
 /* Runs |kernel| over |grid| work-items (per dimension; need not be a multiple
  * of the workgroup size: kernels guard their bounds). |grid| NULL: the grid
  * the kernel declares, computed from the scalar arguments. |workgroup| NULL:
- * the backend chooses. The arguments are checked against the kernel's
+ * the backend chooses. A workgroup is checked by libaidev, the same way on
+ * every device (the CPU included, although its C kernels take any size):
+ * a zero size is AIDEV_ERROR_INVALID_ARGUMENT; one above the device's
+ * limits (AIDEV_DEVICE_INFO_MAX_WORKGROUP_*) AIDEV_ERROR_OUT_OF_RANGE; one
+ * other than the kernel requires AIDEV_ERROR_KERNEL_ARGS: a user kernel's
+ * desc->workgroup, and for a built-in kernel the workgroup its GPU forms
+ * run in (the "gpu" column of kernels/KERNELS.md: 256 x 1 x 1 for most,
+ * 16 x 16 x 1 for the matrix kernels). The arguments are checked against the kernel's
  * signature before anything reaches the backend: count, kinds, scalar types,
  * buffer element types, buffer sizes, devices (AIDEV_ERROR_KERNEL_ARGS with
  * the kernel and argument named). A grid with a zero dimension runs nothing
