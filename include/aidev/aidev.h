@@ -788,7 +788,9 @@ typedef struct aidev_kernel_desc {
     const aidev_kernel_arg_desc *args;
     /* Grid the kernel expects, per dimension, as a product of scalar names
      * and integers ("n", "rows"); NULL entries mean 1. A dispatch with no
-     * grid uses it; a smaller grid is refused. May be all NULL. */
+     * grid uses it; a smaller grid is refused. May be all NULL. Where whole
+     * workgroups run (see aidev_enqueue_dispatch), a kernel guards its
+     * bounds with these scalars. */
     const char *grid[3];
     /* Workgroup size the kernel requires; zeros: any. A dispatch that
      * names another is refused (see aidev_enqueue_dispatch). */
@@ -869,9 +871,23 @@ static inline aidev_arg aidev_arg_u64(uint64_t v)
 }
 
 /* Runs |kernel| over |grid| work-items (per dimension; need not be a multiple
- * of the workgroup size: kernels guard their bounds). |grid| NULL: the grid
- * the kernel declares, computed from the scalar arguments. |workgroup| NULL:
- * the backend chooses. A workgroup is checked by libaidev, the same way on
+ * of the workgroup size). |grid| NULL: the grid the kernel declares,
+ * computed from the scalar arguments. |workgroup| NULL: the backend
+ * chooses.
+ * Grids are exact where the backend can run a partial workgroup: exactly
+ * |grid| items run on the CPU (a C kernel gets boxes inside the grid) and
+ * on OpenCL (partial workgroups for a program built with -cl-std=CL2.0 or
+ * later on a device that has them; else, with |workgroup| NULL, a size that
+ * divides the grid, and get_global_size() is the grid). Elsewhere whole
+ * workgroups run and items past the grid run too: on Vulkan always, and on
+ * OpenCL with a |workgroup| that does not divide the grid on a device or
+ * program without partial workgroups. A user kernel there guards its
+ * bounds, as the built-in kernels do with their scalar arguments (n): with
+ * a scalar the grid expression names, or on Vulkan with the grid itself,
+ * which one more push-constant member after the scalars, a uvec3 or
+ * uint[3] (call it aidev_grid), receives. A prime grid with |workgroup| NULL runs on OpenCL in
+ * workgroups of 1 unless partial workgroups are there: give the kernel a
+ * grid with small factors, or a workgroup and a bounds check. A workgroup is checked by libaidev, the same way on
  * every device (the CPU included, although its C kernels take any size):
  * a zero size is AIDEV_ERROR_INVALID_ARGUMENT; one above the device's
  * limits (AIDEV_DEVICE_INFO_MAX_WORKGROUP_*) AIDEV_ERROR_OUT_OF_RANGE; one
