@@ -192,6 +192,13 @@ static void describe_device(ocl_device_desc *d, const char *platform_name,
                                                 dims * sizeof sizes[0]))
         for (int i = 0; i < 3; i++)
             info->max_workgroup_dims[i] = sizes[i] > UINT32_MAX ? UINT32_MAX : (uint32_t)sizes[i];
+    cl_bool non_uniform = CL_FALSE;
+    d->non_uniform_groups =
+        (d->version >= 20 && d->version < 30) ||
+        (d->version >= 30 &&
+         device_value(id, CL_DEVICE_NON_UNIFORM_WORK_GROUP_SUPPORT, &non_uniform,
+                      sizeof non_uniform) &&
+         non_uniform);
     d->base_align = device_uint(id, CL_DEVICE_MEM_BASE_ADDR_ALIGN) / 8u;
     if (d->base_align == 0)
         d->base_align = 128;

@@ -101,6 +101,10 @@ typedef struct ocl_device_desc {
     uint64_t base_align;       /* CL_DEVICE_MEM_BASE_ADDR_ALIGN, in bytes */
     cl_device_svm_capabilities svm;
     bool priority_hints;       /* cl_khr_priority_hints */
+    /* Runs partial workgroups (global sizes that are not multiples of the
+     * local size) for programs built as OpenCL C 2.0 or later: every 2.x
+     * device, 3.0 devices that say so. */
+    bool non_uniform_groups;
     /* The device's memory is the host's (a CPU device with unified memory,
      * PoCL): DEVICE and HOST buffers are libaidev host memory, which
      * libaidev addresses (memory.c). False under

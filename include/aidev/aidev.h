@@ -173,8 +173,15 @@ typedef struct aidev_context_desc {
 AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
                                             aidev_context *out_context);
 
-/* Waits for every queue of the context to drain, then releases the context
- * and every object made from it. */
+/* Releases the context and every object made from it. First it cancels
+ * what can never run now: every pending user event of the context, whether
+ * or not the program still holds its handle, completes with
+ * AIDEV_ERROR_CANCELLED (its callbacks run, on this thread); commands that
+ * libaidev holds back and that have not started complete with
+ * AIDEV_ERROR_CANCELLED without running, and a file read under way stops
+ * after the reads in flight; commands a device already has run, or fail
+ * with AIDEV_ERROR_DEPENDENCY when they wait on a cancelled event. Then it
+ * waits for every queue of the context to drain. */
 AIDEV_API aidev_status aidev_context_release(aidev_context context);
 
 typedef enum aidev_backend_state {
@@ -230,6 +237,40 @@ AIDEV_API aidev_status aidev_context_get_devices(aidev_context context,
 AIDEV_API aidev_status aidev_context_get_device(aidev_context context,
                                                 uint32_t index,
                                                 aidev_device *out_device);
+
+/* ------------------------------------------------------------------------ */
+/* Environment                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* aidev reads its environment variables (AIDEV_MEM_LIMIT, AIDEV_CPU_THREADS,
+ * AIDEV_HUGEPAGES, AIDEV_IO_ENGINE, AIDEV_ZERO_ON_FREE, AIDEV_CPU_PIN, a
+ * backend's own...) with one strict parser: a whole number is digits only
+ * (no sign, space or suffix); a size is digits with an optional K, M, G or
+ * T (powers of 1024) and an optional B or iB, 0 meaning no limit; a switch
+ * is one of 1, on, yes, true or 0, off, no, false; a choice is one of its
+ * names. A value that is none of these is never read as something else:
+ * it is refused, said once on stderr ("aidev: NAME='value': problem; what
+ * is used instead") and listed here. Where a value has a cap (the CPU
+ * backend's workers: at most 4 per CPU the process may use) a larger one is
+ * capped, and reported the same way. A refused AIDEV_MEM_LIMIT or
+ * AIDEV_ZERO_ON_FREE makes aidev_context_create() fail with
+ * AIDEV_ERROR_INVALID_ARGUMENT; other refused values leave their default. */
+typedef struct aidev_environment_report {
+    const char *name;    /* "AIDEV_CPU_THREADS" */
+    const char *value;   /* as it was set: "100000" */
+    const char *problem; /* "more than 8 (4 per CPU this process may use)" */
+    const char *used;    /* what aidev does instead: "using 8" */
+} aidev_environment_report;
+
+/* Two-call enumeration of the values refused or capped in this process so
+ * far, in the order they were met: with |out_reports| NULL, stores their
+ * count in |*count|; otherwise fills at most |*count| entries and stores the
+ * number written. libaidev's own variables are checked by this call whether
+ * or not they were used yet; a backend's, when it loaded (the first
+ * aidev_context_create()). Strings live as long as the process. Needs no
+ * context; thread safe. AIDEV_ERROR_INVALID_ARGUMENT when |count| is NULL. */
+AIDEV_API aidev_status aidev_environment_get_reports(uint32_t *count,
+                                                     aidev_environment_report *out_reports);
 
 /* ------------------------------------------------------------------------ */
 /* Devices                                                                  */
@@ -511,7 +552,8 @@ AIDEV_API aidev_status aidev_event_create_user(aidev_context context,
 
 /* Completes a user event with |status| (AIDEV_SUCCESS or an error; an error
  * fails every command waiting on it). |message| may be NULL. A second call
- * returns AIDEV_ERROR_INVALID_STATE. */
+ * returns AIDEV_ERROR_INVALID_STATE; a |status| that is not a member of
+ * aidev_status, or AIDEV_NOT_READY, AIDEV_ERROR_INVALID_ARGUMENT. */
 AIDEV_API aidev_status aidev_event_set_status(aidev_event event,
                                               aidev_status status,
                                               const char *message);
@@ -550,8 +592,11 @@ AIDEV_API aidev_status aidev_event_get_times(aidev_event event,
 
 /* Calls |fn(event, status, user_data)| once the event completes, on a thread
  * of the library (or at once on this thread if it already has). Callbacks must
- * not block on the queue that signals the event. The event handle stays
- * valid during the call. */
+ * not block on the queue that signals the event. |event| is the event's
+ * handle, or NULL when the program released it before the callback started
+ * (the callback still runs). A handle the program releases on another
+ * thread during the call is refused from then on, like any released handle
+ * (AIDEV_ERROR_INVALID_HANDLE). */
 typedef void (*aidev_event_callback)(aidev_event event, aidev_status status,
                                      void *user_data);
 AIDEV_API aidev_status aidev_event_set_callback(aidev_event event,
@@ -699,10 +744,17 @@ AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer bu
  * pread. Reads land directly in HOST and SHARED memory (and in any memory of
  * a device whose memory is host memory); DEVICE memory of other devices is
  * filled through staging chunks whose copies overlap the next reads. The fd
- * is duplicated at once, so the caller may close it after the call. A bad or
- * closed fd, an I/O error or the end of the file before |size| bytes complete
- * the event with AIDEV_ERROR_IO and a message; some bytes of the range may
- * then have been written. */
+ * is duplicated at once, so the caller may close it after the call. The fd
+ * must be a regular file or a block device: reads happen at |file_offset|
+ * whatever the fd's own position, and always return. A pipe, FIFO, socket,
+ * terminal or other character device has no file offset and could hold the
+ * queue until a writer acts: its read completes at once with
+ * AIDEV_ERROR_IO, the message saying what the fd is (the same on both
+ * engines). A bad or closed fd, an I/O error or the end of the file before
+ * |size| bytes complete the event with AIDEV_ERROR_IO and a message; some
+ * bytes of the range may then have been written. Releasing the context
+ * cancels a read that has not started and stops one under way after the
+ * reads in flight (aidev_context_release()). */
 AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer buffer,
                                                uint64_t buffer_offset, int fd,
                                                uint64_t file_offset, uint64_t size,
@@ -772,7 +824,9 @@ typedef struct aidev_kernel_desc {
     const aidev_kernel_arg_desc *args;
     /* Grid the kernel expects, per dimension, as a product of scalar names
      * and integers ("n", "rows"); NULL entries mean 1. A dispatch with no
-     * grid uses it; a smaller grid is refused. May be all NULL. */
+     * grid uses it; a smaller grid is refused. May be all NULL. Where whole
+     * workgroups run (see aidev_enqueue_dispatch), a kernel guards its
+     * bounds with these scalars. */
     const char *grid[3];
     /* Workgroup size the kernel requires; zeros: any. A dispatch that
      * names another is refused (see aidev_enqueue_dispatch). */
@@ -855,9 +909,23 @@ static inline aidev_arg aidev_arg_u64(uint64_t v)
 }
 
 /* Runs |kernel| over |grid| work-items (per dimension; need not be a multiple
- * of the workgroup size: kernels guard their bounds). |grid| NULL: the grid
- * the kernel declares, computed from the scalar arguments. |workgroup| NULL:
- * the backend chooses. A workgroup is checked by libaidev, the same way on
+ * of the workgroup size). |grid| NULL: the grid the kernel declares,
+ * computed from the scalar arguments. |workgroup| NULL: the backend
+ * chooses.
+ * Grids are exact where the backend can run a partial workgroup: exactly
+ * |grid| items run on the CPU (a C kernel gets boxes inside the grid) and
+ * on OpenCL (partial workgroups for a program built with -cl-std=CL2.0 or
+ * later on a device that has them; else, with |workgroup| NULL, a size that
+ * divides the grid, and get_global_size() is the grid). Elsewhere whole
+ * workgroups run and items past the grid run too: on Vulkan always, and on
+ * OpenCL with a |workgroup| that does not divide the grid on a device or
+ * program without partial workgroups. A user kernel there guards its
+ * bounds, as the built-in kernels do with their scalar arguments (n): with
+ * a scalar the grid expression names, or on Vulkan with the grid itself,
+ * which one more push-constant member after the scalars, a uvec3 or
+ * uint[3] (call it aidev_grid), receives. A prime grid with |workgroup| NULL runs on OpenCL in
+ * workgroups of 1 unless partial workgroups are there: give the kernel a
+ * grid with small factors, or a workgroup and a bounds check. A workgroup is checked by libaidev, the same way on
  * every device (the CPU included, although its C kernels take any size):
  * a zero size is AIDEV_ERROR_INVALID_ARGUMENT; one above the device's
  * limits (AIDEV_DEVICE_INFO_MAX_WORKGROUP_*) AIDEV_ERROR_OUT_OF_RANGE; one
