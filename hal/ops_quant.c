@@ -118,8 +118,9 @@ static uint32_t qmat_flags(const qmat *w)
     return (uint32_t)w->format | (w->has_zero ? 1u << 3 : 0) | w->s.dtype << 12;
 }
 
-/* Quantize (x -> w) or dequantize (w -> x): one signature. */
-static aidev_status quant_dispatch(const ops_call *c, const char *kernel, const ops_view *x,
+/* Quantize (x -> w) or dequantize (w -> x): one signature, the buffers in
+ * the order of reading then writing. */
+static aidev_status quant_dispatch(const ops_call *c, bool quantize, const ops_view *x,
                                    const qmat *w)
 {
     char xs[96];
@@ -128,7 +129,6 @@ static aidev_status quant_dispatch(const ops_call *c, const char *kernel, const 
                            "%s: the float matrix has shape %s; the %s matrix is %u x %u",
                            c->name, ops_shape_text(x, xs, sizeof xs), format_name(w->format),
                            w->rows, w->cols);
-    bool quantize = kernel[6] == 'q'; /* "tensor_quantize" */
     if (quantize && w->format >= AIDEV_QUANT_Q8_0 && w->cols % 32)
         return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
                            "%s: %s needs whole blocks: %u columns are no multiple of 32",
@@ -151,7 +151,8 @@ static aidev_status quant_dispatch(const ops_call *c, const char *kernel, const 
         aidev_arg_buffer(quantize ? w->z.handle : x->handle, 0),
     };
     const uint32_t grid[3] = {quantize ? w->groups : w->cols, w->rows, 1};
-    return ops_dispatch(c, kernel, grid, QUANT_ARGS, args);
+    return ops_dispatch(c, quantize ? "tensor_quantize" : "tensor_dequantize", grid, QUANT_ARGS,
+                        args);
 }
 
 AIDEV_API aidev_status aidev_enqueue_quantize(aidev_queue queue, const aidev_tensor *x,
@@ -168,7 +169,7 @@ AIDEV_API aidev_status aidev_enqueue_quantize(aidev_queue queue, const aidev_ten
         st = ops_view_check(&c, x, "x", false, OPS_FLOAT_TYPES, &vx);
     if (st == AIDEV_SUCCESS)
         st = check_qmat(&c, w, "w", true, &qm);
-    return st == AIDEV_SUCCESS ? quant_dispatch(&c, "tensor_quantize", &vx, &qm) : st;
+    return st == AIDEV_SUCCESS ? quant_dispatch(&c, true, &vx, &qm) : st;
 }
 
 AIDEV_API aidev_status aidev_enqueue_dequantize(aidev_queue queue, const aidev_qtensor *w,
@@ -185,7 +186,7 @@ AIDEV_API aidev_status aidev_enqueue_dequantize(aidev_queue queue, const aidev_q
         st = check_qmat(&c, w, "w", false, &qm);
     if (st == AIDEV_SUCCESS)
         st = ops_view_check(&c, y, "y", true, OPS_FLOAT_TYPES, &vy);
-    return st == AIDEV_SUCCESS ? quant_dispatch(&c, "tensor_dequantize", &vy, &qm) : st;
+    return st == AIDEV_SUCCESS ? quant_dispatch(&c, false, &vy, &qm) : st;
 }
 
 /* x's batch axes (the two before its matrix) broadcast to y's. */

@@ -29,8 +29,9 @@ void tensor_qgemm(ulong mn, ulong kb, ulong xs_b, ulong xs_mk, ulong ys_b, ulong
     const long scm = TH_SLO(ys_mn), scn = TH_SHI(ys_mn);
     const uint tiles_n = (n + TS - 1) / TS, tiles_m = (m + TS - 1) / TS;
 
-    for (uint z = get_group_id(2); z < batch; z += get_num_groups(2)) {
-        const long z0 = z / nb1, z1 = z % nb1;
+    /* bz, not z: z is the zero points' buffer. */
+    for (uint bz = get_group_id(2); bz < batch; bz += get_num_groups(2)) {
+        const long z0 = bz / nb1, z1 = bz % nb1;
         const long ab = xoff + z0 * TH_SLO(xs_b) + z1 * TH_SHI(xs_b);
         const long cb = yoff + z0 * TH_SLO(ys_b) + z1 * TH_SHI(ys_b);
         for (uint tm = get_group_id(1); tm < tiles_m; tm += get_num_groups(1)) {
