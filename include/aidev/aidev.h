@@ -171,8 +171,15 @@ typedef struct aidev_context_desc {
 AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
                                             aidev_context *out_context);
 
-/* Waits for every queue of the context to drain, then releases the context
- * and every object made from it. */
+/* Releases the context and every object made from it. First it cancels
+ * what can never run now: every pending user event of the context, whether
+ * or not the program still holds its handle, completes with
+ * AIDEV_ERROR_CANCELLED (its callbacks run, on this thread); commands that
+ * libaidev holds back and that have not started complete with
+ * AIDEV_ERROR_CANCELLED without running, and a file read under way stops
+ * after the reads in flight; commands a device already has run, or fail
+ * with AIDEV_ERROR_DEPENDENCY when they wait on a cancelled event. Then it
+ * waits for every queue of the context to drain. */
 AIDEV_API aidev_status aidev_context_release(aidev_context context);
 
 typedef enum aidev_backend_state {
@@ -509,7 +516,8 @@ AIDEV_API aidev_status aidev_event_create_user(aidev_context context,
 
 /* Completes a user event with |status| (AIDEV_SUCCESS or an error; an error
  * fails every command waiting on it). |message| may be NULL. A second call
- * returns AIDEV_ERROR_INVALID_STATE. */
+ * returns AIDEV_ERROR_INVALID_STATE; a |status| that is not a member of
+ * aidev_status, or AIDEV_NOT_READY, AIDEV_ERROR_INVALID_ARGUMENT. */
 AIDEV_API aidev_status aidev_event_set_status(aidev_event event,
                                               aidev_status status,
                                               const char *message);
@@ -548,8 +556,11 @@ AIDEV_API aidev_status aidev_event_get_times(aidev_event event,
 
 /* Calls |fn(event, status, user_data)| once the event completes, on a thread
  * of the library (or at once on this thread if it already has). Callbacks must
- * not block on the queue that signals the event. The event handle stays
- * valid during the call. */
+ * not block on the queue that signals the event. |event| is the event's
+ * handle, or NULL when the program released it before the callback started
+ * (the callback still runs). A handle the program releases on another
+ * thread during the call is refused from then on, like any released handle
+ * (AIDEV_ERROR_INVALID_HANDLE). */
 typedef void (*aidev_event_callback)(aidev_event event, aidev_status status,
                                      void *user_data);
 AIDEV_API aidev_status aidev_event_set_callback(aidev_event event,
@@ -697,10 +708,17 @@ AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer bu
  * pread. Reads land directly in HOST and SHARED memory (and in any memory of
  * a device whose memory is host memory); DEVICE memory of other devices is
  * filled through staging chunks whose copies overlap the next reads. The fd
- * is duplicated at once, so the caller may close it after the call. A bad or
- * closed fd, an I/O error or the end of the file before |size| bytes complete
- * the event with AIDEV_ERROR_IO and a message; some bytes of the range may
- * then have been written. */
+ * is duplicated at once, so the caller may close it after the call. The fd
+ * must be a regular file or a block device: reads happen at |file_offset|
+ * whatever the fd's own position, and always return. A pipe, FIFO, socket,
+ * terminal or other character device has no file offset and could hold the
+ * queue until a writer acts: its read completes at once with
+ * AIDEV_ERROR_IO, the message saying what the fd is (the same on both
+ * engines). A bad or closed fd, an I/O error or the end of the file before
+ * |size| bytes complete the event with AIDEV_ERROR_IO and a message; some
+ * bytes of the range may then have been written. Releasing the context
+ * cancels a read that has not started and stops one under way after the
+ * reads in flight (aidev_context_release()). */
 AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer buffer,
                                                uint64_t buffer_offset, int fd,
                                                uint64_t file_offset, uint64_t size,
