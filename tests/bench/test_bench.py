@@ -6,6 +6,11 @@ sane (finite, positive, ratio = value / baseline), so that a row broken by
 a change is seen in CI rather than at the next measurement.
 
 usage: test_bench.py AIDEV_BENCH AIDEV_INFO
+       test_bench.py --python BENCH_PYTHON AIDEV_INFO
+
+With --python, the rows are those of the Python bench
+(bench/python/bench_python.py), run by this interpreter; where it has no
+baseline (no pyopencl, no OpenCL device) it says why and no row is asked.
 """
 import json
 import math
@@ -22,17 +27,27 @@ EXPECTED = {
     "vulkan": ["vulkan.empty_dispatch_latency", "vulkan.pipelined_dispatch",
                "vulkan.axpy_16M", "pipeline.read_compute"],
 }
+# Rows of bench/python/bench_python.py, on every device.
+PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.read_64M",
+               "python.to_numpy_64M"]
 
 
 def main():
+    python = sys.argv[1] == "--python"
+    if python:
+        sys.argv.pop(1)
     bench, info = sys.argv[1], sys.argv[2]
     devices = json.loads(subprocess.run([info, "--json"], check=True, capture_output=True,
                                         text=True).stdout)["devices"]
-    run = subprocess.run([bench, "--quick", "--json"], capture_output=True, text=True,
+    command = [sys.executable, bench] if python else [bench]
+    run = subprocess.run(command + ["--quick", "--json"], capture_output=True, text=True,
                          timeout=600)
     if run.returncode != 0:
-        sys.exit(f"aidev-bench exited with {run.returncode}: {run.stderr}")
+        sys.exit(f"{bench} exited with {run.returncode}: {run.stderr}")
     rows = json.loads(run.stdout)
+    if python and not rows and run.stderr.strip().endswith("no rows"):
+        print(f"no Python rows asked: {run.stderr.strip()}")
+        return
     failures = []
     for r in rows:
         where = f"{r.get('name')} on {r.get('device')}"
@@ -43,9 +58,9 @@ def main():
         if not failures and abs(r["ratio"] - r["value"] / r["baseline_value"]) > 1e-6 * r["ratio"]:
             failures.append(f"{where}: ratio {r['ratio']} is not value / baseline")
     if run.stderr.strip():
-        failures.append(f"aidev-bench wrote errors: {run.stderr.strip()}")
+        failures.append(f"{bench} wrote errors: {run.stderr.strip()}")
     for d in devices:
-        want = EXPECTED.get(d["backend"], [])
+        want = PYTHON_ROWS if python else EXPECTED.get(d["backend"], [])
         have = {r["name"] for r in rows if r["device"] == d["name"]}
         missing = [n for n in want if n not in have]
         if missing:

@@ -13,6 +13,15 @@ import pytest
 import aidev
 
 UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+# AddressSanitizer keeps freed memory in quarantine (256 MiB by default) to
+# catch uses after free: the resident set then grows by design. Under it
+# the loops run for its checks; the bound holds in the normal build.
+RSS_BOUND = None if UNDER_ASAN else 4 << 20
+
+
+def assert_rss_bound(grown, what):
+    if RSS_BOUND is not None:
+        assert grown < RSS_BOUND, "RSS grew by %.1f MiB over %s" % (grown / 2**20, what)
 
 
 def test_context_release_under_live_objects(device):
@@ -123,8 +132,7 @@ def test_no_leak_over_1000_rounds(device, queue):
     grown = rss_bytes() - before
     # 1,000 rounds of 32 KiB of buffers: a leak of one buffer a round would
     # be 16 MiB at least, and 1,000 leaked objects of any size several MiB.
-    bound = (24 if UNDER_ASAN else 4) << 20
-    assert grown < bound, "RSS grew by %.1f MiB over 1,000 rounds" % (grown / 2**20)
+    assert_rss_bound(grown, "1,000 rounds")
     assert out[0] == 1.5
 
 
@@ -140,5 +148,4 @@ def test_no_leak_over_1000_contexts():
             dev.queue().fill(b, 1.0).wait()
     gc.collect()
     grown = rss_bytes() - before
-    bound = (24 if UNDER_ASAN else 4) << 20
-    assert grown < bound, "RSS grew by %.1f MiB over 1,000 contexts" % (grown / 2**20)
+    assert_rss_bound(grown, "1,000 contexts")
