@@ -18,14 +18,15 @@ import subprocess
 import sys
 
 # Rows each backend must produce (names as aidev-bench prints them).
+SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
-            "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads"],
+            "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads"] + SMALL_BUFFERS,
     "opencl": ["opencl empty dispatch latency", "opencl dispatch throughput x1000",
                "opencl axpy 16M f32", "opencl kernel load (cache hit)",
-               "pipeline.read_compute"],
+               "pipeline.read_compute"] + SMALL_BUFFERS,
     "vulkan": ["vulkan.empty_dispatch_latency", "vulkan.pipelined_dispatch",
-               "vulkan.axpy_16M", "pipeline.read_compute"],
+               "vulkan.axpy_16M", "pipeline.read_compute"] + SMALL_BUFFERS,
 }
 # Rows of bench/python/bench_python.py, on every device.
 PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.read_64M",
