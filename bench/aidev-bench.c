@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "bench_sched.h"
 
 #ifdef AIDEV_HAVE_JSON
 #include <json-c/json.h>
@@ -90,6 +91,11 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
+#ifdef AIDEV_BENCH_STARPU
+    /* The StarPU side of the sched.* rows, in a process of its own. */
+    if (argc > 1 && strcmp(argv[1], SCHED_STARPU_CHILD_FLAG) == 0)
+        return sched_starpu_child(argc - 1, argv + 1);
+#endif
     bench_options opt = {0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
@@ -130,6 +136,7 @@ int main(int argc, char **argv)
 #endif
     bench_pipeline(&opt);
     bench_memory(&opt);
+    bench_sched(&opt);
     aidev_context_release(opt.context);
 #ifdef AIDEV_HAVE_JSON
     if (opt.json)

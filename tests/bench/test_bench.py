@@ -5,15 +5,22 @@ Not a timing test: it checks that each row ran and that its figures are
 sane (finite, positive, ratio = value / baseline), so that a row broken by
 a change is seen in CI rather than at the next measurement.
 
-usage: test_bench.py AIDEV_BENCH AIDEV_INFO
+The sched.* rows run twice: with the machine's devices, and again (--only
+sched.) with two simulated devices added (AIDEV_SIM_DEVICES), for the rows
+that need them. The rows against StarPU are expected only where aidev-bench
+was built with it (--starpu); elsewhere they are reported as skipped.
+
+usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu]
        test_bench.py --python BENCH_PYTHON AIDEV_INFO
 
 With --python, the rows are those of the Python bench
-(bench/python/bench_python.py), run by this interpreter; where it has no
-baseline (no pyopencl, no OpenCL device) it says why and no row is asked.
+(bench/python/bench_python.py), run by this interpreter on every device;
+where it has no baseline (no pyopencl, no OpenCL device) it says why and no
+row is asked.
 """
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -28,28 +35,30 @@ EXPECTED = {
     "vulkan": ["vulkan.empty_dispatch_latency", "vulkan.pipelined_dispatch",
                "vulkan.axpy_16M", "pipeline.read_compute"] + SMALL_BUFFERS,
 }
+SCHED_DAGS = ["tiled_sgemm", "dag_mix"]
+# Against StarPU: per device, and once per run.
+SCHED_PER_DEVICE = [f"sched.{d}_device" for d in SCHED_DAGS]
+SCHED_ONCE = [f"sched.{d}_{s}" for d in SCHED_DAGS for s in ("single", "starpu")]
+# With two simulated devices: once per run.
+SIM_ONCE = [f"sched.{d}_sim_split" for d in SCHED_DAGS]
 # Rows of bench/python/bench_python.py, on every device.
 PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.read_64M",
                "python.to_numpy_64M"]
+SIM_DEVICES = ("A:gflops=20,mem_gbps=10,link_gbps=4,latency_us=20;"
+               "B:gflops=5,mem_gbps=5,link_gbps=4,latency_us=20,unified=1")
 
 
-def main():
-    python = sys.argv[1] == "--python"
-    if python:
-        sys.argv.pop(1)
-    bench, info = sys.argv[1], sys.argv[2]
+def run_bench(bench, info, extra, env):
     devices = json.loads(subprocess.run([info, "--json"], check=True, capture_output=True,
-                                        text=True).stdout)["devices"]
-    command = [sys.executable, bench] if python else [bench]
-    run = subprocess.run(command + ["--quick", "--json"], capture_output=True, text=True,
-                         timeout=600)
+                                        text=True, env=env).stdout)["devices"]
+    run = subprocess.run([bench, "--quick", "--json"] + extra, capture_output=True, text=True,
+                         timeout=600, env=env)
     if run.returncode != 0:
-        sys.exit(f"{bench} exited with {run.returncode}: {run.stderr}")
-    rows = json.loads(run.stdout)
-    if python and not rows and run.stderr.strip().endswith("no rows"):
-        print(f"no Python rows asked: {run.stderr.strip()}")
-        return
-    failures = []
+        sys.exit(f"aidev-bench {' '.join(extra)} exited with {run.returncode}: {run.stderr}")
+    return devices, json.loads(run.stdout), run.stderr
+
+
+def check_rows(rows, stderr, failures, who="aidev-bench"):
     for r in rows:
         where = f"{r.get('name')} on {r.get('device')}"
         for key in ("value", "baseline_value", "ratio"):
@@ -58,17 +67,69 @@ def main():
                 failures.append(f"{where}: {key} = {v!r}")
         if not failures and abs(r["ratio"] - r["value"] / r["baseline_value"]) > 1e-6 * r["ratio"]:
             failures.append(f"{where}: ratio {r['ratio']} is not value / baseline")
-    if run.stderr.strip():
-        failures.append(f"{bench} wrote errors: {run.stderr.strip()}")
+    if stderr.strip():
+        failures.append(f"{who} wrote errors: {stderr.strip()}")
+
+
+def check_expected(devices, rows, per_backend, once, failures):
     for d in devices:
-        want = PYTHON_ROWS if python else EXPECTED.get(d["backend"], [])
+        want = per_backend(d["backend"])
         have = {r["name"] for r in rows if r["device"] == d["name"]}
         missing = [n for n in want if n not in have]
         if missing:
             failures.append(f"{d['backend']} device {d['name']}: no row {missing}")
+    for name in once:
+        count = sum(1 for r in rows if r["name"] == name)
+        if count != 1:
+            failures.append(f"row {name}: {count} times, expected once")
+
+
+def python_main(bench, info):
+    devices = json.loads(subprocess.run([info, "--json"], check=True, capture_output=True,
+                                        text=True).stdout)["devices"]
+    run = subprocess.run([sys.executable, bench, "--quick", "--json"], capture_output=True,
+                         text=True, timeout=600)
+    if run.returncode != 0:
+        sys.exit(f"{bench} exited with {run.returncode}: {run.stderr}")
+    rows = json.loads(run.stdout)
+    if not rows and run.stderr.strip().endswith("no rows"):
+        print(f"python.* rows: skipped: {run.stderr.strip()}")
+        return
+    failures = []
+    check_rows(rows, run.stderr, failures, who=bench)
+    check_expected(devices, rows, lambda b: PYTHON_ROWS, [], failures)
     if failures:
         sys.exit("\n".join(failures))
-    print(f"{len(rows)} rows on {len(devices)} devices")
+    print(f"{len(rows)} python.* rows on {len(devices)} devices")
+
+
+def main():
+    if sys.argv[1] == "--python":
+        python_main(sys.argv[2], sys.argv[3])
+        return
+    bench, info = sys.argv[1], sys.argv[2]
+    starpu = "--starpu" in sys.argv[3:]
+    failures = []
+
+    devices, rows, stderr = run_bench(bench, info, [], os.environ.copy())
+    check_rows(rows, stderr, failures)
+    sched = SCHED_PER_DEVICE if starpu else []
+    check_expected(devices, rows, lambda b: EXPECTED.get(b, []) + sched,
+                   SCHED_ONCE if starpu else [], failures)
+    if not starpu:
+        print("sched.* rows against StarPU: skipped: aidev-bench was built without StarPU")
+
+    env = os.environ.copy()
+    env["AIDEV_SIM_DEVICES"] = SIM_DEVICES
+    sim_devices, sim_rows, stderr = run_bench(bench, info, ["--only", "sched."], env)
+    check_rows(sim_rows, stderr, failures)
+    check_expected([d for d in sim_devices if d["backend"] == "sim"], sim_rows, lambda b: sched,
+                   SIM_ONCE + (SCHED_ONCE if starpu else []), failures)
+
+    if failures:
+        sys.exit("\n".join(failures))
+    print(f"{len(rows)} rows on {len(devices)} devices; {len(sim_rows)} sched.* rows with "
+          f"{len(sim_devices)} devices, simulated ones included")
 
 
 if __name__ == "__main__":

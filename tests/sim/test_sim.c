@@ -13,22 +13,12 @@
  * registry reloads when the last context goes). Built-tree discovery finds
  * the plugin; tests/sim/meson.build sets AIDEV_BACKENDS=sim,cpu.
  */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <aidev/aidev.h>
-
-#define ck_assert_status(expr, expected)                                                      \
-    do {                                                                                      \
-        aidev_status st_ = (expr);                                                            \
-        ck_assert_msg(st_ == (expected), "%s returned %s, expected %s: %s", #expr,            \
-                      aidev_status_string(st_), aidev_status_string(expected),                \
-                      aidev_last_error());                                                    \
-    } while (0)
-#define ck_assert_ok(expr) ck_assert_status(expr, AIDEV_SUCCESS)
+#include "harness.h" /* the assertions; each case makes its own context */
 
 /* A discrete device, slow enough that every modelled time below is far
  * above what the host needs, and a unified one. */
