@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Writes the C source of aidev._ffi, the cffi extension behind the package.
 
-  build_ffi.py --cc CC... --include DIR --output _ffi.c [--cdef-out FILE]
-               [--extra-cdef FILE]
+  build_ffi.py --cc CC... --include DIR --output _ffi.c [--depfile FILE]
+               [--cdef-out FILE] [--extra-cdef FILE]
 
 The declarations cffi is given (its cdef) are not written by hand: they are
 aidev.h and dlpack.h themselves, run through the C preprocessor with
 <stdint.h> and <stddef.h> shadowed by empty files (cffi knows their types),
 the bodies of the static inline helpers (aidev_arg_*) turned into
-prototypes, and every integer #define of aidev.h added as "#define NAME ...".
+prototypes, and every integer #define of aidev.h (and of the aidev headers
+it includes) added as "#define NAME ...".
 The extension is then compiled against the real headers (out-of-line API
 mode): cffi emits, for every struct, field and constant, C code that the
 compiler checks, so a declaration that does not match the header is a
@@ -143,17 +144,26 @@ def integer_macros(header_text):
     return names
 
 
-def preprocess(cc, include_dir):
+def preprocess(cc, include_dir, depfile=None, target=None):
     """aidev.h and dlpack.h after the preprocessor, without the C library's
-    headers (stdint.h and stddef.h are shadowed by empty files)."""
+    headers (stdint.h and stddef.h are shadowed by empty files). With
+    |depfile|, writes there the headers read, for the build to know when to
+    run again (|target| is the file made)."""
     with tempfile.TemporaryDirectory() as shadow:
         for name in ("stdint.h", "stddef.h"):
             open(os.path.join(shadow, name), "w").close()
         source = "#include <dlpack/dlpack.h>\n#include <aidev/aidev.h>\n"
-        run = subprocess.run(cc + ["-E", "-P", "-I", shadow, "-I", include_dir, "-x", "c", "-"],
-                             input=source, capture_output=True, text=True)
+        deps = ["-MD", "-MF", os.path.join(shadow, "deps"), "-MT", target] if depfile else []
+        run = subprocess.run(cc + ["-E", "-P", "-I", shadow, "-I", include_dir] + deps +
+                             ["-x", "c", "-"], input=source, capture_output=True, text=True)
         if run.returncode != 0:
             sys.exit("build_ffi.py: the preprocessor failed:\n" + run.stderr)
+        if depfile:
+            with open(os.path.join(shadow, "deps")) as f:
+                words = f.read().replace("\\\n", " ").split()
+            with open(depfile, "w") as f:  # the shadow headers are gone after this
+                f.write(" ".join(w for w in words if not w.startswith(shadow) and w != "-")
+                        + "\n")
         return run.stdout
 
 
@@ -183,10 +193,19 @@ def inline_bodies_to_prototypes(text):
     return "".join(out)
 
 
-def make_cdef(cc, include_dir):
-    declarations = inline_bodies_to_prototypes(preprocess(cc, include_dir))
-    with open(os.path.join(include_dir, "aidev", "aidev.h")) as f:
-        macros = integer_macros(f.read())
+def aidev_headers(include_dir):
+    """aidev.h and the aidev headers it includes (the texts)."""
+    texts, todo = [], ["aidev.h"]
+    while todo:
+        with open(os.path.join(include_dir, "aidev", todo.pop())) as f:
+            texts.append(f.read())
+        todo += re.findall(r"^#include <aidev/(\w+\.h)>", texts[-1], re.M)
+    return texts
+
+
+def make_cdef(cc, include_dir, depfile=None, target=None):
+    declarations = inline_bodies_to_prototypes(preprocess(cc, include_dir, depfile, target))
+    macros = [m for text in aidev_headers(include_dir) for m in integer_macros(text)]
     constants = "".join("#define %s ...\n" % name for name in macros)
     return declarations + "\n" + constants + HELPERS_CDEF
 
@@ -198,9 +217,10 @@ def main():
     ap.add_argument("--output", required=True, help="the C file to write")
     ap.add_argument("--cdef-out", help="also write the cdef given to cffi here")
     ap.add_argument("--extra-cdef", help="a file of declarations to append to the cdef")
+    ap.add_argument("--depfile", help="write the headers read here (make syntax)")
     args = ap.parse_args()
 
-    cdef = make_cdef(args.cc, args.include)
+    cdef = make_cdef(args.cc, args.include, args.depfile, args.output)
     if args.extra_cdef:
         with open(args.extra_cdef) as f:
             cdef += "\n" + f.read()
