@@ -237,6 +237,40 @@ AIDEV_API aidev_status aidev_context_get_device(aidev_context context,
                                                 aidev_device *out_device);
 
 /* ------------------------------------------------------------------------ */
+/* Environment                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* aidev reads its environment variables (AIDEV_MEM_LIMIT, AIDEV_CPU_THREADS,
+ * AIDEV_HUGEPAGES, AIDEV_IO_ENGINE, AIDEV_ZERO_ON_FREE, AIDEV_CPU_PIN, a
+ * backend's own...) with one strict parser: a whole number is digits only
+ * (no sign, space or suffix); a size is digits with an optional K, M, G or
+ * T (powers of 1024) and an optional B or iB, 0 meaning no limit; a switch
+ * is one of 1, on, yes, true or 0, off, no, false; a choice is one of its
+ * names. A value that is none of these is never read as something else:
+ * it is refused, said once on stderr ("aidev: NAME='value': problem; what
+ * is used instead") and listed here. Where a value has a cap (the CPU
+ * backend's workers: at most 4 per CPU the process may use) a larger one is
+ * capped, and reported the same way. A refused AIDEV_MEM_LIMIT or
+ * AIDEV_ZERO_ON_FREE makes aidev_context_create() fail with
+ * AIDEV_ERROR_INVALID_ARGUMENT; other refused values leave their default. */
+typedef struct aidev_environment_report {
+    const char *name;    /* "AIDEV_CPU_THREADS" */
+    const char *value;   /* as it was set: "100000" */
+    const char *problem; /* "more than 8 (4 per CPU this process may use)" */
+    const char *used;    /* what aidev does instead: "using 8" */
+} aidev_environment_report;
+
+/* Two-call enumeration of the values refused or capped in this process so
+ * far, in the order they were met: with |out_reports| NULL, stores their
+ * count in |*count|; otherwise fills at most |*count| entries and stores the
+ * number written. libaidev's own variables are checked by this call whether
+ * or not they were used yet; a backend's, when it loaded (the first
+ * aidev_context_create()). Strings live as long as the process. Needs no
+ * context; thread safe. AIDEV_ERROR_INVALID_ARGUMENT when |count| is NULL. */
+AIDEV_API aidev_status aidev_environment_get_reports(uint32_t *count,
+                                                     aidev_environment_report *out_reports);
+
+/* ------------------------------------------------------------------------ */
 /* Devices                                                                  */
 /* ------------------------------------------------------------------------ */
 

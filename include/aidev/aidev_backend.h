@@ -169,6 +169,25 @@ AIDEV_API bool aidev_backend_debug_enabled(const char *topic);
 AIDEV_API void aidev_backend_debug(const char *topic, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A backend's environment values, through libaidev's one strict parser
+ * (the rules of aidev_environment_get_reports() in aidev.h). Each returns
+ * true when |name| holds a value taken as it is, stored in |*out|;
+ * otherwise |*out| is what to use: |fallback| when the variable is unset
+ * or empty, and when its value is refused (malformed, below |min|); |max|
+ * when the number is above it (|cap_reason| says why, "4 per CPU"). A
+ * refused or capped value is reported once on stderr and listed by
+ * aidev_environment_get_reports() and aidev-info. A switch is one of 1,
+ * on, yes, true or 0, off, no, false. (Exported since issue 14: a plugin
+ * calling them needs a libaidev that has them.) */
+AIDEV_API bool aidev_backend_env_u32(const char *name, uint32_t min, uint32_t max,
+                                     const char *cap_reason, uint32_t fallback, uint32_t *out);
+AIDEV_API bool aidev_backend_env_flag(const char *name, bool fallback, bool *out);
+/* One of |count| |names|: |*out| is the entry of |values| at its index;
+ * |fallback| (named |fallback_name| in the report) otherwise. */
+AIDEV_API bool aidev_backend_env_choice(const char *name, const char *const *names,
+                                        const int *values, uint32_t count, int fallback,
+                                        const char *fallback_name, int *out);
+
 /* The per-user cache folder for compiled kernels and pipeline caches:
  * $XDG_CACHE_HOME/aidev or ~/.cache/aidev (created on demand; both
  * variables read with secure_getenv, so a setuid program has none).
