@@ -194,10 +194,15 @@ def inline_bodies_to_prototypes(text):
 
 
 def aidev_headers(include_dir):
-    """aidev.h and the aidev headers it includes (the texts)."""
-    texts, todo = [], ["aidev.h"]
+    """aidev.h and the aidev headers it includes (the texts), each once
+    (aidev_tensor.h includes aidev.h back)."""
+    texts, seen, todo = [], set(), ["aidev.h"]
     while todo:
-        with open(os.path.join(include_dir, "aidev", todo.pop())) as f:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        with open(os.path.join(include_dir, "aidev", name)) as f:
             texts.append(f.read())
         todo += re.findall(r"^#include <aidev/(\w+\.h)>", texts[-1], re.M)
     return texts
