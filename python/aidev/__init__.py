@@ -12,6 +12,10 @@ NumPy in and out and zero copy where the memory allows.
             q.dispatch(dev.kernel("axpy"), None, [1024, 2.0, x, y])
         print(y.to_numpy()[:4])                    # [0. 2. 4. 6.]
 
+The built-in tensor ops (elementwise with broadcasting, reductions,
+softmax, norms) are functions of :mod:`aidev.ops` on :class:`Tensor`
+views of buffers.
+
 Everything made from a Context lives until the Context is released (a
 ``with`` block, ``release()``, or the end of the program). Failed calls
 raise :class:`Error` subclasses carrying the status and the library's
@@ -31,6 +35,8 @@ from ._kernel import ArgSpec, Kernel, KernelSignature, buffer_arg, library_kerne
 from ._buffer import Buffer, from_dlpack
 from ._queue import Queue
 from ._context import BackendReport, Context, Device, MemoryUsage
+from . import ops
+from .ops import Tensor
 
 __version__: str = ffi.string(lib.aidev_version()).decode()
 
@@ -40,7 +46,7 @@ __all__ = [
     "EventTimes", "Feature", "IOError", "InvalidArgumentError", "InvalidHandleError",
     "InvalidStateError", "Kernel", "KernelArgsError", "KernelSignature", "Memory",
     "MemoryUsage", "NotFoundError", "OutOfDeviceMemoryError", "OutOfHostMemoryError",
-    "OutOfRangeError", "PluginError", "Priority", "Queue", "QuotaError", "Status",
+    "OutOfRangeError", "PluginError", "Priority", "Queue", "QuotaError", "Status", "Tensor",
     "TimeoutError", "Type", "UnsupportedError", "buffer_arg", "ffi", "from_dlpack", "lib",
-    "library_kernels", "scalar_arg", "wait_all",
+    "library_kernels", "ops", "scalar_arg", "wait_all",
 ]

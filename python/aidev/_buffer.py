@@ -30,7 +30,7 @@ import numpy as np
 from . import _dlpack, _info
 from ._errors import Status, UnsupportedError, check, raise_last
 from ._ffi import ffi, lib
-from ._types import DTypeLike, Memory, Type, to_memory, to_type
+from ._types import DTypeLike, Memory, Type, storage_dtype, to_memory, to_type
 
 if TYPE_CHECKING:
     from ._context import Device
@@ -45,10 +45,6 @@ def _shape(shape: ShapeLike) -> Tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
     return tuple(operator.index(n) for n in shape)
-
-
-def _numpy_dtype(t: Type) -> np.dtype:
-    return t.dtype if t != Type.NONE else np.dtype(np.uint8)
 
 
 class Buffer:
@@ -82,7 +78,7 @@ class Buffer:
         t = to_type(dtype)
         dims = _shape(shape)
         desc = ffi.new("aidev_buffer_desc *")
-        desc.size = math.prod(dims) * _numpy_dtype(t).itemsize
+        desc.size = math.prod(dims) * storage_dtype(t).itemsize
         desc.kind = int(to_memory(kind))
         desc.element_type = int(t)
         desc.flags = ((lib.AIDEV_BUFFER_UNINITIALIZED if uninitialized else 0)
@@ -100,7 +96,7 @@ class Buffer:
         self.device = device
         self.kind = kind
         self.type = t
-        self.dtype = _numpy_dtype(t)
+        self.dtype = storage_dtype(t)
         self.shape = shape
         self.offset = offset
         self.nbytes = math.prod(shape) * self.dtype.itemsize
@@ -170,14 +166,14 @@ class Buffer:
         seen as |shape| elements of |dtype| (default: this dtype, and every
         whole element to the end)."""
         t = self.type if dtype is None else to_type(dtype)
-        itemsize = _numpy_dtype(t).itemsize
+        itemsize = storage_dtype(t).itemsize
         if not 0 <= offset <= self.nbytes:
             raise IndexError("offset %d is outside the %d bytes of this buffer"
                              % (offset, self.nbytes))
         dims = ((self.nbytes - offset) // itemsize,) if shape is None else _shape(shape)
         if math.prod(dims) * itemsize > self.nbytes - offset:
             raise IndexError("a view of %s %s from byte %d needs %d bytes; %d remain"
-                             % (dims, _numpy_dtype(t), offset, math.prod(dims) * itemsize,
+                             % (dims, storage_dtype(t), offset, math.prod(dims) * itemsize,
                                 self.nbytes - offset))
         return self._view(self.offset + offset, dims, t)
 
@@ -428,7 +424,7 @@ class Buffer:
         shape = "x".join(str(n) for n in self.shape)
         where = " view at byte %d" % self.offset if self._root is not None else ""
         return "<aidev.Buffer %s[%s] %s on %s%s%s>" % (
-            self.dtype if self.type != Type.NONE else "bytes", shape, self.kind.name.lower(),
+            {Type.NONE: "bytes", Type.BF16: "bf16"}.get(self.type, self.dtype), shape, self.kind.name.lower(),
             self.device.name, " (imported)" if self.imported else "", where)
 
 

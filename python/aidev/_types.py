@@ -75,10 +75,12 @@ class Type(enum.IntEnum):
     F16 = lib.AIDEV_TYPE_F16
     F32 = lib.AIDEV_TYPE_F32
     F64 = lib.AIDEV_TYPE_F64
+    BF16 = lib.AIDEV_TYPE_BF16
 
     @property
     def dtype(self) -> Optional[np.dtype]:
-        """The NumPy dtype of this type; None for NONE (untyped bytes)."""
+        """The NumPy dtype of this type; None for NONE (untyped bytes) and
+        BF16 (NumPy has no bfloat16: its buffers hold uint16 words)."""
         return _NUMPY_OF.get(self)
 
 
@@ -91,6 +93,14 @@ _NUMPY_OF = {
     Type.F64: np.dtype(np.float64),
 }
 _TYPE_OF = {dt: t for t, dt in _NUMPY_OF.items()}
+
+
+def storage_dtype(t: "Type") -> np.dtype:
+    """The NumPy dtype a buffer of |t| shows its elements as: the type's
+    own, uint16 words for BF16, uint8 for NONE (bytes)."""
+    if t == Type.BF16:
+        return np.dtype(np.uint16)
+    return _NUMPY_OF.get(t, np.dtype(np.uint8))
 
 DTypeLike = Union[None, str, type, np.dtype, Type]
 
@@ -121,7 +131,7 @@ _SHORT_NAMES = {
     "bytes": Type.NONE, "none": Type.NONE,
     "i8": Type.I8, "u8": Type.U8, "i16": Type.I16, "u16": Type.U16,
     "i32": Type.I32, "u32": Type.U32, "i64": Type.I64, "u64": Type.U64,
-    "f16": Type.F16, "f32": Type.F32, "f64": Type.F64,
+    "f16": Type.F16, "f32": Type.F32, "f64": Type.F64, "bf16": Type.BF16, "bfloat16": Type.BF16,
 }
 
 

@@ -103,8 +103,9 @@ def test_every_status_has_its_exception():
 
 
 def public_callables():
-    for name in aidev.__all__:
-        obj = getattr(aidev, name)
+    names = [(n, getattr(aidev, n)) for n in aidev.__all__]
+    names += [("ops." + n, getattr(aidev.ops, n)) for n in aidev.ops.__all__]
+    for name, obj in names:
         if inspect.isclass(obj) and obj.__module__.startswith("aidev"):
             if issubclass(obj, BaseException) or issubclass(obj, (int, tuple)):
                 yield name, obj
