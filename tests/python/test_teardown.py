@@ -76,7 +76,9 @@ q = dev.queue()
 gate = ctx.user_event()
 buf = dev.buffer(1 << 16, np.float32)
 q.fill(buf, 2.0, wait_for=[gate])
-q.barrier(wait_for=[gate]).add_callback(lambda e, s: print("callback", s.name))
+# One write per line: print() writes its parts and the newline separately,
+# and the callback's thread prints while the main thread does.
+q.barrier(wait_for=[gate]).add_callback(lambda e, s: sys.stdout.write("callback %s\n" % s.name))
 src = np.ones(1 << 14, np.float32)
 imported = dev.from_numpy(src)
 q.fill(imported, 3.0, wait_for=[gate])
@@ -84,7 +86,7 @@ arrays = [np.from_dlpack(b) for b in (buf, imported) if b.host_addressable]
 gate.add_callback(lambda e, s: None)
 kernel = dev.kernel("axpy")
 gate.set_status()
-print("exiting")
+sys.stdout.write("exiting\n")
 """
 
 
