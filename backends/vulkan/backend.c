@@ -416,8 +416,11 @@ static const aidev_backend_vtable vulkan_vtable = {
     .abi_version = AIDEV_BACKEND_ABI_VERSION,
     .name = "vulkan",
     /* No AIDEV_BACKEND_CAP_ANY_WAIT: libaidev holds commands that wait on
-     * other backends' events and on user events. */
-    .caps = 0,
+     * other backends' events and on user events; with
+     * AIDEV_BACKEND_CAP_NATIVE_WAITS also those that wait on this device's
+     * events without a payload yet (queue.c), so this backend keeps no
+     * hold list of its own for waits. */
+    .caps = AIDEV_BACKEND_CAP_NATIVE_WAITS,
     .init = vk_init,
     .shutdown = vk_shutdown,
     .device_count = vk_device_count,
