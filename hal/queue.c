@@ -32,6 +32,10 @@ struct aidev_pending_command {
     uint32_t buffer_count;
     aidev_kernel_obj *kernel;
     aidev_event_obj *signal;  /* may be NULL */
+    /* What the command is, for the queue's failure record when it has no
+     * event. */
+    aidev_command_kind kind;
+    uint64_t bytes;
     atomic_uint gates;        /* events still pending (and a running op) */
     /* Set by the first failure before it runs: the command will not run and
      * its event completes with |fail_status| and |cause|. */
@@ -138,13 +142,23 @@ aidev_status aidev_queue_submit_internal(aidev_queue_obj *q, const aidev_backend
 }
 
 /* Hands |cmd| to the backend with no waits; when the submit fails, the
- * error goes on |signal| instead. */
-static void submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
-                        aidev_event_obj *signal)
+ * error goes on |signal| instead. Returns the submit's status. */
+static aidev_status submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
+                                aidev_event_obj *signal)
 {
     aidev_status st = aidev_queue_submit_internal(q, cmd, signal);
     if (st != AIDEV_SUCCESS && signal)
         aidev_event_complete(signal, st, aidev_error_message());
+    return st;
+}
+
+/* A held command without an event failed: only the queue's record can
+ * tell (aidev_queue_finish). */
+static void note_unsignalled_failure(aidev_queue_obj *q, const aidev_pending_command *p,
+                                     aidev_status status, const char *cause)
+{
+    aidev_queue_failures_note(q->failures, p->kind, p->kernel ? p->kernel->desc->name : NULL,
+                              p->bytes, status, cause);
 }
 
 /* An op at the head: first a barrier so the queue's earlier commands are
@@ -219,12 +233,16 @@ static void queue_drain(aidev_queue_obj *q)
             if (atomic_load(&p->failed)) {
                 if (p->signal)
                     aidev_event_complete(p->signal, p->fail_status, p->cause);
+                else
+                    note_unsignalled_failure(q, p, p->fail_status, p->cause);
             } else if (p->is_op) {
                 if (p->signal)
                     aidev_event_complete(p->signal, AIDEV_SUCCESS, NULL);
             } else {
                 atomic_fetch_add(&q->submits, 1);
-                submit_held(q, &p->cmd, p->signal);
+                aidev_status st = submit_held(q, &p->cmd, p->signal);
+                if (st != AIDEV_SUCCESS && !p->signal)
+                    note_unsignalled_failure(q, p, st, aidev_error_message());
             }
             pending_free(p);
             pthread_mutex_lock(&q->hold_lock);
@@ -314,6 +332,8 @@ static aidev_status hold(enqueue_request *r, aidev_event_obj **waits, uint32_t p
     }
     p->queue = q;
     p->cmd = r->cmd;
+    p->kind = r->kind;
+    p->bytes = r->bytes;
     p->is_op = r->has_op;
     p->op = r->op;
     if (r->cmd.type == AIDEV_COMMAND_DISPATCH) {
@@ -435,13 +455,16 @@ static __attribute__((noinline)) aidev_status enqueue_general(enqueue_request *r
 
     /* An event for the caller, or one of our own when a trace or an attached
      * probe wants to see the command end, or scrubbed buffers must be kept
-     * until it has. */
+     * until it has, or it waits on events (whose failure fails it: the
+     * queue's finish must hear of it). */
     bool tracing = aidev_trace_enabled();
     bool must_keep = !failed && needs_keepalive(r);
-    if (r->out_event || tracing || AIDEV_PROBE_ENABLED(complete) || must_keep) {
+    if (r->out_event || tracing || AIDEV_PROBE_ENABLED(complete) || must_keep ||
+        r->wait_count) {
         st = aidev_event_new(ctx, q->device, false, &signal);
         if (st != AIDEV_SUCCESS)
             goto out;
+        signal->failures = aidev_queue_failures_retain(q->failures);
         signal->kind = r->kind;
         signal->queue_id = q->id;
         signal->bytes = r->bytes;
@@ -971,6 +994,11 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     q->device = dev;
     q->priority = priority;
     q->obj.context = dev->obj.context;
+    q->failures = aidev_queue_failures_new();
+    if (!q->failures) {
+        free(q);
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
     pthread_mutex_init(&q->hold_lock, NULL);
     pthread_cond_init(&q->hold_drained, NULL);
     aidev_error_clear();
@@ -987,6 +1015,7 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     if (st != AIDEV_SUCCESS) {
         pthread_cond_destroy(&q->hold_drained);
         pthread_mutex_destroy(&q->hold_lock);
+        aidev_queue_failures_release(q->failures);
         free(q);
         return st;
     }
@@ -996,6 +1025,9 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     return AIDEV_SUCCESS;
 }
 
+/* Waits for the hold list, then the backend. A broken queue's error comes
+ * first (the record stays for the next finish); otherwise the first
+ * failure since the last finish. */
 static aidev_status queue_finish(aidev_queue_obj *q)
 {
     pthread_mutex_lock(&q->hold_lock);
@@ -1003,7 +1035,13 @@ static aidev_status queue_finish(aidev_queue_obj *q)
         pthread_cond_wait(&q->hold_drained, &q->hold_lock);
     pthread_mutex_unlock(&q->hold_lock);
     aidev_error_clear();
-    return AIDEV_DEVICE_VT(q->device)->queue_finish(q->native);
+    aidev_status st = AIDEV_DEVICE_VT(q->device)->queue_finish(q->native);
+    if (st != AIDEV_SUCCESS) {
+        if (!aidev_error_message()[0])
+            aidev_error(st, "backend '%s': queue_finish failed", q->device->backend->name);
+        return st;
+    }
+    return aidev_queue_failures_take(q->failures);
 }
 
 AIDEV_API aidev_status aidev_queue_finish(aidev_queue queue)
@@ -1021,10 +1059,13 @@ static void queue_destroy(aidev_queue_obj *q)
     aidev_context_unlink(&q->obj);
     aidev_handle_free(q->obj.handle);
     q->obj.handle = 0;
+    /* Releasing discards the failure record: the events carry each one. */
     queue_finish(q);
+    aidev_error_clear();
     AIDEV_DEVICE_VT(q->device)->queue_destroy(q->native);
     pthread_cond_destroy(&q->hold_drained);
     pthread_mutex_destroy(&q->hold_lock);
+    aidev_queue_failures_release(q->failures);
     free(q);
 }
 

@@ -635,12 +635,27 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device,
                                           aidev_queue_priority priority,
                                           aidev_queue *out_queue);
 
-/* Waits for the queue's commands to finish, then releases it. */
+/* Waits for the queue's commands to finish, then releases it. The record
+ * of failures aidev_queue_finish() would report is discarded (each failed
+ * command's event still carries its failure). */
 AIDEV_API aidev_status aidev_queue_release(aidev_queue queue);
 
-/* Blocks until every command enqueued so far has completed. Failures of
- * commands are reported on their events; this returns an error only when the
- * queue itself broke (AIDEV_ERROR_DEVICE_LOST). */
+/* Blocks until every command enqueued so far has completed, then returns
+ * the first failure among the queue's commands since the previous
+ * aidev_queue_finish() on it, as CUDA's stream synchronisation does: that
+ * command's status, with aidev_last_error() naming the command (its kind,
+ * and its kernel or size), its cause, and how many failed after it. The
+ * record then starts afresh: a second call reports only newer failures.
+ * Each failed command's event carries its own failure as before. Recorded:
+ * every command enqueued with an event or a wait list, and every command
+ * libaidev holds back or runs itself (file reads, host callbacks, commands
+ * queued behind them). A command enqueued with neither event nor wait list
+ * goes to the device as it is: a failure of it inside the device reaches
+ * this call as the backend's own error only. An error of the queue itself
+ * (AIDEV_ERROR_DEVICE_LOST) is returned first, the record kept for the next
+ * call. Commands refused by their enqueue call are not recorded (the call
+ * returned the error). Returns AIDEV_SUCCESS when nothing failed, and
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |queue|. */
 AIDEV_API aidev_status aidev_queue_finish(aidev_queue queue);
 
 /* Every enqueue call below:
