@@ -139,6 +139,8 @@ typedef enum aidev_type {
     AIDEV_TYPE_F16,
     AIDEV_TYPE_F32,
     AIDEV_TYPE_F64,
+    /* bfloat16: the upper half of an f32 (8 exponent bits, 7 fraction bits). */
+    AIDEV_TYPE_BF16,
     AIDEV_TYPE_COUNT_
 } aidev_type;
 
@@ -850,8 +852,8 @@ typedef struct aidev_kernel_desc {
 
 /* Gets a kernel of the built-in library by name ("axpy", "sgemm", ...),
  * compiling it for |device| on first use. AIDEV_ERROR_NOT_FOUND when no such
- * kernel exists, AIDEV_ERROR_UNSUPPORTED when the device's backend has no
- * form of it. */
+ * kernel exists or it is internal to the tensor ops, AIDEV_ERROR_UNSUPPORTED
+ * when the device's backend has no form of it. */
 AIDEV_API aidev_status aidev_kernel_get(aidev_device device, const char *name,
                                         aidev_kernel *out_kernel);
 
@@ -865,7 +867,9 @@ AIDEV_API aidev_status aidev_kernel_create(aidev_device device,
 AIDEV_API aidev_status aidev_kernel_release(aidev_kernel kernel);
 
 /* Number of kernels in the built-in library, and the signature of the one at
- * |index| (borrowed, static). For documentation and tools. */
+ * |index| (borrowed, static). For documentation and tools. The kernels the
+ * tensor ops run (aidev_tensor.h; each op's aidev_op_info names them) are
+ * internal: not listed here, and refused by aidev_kernel_get(). */
 AIDEV_API uint32_t aidev_library_kernel_count(void);
 AIDEV_API const aidev_kernel_desc *aidev_library_kernel(uint32_t index);
 
@@ -961,5 +965,9 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue,
 #ifdef __cplusplus
 }
 #endif
+
+/* Tensors and the built-in ops on them (GEMM, attention, convolution ...):
+ * their own header, part of this API. */
+#include <aidev/aidev_tensor.h>
 
 #endif /* AIDEV_AIDEV_H */

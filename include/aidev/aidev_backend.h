@@ -395,9 +395,12 @@ typedef struct aidev_backend_command {
 } aidev_backend_command;
 
 /* A kernel to build. For the built-in library, |library_index| names the
- * kernel (see aidev_library_kernel()) and the backend uses its own form of
- * it; for user kernels it is UINT32_MAX and |desc| carries the source. The
- * signature in |desc| has already been validated. */
+ * kernel, below aidev_backend_library_size(): the public kernels first, by
+ * their aidev_library_kernel() index, then the kernels internal to the
+ * tensor ops (which aidev_library_kernel() does not list); the backend uses
+ * its own form of it, found by |desc->name|. For user kernels it is
+ * UINT32_MAX and |desc| carries the source. The signature in |desc| has
+ * already been validated. */
 typedef struct aidev_backend_kernel_source {
     uint32_t library_index;
     const aidev_kernel_desc *desc;
@@ -537,10 +540,14 @@ struct aidev_backend_vtable {
 #define AIDEV_BACKEND_VTABLE_SIZE_1_2 \
     (offsetof(aidev_backend_vtable, buffer_query) + sizeof(void (*)(void)))
 
-/* The C form of built-in kernel |library_index| (see aidev_library_kernel()),
- * or NULL when it has none: a host-memory backend, such as the plugin
- * template, runs the library through these. */
+/* The C form of built-in kernel |library_index| (see
+ * aidev_backend_kernel_source), or NULL when it has none: a host-memory
+ * backend, such as the plugin template, runs the library through these. */
 AIDEV_API aidev_host_kernel_fn aidev_backend_library_host_fn(uint32_t library_index);
+
+/* The number of built-in kernels a backend may be asked to build: every
+ * library_index is below it (public and internal kernels; issue 17). */
+AIDEV_API uint32_t aidev_backend_library_size(void);
 
 #ifdef __cplusplus
 }
