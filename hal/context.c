@@ -75,29 +75,36 @@ void aidev_context_unlink(aidev_object *o)
 /* Quota                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* The quota is two atomic counters, not the context's lock: every buffer
+ * create and release passes here, and a lock pair each way was a tenth of
+ * a small buffer's cost. A charge that races aidev_context_set_memory_limit
+ * sees the old limit or the new one. */
 aidev_status aidev_context_charge(aidev_context_obj *ctx, uint64_t bytes)
 {
-    aidev_status st = AIDEV_SUCCESS;
-    pthread_mutex_lock(&ctx->lock);
-    uint64_t limit = ctx->memory_limit, used = ctx->memory_used;
-    if (limit && (bytes > limit || used > limit - bytes))
-        st = aidev_error(AIDEV_ERROR_QUOTA,
-                         "allocation of %" PRIu64 " bytes exceeds the context's memory limit of "
-                         "%" PRIu64 " bytes (%s) with %" PRIu64 " bytes in use (%" PRIu64
-                         " free); free buffers or raise the limit with "
-                         "aidev_context_set_memory_limit",
-                         bytes, limit, ctx->limit_source, used, used < limit ? limit - used : 0);
-    else
-        ctx->memory_used += bytes;
-    pthread_mutex_unlock(&ctx->lock);
-    return st;
+    uint64_t used = atomic_load_explicit(&ctx->memory_used, memory_order_relaxed);
+    for (;;) {
+        uint64_t limit = atomic_load_explicit(&ctx->memory_limit, memory_order_relaxed);
+        if (limit && (bytes > limit || used > limit - bytes))
+            return aidev_error(
+                AIDEV_ERROR_QUOTA,
+                "allocation of %" PRIu64 " bytes exceeds the context's memory limit of "
+                "%" PRIu64 " bytes (%s) with %" PRIu64 " bytes in use (%" PRIu64 " free); "
+                "free buffers or raise the limit with aidev_context_set_memory_limit",
+                bytes, limit, atomic_load_explicit(&ctx->limit_source, memory_order_relaxed),
+                used, used < limit ? limit - used : 0);
+        if (atomic_compare_exchange_weak_explicit(&ctx->memory_used, &used, used + bytes,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return AIDEV_SUCCESS;
+    }
 }
 
 void aidev_context_refund(aidev_context_obj *ctx, uint64_t bytes)
 {
-    pthread_mutex_lock(&ctx->lock);
-    ctx->memory_used -= bytes < ctx->memory_used ? bytes : ctx->memory_used;
-    pthread_mutex_unlock(&ctx->lock);
+    uint64_t used = atomic_load_explicit(&ctx->memory_used, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&ctx->memory_used, &used,
+                                                  used - (bytes < used ? bytes : used),
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
 }
 
 AIDEV_API aidev_status aidev_context_get_memory_usage(aidev_context context, uint64_t *out_used,
@@ -108,12 +115,10 @@ AIDEV_API aidev_status aidev_context_get_memory_usage(aidev_context context, uin
     aidev_status st = aidev_lookup_context(context, "context", &ctx);
     if (st != AIDEV_SUCCESS)
         return st;
-    pthread_mutex_lock(&ctx->lock);
     if (out_used)
-        *out_used = ctx->memory_used;
+        *out_used = atomic_load_explicit(&ctx->memory_used, memory_order_relaxed);
     if (out_limit)
-        *out_limit = ctx->memory_limit;
-    pthread_mutex_unlock(&ctx->lock);
+        *out_limit = atomic_load_explicit(&ctx->memory_limit, memory_order_relaxed);
     return AIDEV_SUCCESS;
 }
 
@@ -124,10 +129,11 @@ AIDEV_API aidev_status aidev_context_set_memory_limit(aidev_context context, uin
     aidev_status st = aidev_lookup_context(context, "context", &ctx);
     if (st != AIDEV_SUCCESS)
         return st;
-    pthread_mutex_lock(&ctx->lock);
-    ctx->memory_limit = limit;
-    ctx->limit_source = limit ? "set by aidev_context_set_memory_limit" : "none";
-    pthread_mutex_unlock(&ctx->lock);
+    /* (A charge in between may name the previous source: a message only.) */
+    atomic_store_explicit(&ctx->limit_source,
+                          limit ? "set by aidev_context_set_memory_limit" : "none",
+                          memory_order_relaxed);
+    atomic_store_explicit(&ctx->memory_limit, limit, memory_order_relaxed);
     return AIDEV_SUCCESS;
 }
 
@@ -289,8 +295,8 @@ AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     pthread_mutex_init(&ctx->lock, NULL);
     ctx->list.next = ctx->list.prev = &ctx->list;
-    ctx->memory_limit = limit;
-    ctx->limit_source = limit_source;
+    atomic_init(&ctx->memory_limit, limit);
+    atomic_init(&ctx->limit_source, limit_source);
     ctx->zero_on_free = zero_on_free;
     ctx->obj.type = AIDEV_HANDLE_CONTEXT;
     ctx->obj.context = ctx;

@@ -40,7 +40,7 @@ typedef struct aidev_handle_slot {
     /* generation << 8 | type; type 0 marks a free slot */
     _Atomic uint64_t tag;
     void *_Atomic object;
-    uint32_t next_free; /* index + 1 in the free list, 0: end */
+    _Atomic uint32_t next_free; /* index + 1 in the free list, 0: end */
 } aidev_handle_slot;
 
 extern aidev_handle_slot *_Atomic aidev_handle_chunks[AIDEV_HANDLE_MAX_CHUNKS];

@@ -140,9 +140,10 @@ typedef struct aidev_context_obj {
     aidev_device_obj *devices;
     uint32_t backend_count;   /* reports of the registry at creation */
     aidev_backend_report *backends;
-    uint64_t memory_limit;    /* 0: none */
-    uint64_t memory_used;
-    const char *limit_source; /* static: where the limit came from, for messages */
+    /* The quota: atomics, outside the lock (hal/context.c says why). */
+    _Atomic uint64_t memory_limit;    /* 0: none */
+    _Atomic uint64_t memory_used;
+    const char *_Atomic limit_source; /* static: where the limit came from, for messages */
     bool zero_on_free;        /* AIDEV_ZERO_ON_FREE: every buffer scrubbed */
     /* Exported DLPack tensors still alive: they keep the devices open (and
      * this struct) after aidev_context_release, until the last deleter. */

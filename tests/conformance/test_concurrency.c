@@ -199,6 +199,152 @@ START_TEST(callbacks_race_release)
 }
 END_TEST
 
+/* Handles of buffers made and released on several threads at once: each
+ * live handle names its own buffer (the thread's own size), and a released
+ * one is refused, so no slot of the handle table went to two buffers. The
+ * quota counts every byte back. (The table's free slots and the quota are
+ * lock-free: a lock pair each way was a tenth of a small buffer's cost.) */
+enum { CHURN_ROUNDS = 3000, CHURN_WINDOW = 8 };
+
+static void *churn_handles(void *opaque)
+{
+    worker *w = opaque;
+    aidev_device dev;
+    aidev_buffer_get_info(w->buffer, AIDEV_BUFFER_INFO_DEVICE, sizeof dev, &dev, NULL);
+    const uint64_t size = 256 * (uint64_t)(w->id + 1);
+    aidev_buffer_desc desc = {.size = size, .kind = AIDEV_MEMORY_DEVICE};
+    aidev_buffer live[CHURN_WINDOW] = {0};
+    for (int r = 0; r < CHURN_ROUNDS && !w->failures; r++) {
+        aidev_buffer *slot = &live[r % CHURN_WINDOW];
+        aidev_buffer gone = *slot;
+        if (gone && aidev_buffer_release(gone) != AIDEV_SUCCESS) {
+            snprintf(w->message, sizeof w->message, "thread %d round %d: release: %s", w->id,
+                     r, aidev_last_error());
+            w->failures++;
+        }
+        uint64_t got = 0;
+        if (gone && aidev_buffer_get_info(gone, AIDEV_BUFFER_INFO_SIZE, sizeof got, &got, NULL) !=
+                        AIDEV_ERROR_INVALID_HANDLE) {
+            snprintf(w->message, sizeof w->message,
+                     "thread %d round %d: a released handle still names a buffer of %llu bytes",
+                     w->id, r, (unsigned long long)got);
+            w->failures++;
+        }
+        *slot = NULL;
+        if (aidev_buffer_create(dev, &desc, slot) != AIDEV_SUCCESS) {
+            snprintf(w->message, sizeof w->message, "thread %d round %d: create: %s", w->id, r,
+                     aidev_last_error());
+            w->failures++;
+        }
+        for (int i = 0; i < CHURN_WINDOW && !w->failures; i++) {
+            if (!live[i])
+                continue;
+            got = 0;
+            aidev_status st = aidev_buffer_get_info(live[i], AIDEV_BUFFER_INFO_SIZE, sizeof got,
+                                                    &got, NULL);
+            if (st != AIDEV_SUCCESS || got != size) {
+                snprintf(w->message, sizeof w->message,
+                         "thread %d round %d: a live handle names %llu bytes (%s), not its %llu",
+                         w->id, r, (unsigned long long)got, aidev_status_string(st),
+                         (unsigned long long)size);
+                w->failures++;
+            }
+        }
+    }
+    for (int i = 0; i < CHURN_WINDOW; i++)
+        if (live[i])
+            aidev_buffer_release(live[i]);
+    return NULL;
+}
+
+START_TEST(handles_stay_unique_under_churn)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, 64, AIDEV_TYPE_NONE);
+    uint64_t used_before = 0, used_after = 1;
+    ck_assert_ok(aidev_context_get_memory_usage(harness_context(), &used_before, NULL));
+    worker w[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){.buffer = b, .id = i};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, churn_handles, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        ck_assert_msg(w[i].failures == 0, "%s", w[i].message);
+    ck_assert_ok(aidev_context_get_memory_usage(harness_context(), &used_after, NULL));
+    ck_assert_uint_eq(used_after, used_before);
+    ck_assert_ok(aidev_buffer_release(b));
+}
+END_TEST
+
+/* Threads that race for a context's quota: together they get exactly what
+ * the limit holds, never more. */
+enum { QUOTA_BUFFER = 4096, QUOTA_BUFFERS = 24 };
+
+typedef struct quota_racer {
+    aidev_device device;
+    pthread_barrier_t *start, *counted;
+    aidev_buffer held[QUOTA_BUFFERS + 1];
+    int count;
+    aidev_status refused; /* how the first refusal failed */
+} quota_racer;
+
+static void *race_for_quota(void *opaque)
+{
+    quota_racer *r = opaque;
+    aidev_buffer_desc desc = {.size = QUOTA_BUFFER, .kind = AIDEV_MEMORY_DEVICE};
+    pthread_barrier_wait(r->start);
+    while (r->count <= QUOTA_BUFFERS) {
+        r->refused = aidev_buffer_create(r->device, &desc, &r->held[r->count]);
+        if (r->refused != AIDEV_SUCCESS)
+            break;
+        r->count++;
+    }
+    /* Every thread holds its buffers until all were refused. */
+    pthread_barrier_wait(r->counted);
+    for (int i = 0; i < r->count; i++)
+        aidev_buffer_release(r->held[i]);
+    return NULL;
+}
+
+START_TEST(quota_raced_by_threads_holds)
+{
+    uint32_t index;
+    ck_assert_ok(aidev_device_get_info(harness_device(_i), AIDEV_DEVICE_INFO_INDEX, sizeof index,
+                                       &index, NULL));
+    aidev_context_desc cd = {.memory_limit = QUOTA_BUFFERS * QUOTA_BUFFER};
+    aidev_context ctx;
+    aidev_device dev;
+    ck_assert_ok(aidev_context_create(&cd, &ctx));
+    ck_assert_ok(aidev_context_get_device(ctx, index, &dev));
+    pthread_barrier_t start, counted;
+    pthread_barrier_init(&start, NULL, THREADS);
+    pthread_barrier_init(&counted, NULL, THREADS);
+    quota_racer r[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        r[i] = (quota_racer){.device = dev, .start = &start, .counted = &counted};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, race_for_quota, &r[i]), 0);
+    }
+    int total = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_msg(r[i].refused == AIDEV_ERROR_QUOTA, "thread %d stopped with %s", i,
+                      aidev_status_string(r[i].refused));
+        total += r[i].count;
+    }
+    ck_assert_int_eq(total, QUOTA_BUFFERS);
+    uint64_t used = 1;
+    ck_assert_ok(aidev_context_get_memory_usage(ctx, &used, NULL));
+    ck_assert_uint_eq(used, 0);
+    pthread_barrier_destroy(&start);
+    pthread_barrier_destroy(&counted);
+    ck_assert_ok(aidev_context_release(ctx));
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -208,5 +354,8 @@ int main(void)
     harness_add_per_device(s, "objects_made_and_released_concurrently",
                            objects_made_and_released_concurrently, 120);
     harness_add_per_device(s, "callbacks_race_release", callbacks_race_release, 120);
+    harness_add_per_device(s, "handles_stay_unique_under_churn", handles_stay_unique_under_churn,
+                           120);
+    harness_add_per_device(s, "quota_raced_by_threads_holds", quota_raced_by_threads_holds, 120);
     return harness_run(s);
 }
