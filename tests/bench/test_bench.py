@@ -7,7 +7,8 @@ a change is seen in CI rather than at the next measurement.
 
 The sched.* rows run twice: with the machine's devices, and again (--only
 sched.) with two simulated devices added (AIDEV_SIM_DEVICES), for the rows
-that need them. The rows against StarPU are expected only where aidev-bench
+that need them; the sim.* rows (the simulation's accuracy) run on those two
+devices (--only sim.). The rows against StarPU are expected only where aidev-bench
 was built with it (--starpu); elsewhere they are reported as skipped.
 
 usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu]
@@ -35,6 +36,8 @@ SCHED_PER_DEVICE = [f"sched.{d}_device" for d in SCHED_DAGS]
 SCHED_ONCE = [f"sched.{d}_{s}" for d in SCHED_DAGS for s in ("single", "starpu")]
 # With two simulated devices: once per run.
 SIM_ONCE = [f"sched.{d}_sim_split" for d in SCHED_DAGS]
+# The simulation's accuracy: per simulated device.
+SIM_PER_DEVICE = ["sim.sgemm_queued", "sim.sgemm_waited"]
 SIM_DEVICES = ("A:gflops=20,mem_gbps=10,link_gbps=4,latency_us=20;"
                "B:gflops=5,mem_gbps=5,link_gbps=4,latency_us=20,unified=1")
 
@@ -94,6 +97,10 @@ def main():
     check_rows(sim_rows, stderr, failures)
     check_expected([d for d in sim_devices if d["backend"] == "sim"], sim_rows, lambda b: sched,
                    SIM_ONCE + (SCHED_ONCE if starpu else []), failures)
+    _, accuracy_rows, stderr = run_bench(bench, info, ["--only", "sim."], env)
+    check_rows(accuracy_rows, stderr, failures)
+    check_expected([d for d in sim_devices if d["backend"] == "sim"], accuracy_rows,
+                   lambda b: SIM_PER_DEVICE, [], failures)
 
     if failures:
         sys.exit("\n".join(failures))
