@@ -39,7 +39,7 @@ typedef struct sim_command {
     aidev_backend_arg args[AIDEV_MAX_KERNEL_ARGS];
     aidev_backend_event *signal; /* may be NULL */
     /* What the command uses, held until it is done. */
-    sim_buffer *buffers[AIDEV_MAX_KERNEL_ARGS];
+    sim_buffer *buffers[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
     uint32_t buffer_count;
     sim_kernel *kernel;
     uint64_t submitted_ns;
@@ -280,44 +280,22 @@ void sim_queue_destroy(void *queue)
     free(q);
 }
 
-static void hold_buffer(sim_command *c, void *buffer)
-{
-    sim_buffer_retain(buffer);
-    c->buffers[c->buffer_count++] = buffer;
-}
-
 /* Copies what the command needs past queue_submit and takes references on
  * the objects it uses. */
 static void capture(sim_command *c, const aidev_backend_command *cmd)
 {
     c->cmd = *cmd;
-    switch (cmd->type) {
-    case AIDEV_COMMAND_WRITE:
-        hold_buffer(c, cmd->u.write.buffer);
-        break;
-    case AIDEV_COMMAND_READ:
-        hold_buffer(c, cmd->u.read.buffer);
-        break;
-    case AIDEV_COMMAND_COPY:
-        hold_buffer(c, cmd->u.copy.src);
-        hold_buffer(c, cmd->u.copy.dst);
-        break;
-    case AIDEV_COMMAND_FILL:
-        hold_buffer(c, cmd->u.fill.buffer);
-        break;
-    case AIDEV_COMMAND_DISPATCH:
+    void *buffers[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
+    c->buffer_count = aidev_backend_command_buffers(cmd, buffers);
+    for (uint32_t i = 0; i < c->buffer_count; i++) {
+        c->buffers[i] = buffers[i];
+        sim_buffer_retain(c->buffers[i]);
+    }
+    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
         memcpy(c->args, cmd->u.dispatch.args, cmd->u.dispatch.arg_count * sizeof c->args[0]);
         c->cmd.u.dispatch.args = c->args;
-        for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++)
-            if (c->args[i].kind == AIDEV_ARG_BUFFER)
-                hold_buffer(c, c->args[i].u.buffer.buffer);
         c->kernel = cmd->u.dispatch.kernel;
         sim_kernel_retain(c->kernel);
-        break;
-    case AIDEV_COMMAND_BARRIER:
-    case AIDEV_COMMAND_HOST_CALLBACK:
-    case AIDEV_COMMAND_PREFETCH:
-        break;
     }
 }
 
