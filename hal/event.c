@@ -218,7 +218,7 @@ AIDEV_API void aidev_backend_event_set_native(aidev_backend_event *e, const void
 {
     e->native_owner = owner;
     e->native_release = release_fn;
-    /* Published last: enqueues on other threads read it (hal/queue.c). */
+    /* Published last: enqueues on other threads read it (hal/scheduler.c). */
     __atomic_store_n(&e->native, native, __ATOMIC_RELEASE);
 }
 

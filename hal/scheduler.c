@@ -291,7 +291,7 @@ static aidev_status resolve_waits(const aidev_request *r, aidev_event_obj **wait
              * another backend's. */
             if (e->producer != r->queue->device ||
                 ((r->queue->device->backend->vt.caps & AIDEV_BACKEND_CAP_NATIVE_WAITS) &&
-                 !__atomic_load_n(&e->native, __ATOMIC_ACQUIRE)))
+                 !aidev_backend_event_native(e, r->queue->device->native)))
                 *foreign = true;
         } else if (es != AIDEV_SUCCESS && !*failed) {
             *failed = e;

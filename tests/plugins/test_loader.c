@@ -727,6 +727,47 @@ START_TEST(aidev_info_shows_the_reason)
 }
 END_TEST
 
+/* aidev_backend_command_buffers, the helper every backend keeps buffers
+ * alive with: each command type's buffers, in order; dispatches list only
+ * their buffer arguments; barriers and host callbacks none. */
+START_TEST(command_buffers_helper)
+{
+    int a, b, c;
+    void *out[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
+    aidev_backend_command cmd = {.type = AIDEV_COMMAND_WRITE, .u.write.buffer = &a};
+    ck_assert_uint_eq(aidev_backend_command_buffers(&cmd, out), 1);
+    ck_assert_ptr_eq(out[0], &a);
+    cmd = (aidev_backend_command){.type = AIDEV_COMMAND_READ, .u.read.buffer = &b};
+    ck_assert_uint_eq(aidev_backend_command_buffers(&cmd, out), 1);
+    ck_assert_ptr_eq(out[0], &b);
+    cmd = (aidev_backend_command){.type = AIDEV_COMMAND_COPY, .u.copy = {.src = &a, .dst = &b}};
+    ck_assert_uint_eq(aidev_backend_command_buffers(&cmd, out), 2);
+    ck_assert_ptr_eq(out[0], &a);
+    ck_assert_ptr_eq(out[1], &b);
+    cmd = (aidev_backend_command){.type = AIDEV_COMMAND_FILL, .u.fill.buffer = &c};
+    ck_assert_uint_eq(aidev_backend_command_buffers(&cmd, out), 1);
+    ck_assert_ptr_eq(out[0], &c);
+    cmd = (aidev_backend_command){.type = AIDEV_COMMAND_PREFETCH, .u.prefetch.buffer = &a};
+    ck_assert_uint_eq(aidev_backend_command_buffers(&cmd, out), 1);
+    ck_assert_ptr_eq(out[0], &a);
+    aidev_backend_arg args[AIDEV_MAX_KERNEL_ARGS];
+    for (uint32_t i = 0; i < AIDEV_MAX_KERNEL_ARGS; i++)
+        args[i] = (aidev_backend_arg){.kind = AIDEV_ARG_BUFFER, .u.buffer.buffer = &args[i]};
+    args[1] = (aidev_backend_arg){.kind = AIDEV_ARG_SCALAR, .type = AIDEV_TYPE_U32};
+    cmd = (aidev_backend_command){.type = AIDEV_COMMAND_DISPATCH,
+                                  .u.dispatch = {.arg_count = 3, .args = args}};
+    ck_assert_uint_eq(aidev_backend_command_buffers(&cmd, out), 2);
+    ck_assert_ptr_eq(out[0], &args[0]);
+    ck_assert_ptr_eq(out[1], &args[2]);
+    cmd.u.dispatch.arg_count = AIDEV_MAX_KERNEL_ARGS;
+    ck_assert_uint_eq(aidev_backend_command_buffers(&cmd, out), AIDEV_MAX_KERNEL_ARGS - 1);
+    cmd = (aidev_backend_command){.type = AIDEV_COMMAND_BARRIER};
+    ck_assert_uint_eq(aidev_backend_command_buffers(&cmd, out), 0);
+    cmd = (aidev_backend_command){.type = AIDEV_COMMAND_HOST_CALLBACK};
+    ck_assert_uint_eq(aidev_backend_command_buffers(&cmd, out), 0);
+}
+END_TEST
+
 int main(void)
 {
     if (!getenv("AIDEV_TEST_PLUGINS")) {
@@ -758,6 +799,9 @@ int main(void)
     tcase_add_test(tc, debug_output);
     tcase_add_test(tc, aidev_info_shows_the_reason);
     suite_add_tcase(s, tc);
+    TCase *helpers = tcase_create("helpers");
+    tcase_add_test(helpers, command_buffers_helper);
+    suite_add_tcase(s, helpers);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_VERBOSE);
     int failed = srunner_ntests_failed(sr);
