@@ -48,6 +48,7 @@ aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *pro
 
 static void event_free(aidev_event_obj *e)
 {
+    aidev_queue_failures_release(e->failures);
     for (uint8_t i = 0; i < e->trace_dep_count; i++)
         aidev_backend_event_release(e->trace_deps[i]);
     if (e->native_release)
@@ -69,12 +70,18 @@ AIDEV_API void aidev_backend_event_release(aidev_backend_event *e)
         event_free(e);
 }
 
+/* The context's teardown of an event the user did not release. */
+static void event_destroy_linked(aidev_object *o)
+{
+    aidev_event_unpublish((aidev_event_obj *)o);
+}
+
 aidev_status aidev_event_publish(aidev_event_obj *e, aidev_event *out)
 {
     e->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_EVENT, e);
     if (!e->obj.handle)
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
-    aidev_context_link(e->obj.context, &e->obj, AIDEV_HANDLE_EVENT);
+    aidev_context_link(e->obj.context, &e->obj, AIDEV_HANDLE_EVENT, event_destroy_linked);
     *out = (aidev_event)e->obj.handle;
     return AIDEV_SUCCESS;
 }
@@ -92,7 +99,7 @@ static void event_unpublish(aidev_event_obj *e)
     aidev_backend_event_release(e);
 }
 
-void aidev_event_destroy_for_context(aidev_event_obj *e)
+void aidev_event_unpublish(aidev_event_obj *e)
 {
     event_unpublish(e);
 }
@@ -127,8 +134,14 @@ void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *m
         return;
     }
     e->status = status;
-    if (status != AIDEV_SUCCESS)
+    if (status != AIDEV_SUCCESS) {
         e->message = strdup(message && *message ? message : aidev_status_string(status));
+        /* Before the event reads as complete: whoever saw it complete and
+         * then finishes the queue gets the failure. */
+        if (e->failures)
+            aidev_queue_failures_note(e->failures, e->kind, e->kernel, e->bytes, status,
+                                      e->message);
+    }
     uint64_t now = aidev_now_ns();
     if (!e->times.end) {
         e->times.end = now;

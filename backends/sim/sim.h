@@ -123,10 +123,10 @@ typedef struct sim_queue sim_queue;
  * latency, and the engine it runs on. */
 uint64_t sim_model_busy_ns(sim_unit *u, const aidev_backend_command *cmd,
                            sim_engine **out_engine);
-/* Books |busy_ns| on |engine| for a command ready at |ready_ns| and
- * submitted at |submitted_ns|: it starts once the launch latency after its
- * submission has passed and the engine is free. Returns the start; the
- * engine stays busy until start + busy_ns. */
+/* Books |busy_ns| on |engine| for a command ready (in the model) at
+ * |ready_ns| and submitted at |submitted_ns|: it starts once it is ready,
+ * the launch latency after its submission has passed and the engine is
+ * free. Returns the start; the engine stays busy until start + busy_ns. */
 uint64_t sim_engine_book(sim_engine *engine, const sim_config *config, uint64_t submitted_ns,
                          uint64_t ready_ns, uint64_t busy_ns);
 /* The command ran on the host until |host_end_ns|, past the |end_ns| its

@@ -5,15 +5,19 @@
  * A command is ready once the queue's earlier commands are done and its
  * wait list has completed (a counter the events' callbacks bring down, as
  * in the plugin template). The worker then books the command on the
- * device's engine (sim_model.c): it starts once the launch latency after
- * its submission has passed and the engine is free, and lasts what the
- * model says. The host does the command's work at once, then the worker
- * sleeps until the booked end and completes the event with the booked
- * start and end as its times: so every command takes at least as long as
- * the model, and its event's times are the model's, which a placement
- * policy can learn from. When the host work itself runs past the booked
- * end, the command ends when the host is done and the overrun is counted
- * (AIDEV_DEBUG=sim names each).
+ * device's engine (sim_model.c): it starts once it is ready in the model
+ * (the booked end of the queue's previous command, the completion of its
+ * last wait), the launch latency after its submission has passed and the
+ * engine is free, and lasts what the model says. Readiness is taken from
+ * the model, not from when the worker got to the command, so the host's
+ * own wake-up delays do not add up along a chain of commands. The host
+ * does the command's work at once, then the worker sleeps until the
+ * booked end and completes the event with the booked start and end as its
+ * times: so every command takes at least as long as the model, and its
+ * event's times are the model's, which a placement policy can learn from.
+ * When the host work itself runs past the booked end, the command ends
+ * when the host is done and the overrun is counted (AIDEV_DEBUG=sim names
+ * each).
  *
  * When an event a command waits on fails, the command does not run and its
  * event completes with AIDEV_ERROR_DEPENDENCY, the cause in its message.
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "sim.h"
@@ -34,13 +39,15 @@ typedef struct sim_command {
     aidev_backend_arg args[AIDEV_MAX_KERNEL_ARGS];
     aidev_backend_event *signal; /* may be NULL */
     /* What the command uses, held until it is done. */
-    sim_buffer *buffers[AIDEV_MAX_KERNEL_ARGS];
+    sim_buffer *buffers[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
     uint32_t buffer_count;
     sim_kernel *kernel;
     uint64_t submitted_ns;
     /* Under the queue's lock: wait events still pending (plus one while
-     * submit registers them), and the status to fail with and why. */
+     * submit registers them), when the last of them completed, and the
+     * status to fail with and why. */
     uint32_t pending_waits;
+    uint64_t waits_done_ns;
     aidev_status failure;
     char cause[512];
 } sim_command;
@@ -54,6 +61,9 @@ struct sim_queue {
     pthread_cond_t changed;
     sim_command *head, *tail;
     uint64_t submitted, completed;
+    /* The end of the queue's last command: when the next one may start.
+     * Read and written by the worker alone. */
+    uint64_t last_end_ns;
     bool stop;
 };
 
@@ -118,21 +128,21 @@ static void sleep_until(uint64_t ns)
         continue;
 }
 
-/* Runs |c| as the model times it; its device start and end go to
- * |*start| and |*end|. */
-static void run_modelled(sim_unit *u, const sim_command *c, uint64_t *start, uint64_t *end)
+/* Runs |c| as the model times it, |ready_ns| being when the model has it
+ * ready; its device start and end go to |*start| and |*end|. */
+static void run_modelled(sim_unit *u, const sim_command *c, uint64_t ready_ns, uint64_t *start,
+                         uint64_t *end)
 {
     sim_engine *engine = NULL;
     uint64_t busy = sim_model_busy_ns(u, &c->cmd, &engine);
-    uint64_t ready = aidev_backend_now_ns();
     if (!engine) {
         /* No device time: a barrier, a host callback. */
-        *start = ready;
+        *start = aidev_backend_now_ns();
         run_on_host(c);
         *end = aidev_backend_now_ns();
         return;
     }
-    *start = sim_engine_book(engine, &u->config, c->submitted_ns, ready, busy);
+    *start = sim_engine_book(engine, &u->config, c->submitted_ns, ready_ns, busy);
     *end = *start + busy;
     run_on_host(c);
     uint64_t host_end = aidev_backend_now_ns();
@@ -160,6 +170,9 @@ static void command_free(sim_command *c)
 static void *sim_worker_main(void *opaque)
 {
     sim_queue *q = opaque;
+    /* Sleeps end when asked, not up to 50 us later (the default slack):
+     * the model's times are what the sleeps keep. */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     pthread_mutex_lock(&q->lock);
     for (;;) {
         while (!(q->head && q->head->pending_waits == 0) && !(q->stop && !q->head))
@@ -168,14 +181,16 @@ static void *sim_worker_main(void *opaque)
         if (!c)
             break; /* stopping, and nothing left */
         aidev_status failure = c->failure;
+        uint64_t ready = c->waits_done_ns > q->last_end_ns ? c->waits_done_ns : q->last_end_ns;
         pthread_mutex_unlock(&q->lock);
 
         uint64_t start, end;
         if (failure == AIDEV_SUCCESS) {
-            run_modelled(q->unit, c, &start, &end);
+            run_modelled(q->unit, c, ready, &start, &end);
         } else {
             start = end = aidev_backend_now_ns();
         }
+        q->last_end_ns = end;
 
         pthread_mutex_lock(&q->lock);
         q->head = c->next;
@@ -214,6 +229,9 @@ static void sim_wait_done(aidev_backend_event *event, aidev_status status, void 
         snprintf(c->cause, sizeof c->cause, "an event it waited on failed with %s: %s",
                  aidev_status_string(status), aidev_backend_event_message(event));
     }
+    uint64_t now = aidev_backend_now_ns();
+    if (now > c->waits_done_ns)
+        c->waits_done_ns = now;
     /* Under the lock, so the worker cannot run and free the command (and
      * the queue go away) before we are done with them. */
     if (--c->pending_waits == 0)
@@ -262,44 +280,22 @@ void sim_queue_destroy(void *queue)
     free(q);
 }
 
-static void hold_buffer(sim_command *c, void *buffer)
-{
-    sim_buffer_retain(buffer);
-    c->buffers[c->buffer_count++] = buffer;
-}
-
 /* Copies what the command needs past queue_submit and takes references on
  * the objects it uses. */
 static void capture(sim_command *c, const aidev_backend_command *cmd)
 {
     c->cmd = *cmd;
-    switch (cmd->type) {
-    case AIDEV_COMMAND_WRITE:
-        hold_buffer(c, cmd->u.write.buffer);
-        break;
-    case AIDEV_COMMAND_READ:
-        hold_buffer(c, cmd->u.read.buffer);
-        break;
-    case AIDEV_COMMAND_COPY:
-        hold_buffer(c, cmd->u.copy.src);
-        hold_buffer(c, cmd->u.copy.dst);
-        break;
-    case AIDEV_COMMAND_FILL:
-        hold_buffer(c, cmd->u.fill.buffer);
-        break;
-    case AIDEV_COMMAND_DISPATCH:
+    void *buffers[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
+    c->buffer_count = aidev_backend_command_buffers(cmd, buffers);
+    for (uint32_t i = 0; i < c->buffer_count; i++) {
+        c->buffers[i] = buffers[i];
+        sim_buffer_retain(c->buffers[i]);
+    }
+    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
         memcpy(c->args, cmd->u.dispatch.args, cmd->u.dispatch.arg_count * sizeof c->args[0]);
         c->cmd.u.dispatch.args = c->args;
-        for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++)
-            if (c->args[i].kind == AIDEV_ARG_BUFFER)
-                hold_buffer(c, c->args[i].u.buffer.buffer);
         c->kernel = cmd->u.dispatch.kernel;
         sim_kernel_retain(c->kernel);
-        break;
-    case AIDEV_COMMAND_BARRIER:
-    case AIDEV_COMMAND_HOST_CALLBACK:
-    case AIDEV_COMMAND_PREFETCH:
-        break;
     }
 }
 

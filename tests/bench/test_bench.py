@@ -7,8 +7,10 @@ a change is seen in CI rather than at the next measurement.
 
 The sched.* rows run twice: with the machine's devices, and again (--only
 sched.) with two simulated devices added (AIDEV_SIM_DEVICES), for the rows
-that need them. The rows against StarPU are expected only where aidev-bench
-was built with it (--starpu); elsewhere they are reported as skipped.
+that need them; the sim.* rows (the simulation's accuracy) run on those
+two devices (--only sim.). The rows against StarPU are expected only where
+aidev-bench was built with it (--starpu); elsewhere they are reported as
+skipped.
 
 usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu]
        test_bench.py --python BENCH_PYTHON AIDEV_INFO
@@ -42,6 +44,8 @@ SCHED_PER_DEVICE = [f"sched.{d}_device" for d in SCHED_DAGS]
 SCHED_ONCE = [f"sched.{d}_{s}" for d in SCHED_DAGS for s in ("single", "starpu")]
 # With two simulated devices: once per run.
 SIM_ONCE = [f"sched.{d}_sim_split" for d in SCHED_DAGS]
+# The simulation's accuracy: per simulated device.
+SIM_PER_DEVICE = ["sim.sgemm_queued", "sim.sgemm_waited"]
 # Rows of bench/python/bench_python.py, on every device.
 PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.read_64M",
                "python.to_numpy_64M"]
@@ -126,6 +130,10 @@ def main():
     check_rows(sim_rows, stderr, failures)
     check_expected([d for d in sim_devices if d["backend"] == "sim"], sim_rows, lambda b: sched,
                    SIM_ONCE + (SCHED_ONCE if starpu else []), failures)
+    _, accuracy_rows, stderr = run_bench(bench, info, ["--only", "sim."], env)
+    check_rows(accuracy_rows, stderr, failures)
+    check_expected([d for d in sim_devices if d["backend"] == "sim"], accuracy_rows,
+                   lambda b: SIM_PER_DEVICE, [], failures)
 
     if failures:
         sys.exit("\n".join(failures))

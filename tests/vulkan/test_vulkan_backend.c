@@ -768,8 +768,8 @@ START_TEST(failed_dependency_fails_only_dependents)
     ck_assert_ok(aidev_event_create_user(harness_context(), &user));
     aidev_buffer buf = harness_buffer(dev, AIDEV_MEMORY_DEVICE, 64, AIDEV_TYPE_U32);
     uint32_t v1 = 11, v2 = 22, out[16];
-    /* a waits on the user event (held by libaidev); b1 on a (held by the
-     * backend: a has no payload yet); b2 follows b1 on qb, waiting on
+    /* a waits on the user event (held by libaidev); b1 on a (held by
+     * libaidev too: a has no payload yet); b2 follows b1 on qb, waiting on
      * nothing. */
     ck_assert_ok(aidev_enqueue_fill(qa, buf, 0, 64, &v1, 4, 1, &user, &a));
     ck_assert_ok(aidev_enqueue_fill(qb, buf, 0, 32, &v1, 4, 1, &a, &b1));
@@ -781,6 +781,9 @@ START_TEST(failed_dependency_fails_only_dependents)
     ck_assert_msg(strstr(aidev_event_message(b1), "AIDEV_ERROR_DEPENDENCY"),
                   "b1's message does not give the cause: %s", aidev_event_message(b1));
     ck_assert_ok(aidev_event_wait(b2, AIDEV_WAIT_FOREVER));
+    /* Each queue's finish reports its own failure, once. */
+    ck_assert_status(aidev_queue_finish(qa), AIDEV_ERROR_DEPENDENCY);
+    ck_assert_status(aidev_queue_finish(qb), AIDEV_ERROR_DEPENDENCY);
     read_back(qb, buf, 0, 64, out);
     for (int i = 0; i < 16; i++)
         ck_assert_uint_eq(out[i], i < 8 ? 0 : 22);
