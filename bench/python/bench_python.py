@@ -162,9 +162,10 @@ def main():
     batch, batches, reads = (50, 3, 3) if opt.quick else (1000, 21, 15)
     rows = []
 
+    def selected(name):
+        return not opt.only or opt.only in name
+
     def emit(name, device, value, unit, baseline, baseline_value):
-        if opt.only and opt.only not in name:
-            return
         row = {"name": name, "device": device.name, "backend": device.backend, "value": value,
                "unit": unit, "baseline": baseline, "baseline_value": baseline_value,
                "ratio": value / baseline_value}
@@ -180,20 +181,25 @@ def main():
             print("bench_python: %s: no rows" % why, file=sys.stderr)
         for device in ctx.devices if base else []:
             side = Aidev(device, size)
-            for _ in range(3):  # warm both: first dispatches compile and map
+            dispatch_rows = [(n, e) for n, e in (("python.dispatch", False),
+                                                  ("python.dispatch_event", True))
+                             if selected(n)]
+            for _ in range(3 if dispatch_rows else 0):  # warm both: compiles, first maps
                 side.dispatches(batch, True)
                 base.dispatches(batch)
-            for name, event in (("python.dispatch", False), ("python.dispatch_event", True)):
+            for name, event in dispatch_rows:
                 a, b = alternate(lambda: side.dispatches(batch, event),
                                  lambda: base.dispatches(batch), batches)
                 emit(name, device, a, "us/dispatch (lower is better)",
                      "pyopencl kernel() x%d on %s" % (batch, base.name), b)
-            side.read()
-            base.read()
-            a, b = alternate(side.read, base.read, reads)
-            emit("python.read_" + size_name, device, size / a / 1e9, "GB/s (higher is better)",
-                 "pyopencl enqueue_copy on %s" % base.name, size / b / 1e9)
-            if side.view_buffer is not None:
+            if selected("python.read_" + size_name):
+                side.read()
+                base.read()
+                a, b = alternate(side.read, base.read, reads)
+                emit("python.read_" + size_name, device, size / a / 1e9,
+                     "GB/s (higher is better)", "pyopencl enqueue_copy on %s" % base.name,
+                     size / b / 1e9)
+            if side.view_buffer is not None and selected("python.to_numpy_" + size_name):
                 a, b = alternate(side.to_numpy, base.read, reads)
                 emit("python.to_numpy_" + size_name, device, a * 1e6, "us (lower is better)",
                      "pyopencl enqueue_copy on %s (a %s view here)"
