@@ -425,6 +425,17 @@ typedef enum aidev_buffer_info {
     AIDEV_BUFFER_INFO_PAGE_KIND = 6,
     AIDEV_BUFFER_INFO_NUMA_NODE = 7,    /* int32_t: node of the memory; -1 unknown */
     AIDEV_BUFFER_INFO_FLAGS = 8,        /* uint32_t: AIDEV_BUFFER_* it was made with */
+    /* void *: the host address of the buffer's first byte, where the host
+     * reaches the memory at a stable address without a map: HOST and SHARED
+     * memory whose backend gives one, and every kind on devices whose memory
+     * is host memory (the CPU backend; large DEVICE buffers of CPU devices
+     * of the OpenCL and Vulkan backends). AIDEV_ERROR_UNSUPPORTED otherwise
+     * (map the buffer, or read it). It is the address a map returns, valid
+     * until the buffer is freed, and taking it maps nothing: host access
+     * through it must be ordered with the commands using the buffer by
+     * their events, as for a mapping. For libraries that hand aidev memory
+     * to another host API (libaidev-mpi gives it to MPI in place). */
+    AIDEV_BUFFER_INFO_HOST_ADDRESS = 9,
 } aidev_buffer_info;
 
 /* Typed info query, same rules as aidev_device_get_info(). */
