@@ -577,7 +577,23 @@ typedef enum aidev_event_info {
 AIDEV_API aidev_status aidev_event_get_info(aidev_event event, aidev_event_info key,
                                             size_t value_size, void *value, size_t *size_ret);
 
+/* Drops one reference to |event|: the handle ends with the last (see
+ * aidev_event_retain()); the command goes on either way. */
 AIDEV_API aidev_status aidev_event_release(aidev_event event);
+
+/* ------------------------------------------------------------------------ */
+/* Sharing events with libraries layered on aidev                            */
+/* ------------------------------------------------------------------------ */
+
+/* Adds a reference to the handle |event| for another owner: a library that
+ * hands an event to its caller and completes it later (libaidev-mpi hands
+ * out a user event it sets once the transfer ends) keeps the handle valid
+ * however early the caller releases its own. Each reference is given back
+ * with one aidev_event_release(); the handle stays valid until the last,
+ * or until its context is released. The caller must hold a reference while
+ * calling. Thread safe. Returns AIDEV_ERROR_INVALID_HANDLE for a handle
+ * that is not a live event. */
+AIDEV_API aidev_status aidev_event_retain(aidev_event event);
 
 /* ------------------------------------------------------------------------ */
 /* Queues and commands                                                      */
