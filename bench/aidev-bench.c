@@ -8,11 +8,18 @@
  * Numbers from noisy machines compare only as ratios.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "bench.h"
+#include "bench_sched.h"
 
 int main(int argc, char **argv)
 {
+#ifdef AIDEV_BENCH_STARPU
+    /* The StarPU side of the sched.* rows, in a process of its own. */
+    if (argc > 1 && strcmp(argv[1], SCHED_STARPU_CHILD_FLAG) == 0)
+        return sched_starpu_child(argc - 1, argv + 1);
+#endif
     bench_options opt;
     int exit_status = bench_parse_options(argc, argv, "aidev-bench", &opt);
     if (exit_status >= 0)
@@ -34,6 +41,7 @@ int main(int argc, char **argv)
 #endif
     bench_pipeline(&opt);
     bench_memory(&opt);
+    bench_sched(&opt);
     aidev_context_release(opt.context);
     bench_report_finish(&opt, true);
     return 0;

@@ -50,6 +50,21 @@ double bench_median(double *samples, int n);
 void bench_device_names(aidev_device dev, char *name, size_t name_size, char *backend,
                         size_t backend_size);
 
+/* buffer.create_small (bench_buffers.c): the raw API's side, given by the
+ * backend's row file. */
+#define BENCH_SMALL_BUFFER 256
+typedef struct bench_raw_create {
+    /* Microseconds per create + release of one |size|-byte buffer of
+     * |kind|, |count| alive at once; *ok false on failure. */
+    double (*round_us)(void *arg, aidev_memory_kind kind, uint64_t size, int count, bool *ok);
+    void *arg;
+    const char *device_label; /* what the DEVICE row compares with */
+    const char *host_label;   /* and the HOST row */
+} bench_raw_create;
+/* The buffer.create_small rows of |dev| against |raw|. */
+void bench_buffer_create_rows(const bench_options *opt, aidev_device dev, const char *name,
+                              const char *backend, const bench_raw_create *raw);
+
 /* Row groups, one per file: each runs on the devices of its kind. */
 void bench_cpu(const bench_options *opt);
 void bench_opencl(const bench_options *opt);
@@ -57,5 +72,6 @@ void bench_vulkan(const bench_options *opt);
 void bench_kernels(const bench_options *opt);
 void bench_pipeline(const bench_options *opt);
 void bench_memory(const bench_options *opt);
+void bench_sched(const bench_options *opt);
 
 #endif

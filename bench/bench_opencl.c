@@ -16,6 +16,14 @@
  *                                    cold compile (a source never seen, so
  *                                    neither aidev's cache nor the driver's
  *                                    own has it)
+ *   buffer.create_small[_host]       (bench_buffers.c) against
+ *                                    clCreateBuffer + clReleaseMemObject with
+ *                                    the flags the backend passes: on a
+ *                                    device whose memory is host memory, a
+ *                                    CL_MEM_USE_HOST_PTR buffer over a
+ *                                    zeroed aligned malloc; else
+ *                                    CL_MEM_READ_WRITE (DEVICE) or
+ *                                    CL_MEM_ALLOC_HOST_PTR (HOST)
  * Every value is the median of repeated runs.
  */
 #define CL_TARGET_OPENCL_VERSION 300
@@ -386,6 +394,80 @@ static void bench_kernel_load(const bench_options *opt, aidev_device dev, const 
          "ms (lower is better)", "first load, cold compile", bench_median(cold, reps));
 }
 
+/* ------------------------------------------------------------------------ */
+/* Small buffers                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Whether the backend gives |r|'s buffers libaidev's host memory: a CPU
+ * device whose memory is the host's (backends/opencl/memory.c). */
+static bool raw_host_memory_device(const raw_device *r)
+{
+    cl_device_type type = 0;
+    cl_bool unified = CL_FALSE;
+    clGetDeviceInfo(r->device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    clGetDeviceInfo(r->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL);
+    return (type & CL_DEVICE_TYPE_CPU) && unified;
+}
+
+static double raw_create_round_us(void *arg, aidev_memory_kind kind, uint64_t size, int count,
+                                  bool *ok)
+{
+    raw_device *r = arg;
+    static cl_mem mems[1000];
+    static void *hosts[1000];
+    if (count > 1000)
+        count = 1000;
+    cl_uint align_bits = 0;
+    clGetDeviceInfo(r->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits,
+                    NULL);
+    size_t align = align_bits >= 8 * sizeof(void *) ? align_bits / 8 : sizeof(void *);
+    size_t rounded = ((size_t)size + align - 1) / align * align;
+    bool host_memory = raw_host_memory_device(r);
+    double start = bench_now();
+    for (int i = 0; i < count; i++) {
+        cl_int err;
+        hosts[i] = NULL;
+        if (host_memory) {
+            hosts[i] = aligned_alloc(align, rounded);
+            if (hosts[i])
+                memset(hosts[i], 0, (size_t)size);
+            mems[i] = clCreateBuffer(r->context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR,
+                                     (size_t)size, hosts[i], &err);
+        } else {
+            cl_mem_flags flags = CL_MEM_READ_WRITE;
+            if (kind == AIDEV_MEMORY_HOST)
+                flags |= CL_MEM_ALLOC_HOST_PTR;
+            mems[i] = clCreateBuffer(r->context, flags, (size_t)size, NULL, &err);
+        }
+        if (!mems[i]) {
+            fprintf(stderr, "aidev-bench: buffer.create_small: clCreateBuffer: %d\n", (int)err);
+            *ok = false;
+            count = i;
+            free(hosts[i]);
+            break;
+        }
+    }
+    for (int i = 0; i < count; i++) {
+        clReleaseMemObject(mems[i]);
+        free(hosts[i]);
+    }
+    return (bench_now() - start) / count * 1e6;
+}
+
+static void bench_small_buffers(const bench_options *opt, aidev_device dev, const char *name,
+                                raw_device *raw)
+{
+    bool host_memory = raw_host_memory_device(raw);
+    const char *host_ptr = "clCreateBuffer(USE_HOST_PTR) over aligned malloc+memset";
+    bench_raw_create rc = {
+        .round_us = raw_create_round_us,
+        .arg = raw,
+        .device_label = host_memory ? host_ptr : "clCreateBuffer(READ_WRITE)",
+        .host_label = host_memory ? host_ptr : "clCreateBuffer(ALLOC_HOST_PTR)",
+    };
+    bench_buffer_create_rows(opt, dev, name, "opencl", &rc);
+}
+
 void bench_opencl(const bench_options *opt)
 {
     uint32_t count = 0;
@@ -413,6 +495,7 @@ void bench_opencl(const bench_options *opt)
         bench_dispatch(opt, devices[i], name, &raw);
         bench_axpy(opt, devices[i], name, &raw);
         bench_kernel_load(opt, devices[i], name);
+        bench_small_buffers(opt, devices[i], name, &raw);
         raw_close(&raw);
     }
 }

@@ -14,6 +14,11 @@
  *   vulkan.axpy_16M                axpy over 16M floats in device memory, GB/s
  *                                  (12 bytes per element), against the same
  *                                  pipeline bound and dispatched by hand
+ *   buffer.create_small[_host]     (bench_buffers.c) against vkCreateBuffer +
+ *                                  vkAllocateMemory + vkBindBufferMemory and
+ *                                  their destroy and free: device-local
+ *                                  memory for DEVICE, host-visible coherent
+ *                                  memory for HOST
  *
  * aidev's and raw runs alternate in rounds, and each row reports the median
  * of its rounds, so drift on a shared machine hits both alike.
@@ -518,6 +523,59 @@ static void row_axpy(ctx *c)
     aidev_kernel_release(k);
 }
 
+static double raw_create_round_us(void *arg, aidev_memory_kind kind, uint64_t size, int count,
+                                  bool *ok)
+{
+    raw_vk *r = arg;
+    static VkBuffer bufs[1000];
+    static VkDeviceMemory mems[1000];
+    if (count > 1000)
+        count = 1000;
+    VkPhysicalDeviceMemoryProperties mp;
+    vkGetPhysicalDeviceMemoryProperties(r->pd, &mp);
+    VkMemoryPropertyFlags want = kind == AIDEV_MEMORY_DEVICE
+                                     ? VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT
+                                     : VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                           VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                             .size = size,
+                             .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+                                      VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                                      VK_BUFFER_USAGE_TRANSFER_DST_BIT};
+    int made = 0;
+    double start = bench_now();
+    for (; made < count; made++) {
+        if (vkCreateBuffer(r->dev, &bi, NULL, &bufs[made]) != VK_SUCCESS)
+            break;
+        VkMemoryRequirements req;
+        vkGetBufferMemoryRequirements(r->dev, bufs[made], &req);
+        uint32_t type = 0;
+        while (type < mp.memoryTypeCount &&
+               (!(req.memoryTypeBits & (1u << type)) ||
+                (mp.memoryTypes[type].propertyFlags & want) != want))
+            type++;
+        VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                                   .allocationSize = req.size,
+                                   .memoryTypeIndex = type};
+        if (type == mp.memoryTypeCount ||
+            vkAllocateMemory(r->dev, &ai, NULL, &mems[made]) != VK_SUCCESS) {
+            vkDestroyBuffer(r->dev, bufs[made], NULL);
+            break;
+        }
+        vkBindBufferMemory(r->dev, bufs[made], mems[made], 0);
+    }
+    for (int i = 0; i < made; i++) {
+        vkDestroyBuffer(r->dev, bufs[i], NULL);
+        vkFreeMemory(r->dev, mems[i], NULL);
+    }
+    double us = (bench_now() - start) / (made ? made : 1) * 1e6;
+    if (made < count) {
+        fprintf(stderr, "aidev-bench: buffer.create_small: raw Vulkan buffer %d failed\n", made);
+        *ok = false;
+    }
+    return us;
+}
+
 static void bench_device(const bench_options *opt, aidev_device dev)
 {
     ctx *c = calloc(1, sizeof *c);
@@ -543,6 +601,13 @@ static void bench_device(const bench_options *opt, aidev_device dev)
             row_pipelined(c);
         if (bench_selected(opt, "vulkan.axpy_16M"))
             row_axpy(c);
+        bench_raw_create rc = {
+            .round_us = raw_create_round_us,
+            .arg = &c->raw,
+            .device_label = "vkCreateBuffer+vkAllocateMemory+bind (device-local)",
+            .host_label = "vkCreateBuffer+vkAllocateMemory+bind (host-visible)",
+        };
+        bench_buffer_create_rows(opt, dev, c->name, c->backend, &rc);
     }
     raw_close(&c->raw);
     aidev_kernel_release(c->empty);

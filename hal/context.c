@@ -377,6 +377,32 @@ static aidev_object *take_first(aidev_context_obj *ctx, aidev_handle_type type)
     return found;
 }
 
+/* What only the program could have started or completed never will now:
+ * commands still held in the hal's queues are cancelled, then the pending
+ * user events (with or without a handle), so every command waiting on them
+ * ends and the queues can drain. Callbacks run on this thread, with no
+ * lock held (they may call aidev, on objects of other contexts). */
+static void cancel_pending_work(aidev_context_obj *ctx)
+{
+    static const char why[] = "the context was released before it ran";
+    pthread_mutex_lock(&ctx->lock);
+    size_t count = 0;
+    for (aidev_object *o = ctx->list.next; o != &ctx->list; o = o->next)
+        count += o->type == AIDEV_HANDLE_QUEUE;
+    aidev_queue_obj **queues = malloc((count ? count : 1) * sizeof *queues);
+    size_t n = 0;
+    for (aidev_object *o = ctx->list.next; queues && o != &ctx->list; o = o->next)
+        if (o->type == AIDEV_HANDLE_QUEUE)
+            queues[n++] = (aidev_queue_obj *)o;
+    pthread_mutex_unlock(&ctx->lock);
+    /* Out of memory: the held commands run instead of being cancelled;
+     * the user events below still unblock them. */
+    for (size_t i = 0; i < n; i++)
+        aidev_queue_cancel_held(queues[i], why);
+    free(queues);
+    aidev_event_cancel_user_events(ctx, "the context was released");
+}
+
 AIDEV_API aidev_status aidev_context_release(aidev_context context)
 {
     aidev_error_clear();
@@ -388,20 +414,7 @@ AIDEV_API aidev_status aidev_context_release(aidev_context context)
     aidev_handle_free(ctx->obj.handle);
     ctx->obj.handle = 0;
 
-    /* Pending user events would hold queues forever: cancel them, so what
-     * waits on them completes (with AIDEV_ERROR_DEPENDENCY). */
-    pthread_mutex_lock(&ctx->lock);
-    for (aidev_object *o = ctx->list.next; o != &ctx->list; o = o->next) {
-        aidev_event_obj *e = (aidev_event_obj *)o;
-        if (o->type == AIDEV_HANDLE_EVENT && e->user_event &&
-            atomic_load(&e->state) == 0) {
-            pthread_mutex_unlock(&ctx->lock);
-            aidev_event_complete(e, AIDEV_ERROR_CANCELLED, "the context was released");
-            pthread_mutex_lock(&ctx->lock);
-            o = &ctx->list; /* the list may have changed: start over */
-        }
-    }
-    pthread_mutex_unlock(&ctx->lock);
+    cancel_pending_work(ctx);
 
     aidev_object *o;
     while ((o = take_first(ctx, AIDEV_HANDLE_QUEUE)))

@@ -48,6 +48,11 @@ AIDEV_API const char *aidev_status_string(aidev_status status)
     return "AIDEV_ERROR_UNKNOWN";
 }
 
+bool aidev_status_is_known(aidev_status status)
+{
+    return strcmp(aidev_status_string(status), "AIDEV_ERROR_UNKNOWN") != 0;
+}
+
 AIDEV_API const char *aidev_last_error(void)
 {
     return thread_message;

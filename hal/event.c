@@ -80,12 +80,16 @@ aidev_status aidev_event_publish(aidev_event_obj *e, aidev_event *out)
     return AIDEV_SUCCESS;
 }
 
-/* Drops the user's handle and its reference. */
+/* Drops the user's handle and its reference. The handle is cleared under
+ * the event's lock: a callback running on another thread reads it there
+ * (run_callback). */
 static void event_unpublish(aidev_event_obj *e)
 {
     aidev_context_unlink(&e->obj);
     aidev_handle_free(e->obj.handle);
+    pthread_mutex_lock(&e->lock);
     e->obj.handle = 0;
+    pthread_mutex_unlock(&e->lock);
     aidev_backend_event_release(e);
 }
 
@@ -98,12 +102,20 @@ void aidev_event_destroy_for_context(aidev_event_obj *e)
 /* Completion                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* A user callback gets the handle as it is when the callback starts: NULL
+ * once the program released it (aidev.h). The program may release it on
+ * another thread at any moment, hence the lock; a handle released during
+ * the call is then refused like any released handle. */
 static void run_callback(aidev_event_obj *e, aidev_event_callback_node *n)
 {
-    if (n->backend)
+    if (n->backend) {
         n->fn.backend(e, e->status, n->user_data);
-    else
-        n->fn.user((aidev_event)e->obj.handle, e->status, n->user_data);
+        return;
+    }
+    pthread_mutex_lock(&e->lock);
+    aidev_event handle = (aidev_event)e->obj.handle;
+    pthread_mutex_unlock(&e->lock);
+    n->fn.user(handle, e->status, n->user_data);
 }
 
 void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *message)
@@ -281,6 +293,68 @@ aidev_status aidev_event_wait_obj(aidev_event_obj *e, uint64_t timeout_ns)
 /* Public calls                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* User events                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* A new user event goes on its context's list of pending ones, which holds
+ * a reference: the program may release the handle while commands still
+ * wait on the event, and the context's release must find it to cancel it. */
+static void user_event_list(aidev_event_obj *e)
+{
+    aidev_context_obj *ctx = e->obj.context;
+    aidev_backend_event_retain(e);
+    pthread_mutex_lock(&ctx->lock);
+    e->user_prev = NULL;
+    e->user_next = ctx->pending_user_events;
+    if (e->user_next)
+        e->user_next->user_prev = e;
+    ctx->pending_user_events = e;
+    e->user_listed = true;
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+/* Takes |e| off the list; false when it was not on it (another thread is
+ * completing it). With the context's lock. */
+static bool user_event_unlist_locked(aidev_event_obj *e)
+{
+    aidev_context_obj *ctx = e->obj.context;
+    if (!e->user_listed)
+        return false;
+    if (e->user_prev)
+        e->user_prev->user_next = e->user_next;
+    else
+        ctx->pending_user_events = e->user_next;
+    if (e->user_next)
+        e->user_next->user_prev = e->user_prev;
+    e->user_prev = e->user_next = NULL;
+    e->user_listed = false;
+    return true;
+}
+
+/* Completes a user event taken off the list and drops the list's
+ * reference. */
+static void user_event_settle(aidev_event_obj *e, aidev_status status, const char *message)
+{
+    e->times.start = e->times.end = aidev_now_ns();
+    aidev_event_complete(e, status, message);
+    aidev_backend_event_release(e);
+}
+
+void aidev_event_cancel_user_events(aidev_context_obj *ctx, const char *why)
+{
+    for (;;) {
+        pthread_mutex_lock(&ctx->lock);
+        aidev_event_obj *e = ctx->pending_user_events;
+        if (e)
+            user_event_unlist_locked(e);
+        pthread_mutex_unlock(&ctx->lock);
+        if (!e)
+            return;
+        user_event_settle(e, AIDEV_ERROR_CANCELLED, why);
+    }
+}
+
 AIDEV_API aidev_status aidev_event_create_user(aidev_context context, aidev_event *out_event)
 {
     aidev_error_clear();
@@ -295,9 +369,12 @@ AIDEV_API aidev_status aidev_event_create_user(aidev_context context, aidev_even
     if (st != AIDEV_SUCCESS)
         return st;
     st = aidev_event_publish(e, out_event);
-    if (st != AIDEV_SUCCESS)
+    if (st != AIDEV_SUCCESS) {
         aidev_backend_event_release(e);
-    return st;
+        return st;
+    }
+    user_event_list(e);
+    return AIDEV_SUCCESS;
 }
 
 AIDEV_API aidev_status aidev_event_set_status(aidev_event event, aidev_status status,
@@ -312,17 +389,23 @@ AIDEV_API aidev_status aidev_event_set_status(aidev_event event, aidev_status st
         return aidev_error(AIDEV_ERROR_INVALID_STATE,
                            "event: not a user event; only aidev_event_create_user events take "
                            "a status");
+    if (!aidev_status_is_known(status))
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "status: %d is not an aidev_status (use AIDEV_SUCCESS or an "
+                           "AIDEV_ERROR_* value)",
+                           (int)status);
     if (status > 0)
         return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
                            "status: %s is not a final status (use AIDEV_SUCCESS or an error)",
                            aidev_status_string(status));
-    pthread_mutex_lock(&e->lock);
-    bool done = atomic_load(&e->state) != 0;
-    pthread_mutex_unlock(&e->lock);
-    if (done)
+    /* Whoever takes it off the list completes it: one call wins, also
+     * against the context's release. */
+    pthread_mutex_lock(&e->obj.context->lock);
+    bool mine = user_event_unlist_locked(e);
+    pthread_mutex_unlock(&e->obj.context->lock);
+    if (!mine)
         return aidev_error(AIDEV_ERROR_INVALID_STATE, "event: the user event already completed");
-    e->times.start = e->times.end = aidev_now_ns();
-    aidev_event_complete(e, status, message);
+    user_event_settle(e, status, message);
     return AIDEV_SUCCESS;
 }
 

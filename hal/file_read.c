@@ -52,6 +52,7 @@ struct file_read {
     aidev_buffer_obj *buffer;
     uint64_t buffer_offset;
     int fd;                 /* our duplicate, or -1 */
+    int caller_fd;          /* the number the caller gave, for messages */
     int dup_errno;          /* why dup failed */
     uint64_t file_offset, size;
     bool want_direct;
@@ -319,6 +320,29 @@ static void try_direct(file_read *fr)
     fr->direct = true;
 }
 
+/* What |fd| is when it is neither a regular file nor a block device, else
+ * NULL. Pipes, FIFOs, sockets and terminals have no file offset and may
+ * block until a writer acts (io_uring would wait in the kernel, pread
+ * fails with ESPIPE): refused the same way on every engine, before either
+ * sees them. */
+static const char *stream_kind(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return "not something fstat can describe";
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+        return NULL;
+    if (S_ISFIFO(st.st_mode))
+        return "a pipe or FIFO";
+    if (S_ISSOCK(st.st_mode))
+        return "a socket";
+    if (S_ISCHR(st.st_mode))
+        return "a character device (a terminal, /dev/zero...)";
+    if (S_ISDIR(st.st_mode))
+        return "a directory";
+    return "not a regular file";
+}
+
 static bool ensure_engine(aidev_context_obj *ctx)
 {
     pthread_mutex_lock(&ctx->lock);
@@ -337,9 +361,15 @@ static void file_read_start(aidev_pending_command *p, void *state)
     aidev_event_obj *signal = aidev_pending_signal(p);
 
     pthread_mutex_lock(&fr->lock);
+    const char *not_a_file = fr->fd >= 0 ? stream_kind(fr->fd) : NULL;
     if (fr->fd < 0)
         fail_locked(fr, AIDEV_ERROR_IO, "file read: fd is not an open file: %s",
                     strerror(fr->dup_errno));
+    else if (not_a_file)
+        fail_locked(fr, AIDEV_ERROR_IO,
+                    "file read: fd %d is %s; file reads take a regular file or a block device "
+                    "(a read at a file offset that always returns)",
+                    fr->caller_fd, not_a_file);
     else if (!ensure_engine(ctx))
         fail_locked(fr, AIDEV_ERROR_OUT_OF_HOST_MEMORY, "file read: %s", aidev_error_message());
     if (fr->status != AIDEV_SUCCESS) {
@@ -372,6 +402,19 @@ static void file_read_start(aidev_pending_command *p, void *state)
     finish_if_idle(fr);
 }
 
+/* Context release: no read starts after this; those in flight end as
+ * they do, and the op ends with AIDEV_ERROR_CANCELLED once they have. */
+static void file_read_cancel(void *state)
+{
+    file_read *fr = state;
+    pthread_mutex_lock(&fr->lock);
+    if (fr->done < fr->size)
+        fail_locked(fr, AIDEV_ERROR_CANCELLED,
+                    "file read: cancelled after %llu of %llu bytes (the context was released)",
+                    (unsigned long long)fr->done, (unsigned long long)fr->size);
+    pthread_mutex_unlock(&fr->lock);
+}
+
 static void file_read_destroy(void *state)
 {
     file_read *fr = state;
@@ -399,10 +442,14 @@ aidev_status aidev_file_read_op(aidev_queue_obj *q, aidev_buffer_obj *b, uint64_
     /* Our own descriptor: the caller may close theirs, and a number reused
      * for another file must never be read in its place. A bad fd is the
      * event's error, like any failure of the read. */
+    fr->caller_fd = fd;
     fr->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
     fr->dup_errno = fd >= 0 ? errno : EBADF;
     if (b->host_ptr)
         fr->host = (char *)b->host_ptr + buffer_offset;
-    *out_op = (aidev_hal_op){.start = file_read_start, .destroy = file_read_destroy, .state = fr};
+    *out_op = (aidev_hal_op){.start = file_read_start,
+                             .destroy = file_read_destroy,
+                             .cancel = file_read_cancel,
+                             .state = fr};
     return AIDEV_SUCCESS;
 }

@@ -59,6 +59,9 @@ static inline size_t aidev_type_bytes(aidev_type type)
     }
 }
 
+/* Whether |status| is a member of the aidev_status enum. */
+bool aidev_status_is_known(aidev_status status);
+
 void aidev_error_clear(void);
 /* The calling thread's message buffer: a hot path that clears and tests
  * the message several times reaches the thread-local storage once. */
@@ -98,6 +101,9 @@ typedef struct aidev_registry_backend {
      * past the plugin's struct_size read as NULL. */
     aidev_backend_vtable vt;
     void *dl;       /* dlopen handle; NULL for built-ins */
+    /* Refused before it was opened (trust or file checks): it does not
+     * take its name, so a later copy of that name may still load. */
+    bool refused;
     void *instance; /* from vt.init */
     uint32_t device_count;
     aidev_backend_device_info *device_infos;
@@ -119,6 +125,9 @@ typedef struct aidev_context_obj {
     pthread_mutex_t lock;     /* guards the object list, the counters, io */
     struct aidev_io_engine *io; /* file reads; made on first use */
     aidev_object list;        /* sentinel of the list of child objects */
+    /* User events not completed yet, with or without a handle: what only
+     * the program could complete, and the context's release cancels. */
+    struct aidev_backend_event *pending_user_events;
     uint32_t device_count;
     aidev_device_obj *devices;
     uint32_t backend_count;   /* reports of the registry at creation */
@@ -231,6 +240,11 @@ struct aidev_backend_event {
     const void *native_owner;
     void *native;
     void (*native_release)(void *native);
+    /* User events: on their context's list of pending user events (under
+     * the context's lock) from creation until completed, whatever handle
+     * remains (hal/event.c). */
+    struct aidev_backend_event *user_prev, *user_next;
+    bool user_listed;
 };
 typedef struct aidev_backend_event aidev_event_obj;
 
@@ -358,9 +372,16 @@ aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *pro
 aidev_status aidev_event_publish(aidev_event_obj *e, aidev_event *out);
 void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *message);
 void aidev_event_destroy_for_context(aidev_event_obj *e);
+/* Context release: completes every pending user event of |ctx| with
+ * AIDEV_ERROR_CANCELLED and |why| (their callbacks run on this thread). */
+void aidev_event_cancel_user_events(aidev_context_obj *ctx, const char *why);
 aidev_status aidev_event_wait_obj(aidev_event_obj *e, uint64_t timeout_ns);
 
 void aidev_queue_destroy_for_context(aidev_queue_obj *q);
+/* Context release: the commands held in |q| that have not started will not
+ * run (they complete with AIDEV_ERROR_CANCELLED and |why| once what they
+ * wait on has ended); a hal op that is running is asked to stop. */
+void aidev_queue_cancel_held(aidev_queue_obj *q, const char *why);
 
 /* Commands the hal runs itself (host callbacks where the backend has no
  * native form, file reads): they wait in the queue's hold list like held
@@ -371,6 +392,11 @@ typedef struct aidev_pending_command aidev_pending_command;
 typedef struct aidev_hal_op {
     void (*start)(aidev_pending_command *p, void *state);
     void (*destroy)(void *state); /* (optional) after the op finished */
+    /* (optional) Asks a started op to end early: it still ends with
+     * aidev_queue_op_finish(), with AIDEV_ERROR_CANCELLED unless it had
+     * already done all its work. May come before |start| has run; called
+     * with the queue's hold lock. */
+    void (*cancel)(void *state);
     void *state;
 } aidev_hal_op;
 void aidev_queue_op_finish(aidev_pending_command *p, aidev_status status, const char *message);

@@ -217,8 +217,25 @@ static bool copy_desc(aidev_kernel_desc *dst, const aidev_kernel_desc *src)
     return ok;
 }
 
-static aidev_status check_workgroup(const aidev_kernel_desc *d, const aidev_device_obj *dev,
-                                    const uint32_t *user_wg, uint32_t wg[3]);
+static aidev_status check_workgroup(const char *name, const uint32_t *required,
+                                    const aidev_device_obj *dev, const uint32_t *user_wg,
+                                    uint32_t wg[3]);
+
+/* The workgroup |desc| requires (the kernel description's, else for a
+ * built-in kernel the one its GPU forms run in: the manifest's `gpu`
+ * line), or NULL when any will do. One rule on every device: the C forms
+ * would take any size, but a dispatch that runs on one device must not be
+ * refused on another. */
+static const uint32_t *required_workgroup(const aidev_kernel_desc *desc, uint32_t library_index)
+{
+    const uint32_t *w = desc->workgroup;
+    if (w[0] || w[1] || w[2])
+        return w;
+    if (library_index == UINT32_MAX)
+        return NULL;
+    w = aidev_library_entries[library_index].gpu_workgroup;
+    return w[0] || w[1] || w[2] ? w : NULL;
+}
 
 static aidev_status kernel_make(aidev_device_obj *dev, uint32_t library_index,
                                 const aidev_kernel_desc *desc, aidev_kernel *out)
@@ -260,8 +277,9 @@ static aidev_status kernel_make(aidev_device_obj *dev, uint32_t library_index,
     }
 
     uint32_t wg[3];
-    if (st == AIDEV_SUCCESS && (desc->workgroup[0] || desc->workgroup[1] || desc->workgroup[2]) &&
-        check_workgroup(desc, dev, NULL, wg) != AIDEV_SUCCESS)
+    const uint32_t *required = required_workgroup(desc, library_index);
+    if (st == AIDEV_SUCCESS && required &&
+        check_workgroup(desc->name, required, dev, NULL, wg) != AIDEV_SUCCESS)
         st = aidev_error(AIDEV_ERROR_UNSUPPORTED, "kernel '%s' cannot run on device %u (%s): %s",
                          desc->name, dev->index, dev->info->name, aidev_error_message());
     if (st != AIDEV_SUCCESS) {
@@ -534,10 +552,11 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
     }
     /* Every check of check_workgroup(), without a branch per check: it
      * runs again only to say which failed. */
+    const uint32_t *required = required_workgroup(d, k->library_index);
     bool bad = false;
     uint64_t total = 1;
     for (int dim = 0; dim < 3; dim++) {
-        uint32_t w = user_wg[dim], fixed = d->workgroup[dim];
+        uint32_t w = user_wg[dim], fixed = required ? required[dim] : 0;
         uint32_t max = dev->info->max_workgroup_dims[dim];
         bad |= w == 0 || (fixed && w != fixed) || (max && w > max);
         total *= w;
@@ -545,36 +564,43 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
     }
     if (!bad && (!dev->info->max_workgroup_size || total <= dev->info->max_workgroup_size))
         return AIDEV_SUCCESS;
-    return check_workgroup(d, dev, user_wg, wg);
+    return check_workgroup(d->name, required, dev, user_wg, wg);
 }
 
-/* A workgroup size against the kernel's requirement and the device's
- * limits; |wg| gets the size to launch (|user_wg| NULL: the kernel's). */
-static aidev_status check_workgroup(const aidev_kernel_desc *d, const aidev_device_obj *dev,
-                                    const uint32_t *user_wg, uint32_t wg[3])
+/* A workgroup size against the device's limits, then against the one the
+ * kernel requires (|required|, may be NULL: any); |wg| gets the size to
+ * launch (|user_wg| NULL: the required one). The same checks and messages
+ * for every backend: none reaches a backend that would refuse it in its own
+ * words or run another size. */
+static aidev_status check_workgroup(const char *name, const uint32_t *required,
+                                    const aidev_device_obj *dev, const uint32_t *user_wg,
+                                    uint32_t wg[3])
 {
     uint64_t wg_total = 1;
     for (int dim = 0; dim < 3; dim++) {
-        wg[dim] = user_wg ? user_wg[dim] : d->workgroup[dim];
-        if (user_wg && d->workgroup[dim] && user_wg[dim] != d->workgroup[dim])
-            return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
-                               "kernel '%s': workgroup[%d] = %u, but the kernel requires %u",
-                               d->name, dim, user_wg[dim], d->workgroup[dim]);
+        wg[dim] = user_wg ? user_wg[dim] : required ? required[dim] : 0;
         if (user_wg && user_wg[dim] == 0)
             return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
                                "kernel '%s': workgroup[%d] = 0; pass NULL to let the backend "
                                "choose",
-                               d->name, dim);
+                               name, dim);
         if (wg[dim] && dev->info->max_workgroup_dims[dim] &&
             wg[dim] > dev->info->max_workgroup_dims[dim])
             return aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
                                "kernel '%s': workgroup[%d] = %u is above the device's %u",
-                               d->name, dim, wg[dim], dev->info->max_workgroup_dims[dim]);
+                               name, dim, wg[dim], dev->info->max_workgroup_dims[dim]);
         wg_total *= wg[dim] ? wg[dim] : 1;
     }
     if (dev->info->max_workgroup_size && wg_total > dev->info->max_workgroup_size)
         return aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
                            "kernel '%s': workgroup of %llu work-items is above the device's %u",
-                           d->name, (unsigned long long)wg_total, dev->info->max_workgroup_size);
+                           name, (unsigned long long)wg_total, dev->info->max_workgroup_size);
+    if (user_wg && required &&
+        (user_wg[0] != required[0] || user_wg[1] != required[1] || user_wg[2] != required[2]))
+        return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
+                           "kernel '%s': workgroup %u x %u x %u, but the kernel runs in "
+                           "workgroups of %u x %u x %u only; pass that size or NULL",
+                           name, user_wg[0], user_wg[1], user_wg[2], required[0], required[1],
+                           required[2]);
     return AIDEV_SUCCESS;
 }

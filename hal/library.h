@@ -12,6 +12,9 @@ typedef struct aidev_library_entry {
     /* Signature and grid; |host_fn| is the C form (or NULL). */
     aidev_kernel_desc desc;
     uint32_t forms; /* AIDEV_LIBRARY_FORM_* */
+    /* The workgroup its GPU forms run in (the manifest's `gpu` line);
+     * zeros without GPU forms. */
+    uint32_t gpu_workgroup[3];
     const char *doc;
 } aidev_library_entry;
 

@@ -97,6 +97,23 @@ void aidev_queue_op_finish(aidev_pending_command *p, aidev_status status, const 
     queue_drain(q);
 }
 
+void aidev_queue_cancel_held(aidev_queue_obj *q, const char *why)
+{
+    pthread_mutex_lock(&q->hold_lock);
+    for (aidev_pending_command *p = q->held_head; p; p = p->next) {
+        if (p->is_op && p->op_started) {
+            /* Its finish says how it ended. */
+            if (p->op.cancel)
+                p->op.cancel(p->op.state);
+        } else {
+            pending_fail(p, AIDEV_ERROR_CANCELLED, why);
+        }
+    }
+    pthread_mutex_unlock(&q->hold_lock);
+    /* Those that wait on nothing more end now. */
+    queue_drain(q);
+}
+
 aidev_queue_obj *aidev_pending_queue(const aidev_pending_command *p)
 {
     return p->queue;
@@ -387,23 +404,31 @@ static __attribute__((noinline)) aidev_status enqueue_general(enqueue_request *r
     aidev_context_obj *ctx = q->obj.context;
     const aidev_registry_backend *backend = q->device->backend;
     aidev_status st;
-
-    if (r->wait_count && !r->wait_events)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
-                           r->wait_count);
-    if (r->wait_count > 1024)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                           "wait_count: %u, at most 1024 events per command", r->wait_count);
-
+    /* Every refusal below leaves through |out|, which ends what the
+     * request already holds (a file read's op owns a duplicated fd). */
     aidev_event_obj *small[16];
     aidev_event_obj **waits = small;
-    if (r->wait_count > 16 && !(waits = malloc(r->wait_count * sizeof *waits)))
-        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     uint32_t pending;
     bool foreign;
     const aidev_event_obj *failed;
     aidev_event_obj *signal = NULL;
     keepalive *keep = NULL;
+
+    if (r->wait_count && !r->wait_events) {
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
+                         r->wait_count);
+        goto out;
+    }
+    if (r->wait_count > 1024) {
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "wait_count: %u, at most 1024 events per command", r->wait_count);
+        goto out;
+    }
+    if (r->wait_count > 16 && !(waits = malloc(r->wait_count * sizeof *waits))) {
+        waits = small;
+        st = aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        goto out;
+    }
     st = resolve_waits(r, waits, &pending, &foreign, &failed);
     if (st != AIDEV_SUCCESS)
         goto out;

@@ -13,9 +13,12 @@
  *      while an installed copy may be older, so a developer's fresh plugins
  *      win;
  *   3. the installed plugin folder ($libdir/aidev/backends).
- *   A backend name is taken from the first file found; later files of that
- *   name are listed as duplicates and never opened. The CPU backend is built
- *   in, and its name is taken before any folder is searched.
+ *   A backend name is taken by the first file found that is not refused
+ *   before it is opened (by the trust or file checks below): later files of
+ *   that name are listed as duplicates and never opened, while a refused
+ *   copy (one planted in a folder others can write, say) is listed as failed
+ *   and the search goes on to a trusted copy. The CPU backend is built in,
+ *   and its name is taken before any folder is searched.
  *   AIDEV_BACKENDS=a,b selects and orders backends: those it leaves out are
  *   listed but not opened, and a name it gives that no folder holds is
  *   listed as failed with the folders searched.
@@ -185,6 +188,15 @@ static const aidev_registry_backend *find_entry(const char *name)
 {
     for (uint32_t i = 0; i < registry_count; i++)
         if (strcmp(registry[i].name, name) == 0)
+            return &registry[i];
+    return NULL;
+}
+
+/* The entry that holds |name|: the first one not refused before opening. */
+static const aidev_registry_backend *find_claimant(const char *name)
+{
+    for (uint32_t i = 0; i < registry_count; i++)
+        if (!registry[i].refused && strcmp(registry[i].name, name) == 0)
             return &registry[i];
     return NULL;
 }
@@ -440,12 +452,14 @@ static bool check_file(aidev_registry_backend *b, const char *folder_why)
         if (!insecure_allowed()) {
             set_outcome(b, AIDEV_BACKEND_FAILED,
                         "refused: %s; set AIDEV_ALLOW_INSECURE_PLUGINS=1 to load it anyway", why);
+            b->refused = true;
             return false;
         }
         loader_debug("    %s; loading anyway (AIDEV_ALLOW_INSECURE_PLUGINS=1)", why);
     }
     if (!elf_ok) {
         set_outcome(b, AIDEV_BACKEND_FAILED, "%s", what);
+        b->refused = true;
         return false;
     }
     loader_debug("    file: %s; owner uid %u, mode %04o", what, (unsigned)st.st_uid,
@@ -463,7 +477,7 @@ static void unload_failed(aidev_registry_backend *b)
 
 static void load_plugin(const char *path, const char *name, const char *folder_why)
 {
-    const aidev_registry_backend *twin = find_entry(name);
+    const aidev_registry_backend *twin = find_claimant(name);
     aidev_registry_backend *b = add_entry(name, path);
     if (!b)
         return;

@@ -3,9 +3,14 @@
  */
 #include "hal/trace.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aidev_config.h"
@@ -15,6 +20,9 @@
 #endif
 
 #define MAX_DEPS 4
+/* How long a reader of a FIFO or pipe may keep the trace waiting without
+ * reading a byte before the write is given up. */
+#define TRACE_STALL_MS 1000
 
 typedef struct trace_record {
     uint64_t queued, start, end;
@@ -52,6 +60,17 @@ static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 static trace_buffer *buffers;
 static track_name *tracks;
 static _Thread_local trace_buffer *mine;
+/* Set once a failure to write the trace was reported. */
+static atomic_flag reported = ATOMIC_FLAG_INIT;
+
+/* Says once per process, on stderr, that the trace cannot be written: the
+ * program asked for it, so silence would hide the loss. */
+static void report_once(const char *env, const char *why)
+{
+    if (atomic_flag_test_and_set(&reported))
+        return;
+    fprintf(stderr, "aidev: AIDEV_TRACE=%s: the trace cannot be written: %s\n", env, why);
+}
 
 static uint32_t track_of(uint32_t queue_id, aidev_command_kind kind)
 {
@@ -74,8 +93,7 @@ static void read_environment(void)
     if (enabled)
         atexit(at_exit);
 #else
-    aidev_backend_debug("trace", "AIDEV_TRACE=%s ignored: libaidev was built without json-c",
-                        env);
+    report_once(env, "libaidev was built without json-c");
 #endif
 }
 
@@ -202,6 +220,93 @@ static json_object *flow(const char *ph, uint64_t id, uint32_t tid, uint64_t ts,
 }
 #endif
 
+#if AIDEV_HAVE_JSON
+/* write() on a FIFO or pipe whose reader has gone raises SIGPIPE, which
+ * would end the program: blocked on this thread while the trace is
+ * written, and a SIGPIPE the write raised is taken back before the mask is
+ * restored (one that was pending before is left for the program). */
+typedef struct sigpipe_guard {
+    sigset_t old;
+    bool was_pending;
+} sigpipe_guard;
+
+static void sigpipe_block(sigpipe_guard *g)
+{
+    sigset_t pipe_only, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &g->old);
+}
+
+static void sigpipe_restore(sigpipe_guard *g, bool raised)
+{
+    if (raised && !g->was_pending) {
+        sigset_t pipe_only;
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        const struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* Writes |len| bytes of |text| to |file| without ever blocking the program
+ * for long: opened O_NONBLOCK, so a FIFO nobody reads fails at once
+ * (ENXIO), and a reader that takes no byte for TRACE_STALL_MS is given up
+ * on (ETIMEDOUT). Returns 0 or an errno. */
+static int write_nonblocking(const char *file, const char *text, size_t len)
+{
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errno;
+    sigpipe_guard guard;
+    sigpipe_block(&guard);
+    int err = 0;
+    size_t done = 0;
+    while (done < len && !err) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n > 0) {
+            done += (size_t)n;
+        } else if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            int ready = poll(&p, 1, TRACE_STALL_MS);
+            if (ready == 0)
+                err = ETIMEDOUT;
+            else if (ready < 0 && errno != EINTR)
+                err = errno;
+        } else if (n < 0 && errno != EINTR) {
+            err = errno;
+        } else if (n == 0) {
+            err = EIO;
+        }
+    }
+    sigpipe_restore(&guard, err == EPIPE);
+    if (close(fd) != 0 && !err && errno != EINTR)
+        err = errno;
+    return err;
+}
+
+static void write_trace(json_object *root)
+{
+    size_t len = 0;
+    const char *text = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
+    int err = text ? write_nonblocking(path, text, len) : ENOMEM;
+    if (!err)
+        return;
+    char why[256];
+    if (err == ENXIO)
+        snprintf(why, sizeof why, "no process has the FIFO open for reading");
+    else if (err == ETIMEDOUT)
+        snprintf(why, sizeof why, "its reader took nothing for %d ms", TRACE_STALL_MS);
+    else
+        snprintf(why, sizeof why, "%s", strerror(err));
+    report_once(path, why);
+}
+#endif
+
 void aidev_trace_flush(void)
 {
 #if AIDEV_HAVE_JSON
@@ -239,8 +344,7 @@ void aidev_trace_flush(void)
     json_object *root = json_object_new_object();
     json_object_object_add(root, "traceEvents", events);
     json_object_object_add(root, "displayTimeUnit", json_object_new_string("ns"));
-    if (json_object_to_file_ext(path, root, JSON_C_TO_STRING_PLAIN) != 0)
-        aidev_backend_debug("trace", "cannot write %s: %s", path, json_util_get_last_err());
+    write_trace(root);
     json_object_put(root);
 #endif
 }

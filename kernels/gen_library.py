@@ -249,6 +249,8 @@ def write_table(kernels, out):
         w(f"                 .args = args_{k['name']}, .grid = {{{', '.join(grid)}}},\n")
         w(f"                 .workgroup = {{{wg}}}}},\n")
         w(f"        .forms = {forms},\n")
+        gpu_wg = k["gpu"]["local"] if "opencl" in k["forms"] or "glsl" in k["forms"] else [0] * 3
+        w(f"        .gpu_workgroup = {{{', '.join(str(x) for x in gpu_wg)}}},\n")
         w(f"        .doc = {c_str(k['doc'])},\n")
         w("    },\n")
     w("};\n\n")

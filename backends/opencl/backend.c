@@ -141,6 +141,15 @@ static void device_pci_and_uuid(ocl_device_desc *d, const char *ext)
     }
 }
 
+/* AIDEV_OPENCL_EMULATE_DISCRETE=1: a CPU device's memory is treated as a
+ * GPU's (not addressed by libaidev, zeroed on the device), so that tests
+ * run those paths on PoCL. */
+static bool emulate_discrete(void)
+{
+    const char *v = secure_getenv("AIDEV_OPENCL_EMULATE_DISCRETE");
+    return v && strcmp(v, "1") == 0;
+}
+
 static void describe_device(ocl_device_desc *d, const char *platform_name,
                             const char *platform_version)
 {
@@ -183,6 +192,13 @@ static void describe_device(ocl_device_desc *d, const char *platform_name,
                                                 dims * sizeof sizes[0]))
         for (int i = 0; i < 3; i++)
             info->max_workgroup_dims[i] = sizes[i] > UINT32_MAX ? UINT32_MAX : (uint32_t)sizes[i];
+    cl_bool non_uniform = CL_FALSE;
+    d->non_uniform_groups =
+        (d->version >= 20 && d->version < 30) ||
+        (d->version >= 30 &&
+         device_value(id, CL_DEVICE_NON_UNIFORM_WORK_GROUP_SUPPORT, &non_uniform,
+                      sizeof non_uniform) &&
+         non_uniform);
     d->base_align = device_uint(id, CL_DEVICE_MEM_BASE_ADDR_ALIGN) / 8u;
     if (d->base_align == 0)
         d->base_align = 128;
@@ -191,6 +207,9 @@ static void describe_device(ocl_device_desc *d, const char *platform_name,
     info->timestamp_period_ns = resolution ? (double)resolution : 1.0;
 
     info->features = device_features(d, extensions);
+    d->memory_is_host = info->type == AIDEV_DEVICE_TYPE_CPU &&
+                        (info->features & AIDEV_FEATURE_UNIFIED_MEMORY) &&
+                        !emulate_discrete();
     info->memory_kinds = AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_DEVICE) |
                          AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_HOST);
     /* SHARED is SVM: offered only where the device has it. */

@@ -11,9 +11,14 @@
  *   file  = header {magic, format, key size, payload size, checksum of
  *           key and payload} + key + payload (the driver's binary)
  *
- * A file whose header, key or checksum does not match, or whose binary the
- * driver refuses, is never trusted: it is removed and the program built
- * from source again, which writes a fresh entry. Entries are written to a
+ * The folder and every entry must be this user's alone (owned by the
+ * process's user, writable by no one else; aidev_backend_cache_subdir and
+ * aidev_backend_cache_open check), else what another user planted would
+ * run: a folder that is not bypasses the cache, an entry that is not is
+ * treated as damaged. A file whose header, key or checksum does not match,
+ * or whose binary the driver refuses, is never trusted: it is removed and
+ * the program built from source again, which writes a fresh entry. (The
+ * checksum catches damage, not a writer: anyone can compute it.) Entries are written to a
  * temporary file and renamed into place, so a reader never sees half of
  * one, and two processes may race harmlessly.
  */
@@ -93,10 +98,7 @@ static bool entry_init(cache_entry *e, const ocl_device *dev, const char *source
                        size_t source_size, const char *options)
 {
     char dir[4096];
-    if (!aidev_backend_cache_dir(dir, sizeof dir - 16))
-        return false;
-    strcat(dir, "/opencl");
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    if (!aidev_backend_cache_subdir("opencl", dir, sizeof dir))
         return false;
     char source_hash[33], key_hash[33];
     hash128_hex(source, source_size, source_hash);
@@ -115,10 +117,11 @@ static bool entry_init(cache_entry *e, const ocl_device *dev, const char *source
  * cannot be trusted. */
 static unsigned char *entry_read(const cache_entry *e, size_t *out_size, const char **why)
 {
-    *why = "absent";
-    int fd = open(e->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    int fd = aidev_backend_cache_open(e->path);
+    if (fd < 0) {
+        *why = errno == EPERM ? "not this user's alone (AIDEV_DEBUG=cache says why)" : "absent";
         return NULL;
+    }
     unsigned char *data = NULL;
     cache_header h;
     struct stat st;

@@ -51,6 +51,10 @@ typedef struct ocl_kernel {
     char name[128];
     pthread_mutex_t lock; /* arguments and enqueue */
     aidev_library_launch launch;
+    bool user;                /* a user kernel: its grid is run exactly */
+    /* The driver runs partial workgroups for this program (a device that
+     * has them, a program built as OpenCL C 2.0 or later). */
+    bool partial_groups;
     uint32_t local[3];        /* the form's or the signature's workgroup; 0: choose */
     uint32_t items_per_thread;
     size_t max_workgroup;     /* CL_KERNEL_WORK_GROUP_SIZE */
@@ -304,9 +308,24 @@ static aidev_status setup_library(ocl_kernel *k, const aidev_kernel_desc *desc, 
     return AIDEV_SUCCESS;
 }
 
+/* Whether the driver runs partial workgroups for a program built with
+ * |options|: OpenCL 2.0 made them the rule for OpenCL C 2.0 and later (3.0
+ * made them optional), and OpenCL C 1.x, the default language, never has
+ * them. */
+static bool runs_partial_groups(const ocl_device *dev, const char *options)
+{
+    if (!dev->desc->non_uniform_groups || !options)
+        return false;
+    const char *std = strstr(options, "-cl-std=CL");
+    return std && (std[10] == '2' || std[10] == '3') &&
+           !strstr(options, "-cl-uniform-work-group-size");
+}
+
 static aidev_status setup_user(ocl_kernel *k, const aidev_kernel_desc *desc)
 {
     k->launch = AIDEV_LAUNCH_ITEMS;
+    k->user = true;
+    k->partial_groups = runs_partial_groups(k->dev, desc->build_options);
     memcpy(k->local, desc->workgroup, sizeof k->local);
     k->items_per_thread = 1;
     cl_int err;
@@ -566,31 +585,70 @@ static size_t round_up(size_t x, size_t m)
     return (x + m - 1) / m * m;
 }
 
+/* The largest divisor of |n| that is at most |max| (1 for n = 0). */
+static size_t largest_divisor(size_t n, size_t max)
+{
+    if (n == 0)
+        return 1;
+    for (size_t d = max < n ? max : n; d > 1; d--)
+        if (n % d == 0)
+            return d;
+    return 1;
+}
+
 /* The workgroup of an ITEMS launch: the caller's, the signature's, or one
- * of the driver's preferred multiple. */
-static void items_workgroup(const ocl_kernel *k, const aidev_backend_command *cmd, size_t local[3])
+ * of the driver's preferred multiple. A user kernel's grid runs exactly
+ * (it may not guard its bounds): without partial workgroups, a chosen
+ * size divides the grid. Returns whether whole workgroups cover the grid
+ * (a size that was given, without partial workgroups, or a library form). */
+static bool items_workgroup(const ocl_kernel *k, const aidev_backend_command *cmd,
+                            size_t local[3])
 {
     const uint32_t *wg = cmd->u.dispatch.workgroup;
     if (wg[0] || wg[1] || wg[2]) {
         for (int d = 0; d < 3; d++)
             local[d] = wg[d] ? wg[d] : 1;
-        return;
+        return !k->partial_groups;
     }
     if (k->local[0]) {
         for (int d = 0; d < 3; d++)
             local[d] = k->local[d] ? k->local[d] : 1;
-        return;
+        return !k->partial_groups;
     }
     size_t want = 64;
     if (k->preferred_multiple > want)
         want = k->preferred_multiple;
     if (want > k->max_workgroup)
         want = k->max_workgroup;
+    const uint32_t *grid = cmd->u.dispatch.grid;
     /* A grid smaller than a group runs as one group of its size. */
-    if (cmd->u.dispatch.grid[0] < want)
-        want = cmd->u.dispatch.grid[0];
-    local[0] = want;
+    if (grid[0] < want)
+        want = grid[0] ? grid[0] : 1;
+    local[0] = k->user && !k->partial_groups ? largest_divisor(grid[0], want) : want;
     local[1] = local[2] = 1;
+    return !k->user;
+}
+
+/* The global and local sizes of an ITEMS or GROUPS launch. */
+static void launch_geometry(const ocl_kernel *k, const aidev_backend_command *cmd,
+                            size_t local[3], size_t global[3])
+{
+    const uint32_t *grid = cmd->u.dispatch.grid;
+    bool whole_groups = true;
+    if (k->launch == AIDEV_LAUNCH_GROUPS) {
+        for (int d = 0; d < 3; d++)
+            local[d] = k->local[d] ? k->local[d] : 1;
+    } else {
+        /* One work-item per grid item. Dimension 0 of library forms is
+         * grid-strided, but OpenCL puts no limit on group counts, and a
+         * capped launch makes each work-item stride through memory (5-25x
+         * slower on PoCL): no cap. */
+        whole_groups = items_workgroup(k, cmd, local);
+    }
+    for (int d = 0; d < 3; d++)
+        global[d] = whole_groups ? round_up(grid[d], local[d]) : grid[d];
+    if (k->launch == AIDEV_LAUNCH_GROUPS)
+        global[0] = (size_t)grid[0] * local[0];
 }
 
 /* The failure of clEnqueueNDRangeKernel, with the launch's geometry. */
@@ -627,20 +685,7 @@ static aidev_status launch_items(launch *l, ocl_kernel *k, const aidev_backend_c
                            l->copy_back_count ? NULL : ev);
     }
     size_t local[3], global[3];
-    if (k->launch == AIDEV_LAUNCH_GROUPS) {
-        for (int d = 0; d < 3; d++)
-            local[d] = k->local[d] ? k->local[d] : 1;
-        global[0] = (size_t)grid[0] * local[0];
-    } else {
-        /* One work-item per grid item. Dimension 0 of library forms is
-         * grid-strided, but OpenCL puts no limit on group counts, and a
-         * capped launch makes each work-item stride through memory (5-25x
-         * slower on PoCL): no cap. */
-        items_workgroup(k, cmd, local);
-        global[0] = round_up(grid[0], local[0]);
-    }
-    global[1] = round_up(grid[1], local[1]);
-    global[2] = round_up(grid[2], local[2]);
+    launch_geometry(k, cmd, local, global);
     cl_uint dims = grid[2] > 1 || local[2] > 1 ? 3 : grid[1] > 1 || local[1] > 1 ? 2 : 1;
     memcpy(k->last_grid, grid, sizeof k->last_grid);
     memcpy(k->last_workgroup, cmd->u.dispatch.workgroup, sizeof k->last_workgroup);

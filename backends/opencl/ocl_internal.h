@@ -101,6 +101,15 @@ typedef struct ocl_device_desc {
     uint64_t base_align;       /* CL_DEVICE_MEM_BASE_ADDR_ALIGN, in bytes */
     cl_device_svm_capabilities svm;
     bool priority_hints;       /* cl_khr_priority_hints */
+    /* Runs partial workgroups (global sizes that are not multiples of the
+     * local size) for programs built as OpenCL C 2.0 or later: every 2.x
+     * device, 3.0 devices that say so. */
+    bool non_uniform_groups;
+    /* The device's memory is the host's (a CPU device with unified memory,
+     * PoCL): DEVICE and HOST buffers are libaidev host memory, which
+     * libaidev addresses (memory.c). False under
+     * AIDEV_OPENCL_EMULATE_DISCRETE=1, which takes a GPU's paths (tests). */
+    bool memory_is_host;
     /* What the program cache keys on besides the source: platform, device,
      * vendor, driver and versions. */
     char identity[1024];
@@ -144,9 +153,18 @@ typedef struct ocl_buffer {
     void *mapped;       /* host address of the current map, or NULL */
     void *host_seen;    /* where a whole-buffer map last put it (page kind) */
     bool scrub;         /* AIDEV_BUFFER_ZERO_ON_FREE */
-    /* Large HOST buffers of unified-memory devices: libaidev's host memory
-     * under a CL_MEM_USE_HOST_PTR cl_mem (freed with |mem|), or NULL. */
+    /* libaidev's host memory under a CL_MEM_USE_HOST_PTR cl_mem (freed with
+     * |mem|), or NULL: every DEVICE and HOST buffer of a device whose
+     * memory is the host's, and large HOST buffers of other unified-memory
+     * devices. |host_block| describes the large ones (huge pages). */
+    void *host;
     const aidev_backend_host_block *host_block;
+    /* |mem|'s destructor callback frees this struct (SVM, and small host
+     * memory, which shares its allocation). */
+    bool freed_with_mem;
+    /* Not zeroed yet: the first command that uses the buffer, on whichever
+     * queue, is preceded there by a zero fill (ocl_zero_before_use). */
+    atomic_bool needs_zero;
 } ocl_buffer;
 
 aidev_status ocl_buffer_create(void *device, const aidev_backend_buffer_desc *desc,
@@ -156,6 +174,23 @@ aidev_status ocl_buffer_map(void *device, void *buffer, uint64_t offset, uint64_
                             uint32_t map_flags, void **out_ptr);
 aidev_status ocl_buffer_unmap(void *device, void *buffer, void *ptr);
 aidev_status ocl_buffer_query(void *device, void *buffer, aidev_backend_buffer_query *out);
+
+/* Enqueues the zero fill of |b| on |cq| if it is still due: before the
+ * first command that uses |b|. */
+aidev_status ocl_buffer_zero_now(cl_command_queue cq, ocl_buffer *b);
+static inline aidev_status ocl_zero_before_use(cl_command_queue cq, ocl_buffer *b)
+{
+    if (__builtin_expect(!atomic_load_explicit(&b->needs_zero, memory_order_relaxed), 1))
+        return AIDEV_SUCCESS;
+    return ocl_buffer_zero_now(cq, b);
+}
+/* A command that writes all of |b| needs no zero fill before it. */
+static inline void ocl_zero_not_needed(ocl_buffer *b, uint64_t offset, uint64_t size)
+{
+    if (offset == 0 && size >= b->size &&
+        atomic_load_explicit(&b->needs_zero, memory_order_relaxed))
+        atomic_store_explicit(&b->needs_zero, false, memory_order_relaxed);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Events (event.c)                                                         */

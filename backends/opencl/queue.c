@@ -217,10 +217,48 @@ aidev_status ocl_queue_flush(void *queue)
 /* Commands                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The zero fills due on the buffers |cmd| uses, enqueued on |cq| before
+ * it (see memory.c). A command that writes a whole buffer needs none. */
+static aidev_status zero_buffers_of(cl_command_queue cq, const aidev_backend_command *cmd)
+{
+    switch (cmd->type) {
+    case AIDEV_COMMAND_WRITE:
+        ocl_zero_not_needed(cmd->u.write.buffer, cmd->u.write.offset, cmd->u.write.size);
+        return ocl_zero_before_use(cq, cmd->u.write.buffer);
+    case AIDEV_COMMAND_READ:
+        return ocl_zero_before_use(cq, cmd->u.read.buffer);
+    case AIDEV_COMMAND_COPY: {
+        aidev_status st = ocl_zero_before_use(cq, cmd->u.copy.src);
+        ocl_zero_not_needed(cmd->u.copy.dst, cmd->u.copy.dst_offset, cmd->u.copy.size);
+        return st == AIDEV_SUCCESS ? ocl_zero_before_use(cq, cmd->u.copy.dst) : st;
+    }
+    case AIDEV_COMMAND_FILL:
+        ocl_zero_not_needed(cmd->u.fill.buffer, cmd->u.fill.offset, cmd->u.fill.size);
+        return ocl_zero_before_use(cq, cmd->u.fill.buffer);
+    case AIDEV_COMMAND_DISPATCH:
+        for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++) {
+            const aidev_backend_arg *a = &cmd->u.dispatch.args[i];
+            if (a->kind != AIDEV_ARG_BUFFER)
+                continue;
+            aidev_status st = ocl_zero_before_use(cq, a->u.buffer.buffer);
+            if (st != AIDEV_SUCCESS)
+                return st;
+        }
+        return AIDEV_SUCCESS;
+    default:
+        return AIDEV_SUCCESS;
+    }
+}
+
 /* Enqueues |cmd| and names the call in |*call|. */
 static aidev_status enqueue(ocl_queue *q, cl_command_queue cq, const aidev_backend_command *cmd,
                             const ocl_wait_list *w, cl_event *ev, const char **call)
 {
+    aidev_status zeroed = zero_buffers_of(cq, cmd);
+    if (zeroed != AIDEV_SUCCESS) {
+        *call = "clEnqueueFillBuffer";
+        return zeroed;
+    }
     cl_int err;
     switch (cmd->type) {
     case AIDEV_COMMAND_WRITE: {

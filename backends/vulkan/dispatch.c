@@ -56,7 +56,7 @@ typedef struct dispatch_plan {
     VkPipeline pipeline;
     uint32_t groups[3];
     bound_buffer bufs[AIDEV_MAX_KERNEL_ARGS]; /* by binding */
-    uint8_t push[256];
+    uint8_t push[VKB_PUSH_MAX];
     /* REDUCE: scratch for the intermediate passes. */
     vkb_buffer *reduce_scratch[2];
 } dispatch_plan;
@@ -149,12 +149,15 @@ static aidev_status plan_groups(vkb_device *dev, const vkb_kernel *k, const uint
     return AIDEV_SUCCESS;
 }
 
-static void push_args(const vkb_kernel *k, const aidev_backend_arg *args, uint8_t *push)
+static void push_args(const vkb_kernel *k, const aidev_backend_command *cmd, uint8_t *push)
 {
+    const aidev_backend_arg *args = cmd->u.dispatch.args;
     memset(push, 0, k->push_size);
     for (uint32_t i = 0; i < k->arg_count; i++)
         if (k->args[i].kind == AIDEV_ARG_SCALAR)
             memcpy(push + k->args[i].push_offset, &args[i].u, k->args[i].push_size);
+    if (k->grid_push_offset != UINT32_MAX)
+        memcpy(push + k->grid_push_offset, cmd->u.dispatch.grid, 3 * sizeof(uint32_t));
 }
 
 /* Whether the command buffer already holds |count| buffers as |infos| and
@@ -388,7 +391,7 @@ static aidev_status plan_dispatch(vkb_queue *q, vkb_kernel *k, const aidev_backe
         return st;
     }
     if (k->push_size)
-        push_args(k, args, p->push);
+        push_args(k, cmd, p->push);
     if (memoized) {
         memcpy(p->groups, memo->groups, sizeof p->groups);
         return AIDEV_SUCCESS;

@@ -19,7 +19,9 @@
  *           aligned offsets.
  * User kernels launch ceil(grid / workgroup) workgroups and take their
  * workgroup from the module (or, through its specialization constants, from
- * the dispatch).
+ * the dispatch). Whole workgroups run, so items past the grid run too: a
+ * module guards them with a scalar argument or with the grid itself, which
+ * a last push-constant member aidev_grid (uvec3 or uint[3]) receives.
  *
  * A buffer argument at an offset that is not a multiple of
  * minStorageBufferOffsetAlignment cannot be bound as it is: its bytes are
@@ -264,6 +266,7 @@ static vkb_kernel *kernel_alloc(vkb_device *dev, const char *name)
     snprintf(k->name, sizeof k->name, "%s", name);
     snprintf(k->entry, sizeof k->entry, "main");
     k->reduce_n = k->reduce_in = k->reduce_out = -1;
+    k->grid_push_offset = UINT32_MAX;
     for (int d = 0; d < 3; d++) {
         k->local[d] = 1;
         k->local_spec_id[d] = UINT32_MAX;
@@ -405,6 +408,16 @@ static aidev_status user_kernel(vkb_device *dev, const aidev_kernel_desc *desc, 
     vkb_reflection refl;
     aidev_status st = vkb_reflect_check(desc->data, desc->size / 4, desc, k->args, k->push_size,
                                         &refl);
+    if (st == AIDEV_SUCCESS && refl.grid_offset != UINT32_MAX) {
+        k->grid_push_offset = refl.grid_offset;
+        k->push_size = refl.grid_offset + 3 * sizeof(uint32_t);
+        if (k->push_size > VKB_PUSH_MAX)
+            st = aidev_backend_set_error(AIDEV_ERROR_KERNEL_ARGS,
+                                         "vulkan: kernel '%s': the push-constant member "
+                                         AIDEV_GRID_MEMBER " at offset %u ends past the %d "
+                                         "bytes aidev sets",
+                                         k->name, refl.grid_offset, VKB_PUSH_MAX);
+    }
     if (st == AIDEV_SUCCESS)
         st = check_push_size(k);
     if (st == AIDEV_SUCCESS) {

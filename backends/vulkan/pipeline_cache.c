@@ -11,8 +11,12 @@
  *                 Vulkan header (header size, version ONE, vendor id, device
  *                 id, pipelineCacheUUID), checked against this device too
  *
- * A file that fails any check is ignored (AIDEV_DEBUG=vulkan says why) and
- * replaced at close. Saving writes a temporary file and renames it over the
+ * The folder and the file must be this user's alone (owned by the
+ * process's user, writable by no one else), or what another user planted
+ * would be handed to the driver: a folder that is not bypasses the cache
+ * (nothing read or written), a file that is not is ignored and replaced
+ * (AIDEV_DEBUG=cache says why). A file that fails any other check is
+ * ignored (AIDEV_DEBUG=vulkan says why) and replaced at close. Saving writes a temporary file and renames it over the
  * old one, so concurrent processes never read a half-written file; it is
  * skipped when the driver's data did not change since it was loaded.
  */
@@ -129,12 +133,16 @@ bool vkb_pipeline_cache_path(const VkPhysicalDeviceProperties *props, char *out,
     return n > 0 && (size_t)n < out_size;
 }
 
-/* The whole file, or NULL. */
+/* The whole file, or NULL (also when it is not this user's alone). */
 static void *read_file(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = aidev_backend_cache_open(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return NULL;
+    }
     void *data = NULL;
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && st.st_size <= (off_t)MAX_FILE_SIZE) {

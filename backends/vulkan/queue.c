@@ -517,8 +517,11 @@ static void gate_done(aidev_backend_event *e, aidev_status status, void *user_da
     (void)e;
     (void)status;
     vkb_held *h = user_data;
+    /* Read before the count drops: from then on another thread's drain
+     * (the completion thread's) may take |h| and free it. */
+    vkb_queue *q = h->queue;
     if (atomic_fetch_sub(&h->pending, 1) == 1)
-        drain(h->queue);
+        drain(q);
 }
 
 /* The first failed wait of |waits|, or NULL. */

@@ -9,7 +9,11 @@
  * signature lacks, a buffer argument the module has no binding for, a
  * read-only binding for a written argument, an element type of another
  * kind, a push-constant member at another offset or of another type, other
- * resource kinds (uniform buffers, images).
+ * resource kinds (uniform buffers, images). The block may end, after the
+ * scalars, with one member of three 32-bit unsigned integers (uvec3 or
+ * uint[3]; by convention named aidev_grid), which the backend fills with
+ * the dispatch's grid: Vulkan runs whole workgroups, so a kernel guards its
+ * items with it (or with a scalar argument).
  */
 #include <stdio.h>
 #include <string.h>
@@ -236,8 +240,23 @@ static int nth_scalar(const aidev_kernel_desc *d, uint32_t nth)
     return -1;
 }
 
+/* Whether member |m| of |block| can take the grid: three 32-bit unsigned
+ * integers (uvec3 or uint[3]). (Its name is no test: glslc -O strips
+ * member names.) */
+static bool is_grid_member(reflect_ctx *r, spvc_type block, unsigned m)
+{
+    spvc_type t = spvc_compiler_get_type_handle(r->comp, spvc_type_get_member_type(block, m));
+    if (spvc_type_get_basetype(t) != SPVC_BASETYPE_UINT32 || spvc_type_get_columns(t) != 1)
+        return false;
+    unsigned vec = spvc_type_get_vector_size(t), dims = spvc_type_get_num_array_dimensions(t);
+    return (vec == 3 && dims == 0) ||
+           (vec == 1 && dims == 1 && spvc_type_array_dimension_is_literal(t, 0) &&
+            spvc_type_get_array_dimension(t, 0) == 3);
+}
+
 static aidev_status check_push_constants(reflect_ctx *r, spvc_resources res,
-                                         const vkb_arg_info *args, uint32_t push_size)
+                                         const vkb_arg_info *args, uint32_t push_size,
+                                         vkb_reflection *out)
 {
     const aidev_kernel_desc *d = r->desc;
     const spvc_reflected_resource *list;
@@ -260,9 +279,16 @@ static aidev_status check_push_constants(reflect_ctx *r, spvc_resources res,
             mname = "(unnamed)";
         unsigned offset = 0;
         spvc_compiler_type_struct_member_offset(r->comp, block, m, &offset);
+        if (a < 0 && m + 1 == members &&
+            is_grid_member(r, block, m)) {
+            out->grid_offset = offset;
+            break;
+        }
         if (a < 0)
             return args_error(r, "the module's push-constant member '%s' at offset %u has no "
-                                 "scalar argument (the signature has %u scalar%s)",
+                                 "scalar argument (the signature has %u scalar%s; one "
+                                 "last member of uvec3 or uint[3], " AIDEV_GRID_MEMBER
+                                 ", receives the grid)",
                               mname, offset, m, m == 1 ? "" : "s");
         spvc_type mt = spvc_compiler_get_type_handle(r->comp, spvc_type_get_member_type(block, m));
         spvc_basetype base = spvc_type_get_basetype(mt);
@@ -279,13 +305,20 @@ static aidev_status check_push_constants(reflect_ctx *r, spvc_resources res,
                               a, d->args[a].name, aidev_type_name(d->args[a].type), mname,
                               scalar ? "" : "not a scalar: ", basetype_name(base));
     }
-    int missing = nth_scalar(d, members);
+    int missing = nth_scalar(d, out->grid_offset == UINT32_MAX ? members : members - 1);
     if (missing >= 0)
         return args_error(r, "argument %d '%s' is a scalar (push-constant offset %u), but the "
                              "module's push-constant block ends before it",
                           missing, d->args[missing].name, args[missing].push_offset);
     size_t size = 0;
     spvc_compiler_get_declared_struct_size(r->comp, block, &size);
+    if (out->grid_offset != UINT32_MAX) {
+        if (out->grid_offset < push_size)
+            return args_error(r, "the module's push-constant member '" AIDEV_GRID_MEMBER
+                                 "' at offset %u overlaps the scalar arguments (%u bytes)",
+                              out->grid_offset, push_size);
+        return AIDEV_SUCCESS;
+    }
     if (size > push_size)
         return args_error(r, "the module's push-constant block is %zu bytes, the scalar "
                              "arguments fill %u",
@@ -325,6 +358,7 @@ aidev_status vkb_reflect_check(const uint32_t *words, size_t word_count,
                                uint32_t push_size, vkb_reflection *out)
 {
     reflect_ctx r = {.desc = desc};
+    out->grid_offset = UINT32_MAX;
     if (word_count < 5 || words[0] != SpvMagicNumber)
         return aidev_backend_set_error(AIDEV_ERROR_COMPILE,
                                        "vulkan: kernel '%s': not a SPIR-V module (%zu words, "
@@ -359,7 +393,7 @@ aidev_status vkb_reflect_check(const uint32_t *words, size_t word_count,
     if (st == AIDEV_SUCCESS)
         st = check_buffers(&r, res, args);
     if (st == AIDEV_SUCCESS)
-        st = check_push_constants(&r, res, args, push_size);
+        st = check_push_constants(&r, res, args, push_size, out);
 out:
     spvc_context_destroy(ctx);
     return st;

@@ -250,6 +250,9 @@ typedef struct vkb_kernel {
     uint32_t arg_count;
     uint32_t buffer_count;
     uint32_t push_size;
+    /* User kernels: where the module's push-constant member aidev_grid (a
+     * last uvec3 or uint[3]) takes the dispatch's grid; UINT32_MAX: none. */
+    uint32_t grid_push_offset;
     vkb_arg_info args[AIDEV_MAX_KERNEL_ARGS];
     /* REDUCE: the pass's own arguments (n, in, out) in the library signature. */
     int32_t reduce_n, reduce_in, reduce_out;
@@ -268,15 +271,25 @@ typedef struct vkb_kernel {
 } vkb_kernel;
 
 /* What reflection found in a user module. */
+/* What aidev's documents call the push-constant member of a user module
+ * that receives the grid (a last uvec3 or uint[3] after the scalars). */
+#define AIDEV_GRID_MEMBER "aidev_grid"
+/* The most push-constant bytes a dispatch sets (32 scalars of 8 bytes). */
+#define VKB_PUSH_MAX 256
+
 typedef struct vkb_reflection {
     char entry[128];
     uint32_t local[3];
     uint32_t local_spec_id[3];
+    /* The offset of the push-constant member that takes the grid (a last
+     * uvec3 or uint[3] after the scalars); UINT32_MAX when there is none. */
+    uint32_t grid_offset;
 } vkb_reflection;
 
 /* Parses |words| and checks it against |desc| and the layout the backend
  * will give it (|args|): buffers at set 0 bindings in order, scalars in one
- * push-constant block. AIDEV_ERROR_COMPILE for a malformed module or one
+ * push-constant block, which may end with one more member, uvec3 or
+ * uint[3] (aidev_grid), that receives the dispatch's grid. AIDEV_ERROR_COMPILE for a malformed module or one
  * without the entry point, AIDEV_ERROR_KERNEL_ARGS naming the argument that
  * does not match. */
 VKB_HIDDEN aidev_status vkb_reflect_check(const uint32_t *words, size_t word_count,

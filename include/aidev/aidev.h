@@ -171,8 +171,15 @@ typedef struct aidev_context_desc {
 AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
                                             aidev_context *out_context);
 
-/* Waits for every queue of the context to drain, then releases the context
- * and every object made from it. */
+/* Releases the context and every object made from it. First it cancels
+ * what can never run now: every pending user event of the context, whether
+ * or not the program still holds its handle, completes with
+ * AIDEV_ERROR_CANCELLED (its callbacks run, on this thread); commands that
+ * libaidev holds back and that have not started complete with
+ * AIDEV_ERROR_CANCELLED without running, and a file read under way stops
+ * after the reads in flight; commands a device already has run, or fail
+ * with AIDEV_ERROR_DEPENDENCY when they wait on a cancelled event. Then it
+ * waits for every queue of the context to drain. */
 AIDEV_API aidev_status aidev_context_release(aidev_context context);
 
 typedef enum aidev_backend_state {
@@ -470,15 +477,20 @@ typedef struct aidev_dlpack_desc {
 
 /* Exports |buffer| as a DLManagedTensor without copying. The device of the
  * tensor is:
- *   kDLCPU     when the host addresses the memory (HOST, fine-grained SHARED,
- *              and every kind on devices whose memory is host memory, such
- *              as the CPU backend): |data| is the host address of the first
- *              element;
+ *   kDLCPU     when the host addresses the memory: every kind, at every
+ *              size, on devices whose memory is host memory (the CPU
+ *              backend; OpenCL and Vulkan devices of type
+ *              AIDEV_DEVICE_TYPE_CPU, such as PoCL and lavapipe); elsewhere
+ *              HOST memory (but on OpenCL, where a GPU's HOST memory is the
+ *              driver's, reached through a map) and fine-grained SHARED
+ *              memory; |data| is the host address of the first element;
  *   kDLOpenCL  otherwise, on the OpenCL backend: |data| is the cl_mem and
- *              |byte_offset| the offset;
+ *              |byte_offset| the offset (an import the driver copies, not
+ *              aligned to CL_DEVICE_MEM_BASE_ADDR_ALIGN, is such memory);
  *   kDLVulkan  otherwise, on the Vulkan backend: |data| is the VkBuffer and
  *              |byte_offset| the offset within it;
- * with |device_id| 0 for kDLCPU and the aidev device index otherwise. (Only
+ * with |device_id| 0 for kDLCPU and the aidev device index otherwise. The
+ * type depends on the device and the kind only, never on the size. (Only
  * kDLCPU tensors can be consumed by every framework.) The tensor holds a reference on
  * the buffer: its memory (and the context's devices) stay alive until the
  * consumer calls the tensor's deleter, even after aidev_buffer_release() or
@@ -515,7 +527,8 @@ AIDEV_API aidev_status aidev_event_create_user(aidev_context context,
 
 /* Completes a user event with |status| (AIDEV_SUCCESS or an error; an error
  * fails every command waiting on it). |message| may be NULL. A second call
- * returns AIDEV_ERROR_INVALID_STATE. */
+ * returns AIDEV_ERROR_INVALID_STATE; a |status| that is not a member of
+ * aidev_status, or AIDEV_NOT_READY, AIDEV_ERROR_INVALID_ARGUMENT. */
 AIDEV_API aidev_status aidev_event_set_status(aidev_event event,
                                               aidev_status status,
                                               const char *message);
@@ -554,8 +567,11 @@ AIDEV_API aidev_status aidev_event_get_times(aidev_event event,
 
 /* Calls |fn(event, status, user_data)| once the event completes, on a thread
  * of the library (or at once on this thread if it already has). Callbacks must
- * not block on the queue that signals the event. The event handle stays
- * valid during the call. */
+ * not block on the queue that signals the event. |event| is the event's
+ * handle, or NULL when the program released it before the callback started
+ * (the callback still runs). A handle the program releases on another
+ * thread during the call is refused from then on, like any released handle
+ * (AIDEV_ERROR_INVALID_HANDLE). */
 typedef void (*aidev_event_callback)(aidev_event event, aidev_status status,
                                      void *user_data);
 AIDEV_API aidev_status aidev_event_set_callback(aidev_event event,
@@ -719,10 +735,17 @@ AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer bu
  * pread. Reads land directly in HOST and SHARED memory (and in any memory of
  * a device whose memory is host memory); DEVICE memory of other devices is
  * filled through staging chunks whose copies overlap the next reads. The fd
- * is duplicated at once, so the caller may close it after the call. A bad or
- * closed fd, an I/O error or the end of the file before |size| bytes complete
- * the event with AIDEV_ERROR_IO and a message; some bytes of the range may
- * then have been written. */
+ * is duplicated at once, so the caller may close it after the call. The fd
+ * must be a regular file or a block device: reads happen at |file_offset|
+ * whatever the fd's own position, and always return. A pipe, FIFO, socket,
+ * terminal or other character device has no file offset and could hold the
+ * queue until a writer acts: its read completes at once with
+ * AIDEV_ERROR_IO, the message saying what the fd is (the same on both
+ * engines). A bad or closed fd, an I/O error or the end of the file before
+ * |size| bytes complete the event with AIDEV_ERROR_IO and a message; some
+ * bytes of the range may then have been written. Releasing the context
+ * cancels a read that has not started and stops one under way after the
+ * reads in flight (aidev_context_release()). */
 AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer buffer,
                                                uint64_t buffer_offset, int fd,
                                                uint64_t file_offset, uint64_t size,
@@ -792,9 +815,12 @@ typedef struct aidev_kernel_desc {
     const aidev_kernel_arg_desc *args;
     /* Grid the kernel expects, per dimension, as a product of scalar names
      * and integers ("n", "rows"); NULL entries mean 1. A dispatch with no
-     * grid uses it; a smaller grid is refused. May be all NULL. */
+     * grid uses it; a smaller grid is refused. May be all NULL. Where whole
+     * workgroups run (see aidev_enqueue_dispatch), a kernel guards its
+     * bounds with these scalars. */
     const char *grid[3];
-    /* Workgroup size the kernel requires; zeros: any. */
+    /* Workgroup size the kernel requires; zeros: any. A dispatch that
+     * names another is refused (see aidev_enqueue_dispatch). */
     uint32_t workgroup[3];
     /* Compiler options for OPENCL_C (may be NULL). */
     const char *build_options;
@@ -872,9 +898,30 @@ static inline aidev_arg aidev_arg_u64(uint64_t v)
 }
 
 /* Runs |kernel| over |grid| work-items (per dimension; need not be a multiple
- * of the workgroup size: kernels guard their bounds). |grid| NULL: the grid
- * the kernel declares, computed from the scalar arguments. |workgroup| NULL:
- * the backend chooses. The arguments are checked against the kernel's
+ * of the workgroup size). |grid| NULL: the grid the kernel declares,
+ * computed from the scalar arguments. |workgroup| NULL: the backend
+ * chooses.
+ * Grids are exact where the backend can run a partial workgroup: exactly
+ * |grid| items run on the CPU (a C kernel gets boxes inside the grid) and
+ * on OpenCL (partial workgroups for a program built with -cl-std=CL2.0 or
+ * later on a device that has them; else, with |workgroup| NULL, a size that
+ * divides the grid, and get_global_size() is the grid). Elsewhere whole
+ * workgroups run and items past the grid run too: on Vulkan always, and on
+ * OpenCL with a |workgroup| that does not divide the grid on a device or
+ * program without partial workgroups. A user kernel there guards its
+ * bounds, as the built-in kernels do with their scalar arguments (n): with
+ * a scalar the grid expression names, or on Vulkan with the grid itself,
+ * which one more push-constant member after the scalars, a uvec3 or
+ * uint[3] (call it aidev_grid), receives. A prime grid with |workgroup| NULL runs on OpenCL in
+ * workgroups of 1 unless partial workgroups are there: give the kernel a
+ * grid with small factors, or a workgroup and a bounds check. A workgroup is checked by libaidev, the same way on
+ * every device (the CPU included, although its C kernels take any size):
+ * a zero size is AIDEV_ERROR_INVALID_ARGUMENT; one above the device's
+ * limits (AIDEV_DEVICE_INFO_MAX_WORKGROUP_*) AIDEV_ERROR_OUT_OF_RANGE; one
+ * other than the kernel requires AIDEV_ERROR_KERNEL_ARGS: a user kernel's
+ * desc->workgroup, and for a built-in kernel the workgroup its GPU forms
+ * run in (the "gpu" column of kernels/KERNELS.md: 256 x 1 x 1 for most,
+ * 16 x 16 x 1 for the matrix kernels). The arguments are checked against the kernel's
  * signature before anything reaches the backend: count, kinds, scalar types,
  * buffer element types, buffer sizes, devices (AIDEV_ERROR_KERNEL_ARGS with
  * the kernel and argument named). A grid with a zero dimension runs nothing

@@ -170,9 +170,23 @@ AIDEV_API void aidev_backend_debug(const char *topic, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The per-user cache folder for compiled kernels and pipeline caches:
- * $XDG_CACHE_HOME/aidev or ~/.cache/aidev (created on demand). Returns false
- * when there is none (no HOME, read-only file system). */
+ * $XDG_CACHE_HOME/aidev or ~/.cache/aidev (created on demand; both
+ * variables read with secure_getenv, so a setuid program has none).
+ * Returns false when there is none (no HOME, read-only file system), and
+ * when it may not be trusted: the folder must be owned by this process's
+ * user and writable by no one else, as what others could plant there
+ * would be loaded. Then the cache is bypassed: build from source, write
+ * nothing (AIDEV_DEBUG=cache says why, once). */
 AIDEV_API bool aidev_backend_cache_dir(char *out, size_t out_size);
+/* The folder |name| (one path component) inside it, on the same terms. */
+AIDEV_API bool aidev_backend_cache_subdir(const char *name, char *out, size_t out_size);
+/* Opens the cache entry |path| for reading where it may be trusted: a
+ * regular file (not a link) owned by this process's user and writable by
+ * no one else, in a folder that is the same. Returns the fd (close-on-exec;
+ * the caller closes it), or -1 with errno ENOENT when there is no entry,
+ * EPERM when it may not be trusted (AIDEV_DEBUG=cache says why): the
+ * caller treats it as absent and may replace it. */
+AIDEV_API int aidev_backend_cache_open(const char *path);
 
 /* How memory is backed: what AIDEV_BUFFER_INFO_PAGE_KIND answers. */
 typedef enum aidev_backend_page_kind {

@@ -5,11 +5,16 @@ Not a timing test: it checks that each row ran and that its figures are
 sane (finite, positive, ratio = value / baseline), so that a row broken by
 a change is seen in CI rather than at the next measurement.
 
-usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--mpi MPIRUN AIDEV_BENCH_MPI]
+The sched.* rows run twice: with the machine's devices, and again (--only
+sched.) with two simulated devices added (AIDEV_SIM_DEVICES), for the rows
+that need them. The rows against StarPU are expected only where aidev-bench
+was built with it (--starpu); elsewhere they are reported as skipped.
 
 With --mpi, aidev-bench-mpi runs too, under mpirun with 2 ranks (as
-tests/mpi/run_mpi.py starts them), and its rows join aidev-bench's: the same
-checks, and the MPI rows on every device.
+tests/mpi/run_mpi.py starts them): the same checks, and its rows on every
+device.
+
+usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--mpi MPIRUN AIDEV_BENCH_MPI]
 """
 import json
 import math
@@ -18,15 +23,24 @@ import subprocess
 import sys
 
 # Rows each backend must produce (names as aidev-bench prints them).
+SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
-            "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads"],
+            "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads"] + SMALL_BUFFERS,
     "opencl": ["opencl empty dispatch latency", "opencl dispatch throughput x1000",
                "opencl axpy 16M f32", "opencl kernel load (cache hit)",
-               "pipeline.read_compute"],
+               "pipeline.read_compute"] + SMALL_BUFFERS,
     "vulkan": ["vulkan.empty_dispatch_latency", "vulkan.pipelined_dispatch",
-               "vulkan.axpy_16M", "pipeline.read_compute"],
+               "vulkan.axpy_16M", "pipeline.read_compute"] + SMALL_BUFFERS,
 }
+SCHED_DAGS = ["tiled_sgemm", "dag_mix"]
+# Against StarPU: per device, and once per run.
+SCHED_PER_DEVICE = [f"sched.{d}_device" for d in SCHED_DAGS]
+SCHED_ONCE = [f"sched.{d}_{s}" for d in SCHED_DAGS for s in ("single", "starpu")]
+# With two simulated devices: once per run.
+SIM_ONCE = [f"sched.{d}_sim_split" for d in SCHED_DAGS]
+SIM_DEVICES = ("A:gflops=20,mem_gbps=10,link_gbps=4,latency_us=20;"
+               "B:gflops=5,mem_gbps=5,link_gbps=4,latency_us=20,unified=1")
 
 
 # Rows aidev-bench-mpi must produce on every device.
@@ -39,32 +53,28 @@ MPIRUN_OPTIONS = ["-np", "2", "--oversubscribe", "--bind-to", "none",
                   "--mca", "oob_tcp_if_include", "lo", "--mca", "mpi_yield_when_idle", "1"]
 
 
-def run_mpi_bench(mpirun, bench_mpi, failures):
+def run_mpi_bench(mpirun, bench_mpi):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     run = subprocess.run([mpirun] + MPIRUN_OPTIONS + [bench_mpi, "--quick", "--json"],
                          capture_output=True, text=True, timeout=600, env=env)
     if run.returncode != 0:
         sys.exit(f"aidev-bench-mpi exited with {run.returncode}: {run.stderr}")
     # Open MPI may talk on stderr; the bench's own complaints name it.
-    for line in run.stderr.splitlines():
-        if "aidev-bench-mpi" in line:
-            failures.append(f"aidev-bench-mpi wrote: {line}")
-    return json.loads(run.stdout)
+    errors = [line for line in run.stderr.splitlines() if "aidev-bench-mpi" in line]
+    return json.loads(run.stdout), "\n".join(errors)
 
 
-def main():
-    bench, info = sys.argv[1], sys.argv[2]
-    mpi = sys.argv[4:6] if len(sys.argv) >= 6 and sys.argv[3] == "--mpi" else None
+def run_bench(bench, info, extra, env):
     devices = json.loads(subprocess.run([info, "--json"], check=True, capture_output=True,
-                                        text=True).stdout)["devices"]
-    run = subprocess.run([bench, "--quick", "--json"], capture_output=True, text=True,
-                         timeout=600)
+                                        text=True, env=env).stdout)["devices"]
+    run = subprocess.run([bench, "--quick", "--json"] + extra, capture_output=True, text=True,
+                         timeout=600, env=env)
     if run.returncode != 0:
-        sys.exit(f"aidev-bench exited with {run.returncode}: {run.stderr}")
-    rows = json.loads(run.stdout)
-    failures = []
-    mpi_rows = run_mpi_bench(mpi[0], mpi[1], failures) if mpi else []
-    rows += mpi_rows
+        sys.exit(f"aidev-bench {' '.join(extra)} exited with {run.returncode}: {run.stderr}")
+    return devices, json.loads(run.stdout), run.stderr
+
+
+def check_rows(rows, stderr, failures):
     for r in rows:
         where = f"{r.get('name')} on {r.get('device')}"
         for key in ("value", "baseline_value", "ratio"):
@@ -73,17 +83,54 @@ def main():
                 failures.append(f"{where}: {key} = {v!r}")
         if not failures and abs(r["ratio"] - r["value"] / r["baseline_value"]) > 1e-6 * r["ratio"]:
             failures.append(f"{where}: ratio {r['ratio']} is not value / baseline")
-    if run.stderr.strip():
-        failures.append(f"aidev-bench wrote errors: {run.stderr.strip()}")
+    if stderr.strip():
+        failures.append(f"aidev-bench wrote errors: {stderr.strip()}")
+
+
+def check_expected(devices, rows, per_backend, once, failures):
     for d in devices:
-        want = EXPECTED.get(d["backend"], []) + (EXPECTED_MPI if mpi else [])
+        want = per_backend(d["backend"])
         have = {r["name"] for r in rows if r["device"] == d["name"]}
         missing = [n for n in want if n not in have]
         if missing:
             failures.append(f"{d['backend']} device {d['name']}: no row {missing}")
+    for name in once:
+        count = sum(1 for r in rows if r["name"] == name)
+        if count != 1:
+            failures.append(f"row {name}: {count} times, expected once")
+
+
+def main():
+    bench, info = sys.argv[1], sys.argv[2]
+    starpu = "--starpu" in sys.argv[3:]
+    mpi = sys.argv[sys.argv.index("--mpi") + 1:][:2] if "--mpi" in sys.argv else None
+    failures = []
+
+    devices, rows, stderr = run_bench(bench, info, [], os.environ.copy())
+    check_rows(rows, stderr, failures)
+    sched = SCHED_PER_DEVICE if starpu else []
+    check_expected(devices, rows, lambda b: EXPECTED.get(b, []) + sched,
+                   SCHED_ONCE if starpu else [], failures)
+    if not starpu:
+        print("sched.* rows against StarPU: skipped: aidev-bench was built without StarPU")
+
+    env = os.environ.copy()
+    env["AIDEV_SIM_DEVICES"] = SIM_DEVICES
+    sim_devices, sim_rows, stderr = run_bench(bench, info, ["--only", "sched."], env)
+    check_rows(sim_rows, stderr, failures)
+    check_expected([d for d in sim_devices if d["backend"] == "sim"], sim_rows, lambda b: sched,
+                   SIM_ONCE + (SCHED_ONCE if starpu else []), failures)
+
+    if mpi:
+        mpi_rows, stderr = run_mpi_bench(*mpi)
+        check_rows(mpi_rows, stderr, failures)
+        check_expected(devices, mpi_rows, lambda b: EXPECTED_MPI, [], failures)
+        rows += mpi_rows
+
     if failures:
         sys.exit("\n".join(failures))
-    print(f"{len(rows)} rows on {len(devices)} devices")
+    print(f"{len(rows)} rows on {len(devices)} devices; {len(sim_rows)} sched.* rows with "
+          f"{len(sim_devices)} devices, simulated ones included")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 /* Several threads enqueueing on one queue, and on several queues at once. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -127,6 +129,76 @@ START_TEST(objects_made_and_released_concurrently)
 }
 END_TEST
 
+/* What the callbacks of callbacks_race_release saw. */
+typedef struct callback_watch {
+    atomic_int calls;
+    atomic_int bad;       /* a status other than the event's or INVALID_HANDLE */
+    atomic_int released;  /* called with NULL: the handle was already gone */
+} callback_watch;
+
+static void watch_callback(aidev_event event, aidev_status status, void *user_data)
+{
+    callback_watch *w = user_data;
+    if (!event) {
+        atomic_fetch_add(&w->released, 1);
+    } else {
+        /* Valid, or released on the other thread meanwhile: never garbage. */
+        aidev_status st = aidev_event_query(event);
+        if (st != status && st != AIDEV_ERROR_INVALID_HANDLE)
+            atomic_fetch_add(&w->bad, 1);
+    }
+    atomic_fetch_add(&w->calls, 1);
+}
+
+typedef struct event_list {
+    aidev_event *events;
+    int count;
+} event_list;
+
+static void *release_events(void *opaque)
+{
+    event_list *l = opaque;
+    for (int i = 0; i < l->count; i++)
+        aidev_event_release(l->events[i]);
+    return NULL;
+}
+
+/* The program releases events on one thread while the library completes
+ * them and runs their callbacks on others: a callback gets the handle or
+ * NULL (documented), without a data race (the ThreadSanitizer run checks
+ * this case). */
+START_TEST(callbacks_race_release)
+{
+    enum { EVENTS = 400 };
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, 4096, AIDEV_TYPE_NONE);
+    callback_watch w = {0};
+    aidev_event gate, events[EVENTS];
+    /* Everything completes once the gate opens, while the releases run. */
+    ck_assert_ok(aidev_event_create_user(harness_context(), &gate));
+    ck_assert_ok(aidev_enqueue_barrier(q, 1, &gate, NULL));
+    for (uint32_t i = 0; i < EVENTS; i++) {
+        ck_assert_ok(aidev_enqueue_fill(q, b, 0, 4096, &i, 4, 0, NULL, &events[i]));
+        ck_assert_ok(aidev_event_set_callback(events[i], watch_callback, &w));
+    }
+    event_list list = {events, EVENTS};
+    pthread_t releaser;
+    ck_assert_int_eq(pthread_create(&releaser, NULL, release_events, &list), 0);
+    ck_assert_ok(aidev_event_set_status(gate, AIDEV_SUCCESS, NULL));
+    pthread_join(releaser, NULL);
+    ck_assert_ok(aidev_queue_finish(q));
+    /* A callback may still be finishing on the completing thread. */
+    for (int i = 0; i < 10000 && atomic_load(&w.calls) < EVENTS; i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&w.calls), EVENTS);
+    ck_assert_int_eq(atomic_load(&w.bad), 0);
+    ck_assert_ok(aidev_event_release(gate));
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_queue_release(q));
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -135,5 +207,6 @@ int main(void)
     harness_add_per_device(s, "threads_on_their_own_queues", threads_on_their_own_queues, 120);
     harness_add_per_device(s, "objects_made_and_released_concurrently",
                            objects_made_and_released_concurrently, 120);
+    harness_add_per_device(s, "callbacks_race_release", callbacks_race_release, 120);
     return harness_run(s);
 }

@@ -78,6 +78,13 @@ START_TEST(failed_event_fails_its_waiters)
     ck_assert_ok(aidev_event_create_user(harness_context(), &fresh));
     ck_assert_error_names(aidev_event_set_status(fresh, AIDEV_NOT_READY, NULL),
                           AIDEV_ERROR_INVALID_ARGUMENT, "not a final status");
+    /* Only statuses of the enum: a user event's status reaches every
+     * waiter's event, which must keep the contract of aidev_status. */
+    const int foreign[] = {AIDEV_ERROR_CANCELLED - 1, -1000, INT32_MIN, 2, INT32_MAX};
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++)
+        ck_assert_error_names(aidev_event_set_status(fresh, (aidev_status)foreign[i], NULL),
+                              AIDEV_ERROR_INVALID_ARGUMENT, "status");
+    ck_assert_status(aidev_event_query(fresh), AIDEV_NOT_READY);
     ck_assert_ok(aidev_event_release(fresh));
     aidev_event_release(gate);
     aidev_event_release(blocked);

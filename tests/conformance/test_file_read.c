@@ -1,11 +1,13 @@
 /* File reads into every memory kind of every device: byte-for-byte, past
  * 4 GiB, the failure cases, chains across devices, and overlap with compute
  * proven from event timestamps. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -232,7 +234,7 @@ START_TEST(read_failures_fail_the_event)
     ck_assert_int_ge(dir, 0);
     ck_assert_ok(aidev_enqueue_file_read(q, b, 0, dir, 0, 100, 0, 0, NULL, &ev));
     ck_assert_error_names(aidev_event_wait(ev, AIDEV_WAIT_FOREVER), AIDEV_ERROR_IO,
-                          strerror(EISDIR));
+                          "a directory");
     aidev_event_release(ev);
     close(dir);
 
@@ -427,6 +429,111 @@ START_TEST(reads_overlap_compute)
 }
 END_TEST
 
+/* Open descriptors of this process. */
+static int open_fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Reads refused by the queue's own checks (after the read duplicated its
+ * fd) give back what they made: 1,000 rounds leave no descriptor open. */
+START_TEST(refused_reads_leave_no_fd)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_HOST, 4096, AIDEV_TYPE_NONE);
+    int fd = make_file(4096);
+    aidev_event stale, many[1025] = {0};
+    ck_assert_ok(aidev_event_create_user(harness_context(), &stale));
+    ck_assert_ok(aidev_event_set_status(stale, AIDEV_SUCCESS, NULL));
+    ck_assert_ok(aidev_event_release(stale));
+    const int before = open_fd_count();
+    for (int round = 0; round < 1000; round++) {
+        aidev_event ev = NULL;
+        ck_assert_error_names(aidev_enqueue_file_read(q, b, 0, fd, 0, 4096, 0, 1, NULL, &ev),
+                              AIDEV_ERROR_INVALID_ARGUMENT, "wait_events");
+        ck_assert_ptr_null(ev);
+        ck_assert_error_names(aidev_enqueue_file_read(q, b, 0, fd, 0, 4096, 0, 1025, many, &ev),
+                              AIDEV_ERROR_INVALID_ARGUMENT, "wait_count");
+        ck_assert_error_names(aidev_enqueue_file_read(q, b, 0, fd, 0, 4096, 0, 1, &stale, NULL),
+                              AIDEV_ERROR_INVALID_HANDLE, "wait_events[0]");
+    }
+    ck_assert_int_eq(open_fd_count(), before);
+    /* The queue still reads. */
+    ck_assert_ok(aidev_enqueue_file_read(q, b, 0, fd, 0, 4096, 0, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    expect_pattern(dev, b, 0, 0, 4096);
+    ck_assert_int_eq(open_fd_count(), before);
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_queue_release(q));
+    close(fd);
+}
+END_TEST
+
+/* A pipe and a socket whose writers stay open and silent, on |dev|'s
+ * queue: each read fails at once with a message naming what the fd is,
+ * and the queue goes on. */
+static void expect_streams_refused(aidev_device dev, const char *engine)
+{
+    aidev_queue q = harness_queue(dev);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, 4096, AIDEV_TYPE_NONE);
+    int p[2], sv[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    const struct {
+        int fd, writer;
+        const char *what;
+    } streams[] = {{p[0], p[1], "a pipe"}, {sv[0], sv[1], "a socket"}};
+    for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++) {
+        aidev_event ev, after;
+        ck_assert_ok(aidev_enqueue_file_read(q, b, 0, streams[i].fd, 0, 4096, 0, 0, NULL, &ev));
+        ck_assert_ok(aidev_enqueue_barrier(q, 0, NULL, &after));
+        aidev_status st = aidev_event_wait(after, 30ull * 1000 * 1000 * 1000);
+        if (st == AIDEV_ERROR_TIMEOUT)
+            close(streams[i].writer); /* ends the read, so the case can fail */
+        ck_assert_msg(st == AIDEV_SUCCESS, "%s engine, %s: the queue stalled behind the read (%s)",
+                      engine, streams[i].what, aidev_status_string(st));
+        ck_assert_error_names(aidev_event_wait(ev, AIDEV_WAIT_FOREVER), AIDEV_ERROR_IO,
+                              streams[i].what);
+        ck_assert_ptr_nonnull(strstr(aidev_event_message(ev), "regular file"));
+        ck_assert_ok(aidev_event_release(ev));
+        ck_assert_ok(aidev_event_release(after));
+    }
+    ck_assert_ok(aidev_queue_finish(q));
+    for (int i = 0; i < 2; i++) {
+        close(p[i]);
+        close(sv[i]);
+    }
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_queue_release(q));
+}
+
+/* Both engines refuse fds without file offsets the same way (io_uring used
+ * to wait in the kernel for a writer, stalling the queue; pread failed
+ * with ESPIPE). */
+START_TEST(reads_from_streams_are_refused)
+{
+    aidev_device dev = harness_device(_i);
+    expect_streams_refused(dev, "default");
+    uint32_t index;
+    ck_assert_ok(aidev_device_get_info(dev, AIDEV_DEVICE_INFO_INDEX, sizeof index, &index, NULL));
+    setenv("AIDEV_IO_ENGINE", "pread", 1);
+    aidev_context ctx;
+    ck_assert_ok(aidev_context_create(NULL, &ctx));
+    aidev_device d;
+    ck_assert_ok(aidev_context_get_device(ctx, index, &d));
+    expect_streams_refused(d, "pread");
+    unsetenv("AIDEV_IO_ENGINE");
+    ck_assert_ok(aidev_context_release(ctx));
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -441,5 +548,8 @@ int main(void)
     harness_add_per_device(s, "reads_overlap_compute", reads_overlap_compute, 120);
     harness_add_per_device(s, "read_after_dispatches_lands_last",
                            read_after_dispatches_lands_last, 120);
+    harness_add_per_device(s, "refused_reads_leave_no_fd", refused_reads_leave_no_fd, 120);
+    harness_add_per_device(s, "reads_from_streams_are_refused", reads_from_streams_are_refused,
+                           120);
     return harness_run(s);
 }

@@ -1,8 +1,9 @@
 /* Every dispatch of a library kernel is checked against its manifest
  * signature before it reaches a backend: a wrong argument count, a buffer
  * of the wrong element type, a buffer too small for the element count the
- * manifest gives, a scalar of the wrong type and a buffer where a scalar
- * belongs are refused with AIDEV_ERROR_KERNEL_ARGS and a message naming the
+ * manifest gives, a scalar of the wrong type, a buffer where a scalar
+ * belongs and a workgroup other than the one its GPU forms run in are
+ * refused with AIDEV_ERROR_KERNEL_ARGS and a message naming the
  * kernel and the argument; the output buffer is left untouched. Checked for
  * several kernels on every device. */
 #include <stdio.h>
@@ -111,11 +112,12 @@ static const aidev_kernel_arg_desc *arg_desc(const char *kernel, int i)
 
 /* The dispatch is refused with KERNEL_ARGS, its message names the kernel
  * and |needle|, and the output still holds its marker. */
-static void expect_refused(const kc_device *d, aidev_kernel k, const valid_dispatch *v,
-                           uint32_t argc, const aidev_arg *args, const char *needle,
-                           const char *what)
+static void expect_refused_wg(const kc_device *d, aidev_kernel k, const valid_dispatch *v,
+                              uint32_t argc, const aidev_arg *args, const uint32_t *workgroup,
+                              const char *needle, const char *what)
 {
-    aidev_status st = aidev_enqueue_dispatch(d->queue, k, NULL, NULL, argc, args, 0, NULL, NULL);
+    aidev_status st =
+        aidev_enqueue_dispatch(d->queue, k, NULL, workgroup, argc, args, 0, NULL, NULL);
     const char *msg = aidev_last_error();
     char kname[64];
     snprintf(kname, sizeof kname, "'%s'", v->kernel);
@@ -125,6 +127,37 @@ static void expect_refused(const kc_device *d, aidev_kernel k, const valid_dispa
                   v->kernel, what, d->label, msg);
     ck_assert_msg(strstr(msg, needle), "%s, %s on %s: the message does not name '%s': %s",
                   v->kernel, what, d->label, needle, msg);
+}
+
+static void expect_refused(const kc_device *d, aidev_kernel k, const valid_dispatch *v,
+                           uint32_t argc, const aidev_arg *args, const char *needle,
+                           const char *what)
+{
+    expect_refused_wg(d, k, v, argc, args, NULL, needle, what);
+}
+
+/* One rule for workgroups on every device: a built-in kernel runs in the
+ * workgroup of its GPU forms only, and any other is refused by libaidev
+ * with one message (not by a backend in its own words, not ignored).
+ * Returns that workgroup, read from the message. */
+static void required_workgroup_of(const kc_device *d, aidev_kernel k, const valid_dispatch *v,
+                                   uint32_t wg[3])
+{
+    const uint32_t one[3] = {1, 1, 1};
+    expect_refused_wg(d, k, v, v->argc, v->args, one, "runs in workgroups of",
+                      "a workgroup of 1 x 1 x 1");
+    const char *at = strstr(aidev_last_error(), "workgroups of ");
+    ck_assert_int_eq(sscanf(at, "workgroups of %u x %u x %u", &wg[0], &wg[1], &wg[2]), 3);
+    ck_assert_msg(wg[0] * wg[1] * wg[2] > 1, "%s: %s", v->kernel, aidev_last_error());
+    /* Any other size of the same total is as wrong. */
+    uint32_t swapped[3] = {wg[1], wg[0], wg[2]};
+    if (wg[0] == wg[1])
+        swapped[0] = wg[0] * 2, swapped[1] = wg[1] / 2;
+    expect_refused_wg(d, k, v, v->argc, v->args, swapped, "runs in workgroups of",
+                      "a workgroup of the right size, other shape");
+    char want[96];
+    snprintf(want, sizeof want, "runs in workgroups of %u x %u x %u only", wg[0], wg[1], wg[2]);
+    ck_assert_msg(strstr(aidev_last_error(), want), "%s: %s", v->kernel, aidev_last_error());
 }
 
 static void check_kernel(const kc_device *d, const char *name)
@@ -181,12 +214,19 @@ static void check_kernel(const kc_device *d, const char *name)
     args[v.scalar] = aidev_arg_buffer(b.f32[3], 0);
     expect_refused(d, k, &v, v.argc, args, needle, "buffer for a scalar");
 
-    /* Nothing ran: the marker is still there. The valid dispatch runs. */
+    /* A workgroup the kernel does not run in. */
+    uint32_t wg[3];
+    required_workgroup_of(d, k, &v, wg);
+
+    /* Nothing ran: the marker is still there. The valid dispatch runs, with
+     * no workgroup and with the kernel's. */
     float first;
     kc_read(d, out, AIDEV_TYPE_F32, 1, &first);
     ck_assert_msg(first == marker, "%s on %s: a refused dispatch wrote its output", name,
                   d->label);
     kc_dispatch(d, k, v.argc, v.args);
+    ck_assert_ok(aidev_enqueue_dispatch(d->queue, k, NULL, wg, v.argc, v.args, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(d->queue));
 
     free_buffers(&b);
     aidev_kernel_release(k);

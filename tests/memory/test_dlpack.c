@@ -105,6 +105,79 @@ START_TEST(export_without_copy)
 }
 END_TEST
 
+/* The device type the header promises for |kind| on |dev|: kDLCPU where the
+ * host addresses the memory (every kind on a device whose memory is host
+ * memory; HOST and fine-grained SHARED elsewhere, except HOST on OpenCL
+ * GPUs), else the backend's native type. */
+static int expected_device_type(aidev_device dev, aidev_memory_kind kind)
+{
+    uint32_t type = 0;
+    char backend[32] = "";
+    ck_assert_ok(aidev_device_get_info(dev, AIDEV_DEVICE_INFO_TYPE, sizeof type, &type, NULL));
+    ck_assert_ok(aidev_device_get_info(dev, AIDEV_DEVICE_INFO_BACKEND, sizeof backend, backend,
+                                       NULL));
+    bool opencl = strcmp(backend, "opencl") == 0, vulkan = strcmp(backend, "vulkan") == 0;
+    int native = opencl ? kDLOpenCL : vulkan ? kDLVulkan : kDLCPU;
+    /* (The backends' test switches give a CPU device a GPU's memory.) */
+    const char *emulated = getenv(opencl   ? "AIDEV_OPENCL_EMULATE_DISCRETE"
+                                  : vulkan ? "AIDEV_VULKAN_EMULATE_DISCRETE"
+                                           : "AIDEV_TEST_NONE");
+    if (type == AIDEV_DEVICE_TYPE_CPU && !(emulated && strcmp(emulated, "1") == 0))
+        return kDLCPU;
+    switch (kind) {
+    case AIDEV_MEMORY_HOST:
+        return opencl ? native : kDLCPU;
+    case AIDEV_MEMORY_SHARED:
+        return !opencl || (features_of(dev) & AIDEV_FEATURE_SVM_FINE) ? kDLCPU : native;
+    default:
+        return native;
+    }
+}
+
+/* The header's rule on every device, every kind, small and large: the
+ * device type does not change with the size, and a kDLCPU tensor is the
+ * buffer's memory. */
+START_TEST(device_type_follows_the_header)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    const uint64_t sizes[] = {4096, 4u << 20};
+    for (size_t k = 0; k < 3; k++) {
+        if (!harness_has_kind(dev, kinds[k]))
+            continue;
+        int want = expected_device_type(dev, kinds[k]);
+        for (size_t s = 0; s < 2; s++) {
+            uint64_t n = sizes[s] / 4;
+            aidev_buffer b = harness_buffer(dev, kinds[k], sizes[s], AIDEV_TYPE_U32);
+            uint32_t first = 0x1234u + (uint32_t)s, last = 0xabcdu + (uint32_t)k;
+            ck_assert_ok(aidev_enqueue_write(q, b, 0, 4, &first, 0, NULL, NULL));
+            ck_assert_ok(aidev_enqueue_write(q, b, (n - 1) * 4, 4, &last, 0, NULL, NULL));
+            ck_assert_ok(aidev_queue_finish(q));
+            DLManagedTensor *t = NULL;
+            ck_assert_msg(aidev_buffer_export_dlpack(b, NULL, &t) == AIDEV_SUCCESS, "%s",
+                          aidev_last_error());
+            const DLTensor *dl = &t->dl_tensor;
+            ck_assert_msg((int)dl->device.device_type == want,
+                          "kind %d, %llu bytes: exported as device type %d, the header says %d",
+                          (int)kinds[k], (unsigned long long)sizes[s],
+                          (int)dl->device.device_type, want);
+            ck_assert_int_eq(dl->shape[0], (int64_t)n);
+            if (want == kDLCPU) {
+                const uint32_t *data = (const uint32_t *)((const char *)dl->data + dl->byte_offset);
+                ck_assert_int_eq(dl->device.device_id, 0);
+                ck_assert_uint_eq(data[0], first);
+                ck_assert_uint_eq(data[n - 1], last);
+                /* Zeroed when made, as every new buffer. */
+                ck_assert_uint_eq(data[n / 2], 0);
+            }
+            ck_assert_ok(aidev_buffer_release(b));
+            t->deleter(t);
+        }
+    }
+    ck_assert_ok(aidev_queue_release(q));
+}
+END_TEST
+
 START_TEST(export_outlives_context)
 {
     aidev_device dev = harness_device(_i);
@@ -341,6 +414,8 @@ int main(void)
     Suite *s = suite_create("dlpack");
     harness_add_per_device(s, "export_without_copy", export_without_copy, 0);
     harness_add_per_device(s, "export_outlives_context", export_outlives_context, 0);
+    harness_add_per_device(s, "device_type_follows_the_header", device_type_follows_the_header,
+                           0);
     harness_add_per_device(s, "export_bad_views", export_bad_views, 0);
     harness_add_per_device(s, "import_host_tensor", import_host_tensor, 0);
     harness_add_per_device(s, "import_refusals", import_refusals, 0);

@@ -548,6 +548,103 @@ START_TEST(new_buffers_read_zero)
 }
 END_TEST
 
+/* A new |size|-byte buffer of |kind|, made right after a buffer of the same
+ * size was filled with a pattern and freed, so that reused memory shows. */
+static aidev_buffer after_dirty(aidev_device dev, aidev_queue q, aidev_memory_kind kind,
+                                uint64_t size)
+{
+    aidev_buffer dirty = harness_buffer(dev, kind, size, AIDEV_TYPE_F32);
+    uint32_t pattern = 0xdeadbeefu;
+    ck_assert_ok(aidev_enqueue_fill(q, dirty, 0, size, &pattern, 4, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    aidev_buffer_release(dirty);
+    return harness_buffer(dev, kind, size, AIDEV_TYPE_F32);
+}
+
+/* Reads |b| (|n| floats) on |q|; checks every value is |want| but at
+ * index |except|, which must be |there|. */
+static void expect_floats(aidev_queue q, aidev_buffer b, uint32_t n, float want, uint32_t except,
+                          float there, const char *what)
+{
+    float *v = malloc(n * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    read_floats(q, b, v, n);
+    for (uint32_t i = 0; i < n; i++) {
+        float w = i == except ? there : want;
+        ck_assert_msg(v[i] == w, "%s: [%u] = %g, expected %g", what, i, (double)v[i], (double)w);
+    }
+    free(v);
+}
+
+/* Every device, every backend: a new buffer reads as zero whatever command
+ * uses it first, on whichever queue (backends that zero in queue order
+ * before the first use must catch every kind of first use). */
+START_TEST(first_use_reads_zero)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev), other = harness_queue(dev);
+    enum { N = 16384 };
+    const uint64_t size = N * sizeof(float);
+    aidev_kernel axpy;
+    ck_assert_ok(aidev_kernel_get(dev, "axpy", &axpy));
+    for (int kind = 0; kind < AIDEV_MEMORY_KIND_COUNT_; kind++) {
+        if (!harness_has_kind(dev, (aidev_memory_kind)kind))
+            continue;
+        /* The source of a copy. */
+        aidev_buffer src = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        aidev_buffer dst = harness_buffer(dev, (aidev_memory_kind)kind, size, AIDEV_TYPE_F32);
+        float one = 1.0f;
+        ck_assert_ok(aidev_enqueue_fill(q, dst, 0, size, &one, 4, 0, NULL, NULL));
+        ck_assert_ok(aidev_enqueue_copy(q, src, 0, dst, 0, size, 0, NULL, NULL));
+        expect_floats(q, dst, N, 0.0f, N, 0.0f, "copied from a new buffer");
+        aidev_buffer_release(src);
+        aidev_buffer_release(dst);
+
+        /* A kernel's argument: y = 2 * x + y with y new. */
+        aidev_buffer y = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        aidev_buffer x = harness_buffer(dev, (aidev_memory_kind)kind, size, AIDEV_TYPE_F32);
+        ck_assert_ok(aidev_enqueue_fill(q, x, 0, size, &one, 4, 0, NULL, NULL));
+        aidev_arg args[] = {aidev_arg_u32(N), aidev_arg_f32(2.0f), aidev_arg_buffer(x, 0),
+                            aidev_arg_buffer(y, 0)};
+        ck_assert_ok(aidev_enqueue_dispatch(q, axpy, NULL, NULL, 4, args, 0, NULL, NULL));
+        expect_floats(q, y, N, 2.0f, N, 0.0f, "a new kernel argument");
+        aidev_buffer_release(x);
+        aidev_buffer_release(y);
+
+        /* A write and a fill of part of it. */
+        aidev_buffer b = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        float seven = 7.0f;
+        ck_assert_ok(aidev_enqueue_write(q, b, 100 * 4, 4, &seven, 0, NULL, NULL));
+        expect_floats(q, b, N, 0.0f, 100, 7.0f, "written in part");
+        aidev_buffer_release(b);
+        b = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        ck_assert_ok(aidev_enqueue_fill(q, b, 200 * 4, 4, &seven, 4, 0, NULL, NULL));
+        expect_floats(q, b, N, 0.0f, 200, 7.0f, "filled in part");
+        aidev_buffer_release(b);
+
+        /* First used on another queue than the one that dirtied memory. */
+        b = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+        expect_floats(other, b, N, 0.0f, N, 0.0f, "read first on another queue");
+        aidev_buffer_release(b);
+
+        /* Mapped before any command. */
+        if (kind != AIDEV_MEMORY_DEVICE) {
+            b = after_dirty(dev, q, (aidev_memory_kind)kind, size);
+            float *p;
+            ck_assert_ok(aidev_buffer_map(b, 0, size, AIDEV_MAP_READ, (void **)&p));
+            for (uint32_t i = 0; i < N; i++)
+                ck_assert_msg(p[i] == 0.0f, "kind %d, mapped new: [%u] = %g", kind, i,
+                              (double)p[i]);
+            ck_assert_ok(aidev_buffer_unmap(b));
+            aidev_buffer_release(b);
+        }
+    }
+    aidev_kernel_release(axpy);
+    aidev_queue_release(other);
+    aidev_queue_release(q);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* The program cache                                                        */
 /* ------------------------------------------------------------------------ */
@@ -730,6 +827,218 @@ START_TEST(binary_cache_hit_and_corruption)
     damaged_entry_is_rebuilt(dev, source, entry, cut_in_half);
     damaged_entry_is_rebuilt(dev, source, entry, fill_with_junk);
     unlink(entry);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Who may write the cache                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The entry format and its checksum, as an attacker would read them from
+ * backends/opencl/cache.c: the checksum catches damage, not a writer. */
+typedef struct planted_header {
+    char magic[8];
+    uint32_t format;
+    uint32_t key_size;
+    uint64_t payload_size;
+    uint64_t checksum;
+} planted_header;
+
+static uint64_t planted_hash64(const void *data, size_t size, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ull ^ seed;
+    for (size_t i = 0; i < size; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* An entry with the key of |victim| (the path of a genuine entry) and the
+ * binary of |payload_from| (another genuine entry), with a valid
+ * checksum: what the driver would run for |victim|'s source if it were
+ * loaded. */
+static unsigned char *forge_entry(const char *victim, const char *payload_from, size_t *size)
+{
+    size_t vs, ps;
+    unsigned char *v = slurp(victim, &vs), *p = slurp(payload_from, &ps);
+    planted_header hv, hp;
+    ck_assert_uint_ge(vs, sizeof hv);
+    ck_assert_uint_ge(ps, sizeof hp);
+    memcpy(&hv, v, sizeof hv);
+    memcpy(&hp, p, sizeof hp);
+    const unsigned char *key = v + sizeof hv, *payload = p + sizeof hp + hp.key_size;
+    planted_header h = hv;
+    h.payload_size = hp.payload_size;
+    h.checksum = planted_hash64(payload, (size_t)hp.payload_size,
+                                planted_hash64(key, hv.key_size, 0x243f6a8885a308d3ull));
+    *size = sizeof h + hv.key_size + (size_t)hp.payload_size;
+    unsigned char *out = malloc(*size);
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, &h, sizeof h);
+    memcpy(out + sizeof h, key, hv.key_size);
+    memcpy(out + sizeof h + hv.key_size, payload, (size_t)hp.payload_size);
+    free(v);
+    free(p);
+    return out;
+}
+
+static void write_bytes(const char *path, const unsigned char *data, size_t size, mode_t mode)
+{
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, size), (ssize_t)size);
+    close(fd);
+    ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* Builds |source| (scale's signature) and returns x[1] after x = {0, 1,
+ * ...} is scaled by 3. */
+static float scaled_one(aidev_device dev, const char *source)
+{
+    aidev_kernel_desc desc = scale_desc();
+    desc.data = source;
+    aidev_kernel k;
+    ck_assert_ok(aidev_kernel_create(dev, &desc, &k));
+    aidev_queue q = harness_queue(dev);
+    float x[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, sizeof x, AIDEV_TYPE_F32);
+    write_floats(q, b, x, 8);
+    aidev_arg args[] = {aidev_arg_u32(8), aidev_arg_f32(3.0f), aidev_arg_buffer(b, 0)};
+    ck_assert_ok(aidev_enqueue_dispatch(q, k, NULL, NULL, 3, args, 0, NULL, NULL));
+    read_floats(q, b, x, 8);
+    aidev_buffer_release(b);
+    aidev_queue_release(q);
+    aidev_kernel_release(k);
+    return x[1];
+}
+
+/* An entry another user could have written is never loaded: a forged
+ * entry (the key of an honest source, the binary of a kernel that scales
+ * by a + 1, a valid checksum) in a folder others can write, or itself
+ * writable by others, owned by another user or a link, leaves the result
+ * right. The same forgery in a private folder does run: the proof that it
+ * would be seen if it were loaded. */
+START_TEST(planted_cache_entry_is_never_loaded)
+{
+    aidev_device dev = harness_device(_i);
+    char root[4096], aidev_dir[4200], folder[4300], honest_entry[4400], evil_entry[4400];
+    const char *base = getenv("AIDEV_TEST_BUILD_ROOT");
+    snprintf(root, sizeof root, "%s/opencl-planted-XXXXXX", base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    setenv("XDG_CACHE_HOME", root, 1);
+    snprintf(aidev_dir, sizeof aidev_dir, "%s/aidev", root);
+    snprintf(folder, sizeof folder, "%s/opencl", aidev_dir);
+
+    char honest[512], evil[512];
+    unsigned long long tag = (unsigned long long)now_ns();
+    snprintf(honest, sizeof honest, "/* planted test %llu */\n%s", tag, scale_source);
+    snprintf(evil, sizeof evil,
+             "/* planted test %llu, evil */\n"
+             "__kernel void scale(uint n, float a, __global float *x)\n"
+             "{\n"
+             "    size_t i = get_global_id(0);\n"
+             "    if (i < n)\n"
+             "        x[i] *= a + 1.0f;\n"
+             "}\n",
+             tag);
+    static char before[64][64];
+    ck_assert_float_eq(scaled_one(dev, honest), 3.0f);
+    new_entry(folder, before, 0, honest_entry, sizeof honest_entry);
+    ck_assert_msg(honest_entry[0], "no entry in %s", folder);
+    int count = list_entries(folder, before, 64);
+    ck_assert_float_eq(scaled_one(dev, evil), 4.0f);
+    new_entry(folder, before, count, evil_entry, sizeof evil_entry);
+    ck_assert_msg(evil_entry[0], "no entry for the second source in %s", folder);
+    size_t forged_size;
+    unsigned char *forged = forge_entry(honest_entry, evil_entry, &forged_size);
+
+    /* In the user's own folder the forgery runs. */
+    write_bytes(honest_entry, forged, forged_size, 0600);
+    ck_assert_float_eq(scaled_one(dev, honest), 4.0f);
+
+    /* AIDEV_DEBUG=cache says why the cache is bypassed, once. */
+    ck_assert_int_eq(chmod(folder, 0777), 0);
+    char log_path[4300];
+    snprintf(log_path, sizeof log_path, "%s/stderr.log", root);
+    fflush(stderr);
+    int saved = dup(2), log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(log_fd, 0);
+    ck_assert_int_ge(dup2(log_fd, 2), 0);
+    setenv("AIDEV_DEBUG", "cache", 1);
+    float first = scaled_one(dev, honest), second = scaled_one(dev, honest);
+    unsetenv("AIDEV_DEBUG");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(log_fd);
+    ck_assert_float_eq(first, 3.0f);
+    ck_assert_float_eq(second, 3.0f);
+    size_t log_size;
+    char *log = (char *)slurp(log_path, &log_size);
+    log = realloc(log, log_size + 1);
+    log[log_size] = '\0';
+    const char *said = strstr(log, "bypassed");
+    ck_assert_msg(said && strstr(log, "writable by every user") && !strstr(said + 1, "bypassed"),
+                  "AIDEV_DEBUG=cache said: %s", log);
+    free(log);
+    ck_assert_int_eq(chmod(folder, 0700), 0);
+
+    /* A folder others can write: the cache is bypassed, not even written. */
+    const mode_t open_modes[] = {0777, 0770, 0703};
+    for (int m = 0; m < 3; m++) {
+        for (int level = 0; level < 2; level++) {
+            const char *where = level ? aidev_dir : folder;
+            ck_assert_int_eq(chmod(where, open_modes[m]), 0);
+            write_bytes(honest_entry, forged, forged_size, 0600);
+            ck_assert_msg(scaled_one(dev, honest) == 3.0f,
+                          "the forged entry was loaded from %s (mode %04o)", where,
+                          (unsigned)open_modes[m]);
+            size_t size;
+            unsigned char *now = slurp(honest_entry, &size);
+            ck_assert_msg(size == forged_size && memcmp(now, forged, size) == 0,
+                          "the cache wrote into %s (mode %04o)", where, (unsigned)open_modes[m]);
+            free(now);
+            ck_assert_int_eq(chmod(where, 0700), 0);
+        }
+    }
+
+    /* In a private folder, an entry others can write, or of another user,
+     * or a link to one: not loaded, and replaced by an honest build. */
+    for (int c = 0; c < 4; c++) {
+        if (c == 2 && geteuid() != 0)
+            continue; /* only root can give a file away */
+        char target[4500];
+        snprintf(target, sizeof target, "%s/forged", root);
+        if (c == 3) {
+            write_bytes(target, forged, forged_size, 0600);
+            unlink(honest_entry);
+            ck_assert_int_eq(symlink(target, honest_entry), 0);
+        } else {
+            write_bytes(honest_entry, forged, forged_size, c == 0 ? 0666 : c == 1 ? 0620 : 0600);
+            if (c == 2)
+                ck_assert_int_eq(chown(honest_entry, 65534, 65534), 0);
+        }
+        ck_assert_msg(scaled_one(dev, honest) == 3.0f, "case %d: the forged entry was loaded", c);
+        struct stat st;
+        ck_assert_int_eq(lstat(honest_entry, &st), 0);
+        ck_assert_msg(S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 077) == 0,
+                      "case %d: the entry was not replaced (mode %04o, owner %u)", c,
+                      (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+        /* ... and the honest entry is a hit again. */
+        ck_assert_float_eq(scaled_one(dev, honest), 3.0f);
+    }
+    free(forged);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -922,7 +1231,10 @@ int main(void)
     add_opencl(s, "mapped_kinds_roundtrip", mapped_kinds_roundtrip, 120);
     add_opencl(s, "imported_host_memory", imported_host_memory, 120);
     add_opencl(s, "binary_cache_hit_and_corruption", binary_cache_hit_and_corruption, 240);
+    add_opencl(s, "planted_cache_entry_is_never_loaded", planted_cache_entry_is_never_loaded,
+               300);
     harness_add_per_device(s, "new_buffers_read_zero", new_buffers_read_zero, 120);
+    harness_add_per_device(s, "first_use_reads_zero", first_use_reads_zero, 120);
     if (library_sum())
         add_opencl(s, "sum_reduces_in_passes", sum_reduces_in_passes, 240);
     else

@@ -516,6 +516,59 @@ START_TEST(world_writable_folder)
 }
 END_TEST
 
+/* A copy refused by the trust checks does not take the backend's name: the
+ * trusted copy later in the search still loads, and both are reported (by
+ * the API and by aidev-info). */
+START_TEST(refused_copy_does_not_hide_trusted_one)
+{
+    char *planted = new_folder(), *trusted = new_folder();
+    put_plugin(planted, "fake", NULL);
+    put_plugin(trusted, "fake", NULL);
+    ck_assert_int_eq(chmod(planted, 0777), 0);
+    char path[8192], trusted_file[4200], planted_file[4200];
+    snprintf(path, sizeof path, "%s:%s", planted, trusted);
+    snprintf(planted_file, sizeof planted_file, "%s/libaidev-backend-fake.so", planted);
+    snprintf(trusted_file, sizeof trusted_file, "%s/libaidev-backend-fake.so", trusted);
+    aidev_context ctx = load(path, "fake,cpu");
+    const aidev_backend_report *r = report_of(ctx, "fake", 0);
+    ck_assert_int_eq(r->state, AIDEV_BACKEND_FAILED);
+    ck_assert_str_eq(r->path, planted_file);
+    ck_assert_msg(strstr(r->reason, "refused: ") && strstr(r->reason, "writable by every user"),
+                  "%s", r->reason);
+    r = report_of(ctx, "fake", 1);
+    ck_assert_msg(r->state == AIDEV_BACKEND_LOADED, "the trusted copy: %s (%s)",
+                  aidev_backend_state_string(r->state), r->reason);
+    ck_assert_str_eq(r->path, trusted_file);
+    device_works(device_of(ctx, "fake"));
+    cpu_runs_on(ctx);
+    release(ctx);
+
+    /* aidev-info lists both copies. */
+    setenv("AIDEV_PLUGIN_PATH", path, 1);
+    setenv("AIDEV_BACKENDS", "fake,cpu", 1);
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "%s --json", getenv("AIDEV_TEST_AIDEV_INFO"));
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    static char out[65536];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    const char *first = strstr(out, planted_file), *second = strstr(out, trusted_file);
+    ck_assert_msg(first && second && first < second, "aidev-info --json:\n%s", out);
+    /* Each path is followed by its own status. */
+    const char *first_status = strstr(first, "\"status\":"),
+               *second_status = strstr(second, "\"status\":");
+    ck_assert_msg(first_status && first_status < second &&
+                      strncmp(first_status, "\"status\":\"failed\"", 17) == 0 &&
+                      second_status &&
+                      strncmp(second_status, "\"status\":\"loaded\"", 17) == 0,
+                  "aidev-info --json:\n%s", out);
+    remove_folder(planted);
+    remove_folder(trusted);
+}
+END_TEST
+
 START_TEST(world_writable_file)
 {
     char *a = new_folder();
@@ -696,6 +749,7 @@ int main(void)
     tcase_add_test(tc, plugin_found_twice);
     tcase_add_test(tc, world_writable_folder);
     tcase_add_test(tc, world_writable_file);
+    tcase_add_test(tc, refused_copy_does_not_hide_trusted_one);
     tcase_add_test(tc, init_fails);
     tcase_add_test(tc, required_member_missing);
     tcase_add_test(tc, file_and_vtable_names_differ);

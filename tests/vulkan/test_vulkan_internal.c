@@ -218,6 +218,75 @@ START_TEST(cache_reuse_and_damage)
 }
 END_TEST
 
+/* A cache file another user could have written is never handed to the
+ * driver: in a folder others can write (the cache is then bypassed:
+ * nothing is read or saved), or writable by others itself, owned by
+ * another user or a link. The same file in a private folder is loaded: the
+ * proof that loading would show. */
+START_TEST(cache_others_could_write_is_not_loaded)
+{
+    char path[4300], aidev_dir[4200];
+    cache_file(path, sizeof path);
+    snprintf(aidev_dir, sizeof aidev_dir, "%s/aidev", cache_root);
+    unlink(path);
+    vkb_device *dev = open_device();
+    vt->kernel_destroy(dev, library_kernel(dev, "axpy"));
+    vt->device_close(dev);
+    size_t good_size;
+    unsigned char *good = slurp(path, &good_size);
+    ck_assert_msg(good && good_size > 32, "no pipeline cache saved at %s", path);
+
+    dev = open_device();
+    ck_assert_msg(dev->pipeline_cache_loaded, "a private cache file was not loaded");
+    vt->device_close(dev);
+
+    const mode_t open_modes[] = {0777, 0770, 0703};
+    for (int m = 0; m < 3; m++) {
+        ck_assert_int_eq(chmod(aidev_dir, open_modes[m]), 0);
+        struct stat before, after;
+        ck_assert_int_eq(stat(path, &before), 0);
+        dev = open_device();
+        ck_assert_msg(!dev->pipeline_cache_loaded, "loaded from a folder of mode %04o",
+                      (unsigned)open_modes[m]);
+        vt->kernel_destroy(dev, library_kernel(dev, "reduce_sum"));
+        vt->device_close(dev);
+        ck_assert_int_eq(stat(path, &after), 0);
+        ck_assert_msg(before.st_ino == after.st_ino && before.st_size == after.st_size,
+                      "saved into a folder of mode %04o", (unsigned)open_modes[m]);
+        ck_assert_int_eq(chmod(aidev_dir, 0700), 0);
+    }
+
+    char target[4400];
+    snprintf(target, sizeof target, "%s/elsewhere.bin", cache_root);
+    for (int c = 0; c < 4; c++) {
+        if (c == 2 && geteuid() != 0)
+            continue; /* only root can give a file away */
+        unlink(path);
+        if (c == 3) {
+            spit(target, good, good_size);
+            ck_assert_int_eq(symlink(target, path), 0);
+        } else {
+            spit(path, good, good_size);
+            ck_assert_int_eq(chmod(path, c == 0 ? 0666 : c == 1 ? 0620 : 0600), 0);
+            if (c == 2)
+                ck_assert_int_eq(chown(path, 65534, 65534), 0);
+        }
+        dev = open_device();
+        ck_assert_msg(!dev->pipeline_cache_loaded, "case %d: the file was loaded", c);
+        vt->kernel_destroy(dev, library_kernel(dev, "axpy"));
+        vt->device_close(dev);
+        /* Replaced by a file of this user's alone. */
+        struct stat st;
+        ck_assert_int_eq(lstat(path, &st), 0);
+        ck_assert_msg(S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 077) == 0,
+                      "case %d: not replaced (mode %04o, owner %u)", c,
+                      (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+    }
+    unlink(target);
+    free(good);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* REDUCE                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -445,6 +514,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, cache_file_checks);
     tcase_add_test(tc, cache_reuse_and_damage);
+    tcase_add_test(tc, cache_others_could_write_is_not_loaded);
     tcase_add_test(tc, reduce_passes_and_chunks);
     tcase_add_test(tc, reduce_needs_its_signature);
     tcase_add_test(tc, memory_plan_by_device_type);
