@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hal/env.h"
 #include "hal/internal.h"
 #include "hal/io.h"
 #include "hal/trace.h"
@@ -128,30 +129,6 @@ AIDEV_API aidev_status aidev_context_set_memory_limit(aidev_context context, uin
     return AIDEV_SUCCESS;
 }
 
-/* "2G", "512M", "64k", "1000": bytes, or false when malformed. */
-static bool parse_size(const char *s, uint64_t *out)
-{
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || errno)
-        return false;
-    uint64_t mul = 1;
-    switch (toupper((unsigned char)*end)) {
-    case 'K': mul = 1ull << 10; end++; break;
-    case 'M': mul = 1ull << 20; end++; break;
-    case 'G': mul = 1ull << 30; end++; break;
-    case 'T': mul = 1ull << 40; end++; break;
-    default: break;
-    }
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end || (v && mul > UINT64_MAX / v))
-        return false;
-    *out = v * mul;
-    return true;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Creation                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -193,23 +170,6 @@ static aidev_status choose_backends(const aidev_context_desc *desc, aidev_regist
     }
     free(copy);
     return st;
-}
-
-/* An on/off environment variable: unset, "", "0", "off", "no", "false" are
- * off; "1", "on", "yes", "true" are on; anything else is refused. */
-static aidev_status parse_flag(const char *name, bool *out)
-{
-    const char *v = getenv(name);
-    *out = false;
-    if (!v || !*v || strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0 ||
-        strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0)
-        return AIDEV_SUCCESS;
-    if (strcmp(v, "1") == 0 || strcasecmp(v, "on") == 0 || strcasecmp(v, "yes") == 0 ||
-        strcasecmp(v, "true") == 0) {
-        *out = true;
-        return AIDEV_SUCCESS;
-    }
-    return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "%s='%s': use 1 or 0", name, v);
 }
 
 /* The NUMA node of a device: what its backend says, else the node of its
@@ -310,18 +270,16 @@ AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
 
     uint64_t limit = desc ? desc->memory_limit : 0;
     const char *limit_source = limit ? "aidev_context_desc.memory_limit" : "none";
-    const char *env_limit = getenv("AIDEV_MEM_LIMIT");
-    if (!limit && env_limit && *env_limit) {
-        if (!parse_size(env_limit, &limit))
-            return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                               "AIDEV_MEM_LIMIT='%s' is not a size (examples: 2G, 512M, 65536)",
-                               env_limit);
-        limit_source = "AIDEV_MEM_LIMIT";
+    if (!limit) {
+        aidev_env_result env = aidev_env_mem_limit(&limit);
+        if (env == AIDEV_ENV_BAD)
+            return AIDEV_ERROR_INVALID_ARGUMENT; /* the message is set */
+        if (limit)
+            limit_source = "AIDEV_MEM_LIMIT";
     }
     bool zero_on_free;
-    st = parse_flag("AIDEV_ZERO_ON_FREE", &zero_on_free);
-    if (st != AIDEV_SUCCESS)
-        return st;
+    if (aidev_env_zero_on_free(&zero_on_free) == AIDEV_ENV_BAD)
+        return AIDEV_ERROR_INVALID_ARGUMENT;
 
     aidev_trace_start();
     aidev_context_obj *ctx = calloc(1, sizeof *ctx);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hal/internal.h"
+#include "hal/ops.h"
 
 aidev_status aidev_device_ensure_open(aidev_device_obj *dev)
 {
@@ -32,6 +33,7 @@ aidev_status aidev_device_ensure_open(aidev_device_obj *dev)
 
 void aidev_device_close(aidev_device_obj *dev)
 {
+    aidev_kernel_internal_forget(dev);
     if (dev->native) {
         AIDEV_DEVICE_VT(dev)->device_close(dev->native);
         dev->native = NULL;

@@ -33,7 +33,7 @@ static bool to_dl_type(aidev_type t, DLDataType *out)
         [AIDEV_TYPE_I32] = {kDLInt, 32},   [AIDEV_TYPE_U32] = {kDLUInt, 32},
         [AIDEV_TYPE_I64] = {kDLInt, 64},   [AIDEV_TYPE_U64] = {kDLUInt, 64},
         [AIDEV_TYPE_F16] = {kDLFloat, 16}, [AIDEV_TYPE_F32] = {kDLFloat, 32},
-        [AIDEV_TYPE_F64] = {kDLFloat, 64},
+        [AIDEV_TYPE_F64] = {kDLFloat, 64}, [AIDEV_TYPE_BF16] = {kDLBfloat, 16},
     };
     if ((unsigned)t >= AIDEV_TYPE_COUNT_ || map[t].bits == 0)
         return false;

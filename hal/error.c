@@ -113,6 +113,7 @@ AIDEV_API const char *aidev_type_name(aidev_type type)
         [AIDEV_TYPE_I16] = "i16",    [AIDEV_TYPE_U16] = "u16", [AIDEV_TYPE_I32] = "i32",
         [AIDEV_TYPE_U32] = "u32",    [AIDEV_TYPE_I64] = "i64", [AIDEV_TYPE_U64] = "u64",
         [AIDEV_TYPE_F16] = "f16",    [AIDEV_TYPE_F32] = "f32", [AIDEV_TYPE_F64] = "f64",
+        [AIDEV_TYPE_BF16] = "bf16",
     };
     return (unsigned)type < AIDEV_TYPE_COUNT_ ? names[type] : "?";
 }

@@ -25,6 +25,7 @@
 #include <linux/mempolicy.h>
 
 #include "aidev_config.h"
+#include "hal/env.h"
 #include "hal/internal.h"
 
 #if AIDEV_HAVE_HWLOC
@@ -84,21 +85,6 @@ static bool thp_available(void)
     bool ok = fgets(line, sizeof line, f) != NULL;
     fclose(f);
     return ok && strstr(line, "[never]") == NULL;
-}
-
-typedef enum huge_policy { HUGE_AUTO, HUGE_THP_ONLY, HUGE_OFF } huge_policy;
-
-static huge_policy huge_policy_from_env(void)
-{
-    const char *env = getenv("AIDEV_HUGEPAGES");
-    if (!env || !*env || strcmp(env, "auto") == 0)
-        return HUGE_AUTO;
-    if (strcmp(env, "off") == 0 || strcmp(env, "0") == 0 || strcmp(env, "never") == 0)
-        return HUGE_OFF;
-    if (strcmp(env, "thp") == 0)
-        return HUGE_THP_ONLY;
-    aidev_backend_debug("memory", "AIDEV_HUGEPAGES='%s' is not off, thp or auto; using auto", env);
-    return HUGE_AUTO;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -287,16 +273,17 @@ aidev_status aidev_hostmem_alloc(uint64_t size, int32_t numa_node, uint32_t flag
         return AIDEV_SUCCESS;
     }
 
-    huge_policy policy = size >= AIDEV_HOSTMEM_HUGE_THRESHOLD ? huge_policy_from_env() : HUGE_OFF;
+    aidev_env_hugepages policy =
+        size >= AIDEV_HOSTMEM_HUGE_THRESHOLD ? aidev_env_huge_pages() : AIDEV_HUGEPAGES_OFF;
     void *p = NULL;
     uint64_t mapped = 0;
-    if (policy == HUGE_AUTO) {
+    if (policy == AIDEV_HUGEPAGES_AUTO) {
         if (size >= HUGE_1G && (p = map_hugetlb(size, HUGE_1G, &mapped)))
             out->page_kind = AIDEV_PAGE_KIND_HUGETLB;
         else if ((p = map_hugetlb(size, HUGE_2M, &mapped)))
             out->page_kind = AIDEV_PAGE_KIND_HUGETLB;
     }
-    if (!p && policy != HUGE_OFF && thp_available()) {
+    if (!p && policy != AIDEV_HUGEPAGES_OFF && thp_available()) {
         bool advised = false;
         if ((p = map_thp(size, &mapped, &advised)))
             out->page_kind = advised ? AIDEV_PAGE_KIND_THP : AIDEV_PAGE_KIND_NORMAL;

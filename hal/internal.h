@@ -45,6 +45,7 @@ static inline size_t aidev_type_bytes(aidev_type type)
     case AIDEV_TYPE_I16:
     case AIDEV_TYPE_U16:
     case AIDEV_TYPE_F16:
+    case AIDEV_TYPE_BF16:
         return 2;
     case AIDEV_TYPE_I32:
     case AIDEV_TYPE_U32:
@@ -118,6 +119,9 @@ typedef struct aidev_device_obj {
     pthread_mutex_t open_lock;
     void *native;             /* from vt.device_open; NULL until first use */
     int32_t numa_node;        /* the backend's, else from the PCI bus id; -1 */
+    /* The internal kernels of the tensor ops, made on first use, one slot
+     * per library entry (hal/ops.h); NULL until an op runs. */
+    _Atomic(_Atomic(aidev_kernel) *) op_kernels;
 } aidev_device_obj;
 
 typedef struct aidev_context_obj {

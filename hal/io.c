@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "aidev_config.h"
+#include "hal/env.h"
 #include "hal/internal.h"
 
 #if AIDEV_HAVE_LIBURING
@@ -202,8 +203,7 @@ aidev_status aidev_io_engine_create(aidev_io_engine **out)
     pthread_mutex_init(&io->lock, NULL);
     pthread_cond_init(&io->cond, NULL);
 
-    const char *want = getenv("AIDEV_IO_ENGINE");
-    bool try_uring = !(want && strcmp(want, "pread") == 0);
+    bool try_uring = !aidev_env_io_engine_pread();
 #if AIDEV_HAVE_LIBURING
     if (try_uring) {
         int rc = io_uring_queue_init(RING_DEPTH, &io->ring, 0);

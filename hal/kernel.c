@@ -10,6 +10,7 @@
 
 #include "hal/internal.h"
 #include "hal/library.h"
+#include "hal/ops.h"
 
 static bool is_integer_scalar(aidev_type t)
 {
@@ -327,7 +328,56 @@ AIDEV_API aidev_status aidev_kernel_get(aidev_device device, const char *name,
         return aidev_error(AIDEV_ERROR_NOT_FOUND,
                            "name: no built-in kernel '%s' (aidev-info --kernels lists them)",
                            name);
+    if (aidev_library_entries[index].internal)
+        return aidev_error(AIDEV_ERROR_NOT_FOUND,
+                           "name: '%s' is internal to the tensor ops (aidev_tensor.h); call the "
+                           "op instead (aidev-info --kernels lists which runs it)",
+                           name);
     return kernel_make(dev, index, &aidev_library_entries[index].desc, out_kernel);
+}
+
+aidev_status aidev_kernel_internal(aidev_device_obj *dev, const char *name, aidev_kernel *out)
+{
+    uint32_t index = aidev_library_find(name);
+    if (index == UINT32_MAX || !aidev_library_entries[index].internal)
+        return aidev_error(AIDEV_ERROR_NOT_FOUND, "no internal kernel '%s' in the library", name);
+    _Atomic(aidev_kernel) *slots = atomic_load_explicit(&dev->op_kernels, memory_order_acquire);
+    aidev_kernel k = slots ? atomic_load_explicit(&slots[index], memory_order_acquire) : NULL;
+    if (k) {
+        *out = k;
+        return AIDEV_SUCCESS;
+    }
+    /* First use on this device. The build runs outside the lock (it may
+     * take a while and opens the device); a thread that loses the race
+     * releases its copy. */
+    aidev_status st = AIDEV_SUCCESS;
+    pthread_mutex_lock(&dev->open_lock);
+    slots = atomic_load_explicit(&dev->op_kernels, memory_order_relaxed);
+    if (!slots) {
+        slots = calloc(aidev_library_entry_count, sizeof *slots);
+        if (slots)
+            atomic_store_explicit(&dev->op_kernels, slots, memory_order_release);
+    }
+    pthread_mutex_unlock(&dev->open_lock);
+    if (!slots)
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    st = kernel_make(dev, index, &aidev_library_entries[index].desc, &k);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    aidev_kernel expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&slots[index], &expected, k,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        aidev_kernel_release(k);
+        k = expected;
+    }
+    *out = k;
+    return AIDEV_SUCCESS;
+}
+
+/* The kernels themselves are on the context's list and go with it. */
+void aidev_kernel_internal_forget(aidev_device_obj *dev)
+{
+    free(atomic_exchange_explicit(&dev->op_kernels, NULL, memory_order_acq_rel));
 }
 
 AIDEV_API aidev_status aidev_kernel_create(aidev_device device, const aidev_kernel_desc *desc,

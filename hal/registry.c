@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 
 #include "aidev_config.h"
+#include "hal/env.h"
 #include "hal/internal.h"
 #include "hal/plugin_file.h"
 
@@ -148,10 +149,12 @@ static const char *selected_backends(void)
     return env && *env ? env : NULL;
 }
 
+/* A switch of the strict parser (hal/env.h), ignored in setuid programs. */
 static bool insecure_allowed(void)
 {
-    const char *env = secure_getenv("AIDEV_ALLOW_INSECURE_PLUGINS");
-    return env && strcmp(env, "1") == 0;
+    bool allowed;
+    aidev_env_flag("AIDEV_ALLOW_INSECURE_PLUGINS", true, false, &allowed);
+    return allowed;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -248,12 +248,29 @@ uint32_t aidev_library_find(const char *name)
     return UINT32_MAX;
 }
 
+/* The public kernels lead the table, so their index here is the
+ * library_index backends get; the internal ones follow. */
 AIDEV_API uint32_t aidev_library_kernel_count(void)
 {
-    return aidev_library_entry_count;
+    return aidev_library_public_count;
 }
 
 AIDEV_API const aidev_kernel_desc *aidev_library_kernel(uint32_t index)
 {
-    return index < aidev_library_entry_count ? &aidev_library_entries[index].desc : NULL;
+    return index < aidev_library_public_count ? &aidev_library_entries[index].desc : NULL;
+}
+
+AIDEV_API uint32_t aidev_backend_library_size(void)
+{
+    return aidev_library_entry_count;
+}
+
+AIDEV_API uint32_t aidev_library_op_count(void)
+{
+    return aidev_library_op_count_;
+}
+
+AIDEV_API const aidev_op_info *aidev_library_op(uint32_t index)
+{
+    return index < aidev_library_op_count_ ? &aidev_library_ops[index] : NULL;
 }

@@ -18,6 +18,12 @@ Usage:
   gen_library.py MANIFEST --spirv-forms OUT.c --spv NAME.spv...
       the SPIR-V forms (compiled by glslc) embedded as words
 
+The manifest holds kernels (`kernel NAME ... end`) and tensor ops (`op NAME ...
+end`): an op is a call of aidev.h that runs one or more kernels; its accuracy
+lines name variants (`accuracy add exact`), which the tests read as
+"OP.VARIANT". Kernels marked `internal` are run by ops only; `prelude NAME`
+puts kernels/common/NAME.cl before the kernel's OpenCL C.
+
 Every error in the manifest stops the build with the file and line.
 """
 import argparse
@@ -26,7 +32,7 @@ import sys
 
 SCALARS = {"u32": "U32", "i32": "I32", "u64": "U64", "i64": "I64", "f32": "F32", "f64": "F64"}
 ELEMENTS = dict(SCALARS, **{"bytes": "NONE", "i8": "I8", "u8": "U8", "i16": "I16",
-                             "u16": "U16", "f16": "F16"})
+                             "u16": "U16", "f16": "F16", "bf16": "BF16"})
 ACCESS = {"read": "READ", "write": "WRITE", "read_write": "READ_WRITE"}
 FORMS = ("c", "opencl", "glsl")
 LAUNCH = {"items": "ITEMS", "groups": "GROUPS", "reduce": "REDUCE"}
@@ -39,7 +45,8 @@ class ManifestError(Exception):
 
 
 def parse(path):
-    kernels, cur = [], None
+    """The kernels and the ops of the manifest, each a dict."""
+    kernels, ops, cur, block = [], [], None, None
     with open(path, encoding="utf-8") as f:
         for lineno, raw in enumerate(f, 1):
             line = raw.split("#", 1)[0].strip()
@@ -51,24 +58,36 @@ def parse(path):
             def fail(msg):
                 raise ManifestError(f"{path}:{lineno}: {msg}")
 
-            if key == "kernel":
+            if key in ("kernel", "op"):
                 if cur is not None:
-                    fail("'kernel' inside a kernel: missing 'end'")
+                    fail(f"'{key}' inside a {block}: missing 'end'")
                 if len(rest) != 1 or not IDENT.match(rest[0]):
-                    fail("kernel needs one lower-case name")
-                if any(k["name"] == rest[0] for k in kernels):
-                    fail(f"kernel '{rest[0]}' defined twice")
+                    fail(f"{key} needs one lower-case name")
+                if any(k["name"] == rest[0] for k in (kernels if key == "kernel" else ops)):
+                    fail(f"{key} '{rest[0]}' defined twice")
+                block = key
+                if key == "op":
+                    cur = {"name": rest[0], "call": None, "kernels": [], "doc": "",
+                           "dtypes": [], "broadcast": "", "accuracy": [], "line": lineno}
+                    continue
                 cur = {"name": rest[0], "doc": "", "grid": [], "workgroup": [0, 0, 0],
-                       "args": [], "forms": [], "line": lineno,
+                       "args": [], "forms": [], "line": lineno, "internal": False,
+                       "prelude": None,
                        "gpu": {"launch": "ITEMS", "local": [64, 1, 1], "items_per_thread": 1},
                        "accuracy": None}
                 continue
             if cur is None:
-                fail(f"'{key}' outside a kernel")
+                fail(f"'{key}' outside a kernel or an op")
             if key == "end":
-                check_kernel(cur, fail)
-                kernels.append(cur)
+                if block == "op":
+                    check_op(cur, fail)
+                    ops.append(cur)
+                else:
+                    check_kernel(cur, fail)
+                    kernels.append(cur)
                 cur = None
+            elif block == "op":
+                parse_op_line(cur, key, rest, line, fail)
             elif key == "doc":
                 cur["doc"] = line[len("doc"):].strip()
             elif key == "grid":
@@ -85,6 +104,14 @@ def parse(path):
                 cur["gpu"] = parse_gpu(rest, fail)
             elif key == "accuracy":
                 cur["accuracy"] = parse_accuracy(rest, fail)
+            elif key == "internal":
+                if rest:
+                    fail("internal takes nothing")
+                cur["internal"] = True
+            elif key == "prelude":
+                if len(rest) != 1 or not IDENT.match(rest[0]):
+                    fail("prelude takes one name (kernels/common/NAME.cl)")
+                cur["prelude"] = rest[0]
             elif key == "forms":
                 bad = [w for w in rest if w not in FORMS]
                 if bad or not rest:
@@ -93,8 +120,53 @@ def parse(path):
             else:
                 fail(f"unknown key '{key}'")
     if cur is not None:
-        raise ManifestError(f"{path}: kernel '{cur['name']}' has no 'end'")
-    return kernels
+        raise ManifestError(f"{path}: {block} '{cur['name']}' has no 'end'")
+    names = {k["name"]: k for k in kernels}
+    for o in ops:
+        for k in o["kernels"]:
+            if k not in names:
+                raise ManifestError(f"{path}:{o['line']}: op '{o['name']}' names kernel '{k}', "
+                                    f"which the manifest does not define")
+    return kernels, ops
+
+
+def parse_op_line(op, key, rest, line, fail):
+    """The keys of an op block: call, runs, doc, dtypes, broadcast, accuracy."""
+    text = line[len(key):].strip()
+    if key == "call":
+        if len(rest) != 1 or not re.match(r"^aidev_[a-z0-9_]+$", rest[0]):
+            fail("call takes the one aidev_ function that runs the op")
+        op["call"] = rest[0]
+    elif key == "runs":
+        if not rest or not all(IDENT.match(w) for w in rest):
+            fail("runs takes the names of the kernels the op runs")
+        op["kernels"] += rest
+    elif key == "doc":
+        op["doc"] = text
+    elif key == "dtypes":
+        if not text:
+            fail("dtypes takes a text: which operand takes which storage types")
+        op["dtypes"].append(text)
+    elif key == "broadcast":
+        op["broadcast"] = text
+    elif key == "accuracy":
+        if not rest or not IDENT.match(rest[0]):
+            fail("an op's accuracy starts with the variant it holds for (a name)")
+        if any(a["variant"] == rest[0] for a in op["accuracy"]):
+            fail(f"accuracy of variant '{rest[0]}' given twice")
+        acc = parse_accuracy(rest[1:], fail)
+        acc["variant"] = rest[0]
+        op["accuracy"].append(acc)
+    else:
+        fail(f"unknown key '{key}' in an op")
+
+
+def check_op(op, fail):
+    for what in ("call", "doc", "dtypes", "accuracy"):
+        if not op[what]:
+            fail(f"op '{op['name']}' has no '{what}' line")
+    if not op["kernels"]:
+        fail(f"op '{op['name']}' names no kernel")
 
 
 def parse_arg(words, fail):
@@ -171,8 +243,10 @@ def check_kernel(k, fail):
             check_expr(a["count"], scalars, fail, "count")
     for g in k["grid"]:
         check_expr(g, scalars, fail, "grid")
-    if k["accuracy"] is None:
+    if k["accuracy"] is None and not k["internal"]:
         fail(f"kernel '{k['name']}' has no 'accuracy' line: the tests need its tolerance")
+    if k["internal"] and k["accuracy"] is not None:
+        fail(f"kernel '{k['name']}' is internal: its ops carry the accuracy")
     if k["gpu"]["launch"] == "REDUCE":
         sig = [(a["kind"], a["type"]) for a in k["args"]]
         if len(sig) != 3 or sig[0] != ("SCALAR", "U32") or sig[1][0] != "BUFFER" \
@@ -187,11 +261,19 @@ LOCAL_SIZE = {
 }
 
 
+def prelude_path(srcdir, k):
+    import os
+    return os.path.join(srcdir, "common", k["prelude"] + ".cl")
+
+
 def check_sources(kernels, srcdir):
     """Every listed form exists; a GPU form that fixes its workgroup size
     (GLSL always does) fixes the one its `gpu` line gives the backends."""
     import os
     for k in kernels:
+        if k["prelude"] and not os.path.isfile(prelude_path(srcdir, k)):
+            raise ManifestError(f"kernel '{k['name']}' names prelude '{k['prelude']}' but "
+                                f"{prelude_path(srcdir, k)} is missing")
         for form in k["forms"]:
             ext = {"c": ".c", "opencl": ".cl", "glsl": ".comp"}[form]
             path = os.path.join(srcdir, k["name"], k["name"] + ext)
@@ -222,7 +304,7 @@ def c_str(s):
     return "NULL" if s is None else '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_table(kernels, out):
+def write_table(kernels, ops, out):
     w = out.write
     w("/* Generated by kernels/gen_library.py from kernels/manifest.txt. Do not edit. */\n")
     w('#include "hal/library.h"\n\n')
@@ -252,9 +334,35 @@ def write_table(kernels, out):
         gpu_wg = k["gpu"]["local"] if "opencl" in k["forms"] or "glsl" in k["forms"] else [0] * 3
         w(f"        .gpu_workgroup = {{{', '.join(str(x) for x in gpu_wg)}}},\n")
         w(f"        .doc = {c_str(k['doc'])},\n")
+        w(f"        .internal = {'true' if k['internal'] else 'false'},\n")
         w("    },\n")
     w("};\n\n")
     w(f"const uint32_t aidev_library_entry_count = {len(kernels)};\n")
+    w(f"const uint32_t aidev_library_public_count = "
+      f"{sum(1 for k in kernels if not k['internal'])};\n\n")
+    write_op_table(ops, w)
+
+
+def write_op_table(ops, w):
+    for o in ops:
+        w(f"static const aidev_op_accuracy accuracy_{o['name']}[] = {{\n")
+        for a in o["accuracy"]:
+            w(f"    {{{c_str(a['variant'])}, {c_str(accuracy_text(a))}}},\n")
+        w("};\n\n")
+    w("const aidev_op_info aidev_library_ops[] = {\n")
+    for o in ops:
+        w("    {\n")
+        w(f"        .name = {c_str(o['name'])}, .call = {c_str(o['call'])},\n")
+        w(f"        .kernels = {c_str(' '.join(o['kernels']))},\n")
+        w(f"        .doc = {c_str(o['doc'])},\n")
+        w(f"        .dtypes = {c_str('; '.join(o['dtypes']))},\n")
+        w(f"        .broadcast = {c_str(o['broadcast'])},\n")
+        w(f"        .accuracy_count = {len(o['accuracy'])}, .accuracy = accuracy_{o['name']},\n")
+        w("    },\n")
+    if not ops:
+        w("    {0},\n")
+    w("};\n\n")
+    w(f"const uint32_t aidev_library_op_count_ = {len(ops)};\n")
 
 
 def c_bytes_literal(text):
@@ -283,6 +391,9 @@ def write_opencl_forms(kernels, srcdir, out):
         path = os.path.join(srcdir, k["name"], k["name"] + ".cl")
         with open(path, encoding="utf-8") as f:
             text = f.read()
+        if k["prelude"]:
+            with open(prelude_path(srcdir, k), encoding="utf-8") as f:
+                text = f.read() + "\n" + text
         w(f"static const char source_{k['name']}[] =\n{c_bytes_literal(text)};\n\n")
     w("const aidev_library_gpu_form aidev_library_opencl_forms[] = {\n")
     for k in names:
@@ -334,7 +445,7 @@ def accuracy_text(acc):
     return text + (f" {acc['note']}" if acc["note"] else "")
 
 
-def write_markdown(kernels, out):
+def write_markdown(kernels, ops, out):
     w = out.write
     w("# Built-in kernels\n\n")
     w("Generated from `kernels/manifest.txt` by `kernels/gen_library.py`; a test fails when\n"
@@ -344,7 +455,8 @@ def write_markdown(kernels, out):
       "dispatch without a grid runs. Matrices are row-major. Accuracy is against a scalar\n"
       "reference computed in double: `rel R, abs A` means |got - ref| <= A + R * mag, mag\n"
       "being |ref| unless the note says otherwise. `gpu` is the launch of the OpenCL and\n"
-      "GLSL forms (see `kernels/library_forms.h`).\n\n")
+      "GLSL forms (see `kernels/library_forms.h`). Kernels marked internal are run by the\n"
+      "tensor ops below and are not dispatched by name.\n\n")
     w("| kernel | arguments | grid | computes | accuracy | gpu | forms |\n"
       "| --- | --- | --- | --- | --- | --- | --- |\n")
     for k in kernels:
@@ -362,12 +474,37 @@ def write_markdown(kernels, out):
         local = "x".join(str(x) for x in dims)
         gpu = f"{g['launch'].lower()} {local}" + \
             (f" per {g['items_per_thread']}" if g["items_per_thread"] > 1 else "")
+        acc = "internal: see its ops" if k["internal"] else accuracy_text(k["accuracy"])
         w(f"| `{k['name']}` | {md(', '.join(args))} | {' x '.join(k['grid']) or '1'} | "
-          f"{md(k['doc'])} | {md(accuracy_text(k['accuracy']))} | {gpu} | "
+          f"{md(k['doc'])} | {md(acc)} | {gpu} | "
           f"{', '.join(k['forms'])} |\n")
+    if not ops:
+        return
+    w("\n# Tensor ops\n\n")
+    w("Each op is one call of `aidev.h` (section \"Tensors and ops\") taking `aidev_tensor`\n"
+      "descriptors: a buffer, a byte offset, a storage type and up to four axes, each with\n"
+      "a size and a stride in elements (any sign; 0 repeats an element). Inputs may be any\n"
+      "view that lies inside its buffer; an output's elements must not overlap. Every op\n"
+      "loads its inputs as f32, computes in f32 and rounds once to the output's type:\n"
+      "f16 and bf16 to nearest even (overflow to infinity), integers half to even with\n"
+      "saturation (NaN to 0). Accuracy is stated for f32 outputs, against a scalar\n"
+      "reference in double computed from the same (already rounded) inputs; an f16 or\n"
+      "bf16 output may further differ by its rounding: half an ulp, 2^-11 or 2^-8 of\n"
+      "|ref|, and 2^-25 absolute for f16 subnormals. Broadcasting follows NumPy: shapes\n"
+      "are aligned at their last axis, and an axis of size 1 (or a missing leading axis)\n"
+      "repeats along the other operand's. A combination the table does not list is\n"
+      "refused with AIDEV_ERROR_UNSUPPORTED (or AIDEV_ERROR_INVALID_ARGUMENT for shapes),\n"
+      "the message naming the operand and the values.\n\n")
+    w("| op | call | computes | dtypes | broadcasting | accuracy | kernels |\n"
+      "| --- | --- | --- | --- | --- | --- | --- |\n")
+    for o in ops:
+        acc = "; ".join(f"{a['variant']}: {accuracy_text(a)}" for a in o["accuracy"])
+        w(f"| `{o['name']}` | `{o['call']}` | {md(o['doc'])} | {md('; '.join(o['dtypes']))} | "
+          f"{md(o['broadcast'] or 'none')} | {md(acc)} | "
+          f"{', '.join('`' + k + '`' for k in o['kernels'])} |\n")
 
 
-def write_tolerances(kernels, out):
+def write_tolerances(kernels, ops, out):
     w = out.write
     w("/* Generated by kernels/gen_library.py from kernels/manifest.txt. Do not edit. */\n")
     w("#ifndef AIDEV_KERNEL_TOLERANCES_H\n#define AIDEV_KERNEL_TOLERANCES_H\n\n")
@@ -375,9 +512,10 @@ def write_tolerances(kernels, out):
     w("typedef struct kernel_tolerance {\n    const char *name;\n    bool exact;\n"
       "    double rel, abs;\n    const char *note;\n} kernel_tolerance;\n\n")
     w("static const kernel_tolerance kernel_tolerances[] = {\n")
-    for k in kernels:
-        a = k["accuracy"]
-        w(f"    {{{c_str(k['name'])}, {'true' if a['exact'] else 'false'}, {a['rel']!r}, "
+    entries = [(k["name"], k["accuracy"]) for k in kernels if k["accuracy"]]
+    entries += [(f"{o['name']}.{a['variant']}", a) for o in ops for a in o["accuracy"]]
+    for name, a in entries:
+        w(f"    {{{c_str(name)}, {'true' if a['exact'] else 'false'}, {a['rel']!r}, "
           f"{a['abs']!r}, {c_str(a['note'])}}},\n")
     w("};\n\n")
     w("static inline const kernel_tolerance *kernel_tolerance_of(const char *name)\n{\n"
@@ -401,7 +539,10 @@ def main():
     ap.add_argument("--check-markdown")
     opts = ap.parse_args()
     try:
-        kernels = parse(opts.manifest)
+        kernels, ops = parse(opts.manifest)
+        # Public kernels first: aidev_library_kernel() lists them by the
+        # index backends get; the ops' internal kernels follow.
+        kernels = [k for k in kernels if not k["internal"]] + [k for k in kernels if k["internal"]]
         if opts.srcdir:
             check_sources(kernels, opts.srcdir)
         if opts.list:
@@ -410,17 +551,17 @@ def main():
                     print(k["name"])
         if opts.table:
             with open(opts.table, "w", encoding="utf-8") as f:
-                write_table(kernels, f)
+                write_table(kernels, ops, f)
         if opts.markdown:
             with open(opts.markdown, "w", encoding="utf-8") as f:
-                write_markdown(kernels, f)
+                write_markdown(kernels, ops, f)
         if opts.tolerances:
             with open(opts.tolerances, "w", encoding="utf-8") as f:
-                write_tolerances(kernels, f)
+                write_tolerances(kernels, ops, f)
         if opts.check_markdown:
             import io
             want = io.StringIO()
-            write_markdown(kernels, want)
+            write_markdown(kernels, ops, want)
             with open(opts.check_markdown, encoding="utf-8") as f:
                 if f.read() != want.getvalue():
                     raise ManifestError(f"{opts.check_markdown} is stale: regenerate it with "

@@ -49,7 +49,7 @@ static void usage(FILE *to)
             "  -j, --json       one JSON document (schema: aidev-info.schema.json)\n"
             "  -s, --self-test  on each device: write, run axpy, read back, verify;\n"
             "                   prints pass/fail and the round-trip latency\n"
-            "  -k, --kernels    the built-in kernel library and its signatures\n"
+            "  -k, --kernels    the built-in kernel library and the tensor ops\n"
             "  -h, --help       this text\n"
             "  -V, --version    the aidev version\n"
             "Colour only on a terminal and without NO_COLOR.\n"
@@ -147,6 +147,46 @@ static void print_kernel_piece(const char *piece, size_t indent, size_t *col)
     *col += len;
 }
 
+/* Text wrapped before KERNEL_WIDTH columns, every line indented. */
+static void print_wrapped(const char *label, const char *text, size_t indent)
+{
+    size_t col = indent;
+    printf("%*s%s", (int)indent, "", label);
+    col += strlen(label);
+    char word[512];
+    while (*text) {
+        size_t len = strcspn(text, " ");
+        snprintf(word, sizeof word, " %.*s", (int)(len < sizeof word - 2 ? len : sizeof word - 2),
+                 text);
+        print_kernel_piece(word, indent + 2, &col);
+        text += len;
+        while (*text == ' ')
+            text++;
+    }
+    printf("\n");
+}
+
+/* The tensor ops: their call, what they compute, their storage types,
+ * broadcasting and accuracy (kernels/KERNELS.md has the same). */
+static void print_ops(void)
+{
+    printf("\nTensor ops (aidev_tensor.h)\n");
+    for (uint32_t i = 0; i < aidev_library_op_count(); i++) {
+        const aidev_op_info *op = aidev_library_op(i);
+        printf("%s  %s\n", op->name, op->call);
+        print_wrapped("computes:", op->doc, 4);
+        print_wrapped("runs:", op->kernels, 4);
+        print_wrapped("dtypes:", op->dtypes, 4);
+        if (op->broadcast[0])
+            print_wrapped("broadcast:", op->broadcast, 4);
+        for (uint32_t a = 0; a < op->accuracy_count; a++) {
+            char label[96];
+            snprintf(label, sizeof label, "accuracy %s:", op->accuracy[a].variant);
+            print_wrapped(label, op->accuracy[a].text, 4);
+        }
+    }
+}
+
 static void print_kernels(void)
 {
     for (uint32_t i = 0; i < aidev_library_kernel_count(); i++) {
@@ -174,6 +214,7 @@ static void print_kernels(void)
         print_kernel_piece(piece, indent, &col);
         printf("\n");
     }
+    print_ops();
 }
 
 /* Runs the self-test on the chosen devices; fills |results| (one per

@@ -49,6 +49,21 @@ static json_object *jhex4(uint16_t v)
     return json_object_new_string(buf);
 }
 
+static json_object *environment_json(const info_model *m)
+{
+    json_object *list = json_object_new_array();
+    for (uint32_t i = 0; i < m->nenvironment; i++) {
+        const aidev_environment_report *r = &m->environment[i];
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "name", jstr(r->name));
+        json_object_object_add(e, "value", jstr(r->value));
+        json_object_object_add(e, "problem", jstr(r->problem));
+        json_object_object_add(e, "used", jstr(r->used));
+        json_object_array_add(list, e);
+    }
+    return list;
+}
+
 static json_object *backend_json(const aidev_backend_report *r)
 {
     json_object *b = json_object_new_object();
@@ -245,6 +260,7 @@ bool info_print_json(const info_model *m, const info_options *opt, const info_se
     for (uint32_t i = 0; i < m->nbackends; i++)
         json_object_array_add(backends, backend_json(&m->backends[i]));
     json_object_object_add(root, "backends", backends);
+    json_object_object_add(root, "environment", environment_json(m));
 
     json_object *devices = json_object_new_array();
     for (uint32_t i = 0; i < m->ndevices; i++)

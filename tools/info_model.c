@@ -181,6 +181,18 @@ static aidev_status build_hardware(info_model *m)
     return ok ? AIDEV_SUCCESS : AIDEV_ERROR_OUT_OF_HOST_MEMORY;
 }
 
+/* After the context: the backends' values were read when they loaded. */
+static aidev_status load_environment(info_model *m)
+{
+    aidev_status st = aidev_environment_get_reports(&m->nenvironment, NULL);
+    if (st != AIDEV_SUCCESS || m->nenvironment == 0)
+        return st;
+    m->environment = calloc(m->nenvironment, sizeof *m->environment);
+    if (!m->environment)
+        return AIDEV_ERROR_OUT_OF_HOST_MEMORY;
+    return aidev_environment_get_reports(&m->nenvironment, m->environment);
+}
+
 aidev_status info_model_load(info_model *m)
 {
     memset(m, 0, sizeof *m);
@@ -208,6 +220,8 @@ aidev_status info_model_load(info_model *m)
         if (!load_device(handles[i], &m->devices[i]))
             st = AIDEV_ERROR_OUT_OF_HOST_MEMORY;
     free(handles);
+    if (st == AIDEV_SUCCESS)
+        st = load_environment(m);
     if (st == AIDEV_SUCCESS) {
         info_drm_scan(&m->drm);
         st = build_hardware(m);
@@ -221,6 +235,7 @@ void info_model_free(info_model *m)
         free_device(&m->devices[i]);
     free(m->devices);
     free(m->backends);
+    free(m->environment);
     info_drm_free(&m->drm);
     info_hw_free(&m->hw);
     if (m->ctx)

@@ -47,6 +47,10 @@ typedef struct info_model {
     uint32_t ndevices;
     info_drm drm;
     info_hw_map hw;
+    /* Environment values libaidev refused or capped (strings borrowed from
+     * libaidev, alive for the process). */
+    aidev_environment_report *environment;
+    uint32_t nenvironment;
 } info_model;
 
 /* Makes a context and gathers everything. Returns AIDEV_SUCCESS or the

@@ -82,6 +82,20 @@ static void print_backends(const info_model *m, bool verbose, FILE *out)
     text_table_free(&t);
 }
 
+/* Only when libaidev refused or capped a value: what, and what it used. */
+static void print_environment(const info_model *m, FILE *out)
+{
+    if (m->nenvironment == 0)
+        return;
+    heading(out, "Environment", false);
+    for (uint32_t i = 0; i < m->nenvironment; i++) {
+        const aidev_environment_report *r = &m->environment[i];
+        char line[1024];
+        snprintf(line, sizeof line, "%s='%s': %s; %s", r->name, r->value, r->problem, r->used);
+        text_hang(out, 2, 4, TEXT_WARN, line);
+    }
+}
+
 static void print_devices(const info_model *m, FILE *out)
 {
     heading(out, "Devices", false);
@@ -415,6 +429,7 @@ void info_print_text(const info_model *m, const info_options *o, FILE *out)
     }
     fprintf(out, "aidev %s\n", aidev_version());
     print_backends(m, o->verbose, out);
+    print_environment(m, out);
     print_devices(m, out);
     print_hardware(m, out);
     if (o->verbose)

@@ -10,6 +10,7 @@
 
 #include "backends/cpu/cpu_internal.h"
 #include "backends/cpu/cpu_limits.h"
+#include "hal/env.h"
 #include "hal/hostmem.h"
 #include "hal/internal.h"
 
@@ -17,30 +18,40 @@
 /* What the machine offers                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* AIDEV_CPU_THREADS may ask for more workers than CPUs (to overlap a
+ * kernel that waits), up to this many per CPU the process may use: past
+ * that, threads only cost memory and switches, and tens of thousands of
+ * them leave the process unable to make its own. */
+#define CPU_THREADS_PER_CPU 4u
+
 /* The CPUs this process may use, in pinning order, and how many workers
  * to run: one per allowed CPU (the affinity mask, which cpusets shape),
  * capped by the cgroup CPU quota, so a container limited to 2 CPUs runs 2
- * workers. AIDEV_CPU_THREADS overrides the count. */
+ * workers. AIDEV_CPU_THREADS overrides the count, up to
+ * CPU_THREADS_PER_CPU per allowed CPU. */
 static void usable_cpus(cpu_backend *b)
 {
     b->cpu_count = cpu_limits_allowed_cpus(b->cpus, CPU_MAX_PINNED);
-    uint32_t n = b->cpu_count;
-    if (n == 0) {
+    uint32_t allowed = b->cpu_count;
+    if (allowed == 0) {
         long online = sysconf(_SC_NPROCESSORS_ONLN);
-        n = online > 0 ? (uint32_t)online : 1;
+        allowed = online > 0 ? (uint32_t)online : 1;
     }
+    uint32_t n = allowed;
     uint32_t quota = cpu_limits_cgroup_quota("/proc/self/cgroup", "/proc/self/mountinfo");
     if (quota && quota < n)
         n = quota;
-    const char *env = getenv("AIDEV_CPU_THREADS");
-    if (env && atoi(env) > 0)
-        n = (uint32_t)atoi(env);
+    char cap_reason[96];
+    snprintf(cap_reason, sizeof cap_reason, "%u per CPU this process may use, of which it has %u",
+             CPU_THREADS_PER_CPU, allowed);
+    aidev_env_u32("AIDEV_CPU_THREADS", 1, CPU_THREADS_PER_CPU * allowed, cap_reason, n, &n);
     b->workers = n;
     /* Pinning keeps a worker's caches and its NUMA node; AIDEV_CPU_PIN=0
      * leaves placement to the scheduler (a machine shared with other
      * pinned programs). */
-    const char *pin = getenv("AIDEV_CPU_PIN");
-    b->pin = b->cpu_count > 0 && !(pin && strcmp(pin, "0") == 0);
+    bool pin;
+    aidev_env_flag("AIDEV_CPU_PIN", false, true, &pin);
+    b->pin = b->cpu_count > 0 && pin;
 }
 
 /* The node of the CPUs the workers run on; -1 when they span several. */

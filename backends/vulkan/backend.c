@@ -17,31 +17,22 @@
 
 vkb_options vkb_opts;
 
-static uint32_t env_u32(const char *name, uint32_t fallback, uint32_t lo, uint32_t hi)
+static bool env_switch(const char *name)
 {
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return fallback;
-    char *end;
-    unsigned long n = strtoul(v, &end, 10);
-    if (*end || n < lo || n > hi)
-        return fallback;
-    return (uint32_t)n;
+    bool on;
+    aidev_backend_env_flag(name, false, &on);
+    return on;
 }
 
-static bool env_flag(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0;
-}
-
+/* Through libaidev's parser: a bad value is reported, never guessed at. */
 static void read_options(void)
 {
-    vkb_opts.batch_limit = env_u32("AIDEV_VULKAN_BATCH", 256, 1, 4096);
-    vkb_opts.emulate_discrete = env_flag("AIDEV_VULKAN_EMULATE_DISCRETE");
-    vkb_opts.no_push_descriptors = env_flag("AIDEV_VULKAN_NO_PUSH_DESCRIPTORS");
-    vkb_opts.no_calibrated = env_flag("AIDEV_VULKAN_NO_CALIBRATED_TIMESTAMPS");
-    vkb_opts.emulate_transfer = env_flag("AIDEV_VULKAN_EMULATE_TRANSFER");
+    aidev_backend_env_u32("AIDEV_VULKAN_BATCH", 1, 4096, "the most commands one submission takes",
+                          256, &vkb_opts.batch_limit);
+    vkb_opts.emulate_discrete = env_switch("AIDEV_VULKAN_EMULATE_DISCRETE");
+    vkb_opts.no_push_descriptors = env_switch("AIDEV_VULKAN_NO_PUSH_DESCRIPTORS");
+    vkb_opts.no_calibrated = env_switch("AIDEV_VULKAN_NO_CALIBRATED_TIMESTAMPS");
+    vkb_opts.emulate_transfer = env_switch("AIDEV_VULKAN_EMULATE_TRANSFER");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -158,9 +149,18 @@ static bool has_layer(vkb_backend *b, const char *name)
 
 static aidev_status create_instance(vkb_backend *b)
 {
-    const char *validation = getenv("AIDEV_VULKAN_VALIDATION");
-    b->validation = validation && *validation && strcmp(validation, "0") != 0;
-    bool sync_validation = b->validation && strcmp(validation, "sync") == 0;
+    /* A switch, or "sync" for synchronisation validation as well. */
+    enum { VALIDATION_OFF, VALIDATION_ON, VALIDATION_SYNC };
+    static const char *const names[] = {"0", "off", "no", "false", "1",
+                                        "on", "yes", "true", "sync"};
+    static const int values[] = {VALIDATION_OFF, VALIDATION_OFF, VALIDATION_OFF, VALIDATION_OFF,
+                                 VALIDATION_ON,  VALIDATION_ON,  VALIDATION_ON,  VALIDATION_ON,
+                                 VALIDATION_SYNC};
+    int validation;
+    aidev_backend_env_choice("AIDEV_VULKAN_VALIDATION", names, values, 9, VALIDATION_OFF, "off",
+                             &validation);
+    b->validation = validation != VALIDATION_OFF;
+    bool sync_validation = validation == VALIDATION_SYNC;
 
     uint32_t ext_count = 0;
     VkExtensionProperties *exts = NULL;

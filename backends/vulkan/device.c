@@ -506,7 +506,7 @@ aidev_status vkb_device_open(void *backend, uint32_t index, void **out_device)
     dev->storage_align = dev->phys->props.limits.minStorageBufferOffsetAlignment;
     if (dev->storage_align == 0)
         dev->storage_align = 4;
-    dev->library_count = aidev_library_kernel_count();
+    dev->library_count = aidev_backend_library_size();
     dev->library = calloc(dev->library_count ? dev->library_count : 1, sizeof *dev->library);
 
     aidev_status st = dev->library ? create_vk_device(dev)

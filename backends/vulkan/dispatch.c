@@ -99,6 +99,17 @@ static aidev_status plan_buffer(vkb_device *dev, const vkb_kernel *k, uint32_t a
         out->copy_back = false;
         return AIDEV_SUCCESS;
     }
+    /* Whole words: a kernel that reads its buffer as uint[] (the tensor
+     * kernels take 8- and 16-bit elements out of 32-bit words) must see
+     * the last, partial word, which a range ending inside it cuts off. The
+     * allocation holds it: a pooled buffer's is rounded up to the pool's
+     * alignment, an imported one's block to the import alignment. */
+    if (bytes % 4) {
+        uint64_t end = buf->block->pool ? buf->alloc_size : buf->block->size - buf->offset;
+        uint64_t up = bytes + (4 - bytes % 4);
+        if (offset < end && up <= end - offset && up <= max_range)
+            bytes = up;
+    }
     out->range = bytes;
     if (out->user_offset % dev->storage_align == 0) {
         out->vk = buf->vk;

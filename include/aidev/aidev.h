@@ -139,6 +139,8 @@ typedef enum aidev_type {
     AIDEV_TYPE_F16,
     AIDEV_TYPE_F32,
     AIDEV_TYPE_F64,
+    /* bfloat16: the upper half of an f32 (8 exponent bits, 7 fraction bits). */
+    AIDEV_TYPE_BF16,
     AIDEV_TYPE_COUNT_
 } aidev_type;
 
@@ -235,6 +237,40 @@ AIDEV_API aidev_status aidev_context_get_devices(aidev_context context,
 AIDEV_API aidev_status aidev_context_get_device(aidev_context context,
                                                 uint32_t index,
                                                 aidev_device *out_device);
+
+/* ------------------------------------------------------------------------ */
+/* Environment                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* aidev reads its environment variables (AIDEV_MEM_LIMIT, AIDEV_CPU_THREADS,
+ * AIDEV_HUGEPAGES, AIDEV_IO_ENGINE, AIDEV_ZERO_ON_FREE, AIDEV_CPU_PIN, a
+ * backend's own...) with one strict parser: a whole number is digits only
+ * (no sign, space or suffix); a size is digits with an optional K, M, G or
+ * T (powers of 1024) and an optional B or iB, 0 meaning no limit; a switch
+ * is one of 1, on, yes, true or 0, off, no, false; a choice is one of its
+ * names. A value that is none of these is never read as something else:
+ * it is refused, said once on stderr ("aidev: NAME='value': problem; what
+ * is used instead") and listed here. Where a value has a cap (the CPU
+ * backend's workers: at most 4 per CPU the process may use) a larger one is
+ * capped, and reported the same way. A refused AIDEV_MEM_LIMIT or
+ * AIDEV_ZERO_ON_FREE makes aidev_context_create() fail with
+ * AIDEV_ERROR_INVALID_ARGUMENT; other refused values leave their default. */
+typedef struct aidev_environment_report {
+    const char *name;    /* "AIDEV_CPU_THREADS" */
+    const char *value;   /* as it was set: "100000" */
+    const char *problem; /* "more than 8 (4 per CPU this process may use)" */
+    const char *used;    /* what aidev does instead: "using 8" */
+} aidev_environment_report;
+
+/* Two-call enumeration of the values refused or capped in this process so
+ * far, in the order they were met: with |out_reports| NULL, stores their
+ * count in |*count|; otherwise fills at most |*count| entries and stores the
+ * number written. libaidev's own variables are checked by this call whether
+ * or not they were used yet; a backend's, when it loaded (the first
+ * aidev_context_create()). Strings live as long as the process. Needs no
+ * context; thread safe. AIDEV_ERROR_INVALID_ARGUMENT when |count| is NULL. */
+AIDEV_API aidev_status aidev_environment_get_reports(uint32_t *count,
+                                                     aidev_environment_report *out_reports);
 
 /* ------------------------------------------------------------------------ */
 /* Devices                                                                  */
@@ -828,8 +864,8 @@ typedef struct aidev_kernel_desc {
 
 /* Gets a kernel of the built-in library by name ("axpy", "sgemm", ...),
  * compiling it for |device| on first use. AIDEV_ERROR_NOT_FOUND when no such
- * kernel exists, AIDEV_ERROR_UNSUPPORTED when the device's backend has no
- * form of it. */
+ * kernel exists or it is internal to the tensor ops, AIDEV_ERROR_UNSUPPORTED
+ * when the device's backend has no form of it. */
 AIDEV_API aidev_status aidev_kernel_get(aidev_device device, const char *name,
                                         aidev_kernel *out_kernel);
 
@@ -843,7 +879,9 @@ AIDEV_API aidev_status aidev_kernel_create(aidev_device device,
 AIDEV_API aidev_status aidev_kernel_release(aidev_kernel kernel);
 
 /* Number of kernels in the built-in library, and the signature of the one at
- * |index| (borrowed, static). For documentation and tools. */
+ * |index| (borrowed, static). For documentation and tools. The kernels the
+ * tensor ops run (aidev_tensor.h; each op's aidev_op_info names them) are
+ * internal: not listed here, and refused by aidev_kernel_get(). */
 AIDEV_API uint32_t aidev_library_kernel_count(void);
 AIDEV_API const aidev_kernel_desc *aidev_library_kernel(uint32_t index);
 
@@ -939,5 +977,9 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue,
 #ifdef __cplusplus
 }
 #endif
+
+/* Tensors and the built-in ops on them (GEMM, attention, convolution ...):
+ * their own header, part of this API. */
+#include <aidev/aidev_tensor.h>
 
 #endif /* AIDEV_AIDEV_H */

@@ -169,6 +169,25 @@ AIDEV_API bool aidev_backend_debug_enabled(const char *topic);
 AIDEV_API void aidev_backend_debug(const char *topic, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A backend's environment values, through libaidev's one strict parser
+ * (the rules of aidev_environment_get_reports() in aidev.h). Each returns
+ * true when |name| holds a value taken as it is, stored in |*out|;
+ * otherwise |*out| is what to use: |fallback| when the variable is unset
+ * or empty, and when its value is refused (malformed, below |min|); |max|
+ * when the number is above it (|cap_reason| says why, "4 per CPU"). A
+ * refused or capped value is reported once on stderr and listed by
+ * aidev_environment_get_reports() and aidev-info. A switch is one of 1,
+ * on, yes, true or 0, off, no, false. (Exported since issue 14: a plugin
+ * calling them needs a libaidev that has them.) */
+AIDEV_API bool aidev_backend_env_u32(const char *name, uint32_t min, uint32_t max,
+                                     const char *cap_reason, uint32_t fallback, uint32_t *out);
+AIDEV_API bool aidev_backend_env_flag(const char *name, bool fallback, bool *out);
+/* One of |count| |names|: |*out| is the entry of |values| at its index;
+ * |fallback| (named |fallback_name| in the report) otherwise. */
+AIDEV_API bool aidev_backend_env_choice(const char *name, const char *const *names,
+                                        const int *values, uint32_t count, int fallback,
+                                        const char *fallback_name, int *out);
+
 /* The per-user cache folder for compiled kernels and pipeline caches:
  * $XDG_CACHE_HOME/aidev or ~/.cache/aidev (created on demand; both
  * variables read with secure_getenv, so a setuid program has none).
@@ -376,9 +395,12 @@ typedef struct aidev_backend_command {
 } aidev_backend_command;
 
 /* A kernel to build. For the built-in library, |library_index| names the
- * kernel (see aidev_library_kernel()) and the backend uses its own form of
- * it; for user kernels it is UINT32_MAX and |desc| carries the source. The
- * signature in |desc| has already been validated. */
+ * kernel, below aidev_backend_library_size(): the public kernels first, by
+ * their aidev_library_kernel() index, then the kernels internal to the
+ * tensor ops (which aidev_library_kernel() does not list); the backend uses
+ * its own form of it, found by |desc->name|. For user kernels it is
+ * UINT32_MAX and |desc| carries the source. The signature in |desc| has
+ * already been validated. */
 typedef struct aidev_backend_kernel_source {
     uint32_t library_index;
     const aidev_kernel_desc *desc;
@@ -518,10 +540,14 @@ struct aidev_backend_vtable {
 #define AIDEV_BACKEND_VTABLE_SIZE_1_2 \
     (offsetof(aidev_backend_vtable, buffer_query) + sizeof(void (*)(void)))
 
-/* The C form of built-in kernel |library_index| (see aidev_library_kernel()),
- * or NULL when it has none: a host-memory backend, such as the plugin
- * template, runs the library through these. */
+/* The C form of built-in kernel |library_index| (see
+ * aidev_backend_kernel_source), or NULL when it has none: a host-memory
+ * backend, such as the plugin template, runs the library through these. */
 AIDEV_API aidev_host_kernel_fn aidev_backend_library_host_fn(uint32_t library_index);
+
+/* The number of built-in kernels a backend may be asked to build: every
+ * library_index is below it (public and internal kernels; issue 17). */
+AIDEV_API uint32_t aidev_backend_library_size(void);
 
 #ifdef __cplusplus
 }

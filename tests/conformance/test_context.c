@@ -209,6 +209,69 @@ START_TEST(status_strings)
 }
 END_TEST
 
+/* The report of |name| with |value|, or NULL. */
+static const aidev_environment_report *find_report(aidev_environment_report *all, uint32_t n,
+                                                   const char *name, const char *value)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(all[i].name, name) == 0 && strcmp(all[i].value, value) == 0)
+            return &all[i];
+    return NULL;
+}
+
+/* libaidev's own variables go through the strict parser: a value that is
+ * not exactly what its kind allows is listed (and said once on stderr)
+ * with what is used instead, checked before it is used; taken values are
+ * not listed. */
+START_TEST(environment_values_are_strict)
+{
+    const struct {
+        const char *name, *value, *used;
+    } bad[] = {
+        {"AIDEV_HUGEPAGES", "3x", "auto"},
+        {"AIDEV_HUGEPAGES", "yes", "auto"},
+        {"AIDEV_IO_ENGINE", "uring", "io_uring"},
+        {"AIDEV_IO_ENGINE", "PREAD", "io_uring"},
+        {"AIDEV_ZERO_ON_FREE", "2", "context creation fails"},
+        {"AIDEV_MEM_LIMIT", "-1", "context creation fails"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv(bad[i].name, bad[i].value, 1);
+        uint32_t n = 0;
+        ck_assert_ok(aidev_environment_get_reports(&n, NULL));
+        aidev_environment_report *all = calloc(n ? n : 1, sizeof *all);
+        ck_assert_ok(aidev_environment_get_reports(&n, all));
+        const aidev_environment_report *r = find_report(all, n, bad[i].name, bad[i].value);
+        ck_assert_msg(r, "%s='%s' is not listed", bad[i].name, bad[i].value);
+        ck_assert_ptr_nonnull(strstr(r->used, bad[i].used));
+        ck_assert_str_ne(r->problem, "");
+        /* Listed once, however often it is read. */
+        uint32_t again = 0;
+        ck_assert_ok(aidev_environment_get_reports(&again, NULL));
+        ck_assert_uint_eq(again, n);
+        free(all);
+        unsetenv(bad[i].name);
+    }
+    const struct {
+        const char *name, *value;
+    } good[] = {{"AIDEV_HUGEPAGES", "thp"}, {"AIDEV_IO_ENGINE", "pread"},
+                {"AIDEV_ZERO_ON_FREE", "off"}, {"AIDEV_MEM_LIMIT", "0"}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        setenv(good[i].name, good[i].value, 1);
+        uint32_t n = 0;
+        ck_assert_ok(aidev_environment_get_reports(&n, NULL));
+        aidev_environment_report *all = calloc(n ? n : 1, sizeof *all);
+        ck_assert_ok(aidev_environment_get_reports(&n, all));
+        ck_assert_msg(!find_report(all, n, good[i].name, good[i].value), "%s='%s' is listed",
+                      good[i].name, good[i].value);
+        free(all);
+        unsetenv(good[i].name);
+    }
+    ck_assert_error_names(aidev_environment_get_reports(NULL, NULL),
+                          AIDEV_ERROR_INVALID_ARGUMENT, "count");
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -219,6 +282,7 @@ int main(void)
     tcase_add_test(tc, backend_reports);
     tcase_add_test(tc, device_enumeration);
     tcase_add_test(tc, status_strings);
+    tcase_add_test(tc, environment_values_are_strict);
     suite_add_tcase(s, tc);
     harness_add_per_device(s, "device_info_every_key", device_info_every_key, 0);
     harness_add_per_device(s, "device_info_bad_arguments", device_info_bad_arguments, 0);

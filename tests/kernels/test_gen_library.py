@@ -18,6 +18,16 @@ GOOD = """kernel twice
   forms  c glsl
 end
 """
+# A tensor op over GOOD's kernel, made internal.
+OP = """op double
+  call   aidev_enqueue_double
+  runs   twice
+  doc    y = 2 x
+  dtypes x, y: f32
+  accuracy double exact
+end
+"""
+INTERNAL = GOOD.replace("  accuracy exact\n", "  internal\n") + OP
 COMP = "#version 450\nlayout(local_size_x = %d) in;\nvoid main() {}\n"
 
 
@@ -64,6 +74,24 @@ def main():
            .replace("  arg    n u32\n", "  arg    n u32\n  arg    k u32\n"), "(u32 n, in, out)")
     expect("no C form", GOOD.replace("forms  c glsl", "forms  glsl"), "no C form")
     expect("unknown key", GOOD.replace("  doc", "  docs"), "unknown key 'docs'")
+    rc, err = run(gen, INTERNAL)
+    if rc != 0:
+        print(f"FAIL: a good internal kernel and op are refused: {err}")
+        failures += 1
+    expect("op runs an unknown kernel", INTERNAL.replace("runs   twice", "runs   thrice"),
+           "names kernel 'thrice'")
+    expect("op without call", INTERNAL.replace("  call   aidev_enqueue_double\n", ""),
+           "no 'call' line")
+    expect("op without accuracy", INTERNAL.replace("  accuracy double exact\n", ""),
+           "no 'accuracy' line")
+    expect("op variant twice", INTERNAL.replace("  accuracy double exact\n",
+                                                "  accuracy double exact\n  accuracy double exact\n"),
+           "given twice")
+    expect("internal kernel with accuracy", INTERNAL.replace("  internal\n",
+                                                             "  internal\n  accuracy exact\n"),
+           "its ops carry the accuracy")
+    expect("prelude missing", GOOD.replace("  forms", "  prelude nothing\n  forms"),
+           "prelude 'nothing'")
     # A stale reference is caught: the doc of GOOD, then GOOD with a new doc.
     with tempfile.TemporaryDirectory() as d:
         man, doc = os.path.join(d, "m.txt"), os.path.join(d, "K.md")

@@ -10,10 +10,12 @@
 #include "kernel_tolerances.h"
 #include "kernels/library_forms.h"
 
+#include <aidev/aidev_backend.h>
+
 #define SPIRV_MAGIC 0x07230203u
 
 /* The set of the issue, every one with a signature, an accuracy and both
- * GPU forms. */
+ * GPU forms; the kernels the ops run come after (test_ops). */
 START_TEST(test_signatures)
 {
     static const char *expected[] = {
@@ -22,10 +24,9 @@ START_TEST(test_signatures)
         "rmsnorm",  "layernorm", "transpose", "sgemm", "quantize_i8", "dequantize_i8",
         "matmul_i8", "relu_backward", "col_sum",
     };
-    const uint32_t count = aidev_library_kernel_count();
-    ck_assert_uint_eq(count, sizeof expected / sizeof expected[0]);
-    ck_assert_uint_eq(count, sizeof kernel_tolerances / sizeof kernel_tolerances[0]);
-    ck_assert_ptr_null(aidev_library_kernel(count));
+    const uint32_t count = sizeof expected / sizeof expected[0];
+    ck_assert_uint_ge(aidev_library_kernel_count(), count);
+    ck_assert_ptr_null(aidev_library_kernel(aidev_library_kernel_count()));
     for (size_t e = 0; e < count; e++) {
         const aidev_kernel_desc *d = NULL;
         for (uint32_t i = 0; i < count; i++)
@@ -51,7 +52,7 @@ END_TEST
 
 static void check_forms(const aidev_library_gpu_form *forms, uint32_t count, bool spirv)
 {
-    ck_assert_uint_eq(count, aidev_library_kernel_count());
+    ck_assert_uint_eq(count, aidev_backend_library_size());
     for (uint32_t i = 0; i < aidev_library_kernel_count(); i++) {
         const aidev_kernel_desc *d = aidev_library_kernel(i);
         const aidev_library_gpu_form *f = aidev_library_gpu_form_find(forms, count, d->name);
@@ -97,6 +98,49 @@ START_TEST(test_spirv_forms)
 END_TEST
 #endif
 
+/* Every op: what it runs is in the library, each accuracy variant has its
+ * tolerance (OP.VARIANT) for the tests, and the internal kernels have every
+ * form (every device runs every op). */
+START_TEST(test_ops)
+{
+    ck_assert_uint_gt(aidev_library_op_count(), 0);
+    ck_assert_ptr_null(aidev_library_op(aidev_library_op_count()));
+    for (uint32_t i = 0; i < aidev_library_op_count(); i++) {
+        const aidev_op_info *op = aidev_library_op(i);
+        ck_assert_msg(op->name && op->call && strncmp(op->call, "aidev_enqueue_", 14) == 0,
+                      "op %u: name or call", i);
+        ck_assert_msg(op->doc[0] && op->dtypes[0], "op '%s': doc or dtypes empty", op->name);
+        ck_assert_msg(op->accuracy_count > 0, "op '%s' states no accuracy", op->name);
+        for (uint32_t a = 0; a < op->accuracy_count; a++) {
+            char name[128];
+            snprintf(name, sizeof name, "%s.%s", op->name, op->accuracy[a].variant);
+            ck_assert_msg(kernel_tolerance_of(name) != NULL, "no tolerance '%s'", name);
+        }
+    }
+    /* The internal kernels follow the public ones, each with every form. */
+    for (uint32_t i = aidev_library_kernel_count(); i < aidev_backend_library_size(); i++)
+        ck_assert_msg(aidev_backend_library_host_fn(i) != NULL, "internal kernel %u: no C form",
+                      i);
+    for (uint32_t i = 0; i < aidev_library_op_count(); i++) {
+        char names[256];
+        snprintf(names, sizeof names, "%s", aidev_library_op(i)->kernels);
+        for (char *save, *k = strtok_r(names, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
+            ck_assert_msg(aidev_library_gpu_form_find(aidev_library_opencl_forms,
+                                                      aidev_library_opencl_form_count, k),
+                          "'%s' has no OpenCL C form", k);
+#ifdef AIDEV_TEST_SPIRV_FORMS
+            ck_assert_msg(aidev_library_gpu_form_find(aidev_library_spirv_forms,
+                                                      aidev_library_spirv_form_count, k),
+                          "'%s' has no SPIR-V form", k);
+#endif
+            aidev_kernel kernel;
+            ck_assert_error_names(aidev_kernel_get(harness_device(0), k, &kernel),
+                                  AIDEV_ERROR_NOT_FOUND, "internal");
+        }
+    }
+}
+END_TEST
+
 /* Every device gets every kernel by name. Only the int8 kernels may be
  * unsupported, and only on a device that is not the CPU (their GLSL forms
  * need 8-bit storage buffers): kc_kernel_optional enforces that. */
@@ -119,6 +163,7 @@ int main(void)
     Suite *s = suite_create("kernels-library");
     TCase *tc = tcase_create("tables");
     tcase_add_test(tc, test_signatures);
+    tcase_add_test(tc, test_ops);
     tcase_add_test(tc, test_opencl_forms);
 #ifdef AIDEV_TEST_SPIRV_FORMS
     tcase_add_test(tc, test_spirv_forms);

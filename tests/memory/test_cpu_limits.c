@@ -222,6 +222,51 @@ START_TEST(cpuset_limits_workers)
 }
 END_TEST
 
+/* AIDEV_CPU_THREADS through the strict parser: capped at 4 workers per CPU
+ * the process may use (100000 once made 100000 threads; 2^32+1 wrapped to
+ * 1), and refused, the default kept, when it is not digits alone. Run in
+ * children, as the cases above, and a context here for the reports. */
+START_TEST(threads_from_environment_are_strict)
+{
+    unsetenv("AIDEV_CPU_THREADS");
+    const uint32_t fallback = child_units(NULL, -1), cap = 4 * allowed_count();
+    const struct {
+        const char *value;
+        uint32_t workers;
+    } cases[] = {
+        {"3", 3},           {"64", cap < 64 ? cap : 64}, {"4294967297", cap},
+        {"99999999999999999999999", cap}, {"0", fallback}, {"-1", fallback},
+        {"abc", fallback},  {"3x", fallback},            {" 3", fallback},
+        {"+3", fallback},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("AIDEV_CPU_THREADS", cases[i].value, 1);
+        ck_assert_msg(child_units(NULL, -1) == cases[i].workers,
+                      "AIDEV_CPU_THREADS='%s': %u workers, want %u", cases[i].value,
+                      child_units(NULL, -1), cases[i].workers);
+        /* Anything not taken as it is, is listed. */
+        aidev_context ctx;
+        aidev_context_desc desc = {.backends = "cpu"};
+        ck_assert_int_eq(aidev_context_create(&desc, &ctx), AIDEV_SUCCESS);
+        uint32_t n = 0;
+        ck_assert_int_eq(aidev_environment_get_reports(&n, NULL), AIDEV_SUCCESS);
+        aidev_environment_report *r = calloc(n ? n : 1, sizeof *r);
+        ck_assert_int_eq(aidev_environment_get_reports(&n, r), AIDEV_SUCCESS);
+        bool listed = false;
+        for (uint32_t k = 0; k < n; k++)
+            listed |= strcmp(r[k].name, "AIDEV_CPU_THREADS") == 0 &&
+                      strcmp(r[k].value, cases[i].value) == 0;
+        bool taken = strcmp(cases[i].value, "3") == 0 ||
+                     (strcmp(cases[i].value, "64") == 0 && cap >= 64);
+        ck_assert_msg(listed == !taken, "AIDEV_CPU_THREADS='%s' %s listed", cases[i].value,
+                      listed ? "is" : "is not");
+        free(r);
+        aidev_context_release(ctx);
+    }
+    unsetenv("AIDEV_CPU_THREADS");
+}
+END_TEST
+
 /* The cgroup the test made, removed after the test whatever its outcome
  * (a checked fixture runs after a failure too). */
 static char made_cgroup[1200];
@@ -439,6 +484,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, cpu_max_text);
     tcase_add_test(tc, cgroup_quota_from_fake_tree);
     tcase_add_test(tc, cpuset_limits_workers);
+    tcase_add_test(tc, threads_from_environment_are_strict);
     tcase_add_test(tc, container_quota_limits_workers);
     tcase_add_test(tc, workers_pinned_to_allowed_cpus);
     suite_add_tcase(s, tc);

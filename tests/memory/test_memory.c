@@ -197,9 +197,29 @@ START_TEST(quota_from_environment)
     same_device_in(harness_device(_i), &cd, &ctx);
     usage_is(ctx, 0, 1 << 20);
     ck_assert_ok(aidev_context_release(ctx));
-    setenv("AIDEV_MEM_LIMIT", "12Q", 1);
-    ck_assert_error_names(aidev_context_create(NULL, &ctx), AIDEV_ERROR_INVALID_ARGUMENT,
-                          "AIDEV_MEM_LIMIT");
+    /* One rule: digits with an optional K/M/G/T (and B or iB); no sign,
+     * no space, nothing past 2^64-1 bytes. -1 was "no limit" (it wrapped)
+     * while -1K was refused. */
+    const char *refused[] = {"12Q", "-1", "-1K", "+64k", " 64k", "64kk", "1.5G",
+                             "18446744073709551616", "17179869184G", "k", ""};
+    for (size_t i = 0; i + 1 < sizeof refused / sizeof refused[0]; i++) {
+        setenv("AIDEV_MEM_LIMIT", refused[i], 1);
+        ctx = (aidev_context)(uintptr_t)1;
+        ck_assert_error_names(aidev_context_create(NULL, &ctx), AIDEV_ERROR_INVALID_ARGUMENT,
+                              "AIDEV_MEM_LIMIT");
+        ck_assert_ptr_null(ctx);
+    }
+    /* 0 (and empty) mean no limit; every suffix form is taken. */
+    const struct {
+        const char *value;
+        uint64_t limit;
+    } taken[] = {{"0", 0}, {"", 0}, {"64KiB", 64 << 10}, {"2m", 2 << 20}, {"1GB", 1 << 30}};
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        setenv("AIDEV_MEM_LIMIT", taken[i].value, 1);
+        same_device_in(harness_device(_i), NULL, &ctx);
+        usage_is(ctx, 0, taken[i].limit);
+        ck_assert_ok(aidev_context_release(ctx));
+    }
     unsetenv("AIDEV_MEM_LIMIT");
 }
 END_TEST

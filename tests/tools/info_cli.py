@@ -335,7 +335,36 @@ def test_usage(opts):
     check(r.rc == EXIT_OK and re.match(r"aidev-info \d+\.\d+\.\d+\n$", r.out), r.describe())
     r = run(opts, ["--kernels"])
     check(r.rc == EXIT_OK and re.search(r"^axpy\(", r.out, re.M), r.describe())
+    check(re.search(r"^binary  aidev_enqueue_binary\n(    .*\n)*?    runs: tensor_elementwise$",
+                    r.out, re.M), "no tensor ops, or not what they run\n" + r.describe())
     check_lines(r)
+
+
+def test_environment(opts):
+    """A refused or capped environment value: said once on stderr, shown in
+    the text view and under "environment" in --json; none otherwise."""
+    doc = run_json(opts)
+    check(doc["environment"] == [], f"environment not empty: {doc['environment']}")
+    bad = environment({"AIDEV_CPU_THREADS": "100000", "AIDEV_HUGEPAGES": "3x"})
+    r = run(opts, [], bad)
+    check(r.rc == EXIT_OK, r.describe())
+    for var in ("AIDEV_CPU_THREADS='100000'", "AIDEV_HUGEPAGES='3x'"):
+        check(r.err.count(var) == 1, f"stderr does not say {var} once\n" + r.describe())
+        check(var in squash_spaces(r.out), f"the text view lacks {var}\n" + r.describe())
+    check_lines(r)
+    r = run(opts, ["--json"], bad)
+    check(r.rc == EXIT_OK, r.describe())
+    doc = json.loads(r.out)
+    check_document(opts, doc)
+    by_name = {e["name"]: e for e in doc["environment"]}
+    threads = by_name.get("AIDEV_CPU_THREADS")
+    check(threads and threads["value"] == "100000" and "per CPU" in threads["problem"]
+          and re.match(r"using \d+$", threads["used"]), f"AIDEV_CPU_THREADS: {threads}")
+    huge = by_name.get("AIDEV_HUGEPAGES")
+    check(huge and huge["value"] == "3x" and "auto" in huge["used"], f"AIDEV_HUGEPAGES: {huge}")
+    cpu = [d for d in doc["devices"] if d["backend"] == "cpu"]
+    cap = int(threads["used"].split()[1])
+    check(cpu and cap < 100000, f"the cap is not below the value asked: {threads}")
 
 
 def squash_spaces(s):
@@ -682,6 +711,7 @@ TESTS = {
     "fake-hardware": test_fake_hardware,
     "man-page": test_man_page,
     "views-json-schema": test_views_json_schema,
+    "environment": test_environment,
     "compare-opencl": test_compare_opencl,
     "compare-vulkan": test_compare_vulkan,
 }
