@@ -366,7 +366,7 @@ static aidev_status comm_open_mpi(MPI_Comm comm, aidev_mpi_comm_obj *c)
         return mpi_call_failed(rc, "MPI_Comm_set_errhandler/rank/size");
     rc = aidev_mpi_types_create(c);
     if (rc != MPI_SUCCESS)
-        return mpi_call_failed(rc, "MPI_Type_contiguous/MPI_Op_create (f16)");
+        return mpi_call_failed(rc, "MPI_Type_contiguous/MPI_Op_create (f16, bf16)");
     return AIDEV_SUCCESS;
 }
 
@@ -413,8 +413,8 @@ AIDEV_MPI_API aidev_status aidev_mpi_comm_create(MPI_Comm comm, aidev_queue queu
     if (!c)
         return aidev_mpi_fail(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     c->mpi = MPI_COMM_NULL;
-    c->f16_type = MPI_DATATYPE_NULL;
-    c->f16_sum = c->f16_max = MPI_OP_NULL;
+    c->half_type = MPI_DATATYPE_NULL;
+    c->f16_sum = c->f16_max = c->bf16_sum = c->bf16_max = MPI_OP_NULL;
     pthread_mutex_init(&c->enqueue_lock, NULL);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);

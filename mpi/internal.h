@@ -110,9 +110,9 @@ typedef struct aidev_mpi_comm_t {
     uint64_t slot_bytes;
     aidev_queue stage_in, stage_out;
 
-    /* f16 reductions: MPI has no half type. */
-    MPI_Datatype f16_type;
-    MPI_Op f16_sum, f16_max;
+    /* f16 and bf16 reductions: MPI has no 16-bit float type. */
+    MPI_Datatype half_type;
+    MPI_Op f16_sum, f16_max, bf16_sum, bf16_max;
 } aidev_mpi_comm_obj;
 
 /* The communicator behind |handle| if it is a live one. */
@@ -179,7 +179,7 @@ void aidev_mpi_pipeline_run(aidev_mpi_comm_obj *c, const aidev_mpi_work *op, boo
  * has none. */
 bool aidev_mpi_reduction_of(const aidev_mpi_comm_obj *c, aidev_type type, aidev_mpi_op op,
                       MPI_Datatype *out_type, MPI_Op *out_op);
-/* Makes (or frees) the f16 datatype and operations of |c|. */
+/* Makes (or frees) the f16/bf16 datatype and operations of |c|. */
 int aidev_mpi_types_create(aidev_mpi_comm_obj *c);
 void aidev_mpi_types_free(aidev_mpi_comm_obj *c);
 const char *aidev_mpi_reduce_name(aidev_mpi_op op);

@@ -195,7 +195,7 @@ aidev_status aidev_mpi_enqueue_allreduce(aidev_mpi_comm_obj *c, aidev_buffer sen
     if (!aidev_mpi_reduction_of(c, type, op, &t, &o))
         return aidev_mpi_fail(AIDEV_ERROR_INVALID_ARGUMENT,
                               "type %s, op %d: all-reduce takes AIDEV_MPI_SUM or AIDEV_MPI_MAX "
-                              "of integer types, f16, f32 and f64",
+                              "of integer types, f16, bf16, f32 and f64",
                               aidev_type_name(type), (int)op);
     aidev_mpi_side out, in;
     aidev_status st = side_of(c, recv, recv_offset, count, elem, "recv", &out);

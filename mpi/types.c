@@ -1,89 +1,71 @@
 /*
  * types.c - aidev element types as MPI datatypes and reductions.
  *
- * MPI names every integer and float type aidev has but f16. f16 goes as a
- * datatype of its own (two bytes) with user reductions that widen each
- * pair to f32, combine, and round back to the nearest f16 (ties to even),
- * as one f16 operation on a device would.
+ * MPI names every integer and float type aidev has but f16 and bf16. Those
+ * go as a two-byte datatype of their own with user reductions that widen
+ * each pair to f32, combine, and round back to the type (nearest even), as
+ * one f16 or bf16 operation on a device does: the conversions are the
+ * tensor kernels' own (kernels/common/tensor_host.h), so a value reduced
+ * here has the bits a device would store.
  */
 #include <math.h>
 #include <string.h>
 
+#include "kernels/common/tensor_host.h"
 #include "mpi/internal.h"
 
 /* ------------------------------------------------------------------------ */
-/* f16 <-> f32                                                              */
+/* Reductions of 16-bit floats                                              */
 /* ------------------------------------------------------------------------ */
 
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (mant << 13); /* inf, NaN (payload kept) */
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112u) << 23) | (mant << 13);
-    } else if (mant == 0) {
-        bits = sign;
-    } else {
-        /* Subnormal: mant * 2^-24, exact in f32. */
-        float v = (float)mant * 0x1p-24f;
-        memcpy(&bits, &v, sizeof bits);
-        bits |= sign;
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
+typedef float (*half_widen_fn)(uint32_t bits);
+typedef uint32_t (*half_narrow_fn)(float value);
 
-static uint16_t f32_to_f16(float f)
+/* inout[i] = round(in[i] + inout[i]) for 16-bit floats widened by |widen|. */
+static inline void half_sum(const void *in, void *inout, int len, half_widen_fn widen,
+                            half_narrow_fn narrow)
 {
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    uint16_t sign = (uint16_t)((bits >> 16) & 0x8000u);
-    uint32_t abs = bits & 0x7fffffffu;
-    if (abs >= 0x7f800000u) /* inf stays inf; NaN stays a quiet NaN */
-        return sign | (abs > 0x7f800000u ? 0x7e00u : 0x7c00u);
-    if (abs >= 0x477ff000u) /* rounds to 65536 or more: inf */
-        return sign | 0x7c00u;
-    if (abs < 0x38800000u) {
-        /* Below the smallest normal f16 (2^-14): a multiple of 2^-24,
-         * rounded to nearest even by the float addition's own rounding. */
-        float a;
-        memcpy(&a, &abs, sizeof a);
-        float r = a + 0.5f; /* 0.5 = 2^-1: the ulp there is 2^-24 */
-        uint32_t rb;
-        memcpy(&rb, &r, sizeof rb);
-        return sign | (uint16_t)(rb - 0x3f000000u);
-    }
-    /* Normal: drop 13 mantissa bits, rounding to nearest even. */
-    uint32_t odd = (abs >> 13) & 1u;
-    abs += 0xfffu + odd;
-    return sign | (uint16_t)((abs - 0x38000000u) >> 13);
-}
-
-static void f16_sum(void *in, void *inout, int *len, MPI_Datatype *type)
-{
-    (void)type;
     const uint16_t *a = in;
     uint16_t *b = inout;
-    for (int i = 0; i < *len; i++)
-        b[i] = f32_to_f16(f16_to_f32(a[i]) + f16_to_f32(b[i]));
+    for (int i = 0; i < len; i++)
+        b[i] = (uint16_t)narrow(widen(a[i]) + widen(b[i]));
 }
 
-static void f16_max(void *in, void *inout, int *len, MPI_Datatype *type)
+/* inout[i] = max(in[i], inout[i]); as fmaxf, a NaN loses to a number. The
+ * larger operand's bits are kept, so no rounding happens. */
+static inline void half_max(const void *in, void *inout, int len, half_widen_fn widen)
 {
-    (void)type;
     const uint16_t *a = in;
     uint16_t *b = inout;
-    for (int i = 0; i < *len; i++) {
-        float x = f16_to_f32(a[i]), y = f16_to_f32(b[i]);
-        /* As fmaxf: a NaN loses to a number. */
+    for (int i = 0; i < len; i++) {
+        float x = widen(a[i]), y = widen(b[i]);
         if (isnan(y) || x > y)
             b[i] = a[i];
     }
+}
+
+static void mpi_f16_sum(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    half_sum(in, inout, *len, th_f16_to_f32, th_f32_to_f16);
+}
+
+static void mpi_f16_max(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    half_max(in, inout, *len, th_f16_to_f32);
+}
+
+static void mpi_bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    half_sum(in, inout, *len, th_bf16_to_f32, th_f32_to_bf16);
+}
+
+static void mpi_bf16_max(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    half_max(in, inout, *len, th_bf16_to_f32);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -92,24 +74,28 @@ static void f16_max(void *in, void *inout, int *len, MPI_Datatype *type)
 
 int aidev_mpi_types_create(aidev_mpi_comm_obj *c)
 {
-    int rc = MPI_Type_contiguous(2, MPI_BYTE, &c->f16_type);
+    int rc = MPI_Type_contiguous(2, MPI_BYTE, &c->half_type);
     if (rc == MPI_SUCCESS)
-        rc = MPI_Type_commit(&c->f16_type);
+        rc = MPI_Type_commit(&c->half_type);
     if (rc == MPI_SUCCESS)
-        rc = MPI_Op_create(f16_sum, 1, &c->f16_sum);
+        rc = MPI_Op_create(mpi_f16_sum, 1, &c->f16_sum);
     if (rc == MPI_SUCCESS)
-        rc = MPI_Op_create(f16_max, 1, &c->f16_max);
+        rc = MPI_Op_create(mpi_f16_max, 1, &c->f16_max);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Op_create(mpi_bf16_sum, 1, &c->bf16_sum);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Op_create(mpi_bf16_max, 1, &c->bf16_max);
     return rc;
 }
 
 void aidev_mpi_types_free(aidev_mpi_comm_obj *c)
 {
-    if (c->f16_max != MPI_OP_NULL)
-        MPI_Op_free(&c->f16_max);
-    if (c->f16_sum != MPI_OP_NULL)
-        MPI_Op_free(&c->f16_sum);
-    if (c->f16_type != MPI_DATATYPE_NULL)
-        MPI_Type_free(&c->f16_type);
+    MPI_Op *ops[] = {&c->f16_sum, &c->f16_max, &c->bf16_sum, &c->bf16_max};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (*ops[i] != MPI_OP_NULL)
+            MPI_Op_free(ops[i]);
+    if (c->half_type != MPI_DATATYPE_NULL)
+        MPI_Type_free(&c->half_type);
 }
 
 bool aidev_mpi_reduction_of(const aidev_mpi_comm_obj *c, aidev_type type, aidev_mpi_op op,
@@ -117,9 +103,13 @@ bool aidev_mpi_reduction_of(const aidev_mpi_comm_obj *c, aidev_type type, aidev_
 {
     if (op != AIDEV_MPI_SUM && op != AIDEV_MPI_MAX)
         return false;
-    if (type == AIDEV_TYPE_F16) {
-        *out_type = c->f16_type;
-        *out_op = op == AIDEV_MPI_SUM ? c->f16_sum : c->f16_max;
+    if (type == AIDEV_TYPE_F16 || type == AIDEV_TYPE_BF16) {
+        bool f16 = type == AIDEV_TYPE_F16;
+        *out_type = c->half_type;
+        if (op == AIDEV_MPI_SUM)
+            *out_op = f16 ? c->f16_sum : c->bf16_sum;
+        else
+            *out_op = f16 ? c->f16_max : c->bf16_max;
         return true;
     }
     MPI_Datatype t;

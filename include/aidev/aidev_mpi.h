@@ -174,8 +174,9 @@ typedef enum aidev_mpi_op {
 
 /* recv[i] = op over ranks of send[i], for i < count, on every rank. |send|
  * NULL, or the same buffer and offset as |recv|: in place. Types: every
- * integer type, AIDEV_TYPE_F32, AIDEV_TYPE_F64 and AIDEV_TYPE_F16 (summed
- * in f32 per pair and rounded to f16, the nearest even). Every rank gets
+ * integer type, AIDEV_TYPE_F32, AIDEV_TYPE_F64, AIDEV_TYPE_F16 and
+ * AIDEV_TYPE_BF16 (each pair added in f32 and rounded to the type, the
+ * nearest even, as the tensor ops of aidev_tensor.h round). Every rank gets
  * the same bits (MPI's reduction algorithms combine each element in one
  * order for all ranks). */
 AIDEV_MPI_API aidev_status aidev_mpi_allreduce(aidev_mpi_comm comm, aidev_buffer send,

@@ -111,6 +111,17 @@ static uint16_t f16_of_int(int v)
     return sign | (uint16_t)((unsigned)(e + 15) << 10) | (uint16_t)mant;
 }
 
+/* bf16 bits of an integer of magnitude up to 256 (exact): the upper half
+ * of its f32 bits. */
+static uint16_t bf16_of_int(int v)
+{
+    float f = (float)v;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    ck_assert_msg((bits & 0xffffu) == 0, "bf16_of_int: %d is not exact in bf16", v);
+    return (uint16_t)(bits >> 16);
+}
+
 static void store(aidev_type type, void *dst, uint64_t i, long v)
 {
     switch (type) {
@@ -120,6 +131,7 @@ static void store(aidev_type type, void *dst, uint64_t i, long v)
     case AIDEV_TYPE_I64: ((int64_t *)dst)[i] = (int64_t)v; break;
     case AIDEV_TYPE_I8: ((int8_t *)dst)[i] = (int8_t)v; break;
     case AIDEV_TYPE_F16: ((uint16_t *)dst)[i] = f16_of_int((int)v); break;
+    case AIDEV_TYPE_BF16: ((uint16_t *)dst)[i] = bf16_of_int((int)v); break;
     default: ck_abort_msg("test_data: type %s is not in the tests", aidev_type_name(type));
     }
 }

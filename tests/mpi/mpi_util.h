@@ -52,7 +52,7 @@ aidev_mpi_comm test_current_comm(void);
  * message names |needle| (NULL: no check); releases it. */
 void expect_event(aidev_event ev, aidev_status expected, const char *needle);
 
-/* Typed test data: |count| elements of |type| (f32, f64, i32, f16...) with
+/* Typed test data: |count| elements of |type| (f32, f64, i32, f16, bf16) with
  * small integer values that differ per rank, index and |salt|: sums over
  * a few ranks are exact in every type, so results compare bit for bit. */
 void *test_data(aidev_type type, int rank, uint64_t count, int salt);

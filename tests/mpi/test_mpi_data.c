@@ -63,7 +63,7 @@ START_TEST(allreduce_matches_the_host_reference)
     aidev_device dev = harness_device(_i);
     aidev_queue q = harness_queue(dev);
     static const aidev_type types[] = {AIDEV_TYPE_F32, AIDEV_TYPE_I32, AIDEV_TYPE_F16,
-                                       AIDEV_TYPE_F64};
+                                       AIDEV_TYPE_BF16, AIDEV_TYPE_F64};
     int salt = 0;
     for (size_t s = 0; s < 2; s++) {
         test_comm(q, SMALL_CHUNK, stagings[s], 0);
@@ -83,34 +83,50 @@ START_TEST(allreduce_matches_the_host_reference)
 }
 END_TEST
 
-/* f16 sums round to the nearest even f16, every rank the same bits:
- * 2048 + 1 ties down to 2048, 2048 + 3 ties up to 2052. */
-START_TEST(allreduce_f16_rounds_to_nearest_even)
+/* One all-reduce sum of two 16-bit floats: |big| on rank 0, |one| and
+ * |three| on rank 1, 0 elsewhere; every rank must get |want0|, |want1|
+ * (on the device of harness index |device_index|). */
+static void half_ties_case(int device_index, aidev_type type, uint16_t big, uint16_t one,
+                           uint16_t three, uint16_t want0, uint16_t want1)
 {
-    aidev_device dev = harness_device(_i);
+    aidev_device dev = harness_device(device_index);
     aidev_queue q = harness_queue(dev);
     test_comm(q, 0, AIDEV_MPI_STAGING_AUTO, 0);
-    /* 2048 on rank 0; 1 and 3 on rank 1; 0 elsewhere. */
-    const uint16_t f2048 = 0x6800, f1 = 0x3c00, f3 = 0x4200, f2052 = 0x6802;
     uint16_t mine[2] = {0, 0};
     if (test_rank == 0)
-        mine[0] = mine[1] = f2048;
+        mine[0] = mine[1] = big;
     if (test_rank == 1) {
-        mine[0] = f1;
-        mine[1] = f3;
+        mine[0] = one;
+        mine[1] = three;
     }
     aidev_buffer b = test_buffer_with(dev, q, AIDEV_MEMORY_DEVICE, 0, mine, sizeof mine);
     aidev_event ev;
-    ck_assert_mpi_ok(aidev_mpi_allreduce(test_current_comm(), NULL, 0, b, 0, 2, AIDEV_TYPE_F16,
+    ck_assert_mpi_ok(aidev_mpi_allreduce(test_current_comm(), NULL, 0, b, 0, 2, type,
                                          AIDEV_MPI_SUM, 0, NULL, &ev));
     uint16_t *got = test_read(q, b, 0, sizeof mine);
     expect_event(ev, AIDEV_SUCCESS, NULL);
-    ck_assert_uint_eq(got[0], f2048);
-    ck_assert_uint_eq(got[1], f2052);
+    ck_assert_msg(got[0] == want0 && got[1] == want1,
+                  "%s sums on rank %d: got %#x %#x, expected %#x %#x", aidev_type_name(type),
+                  test_rank, got[0], got[1], want0, want1);
     free(got);
     aidev_buffer_release(b);
     test_comm_release();
     aidev_queue_release(q);
+}
+
+/* f16 sums round to the nearest even f16, every rank the same bits:
+ * 2048 + 1 ties down to 2048, 2048 + 3 ties up to 2052. */
+START_TEST(allreduce_f16_rounds_to_nearest_even)
+{
+    half_ties_case(_i, AIDEV_TYPE_F16, 0x6800, 0x3c00, 0x4200, 0x6800, 0x6802);
+}
+END_TEST
+
+/* bf16 likewise (8 significant bits): 256 + 1 ties down to 256, 256 + 3
+ * ties up to 260. */
+START_TEST(allreduce_bf16_rounds_to_nearest_even)
+{
+    half_ties_case(_i, AIDEV_TYPE_BF16, 0x4380, 0x3f80, 0x4040, 0x4380, 0x4382);
 }
 END_TEST
 
@@ -257,6 +273,8 @@ void add_data_cases(Suite *s)
                            allreduce_matches_the_host_reference, 0);
     harness_add_per_device(s, "allreduce_f16_rounds_to_nearest_even",
                            allreduce_f16_rounds_to_nearest_even, 0);
+    harness_add_per_device(s, "allreduce_bf16_rounds_to_nearest_even",
+                           allreduce_bf16_rounds_to_nearest_even, 0);
     harness_add_per_device(s, "broadcast_from_every_root", broadcast_from_every_root, 0);
     harness_add_per_device(s, "allgather_in_place_and_not", allgather_in_place_and_not, 0);
     harness_add_per_device(s, "send_recv_pairs", send_recv_pairs, 0);
