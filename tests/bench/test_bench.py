@@ -15,6 +15,12 @@ tests/mpi/run_mpi.py starts them): the same checks, and its rows on every
 device.
 
 usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--mpi MPIRUN AIDEV_BENCH_MPI]
+       test_bench.py --python BENCH_PYTHON AIDEV_INFO
+
+With --python, the rows are those of the Python bench
+(bench/python/bench_python.py), run by this interpreter on every device;
+where it has no baseline (no pyopencl, no OpenCL device) it says why and no
+row is asked.
 """
 import json
 import math
@@ -23,7 +29,8 @@ import subprocess
 import sys
 
 # Rows each backend must produce (names as aidev-bench prints them).
-SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host"]
+SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host",
+                 "buffer.create_small_100k_live"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
             "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads"] + SMALL_BUFFERS,
@@ -39,6 +46,9 @@ SCHED_PER_DEVICE = [f"sched.{d}_device" for d in SCHED_DAGS]
 SCHED_ONCE = [f"sched.{d}_{s}" for d in SCHED_DAGS for s in ("single", "starpu")]
 # With two simulated devices: once per run.
 SIM_ONCE = [f"sched.{d}_sim_split" for d in SCHED_DAGS]
+# Rows of bench/python/bench_python.py, on every device.
+PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.read_64M",
+               "python.to_numpy_64M"]
 SIM_DEVICES = ("A:gflops=20,mem_gbps=10,link_gbps=4,latency_us=20;"
                "B:gflops=5,mem_gbps=5,link_gbps=4,latency_us=20,unified=1")
 
@@ -82,7 +92,7 @@ def run_bench(bench, info, extra, env):
     return devices, json.loads(run.stdout), run.stderr
 
 
-def check_rows(rows, stderr, failures):
+def check_rows(rows, stderr, failures, who="aidev-bench"):
     for r in rows:
         where = f"{r.get('name')} on {r.get('device')}"
         for key in ("value", "baseline_value", "ratio"):
@@ -92,7 +102,7 @@ def check_rows(rows, stderr, failures):
         if not failures and abs(r["ratio"] - r["value"] / r["baseline_value"]) > 1e-6 * r["ratio"]:
             failures.append(f"{where}: ratio {r['ratio']} is not value / baseline")
     if stderr.strip():
-        failures.append(f"aidev-bench wrote errors: {stderr.strip()}")
+        failures.append(f"{who} wrote errors: {stderr.strip()}")
 
 
 def check_expected(devices, rows, per_backend, once, failures):
@@ -108,7 +118,29 @@ def check_expected(devices, rows, per_backend, once, failures):
             failures.append(f"row {name}: {count} times, expected once")
 
 
+def python_main(bench, info):
+    devices = json.loads(subprocess.run([info, "--json"], check=True, capture_output=True,
+                                        text=True).stdout)["devices"]
+    run = subprocess.run([sys.executable, bench, "--quick", "--json"], capture_output=True,
+                         text=True, timeout=600)
+    if run.returncode != 0:
+        sys.exit(f"{bench} exited with {run.returncode}: {run.stderr}")
+    rows = json.loads(run.stdout)
+    if not rows and run.stderr.strip().endswith("no rows"):
+        print(f"python.* rows: skipped: {run.stderr.strip()}")
+        return
+    failures = []
+    check_rows(rows, run.stderr, failures, who=bench)
+    check_expected(devices, rows, lambda b: PYTHON_ROWS, [], failures)
+    if failures:
+        sys.exit("\n".join(failures))
+    print(f"{len(rows)} python.* rows on {len(devices)} devices")
+
+
 def main():
+    if sys.argv[1] == "--python":
+        python_main(sys.argv[2], sys.argv[3])
+        return
     bench, info = sys.argv[1], sys.argv[2]
     starpu = "--starpu" in sys.argv[3:]
     mpi = sys.argv[sys.argv.index("--mpi") + 1:][:2] if "--mpi" in sys.argv else None
