@@ -31,6 +31,13 @@ typedef struct bench_row {
     double baseline_value;
 } bench_row;
 
+/* Parses the command line shared by the bench programs into |opt| (and
+ * starts the JSON array). Returns -1 to go on, else the exit status (0 for
+ * --help, 2 for a bad option). */
+int bench_parse_options(int argc, char **argv, const char *program, bench_options *opt);
+/* Prints the JSON array of the rows (with --json, when |print|) and frees
+ * it. */
+void bench_report_finish(const bench_options *opt, bool print);
 /* Records a row (printed at once as text, or kept for the JSON array). */
 void bench_emit(const bench_options *opt, const bench_row *row);
 /* True when |name| is selected by --only. */

@@ -405,6 +405,14 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_i
         u32 = b->flags;
         return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
                               "AIDEV_BUFFER_INFO_FLAGS");
+    case AIDEV_BUFFER_INFO_HOST_ADDRESS:
+        if (!b->host_ptr)
+            return aidev_error(AIDEV_ERROR_UNSUPPORTED,
+                               "buffer: its %s memory on device %u (%s) has no stable host "
+                               "address; map it (HOST, SHARED) or read it into host memory",
+                               kind_name(b->kind), b->device->index, b->device->backend->name);
+        return aidev_info_put(&b->host_ptr, sizeof b->host_ptr, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_HOST_ADDRESS");
     }
     return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_buffer_info", (int)key);
 }

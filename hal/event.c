@@ -81,6 +81,7 @@ aidev_status aidev_event_publish(aidev_event_obj *e, aidev_event *out)
     e->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_EVENT, e);
     if (!e->obj.handle)
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
+    atomic_store_explicit(&e->handle_refs, 1, memory_order_relaxed);
     aidev_context_link(e->obj.context, &e->obj, AIDEV_HANDLE_EVENT, event_destroy_linked);
     *out = (aidev_event)e->obj.handle;
     return AIDEV_SUCCESS;
@@ -566,6 +567,17 @@ AIDEV_API aidev_status aidev_event_get_info(aidev_event event, aidev_event_info 
     return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_event_info", (int)key);
 }
 
+AIDEV_API aidev_status aidev_event_retain(aidev_event event)
+{
+    aidev_error_clear();
+    aidev_event_obj *e;
+    aidev_status st = aidev_lookup_event(event, "event", &e);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    atomic_fetch_add_explicit(&e->handle_refs, 1, memory_order_relaxed);
+    return AIDEV_SUCCESS;
+}
+
 AIDEV_API aidev_status aidev_event_release(aidev_event event)
 {
     aidev_error_clear();
@@ -573,6 +585,8 @@ AIDEV_API aidev_status aidev_event_release(aidev_event event)
     aidev_status st = aidev_lookup_event(event, "event", &e);
     if (st != AIDEV_SUCCESS)
         return st;
-    event_unpublish(e);
+    /* Only the last owner's release ends the handle. */
+    if (atomic_fetch_sub_explicit(&e->handle_refs, 1, memory_order_acq_rel) == 1)
+        event_unpublish(e);
     return AIDEV_SUCCESS;
 }

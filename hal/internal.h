@@ -223,6 +223,9 @@ const char *aidev_command_kind_name(aidev_command_kind kind);
 struct aidev_backend_event {
     aidev_object obj;
     atomic_uint refs;
+    /* References to the public handle: 1 from publishing, one more per
+     * aidev_event_retain; the last aidev_event_release ends the handle. */
+    atomic_uint handle_refs;
     atomic_int state;         /* 0 pending, 1 complete */
     aidev_status status;
     char *message;            /* failure message, malloc'd */

@@ -522,6 +522,17 @@ typedef enum aidev_buffer_info {
     AIDEV_BUFFER_INFO_PAGE_KIND = 6,
     AIDEV_BUFFER_INFO_NUMA_NODE = 7,    /* int32_t: node of the memory; -1 unknown */
     AIDEV_BUFFER_INFO_FLAGS = 8,        /* uint32_t: AIDEV_BUFFER_* it was made with */
+    /* void *: the host address of the buffer's first byte, where the host
+     * reaches the memory at a stable address without a map: HOST and SHARED
+     * memory whose backend gives one, and every kind on devices whose memory
+     * is host memory (the CPU backend; large DEVICE buffers of CPU devices
+     * of the OpenCL and Vulkan backends). AIDEV_ERROR_UNSUPPORTED otherwise
+     * (map the buffer, or read it). It is the address a map returns, valid
+     * until the buffer is freed, and taking it maps nothing: host access
+     * through it must be ordered with the commands using the buffer by
+     * their events, as for a mapping. For libraries that hand aidev memory
+     * to another host API (libaidev-mpi gives it to MPI in place). */
+    AIDEV_BUFFER_INFO_HOST_ADDRESS = 9,
 } aidev_buffer_info;
 
 /* Typed info query, same rules and statuses as aidev_device_get_info()
@@ -701,12 +712,27 @@ typedef enum aidev_event_info {
 AIDEV_API aidev_status aidev_event_get_info(aidev_event event, aidev_event_info key,
                                             size_t value_size, void *value, size_t *size_ret);
 
-/* Drops the caller's handle. The command behind it goes on; a callback
- * set on it still runs (with NULL as its event, see above). A pending user
- * event stays pending, and is cancelled by the context's release if nobody
- * completes it. AIDEV_SUCCESS, or AIDEV_ERROR_INVALID_HANDLE for a bad or
- * already released |event|. */
+/* Drops one reference to |event| (see aidev_event_retain()): the handle
+ * ends with the last. The command behind it goes on; a callback set on it
+ * still runs (with NULL as its event once the handle has ended, see above).
+ * A pending user event stays pending, and is cancelled by the context's
+ * release if nobody completes it. AIDEV_SUCCESS, or
+ * AIDEV_ERROR_INVALID_HANDLE for a bad or already released |event|. */
 AIDEV_API aidev_status aidev_event_release(aidev_event event);
+
+/* ------------------------------------------------------------------------ */
+/* Sharing events with libraries layered on aidev                            */
+/* ------------------------------------------------------------------------ */
+
+/* Adds a reference to the handle |event| for another owner: a library that
+ * hands an event to its caller and completes it later (libaidev-mpi hands
+ * out a user event it sets once the transfer ends) keeps the handle valid
+ * however early the caller releases its own. Each reference is given back
+ * with one aidev_event_release(); the handle stays valid until the last,
+ * or until its context is released. The caller must hold a reference while
+ * calling. Thread safe. Returns AIDEV_ERROR_INVALID_HANDLE for a handle
+ * that is not a live event. */
+AIDEV_API aidev_status aidev_event_retain(aidev_event event);
 
 /* ------------------------------------------------------------------------ */
 /* Queues and commands                                                      */

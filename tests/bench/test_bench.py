@@ -12,7 +12,11 @@ two devices (--only sim.). The rows against StarPU are expected only where
 aidev-bench was built with it (--starpu); elsewhere they are reported as
 skipped.
 
-usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu]
+With --mpi, aidev-bench-mpi runs too, under mpirun with 2 ranks (as
+tests/mpi/run_mpi.py starts them): the same checks, and its rows on every
+device.
+
+usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--mpi MPIRUN AIDEV_BENCH_MPI]
        test_bench.py --python BENCH_PYTHON AIDEV_INFO
 
 With --python, the rows are those of the Python bench
@@ -51,6 +55,35 @@ PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.read_64M",
                "python.to_numpy_64M"]
 SIM_DEVICES = ("A:gflops=20,mem_gbps=10,link_gbps=4,latency_us=20;"
                "B:gflops=5,mem_gbps=5,link_gbps=4,latency_us=20,unified=1")
+
+
+# Rows aidev-bench-mpi must produce on every device.
+EXPECTED_MPI = ["mpi.allreduce_64M", "mpi.allreduce_64M_vs_chunked", "mpi.allreduce_64M_staged",
+                "mpi.train_step_overlap", "mpi.train_step_balance"]
+# One machine, quietly: shared memory only, idle ranks yield (see
+# tests/mpi/run_mpi.py).
+MPIRUN_OPTIONS = ["-np", "2", "--oversubscribe", "--bind-to", "none",
+                  "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none",
+                  "--mca", "oob_tcp_if_include", "lo", "--mca", "mpi_yield_when_idle", "1"]
+
+
+def run_mpi_bench(mpirun, bench_mpi):
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    if "ASAN_OPTIONS" in env:
+        # Open MPI's leftovers at exit can be told from a leak only with
+        # full stacks (fast_unwind_on_malloc=0, tests/mpi/meson.build), and
+        # those deadlock in libgcc's unwinder once lavapipe's JIT registers
+        # its frames; the bench runs every device, so its ranks check
+        # memory errors but not leaks (libaidev-mpi's leaks are checked by
+        # the MPI tests on the CPU and OpenCL).
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
+    run = subprocess.run([mpirun] + MPIRUN_OPTIONS + [bench_mpi, "--quick", "--json"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    if run.returncode != 0:
+        sys.exit(f"aidev-bench-mpi exited with {run.returncode}: {run.stderr}")
+    # Open MPI may talk on stderr; the bench's own complaints name it.
+    errors = [line for line in run.stderr.splitlines() if "aidev-bench-mpi" in line]
+    return json.loads(run.stdout), "\n".join(errors)
 
 
 def run_bench(bench, info, extra, env):
@@ -114,6 +147,7 @@ def main():
         return
     bench, info = sys.argv[1], sys.argv[2]
     starpu = "--starpu" in sys.argv[3:]
+    mpi = sys.argv[sys.argv.index("--mpi") + 1:][:2] if "--mpi" in sys.argv else None
     failures = []
 
     devices, rows, stderr = run_bench(bench, info, [], os.environ.copy())
@@ -134,6 +168,12 @@ def main():
     check_rows(accuracy_rows, stderr, failures)
     check_expected([d for d in sim_devices if d["backend"] == "sim"], accuracy_rows,
                    lambda b: SIM_PER_DEVICE, [], failures)
+
+    if mpi:
+        mpi_rows, stderr = run_mpi_bench(*mpi)
+        check_rows(mpi_rows, stderr, failures)
+        check_expected(devices, mpi_rows, lambda b: EXPECTED_MPI, [], failures)
+        rows += mpi_rows
 
     if failures:
         sys.exit("\n".join(failures))

@@ -223,6 +223,66 @@ START_TEST(import_host_memory)
 }
 END_TEST
 
+/* Where a buffer has a host address, it is the one a map gives, the device
+ * sees what the host writes there and the host what the device writes;
+ * where it has none, the refusal says so. Every kind, small and large
+ * (some backends place only large buffers in host blocks). */
+START_TEST(host_address_where_the_host_reaches_the_memory)
+{
+    aidev_device dev = harness_device(_i);
+    const uint64_t sizes[] = {4096, 3u << 20};
+    uint32_t kinds_with_address = 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        if (!harness_has_kind(dev, kinds[k]))
+            continue;
+        for (size_t s = 0; s < 2; s++) {
+            aidev_buffer b = harness_buffer(dev, kinds[k], sizes[s], AIDEV_TYPE_F32);
+            float *host = NULL;
+            size_t size_ret = 0;
+            aidev_status st = aidev_buffer_get_info(b, AIDEV_BUFFER_INFO_HOST_ADDRESS,
+                                                    sizeof host, &host, &size_ret);
+            if (st == AIDEV_ERROR_UNSUPPORTED) {
+                ck_assert_msg(strstr(aidev_last_error(), "host address") != NULL,
+                              "refusal does not say why: %s", aidev_last_error());
+                ck_assert_ptr_null(host);
+                ck_assert_ok(aidev_buffer_release(b));
+                continue;
+            }
+            ck_assert_msg(st == AIDEV_SUCCESS, "kind %d, %llu bytes: %s", (int)kinds[k],
+                          (unsigned long long)sizes[s], aidev_last_error());
+            ck_assert_uint_eq(size_ret, sizeof(void *));
+            ck_assert_ptr_nonnull(host);
+            kinds_with_address |= 1u << kinds[k];
+            if (kinds[k] != AIDEV_MEMORY_DEVICE) {
+                void *mapped;
+                ck_assert_ok(aidev_buffer_map(b, 0, sizes[s], AIDEV_MAP_READ, &mapped));
+                ck_assert_ptr_eq(mapped, host);
+                ck_assert_ok(aidev_buffer_unmap(b));
+            }
+            uint64_t n = sizes[s] / sizeof(float);
+            host[0] = 1.5f;
+            host[n - 1] = -2.5f;
+            float ends[2];
+            read_back(dev, b, &ends[0], sizeof(float));
+            ck_assert_float_eq(ends[0], 1.5f);
+            aidev_queue q = harness_queue(dev);
+            float v = 7.0f;
+            ck_assert_ok(aidev_enqueue_fill(q, b, 0, sizes[s], &v, 4, 0, NULL, NULL));
+            ck_assert_ok(aidev_queue_finish(q));
+            ck_assert_ok(aidev_queue_release(q));
+            ck_assert_float_eq(host[0], 7.0f);
+            ck_assert_float_eq(host[n - 1], 7.0f);
+            ck_assert_ok(aidev_buffer_release(b));
+        }
+    }
+    /* The CPU backend's memory is all host memory: every kind has an
+     * address there, so the case is never vacuous on it. */
+    if (strcmp(harness_device_backend(_i), "cpu") == 0)
+        ck_assert_uint_eq(kinds_with_address, (1u << AIDEV_MEMORY_DEVICE) | (1u << AIDEV_MEMORY_HOST) |
+                                            (1u << AIDEV_MEMORY_SHARED));
+}
+END_TEST
+
 START_TEST(buffer_info_bad_arguments)
 {
     aidev_device dev = harness_device(_i);
@@ -251,6 +311,8 @@ int main(void)
     harness_add_per_device(s, "create_bad_arguments", create_bad_arguments, 0);
     harness_add_per_device(s, "map_unmap", map_unmap, 0);
     harness_add_per_device(s, "import_host_memory", import_host_memory, 0);
+    harness_add_per_device(s, "host_address_where_the_host_reaches_the_memory",
+                           host_address_where_the_host_reaches_the_memory, 0);
     harness_add_per_device(s, "buffer_info_bad_arguments", buffer_info_bad_arguments, 0);
     return harness_run(s);
 }

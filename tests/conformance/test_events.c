@@ -330,6 +330,34 @@ START_TEST(finish_reports_the_first_failure)
 }
 END_TEST
 
+/* A retained event outlives its first owner's release: a second owner
+ * (a library completing a user event it handed out) still waits on it and
+ * sets it, and a queue command gated by it runs; the handle ends with the
+ * last release. */
+START_TEST(retained_event_outlives_a_release)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    aidev_event user, gated;
+    ck_assert_ok(aidev_event_create_user(harness_context(), &user));
+    ck_assert_ok(aidev_event_retain(user));
+    ck_assert_ok(aidev_enqueue_barrier(q, 1, &user, &gated));
+    ck_assert_ok(aidev_event_release(user)); /* the first owner is done with it */
+    ck_assert_status(aidev_event_query(user), AIDEV_NOT_READY);
+    ck_assert_status(aidev_event_query(gated), AIDEV_NOT_READY);
+    ck_assert_ok(aidev_event_set_status(user, AIDEV_ERROR_TIMEOUT, "peer gone"));
+    ck_assert_status(aidev_event_wait(user, AIDEV_WAIT_FOREVER), AIDEV_ERROR_TIMEOUT);
+    ck_assert_str_eq(aidev_event_message(user), "peer gone");
+    ck_assert_status(aidev_event_wait(gated, AIDEV_WAIT_FOREVER), AIDEV_ERROR_DEPENDENCY);
+    ck_assert_ok(aidev_event_release(user));
+    ck_assert_error_names(aidev_event_query(user), AIDEV_ERROR_INVALID_HANDLE, "event");
+    ck_assert_error_names(aidev_event_retain(user), AIDEV_ERROR_INVALID_HANDLE, "event");
+    ck_assert_error_names(aidev_event_retain(NULL), AIDEV_ERROR_INVALID_HANDLE, "event");
+    ck_assert_ok(aidev_event_release(gated));
+    ck_assert_ok(aidev_queue_release(q));
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -340,6 +368,8 @@ int main(void)
     harness_add_per_device(s, "wait_lists_across_queues", wait_lists_across_queues, 0);
     harness_add_per_device(s, "wait_lists_across_devices_and_backends",
                            wait_lists_across_devices_and_backends, 0);
+    harness_add_per_device(s, "retained_event_outlives_a_release",
+                           retained_event_outlives_a_release, 0);
     harness_add_per_device(s, "event_bad_arguments", event_bad_arguments, 0);
     harness_add_per_device(s, "finish_reports_the_first_failure",
                            finish_reports_the_first_failure, 0);

@@ -22,7 +22,7 @@ START_TEST(test_signatures)
         "fill_f32", "copy_f32", "axpy",    "scale",     "add",       "mul",
         "relu",     "gelu",     "silu",    "reduce_sum",       "reduce_max",       "softmax",
         "rmsnorm",  "layernorm", "transpose", "sgemm", "quantize_i8", "dequantize_i8",
-        "matmul_i8",
+        "matmul_i8", "relu_backward", "col_sum",
     };
     const uint32_t count = sizeof expected / sizeof expected[0];
     ck_assert_uint_ge(aidev_library_kernel_count(), count);
