@@ -450,6 +450,57 @@ AIDEV_API aidev_status aidev_enqueue_kv_append(aidev_queue queue, int32_t axis, 
                                                const aidev_event *wait_events,
                                                aidev_event *out_event);
 
+/* ------------------------------------------------------------------------ */
+/* Convolution and pooling                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Along H (index 0) and W (index 1). Zero strides and dilations mean 1. */
+typedef struct aidev_conv2d_params {
+    uint32_t stride[2];
+    uint32_t padding[2];  /* zeros added before and after the input */
+    uint32_t dilation[2]; /* distance between the taps of the kernel */
+    aidev_activation activation;
+} aidev_conv2d_params;
+
+/* y = act(conv(x, w) + bias), NCHW: x [N, C, H, W], w [CO, C, KH, KW], bias
+ * [CO] (may be NULL), y [N, CO, OH, OW] with OH = (H + 2 padding[0] -
+ * dilation[0] (KH - 1) - 1) / stride[0] + 1 (and W alike); a direct
+ * convolution, products summed in f32; any strides. |params| NULL: stride
+ * 1, no padding, dilation 1, no activation. f32, f16 or bf16, any mix.
+ * AIDEV_ERROR_INVALID_ARGUMENT when the shapes disagree (the message gives
+ * the result's shape), for a window that does not fit the padded input, a
+ * kernel size, stride or dilation past 65535, or an unknown activation;
+ * AIDEV_ERROR_UNSUPPORTED for a y of more than 2^32-1 elements; and the
+ * statuses of the descriptors' checks (aidev_tensor_check). */
+AIDEV_API aidev_status aidev_enqueue_conv2d(aidev_queue queue, const aidev_conv2d_params *params,
+                                            const aidev_tensor *x, const aidev_tensor *w,
+                                            const aidev_tensor *bias, const aidev_tensor *y,
+                                            uint32_t wait_count, const aidev_event *wait_events,
+                                            aidev_event *out_event);
+
+typedef enum aidev_pool_kind {
+    AIDEV_POOL_MAX = 1,
+    AIDEV_POOL_AVG = 2, /* over the window's elements inside x (ONNX's count_include_pad 0) */
+} aidev_pool_kind;
+
+typedef struct aidev_pool2d_params {
+    aidev_pool_kind kind;
+    uint32_t window[2];  /* KH, KW */
+    uint32_t stride[2];  /* 0: 1 */
+    uint32_t padding[2]; /* below the window's size; padding holds no value */
+} aidev_pool2d_params;
+
+/* y[n, c] = the max or average of each window of x[n, c], NCHW: x [N, C, H,
+ * W], y [N, C, OH, OW], OH = (H + 2 padding[0] - KH) / stride[0] + 1 (and W
+ * alike). A max is NaN when its window holds a NaN. f32, f16 or bf16.
+ * AIDEV_ERROR_INVALID_ARGUMENT for a NULL |params|, an unknown kind,
+ * padding not below the window, or shapes that disagree; otherwise the
+ * statuses of aidev_enqueue_conv2d. */
+AIDEV_API aidev_status aidev_enqueue_pool2d(aidev_queue queue, const aidev_pool2d_params *params,
+                                            const aidev_tensor *x, const aidev_tensor *y,
+                                            uint32_t wait_count, const aidev_event *wait_events,
+                                            aidev_event *out_event);
+
 #ifdef __cplusplus
 }
 #endif

@@ -373,12 +373,68 @@ def test_attention(dev, tols, rng):
             "embedding on " + dev.label)
 
 
+# ---------------------------------------------------------------------------
+# Convolution and pooling
+# ---------------------------------------------------------------------------
+
+class Conv2dParams(ctypes.Structure):
+    _fields_ = [("stride", ctypes.c_uint32 * 2), ("padding", ctypes.c_uint32 * 2),
+                ("dilation", ctypes.c_uint32 * 2), ("activation", ctypes.c_int)]
+
+
+class Pool2dParams(ctypes.Structure):
+    _fields_ = [("kind", ctypes.c_int), ("window", ctypes.c_uint32 * 2),
+                ("stride", ctypes.c_uint32 * 2), ("padding", ctypes.c_uint32 * 2)]
+
+
+def numpy_windows(x, kh, kw, stride, pad, dil, fill):
+    """[N, C, OH, OW, KH, KW]: each output's window of x padded with |fill|."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])), constant_values=fill)
+    win = np.lib.stride_tricks.sliding_window_view(
+        xp, (dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1), axis=(2, 3))
+    return win[:, :, ::stride[0], ::stride[1], ::dil[0], ::dil[1]]
+
+
+def test_conv(dev, tols, rng):
+    for (xs, ws, stride, pad, dil, tx) in [((2, 3, 9, 8), (4, 3, 3, 3), (1, 2), (1, 1), (1, 1), "f32"),
+                                           ((1, 2, 12, 7), (3, 2, 2, 3), (2, 1), (0, 2), (2, 1), "f16")]:
+        x, vx = make(rng, xs, tx, -1, 1, "sliced")
+        w, vw = make(rng, ws, "f32", -1, 1, "transposed")
+        bias, vb = make(rng, (ws[0],), "bf16", -1, 1, "compact")
+        win = numpy_windows(vx, ws[2], ws[3], stride, pad, dil, 0.0)
+        v = np.einsum("nchwij,ocij->nohw", win, vw) + vb[None, :, None, None]
+        ref = np.maximum(v, 0)
+        mag = 1.2 * (np.einsum("nchwij,ocij->nohw", np.abs(win), np.abs(vw))
+                     + np.abs(vb)[None, :, None, None]) + np.abs(ref) * (1 + v * v)
+        xt, wt, bt, y = dev.tensor(x, tx), dev.tensor(w, "f32"), dev.tensor(bias, "bf16"), \
+            dev.empty(ref.shape, "f32")
+        p = Conv2dParams((ctypes.c_uint32 * 2)(*stride), (ctypes.c_uint32 * 2)(*pad),
+                         (ctypes.c_uint32 * 2)(*dil), 1)
+        what = "conv2d %s %s on %s" % (xs, ws, dev.label)
+        dev.run(what, "aidev_enqueue_conv2d", ctypes.byref(p), ctypes.byref(xt), ctypes.byref(wt),
+                ctypes.byref(bt), ctypes.byref(y))
+        compare(tols["conv2d.conv2d"], dev.read(y, "f32"), ref, mag, "f32", what)
+    x, vx = make(rng, (2, 3, 10, 9), "bf16", -4, 4, "reversed")
+    xt = dev.tensor(x, "bf16")
+    for kind, name in ((1, "max"), (2, "avg")):
+        win = numpy_windows(vx, 3, 3, (2, 2), (1, 1), (1, 1), np.nan)
+        flat = win.reshape(win.shape[:4] + (9,))
+        ref = np.nanmax(flat, axis=-1) if kind == 1 else np.nanmean(flat, axis=-1)
+        y = dev.empty(ref.shape, "f32")
+        p = Pool2dParams(kind, (ctypes.c_uint32 * 2)(3, 3), (ctypes.c_uint32 * 2)(2, 2),
+                         (ctypes.c_uint32 * 2)(1, 1))
+        what = "pool2d %s on %s" % (name, dev.label)
+        dev.run(what, "aidev_enqueue_pool2d", ctypes.byref(p), ctypes.byref(xt), ctypes.byref(y))
+        compare(tols["pool2d." + name], dev.read(y, "f32"), ref,
+                np.nansum(np.abs(flat), axis=-1), "f32", what)
+
+
 def main():
     aidev = Aidev(sys.argv[1])
     tols = tolerances(aidev.lib)
     rng = np.random.default_rng(17)
     for dev in aidev.devices:
-        for test in (test_elementwise, test_rows, test_gemm, test_attention):
+        for test in (test_elementwise, test_rows, test_gemm, test_attention, test_conv):
             try:
                 test(dev, tols, rng)
             except RuntimeError as e:
