@@ -137,6 +137,7 @@ int main(int argc, char **argv)
     bench_pipeline(&opt);
     bench_memory(&opt);
     bench_sched(&opt);
+    bench_tier(&opt);
     aidev_context_release(opt.context);
 #ifdef AIDEV_HAVE_JSON
     if (opt.json)

@@ -66,5 +66,6 @@ void bench_kernels(const bench_options *opt);
 void bench_pipeline(const bench_options *opt);
 void bench_memory(const bench_options *opt);
 void bench_sched(const bench_options *opt);
+void bench_tier(const bench_options *opt);
 
 #endif

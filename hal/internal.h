@@ -138,6 +138,8 @@ typedef struct aidev_context_obj {
     aidev_backend_report *backends;
     uint64_t memory_limit;    /* 0: none */
     uint64_t memory_used;
+    uint64_t evicted_bytes;   /* sizes of evicted buffers (hal/evict.c) */
+    uint64_t compressed_bytes; /* host bytes of their compressed copies */
     const char *limit_source; /* static: where the limit came from, for messages */
     bool zero_on_free;        /* AIDEV_ZERO_ON_FREE: every buffer scrubbed */
     /* Exported DLPack tensors still alive: they keep the devices open (and
@@ -166,6 +168,15 @@ typedef struct aidev_buffer_obj {
      * they wrap (DLPack tensors). */
     void (*on_free)(void *arg);
     void *on_free_arg;
+    /* The compressed memory tier (hal/evict.c). |tier_lock| guards
+     * |stored|, |touches| and, while either tier field below is set,
+     * |native| and |host_ptr|. */
+    pthread_mutex_t tier_lock;
+    struct aidev_compressed *stored; /* evicted: the copy; |native| NULL */
+    uint64_t touches;         /* commands and maps that named it, while tiering */
+    atomic_uint evicts_pending; /* evictions enqueued, not ended */
+    atomic_bool evicted;      /* |stored| is set (read without the lock) */
+    bool evicting;            /* an eviction is reading it */
 } aidev_buffer_obj;
 
 typedef struct aidev_kernel_expr {
@@ -211,6 +222,8 @@ typedef enum aidev_command_kind {
     AIDEV_CMD_FILE_READ,
     AIDEV_CMD_INTERNAL, /* the hal's own (barriers of held commands, staging copies) */
     AIDEV_CMD_PREFETCH,
+    AIDEV_CMD_EVICT,
+    AIDEV_CMD_RESTORE,
 } aidev_command_kind;
 
 const char *aidev_command_kind_name(aidev_command_kind kind);
@@ -410,6 +423,31 @@ aidev_event_obj *aidev_pending_signal(const aidev_pending_command *p);
  * it. |signal| (may be NULL) receives the completion. */
 aidev_status aidev_queue_submit_internal(aidev_queue_obj *q, const aidev_backend_command *cmd,
                                          aidev_event_obj *signal);
+
+/* Enqueues |op| (a barrier when NULL) in |q|'s order as a command of
+ * |kind| (|bytes| for traces and probes), after |wait_events|, keeping |b|
+ * (may be NULL) alive while it waits. The op belongs to the queue from
+ * then on, even when this fails (its destroy runs). */
+aidev_status aidev_enqueue_hal_op(aidev_queue_obj *q, aidev_command_kind kind, uint64_t bytes,
+                                  aidev_buffer_obj *b, aidev_hal_op *op, uint32_t wait_count,
+                                  const aidev_event *wait_events, aidev_event *out_event);
+
+/* The compressed memory tier (hal/evict.c). */
+/* A command or a map names |b|: an eviction still queued is called off,
+ * and an evicted buffer is restored, before the caller reads |b->native|.
+ * Fails with the restore's status and message. */
+aidev_status aidev_tier_touch(aidev_buffer_obj *b);
+static inline aidev_status aidev_buffer_touch(aidev_buffer_obj *b)
+{
+    /* Buffers never evicted pay two loads. */
+    if (__builtin_expect(!atomic_load_explicit(&b->evicts_pending, memory_order_acquire) &&
+                             !atomic_load_explicit(&b->evicted, memory_order_acquire),
+                         1))
+        return AIDEV_SUCCESS;
+    return aidev_tier_touch(b);
+}
+/* A freed buffer's compressed copy goes, and the context's counts. */
+void aidev_tier_forget(aidev_buffer_obj *b);
 
 /* File reads (hal/file_read.c): the op behind aidev_enqueue_file_read. */
 aidev_status aidev_file_read_op(aidev_queue_obj *q, aidev_buffer_obj *b, uint64_t buffer_offset,

@@ -10,7 +10,11 @@ sched.) with two simulated devices added (AIDEV_SIM_DEVICES), for the rows
 that need them. The rows against StarPU are expected only where aidev-bench
 was built with it (--starpu); elsewhere they are reported as skipped.
 
-usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu]
+The tier.* rows (the compressed memory tier) are expected for each codec
+the build has (--tier-codecs=lz4,zstd): evict and restore on every
+device, the compression ratios once.
+
+usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--tier-codecs=LIST]
 """
 import json
 import math
@@ -35,6 +39,16 @@ SCHED_PER_DEVICE = [f"sched.{d}_device" for d in SCHED_DAGS]
 SCHED_ONCE = [f"sched.{d}_{s}" for d in SCHED_DAGS for s in ("single", "starpu")]
 # With two simulated devices: once per run.
 SIM_ONCE = [f"sched.{d}_sim_split" for d in SCHED_DAGS]
+TIER_DATA = ["fp32_weights", "bf16", "int8", "half_zero"]
+
+
+def tier_rows(codecs):
+    """Per device, and once per run."""
+    per_device = [f"tier.{op}_{c}" for c in codecs for op in ("evict", "restore")]
+    once = [f"tier.ratio_{d}_{c}" for c in codecs for d in TIER_DATA]
+    return per_device, once
+
+
 SIM_DEVICES = ("A:gflops=20,mem_gbps=10,link_gbps=4,latency_us=20;"
                "B:gflops=5,mem_gbps=5,link_gbps=4,latency_us=20,unified=1")
 
@@ -78,13 +92,20 @@ def check_expected(devices, rows, per_backend, once, failures):
 def main():
     bench, info = sys.argv[1], sys.argv[2]
     starpu = "--starpu" in sys.argv[3:]
+    codecs = []
+    for a in sys.argv[3:]:
+        if a.startswith("--tier-codecs="):
+            codecs = [c for c in a.split("=", 1)[1].split(",") if c]
+    tier_per_device, tier_once = tier_rows(codecs)
     failures = []
 
     devices, rows, stderr = run_bench(bench, info, [], os.environ.copy())
     check_rows(rows, stderr, failures)
     sched = SCHED_PER_DEVICE if starpu else []
-    check_expected(devices, rows, lambda b: EXPECTED.get(b, []) + sched,
-                   SCHED_ONCE if starpu else [], failures)
+    check_expected(devices, rows,
+                   lambda b: EXPECTED.get(b, []) + sched + (tier_per_device if b in EXPECTED
+                                                            else []),
+                   (SCHED_ONCE if starpu else []) + tier_once, failures)
     if not starpu:
         print("sched.* rows against StarPU: skipped: aidev-bench was built without StarPU")
 
