@@ -15,6 +15,12 @@ the build has (--tier-codecs=lz4,zstd): evict and restore on every
 device, the compression ratios once.
 
 usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--tier-codecs=LIST]
+       test_bench.py --python BENCH_PYTHON AIDEV_INFO
+
+With --python, the rows are those of the Python bench
+(bench/python/bench_python.py), run by this interpreter on every device;
+where it has no baseline (no pyopencl, no OpenCL device) it says why and no
+row is asked.
 """
 import json
 import math
@@ -49,6 +55,9 @@ def tier_rows(codecs):
     return per_device, once
 
 
+# Rows of bench/python/bench_python.py, on every device.
+PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.read_64M",
+               "python.to_numpy_64M"]
 SIM_DEVICES = ("A:gflops=20,mem_gbps=10,link_gbps=4,latency_us=20;"
                "B:gflops=5,mem_gbps=5,link_gbps=4,latency_us=20,unified=1")
 
@@ -63,7 +72,7 @@ def run_bench(bench, info, extra, env):
     return devices, json.loads(run.stdout), run.stderr
 
 
-def check_rows(rows, stderr, failures):
+def check_rows(rows, stderr, failures, who="aidev-bench"):
     for r in rows:
         where = f"{r.get('name')} on {r.get('device')}"
         for key in ("value", "baseline_value", "ratio"):
@@ -73,7 +82,7 @@ def check_rows(rows, stderr, failures):
         if not failures and abs(r["ratio"] - r["value"] / r["baseline_value"]) > 1e-6 * r["ratio"]:
             failures.append(f"{where}: ratio {r['ratio']} is not value / baseline")
     if stderr.strip():
-        failures.append(f"aidev-bench wrote errors: {stderr.strip()}")
+        failures.append(f"{who} wrote errors: {stderr.strip()}")
 
 
 def check_expected(devices, rows, per_backend, once, failures):
@@ -89,7 +98,29 @@ def check_expected(devices, rows, per_backend, once, failures):
             failures.append(f"row {name}: {count} times, expected once")
 
 
+def python_main(bench, info):
+    devices = json.loads(subprocess.run([info, "--json"], check=True, capture_output=True,
+                                        text=True).stdout)["devices"]
+    run = subprocess.run([sys.executable, bench, "--quick", "--json"], capture_output=True,
+                         text=True, timeout=600)
+    if run.returncode != 0:
+        sys.exit(f"{bench} exited with {run.returncode}: {run.stderr}")
+    rows = json.loads(run.stdout)
+    if not rows and run.stderr.strip().endswith("no rows"):
+        print(f"python.* rows: skipped: {run.stderr.strip()}")
+        return
+    failures = []
+    check_rows(rows, run.stderr, failures, who=bench)
+    check_expected(devices, rows, lambda b: PYTHON_ROWS, [], failures)
+    if failures:
+        sys.exit("\n".join(failures))
+    print(f"{len(rows)} python.* rows on {len(devices)} devices")
+
+
 def main():
+    if sys.argv[1] == "--python":
+        python_main(sys.argv[2], sys.argv[3])
+        return
     bench, info = sys.argv[1], sys.argv[2]
     starpu = "--starpu" in sys.argv[3:]
     codecs = []
