@@ -118,6 +118,8 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     atomic_init(&b->refs, 1);
     atomic_init(&b->holders, 1);
     pthread_mutex_init(&b->tier_lock, NULL);
+    atomic_init(&b->evicts_pending, 0);
+    atomic_init(&b->evicted, false);
     atomic_init(&b->mapped, false);
     b->device = dev;
     b->size = desc->size;
