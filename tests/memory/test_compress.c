@@ -111,7 +111,9 @@ START_TEST(round_trip)
             ck_assert_uint_eq(z->stored_bytes, size);
         } else if (kind == DATA_ZERO) {
             ck_assert_uint_lt(z->stored_bytes, size / 100);
-        } else if (kind == DATA_BF16 || kind == DATA_I8) {
+        } else if ((kind == DATA_BF16 || kind == DATA_I8) && codecs[c] == AIDEV_CODEC_ZSTD) {
+            /* Entropy coding: zstd gains on narrow-valued bytes where
+             * LZ4, which only finds repeats, may not. */
             ck_assert_msg(z->stored_bytes < size * 9 / 10, "%s %s: %llu of %zu bytes",
                           aidev_codec_name(codecs[c]), data_names[kind],
                           (unsigned long long)z->stored_bytes, size);
