@@ -61,10 +61,13 @@ void aidev_buffer_hold(aidev_buffer_obj *b)
 void aidev_buffer_unhold(aidev_buffer_obj *b)
 {
     if (atomic_fetch_sub_explicit(&b->holders, 1, memory_order_acq_rel) == 1) {
-        /* An evicted buffer gave its quota back already; an eviction
-         * still running sees no holder under this lock and stops. */
+        /* An evicted buffer gave its quota back already: its compressed
+         * copy goes now instead (no command can name it any more). An
+         * eviction still running sees no holder under this lock and
+         * stops. */
         pthread_mutex_lock(&b->tier_lock);
         bool resident = !b->stored;
+        aidev_tier_forget(b);
         pthread_mutex_unlock(&b->tier_lock);
         if (resident)
             aidev_context_refund(b->obj.context, b->size);

@@ -446,7 +446,8 @@ static inline aidev_status aidev_buffer_touch(aidev_buffer_obj *b)
         return AIDEV_SUCCESS;
     return aidev_tier_touch(b);
 }
-/* A freed buffer's compressed copy goes, and the context's counts. */
+/* A released buffer's compressed copy goes, and the context's counts
+ * (under |b->tier_lock|, or once nothing else can reach |b|). */
 void aidev_tier_forget(aidev_buffer_obj *b);
 
 /* File reads (hal/file_read.c): the op behind aidev_enqueue_file_read. */
