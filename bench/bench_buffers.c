@@ -10,6 +10,11 @@
  *                             passes, Vulkan vkCreateBuffer + allocate +
  *                             bind, the CPU an aligned malloc + memset
  *   buffer.create_small_host  the same for a HOST buffer
+ *   buffer.create_small_100k_live
+ *                             buffer.create_small with 100,000 other
+ *                             buffers alive, against the same with 1,000
+ *                             alive: what a buffer costs must not grow with
+ *                             the buffers a program holds (ratio ~1)
  *
  * Each round makes BATCH buffers, then releases them (so BATCH are alive
  * at once, as a framework's tensors are); rounds of aidev and of the raw
@@ -46,6 +51,51 @@ static double aidev_round_us(aidev_device dev, aidev_memory_kind kind, uint64_t 
         *ok = false;
     }
     return us;
+}
+
+/* Median microseconds of buffer.create_small's aidev side with |alive|
+ * other buffers alive; 0 on failure. */
+static double with_alive_us(aidev_device dev, int alive, int rounds)
+{
+    aidev_buffer *held = calloc((size_t)alive, sizeof *held);
+    if (!held)
+        return 0;
+    aidev_buffer_desc desc = {.size = BENCH_SMALL_BUFFER, .kind = AIDEV_MEMORY_DEVICE};
+    int made = 0;
+    while (made < alive && aidev_buffer_create(dev, &desc, &held[made]) == AIDEV_SUCCESS)
+        made++;
+    double samples[ROUNDS];
+    bool ok = made == alive;
+    for (int i = 0; i < rounds && ok; i++)
+        samples[i] = aidev_round_us(dev, AIDEV_MEMORY_DEVICE, BENCH_SMALL_BUFFER, &ok);
+    if (made < alive)
+        fprintf(stderr, "aidev-bench: buffer.create_small_100k_live: %s\n", aidev_last_error());
+    for (int i = 0; i < made; i++)
+        aidev_buffer_release(held[i]);
+    free(held);
+    return ok ? bench_median(samples, rounds) : 0;
+}
+
+static void alive_row(const bench_options *opt, aidev_device dev, const char *name,
+                      const char *backend)
+{
+    const char *row_name = "buffer.create_small_100k_live";
+    if (!bench_selected(opt, row_name))
+        return;
+    const int rounds = opt->quick ? 3 : ROUNDS;
+    double few = with_alive_us(dev, 1000, rounds);
+    /* (--quick checks that the row runs: 20,000 alive.) */
+    double many = with_alive_us(dev, opt->quick ? 20000 : 100000, rounds);
+    if (few <= 0 || many <= 0)
+        return;
+    bench_row row = {.name = row_name,
+                     .device = name,
+                     .backend = backend,
+                     .value = many,
+                     .unit = "us (lower is better)",
+                     .baseline = "the same with 1,000 buffers alive",
+                     .baseline_value = few};
+    bench_emit(opt, &row);
 }
 
 void bench_buffer_create_rows(const bench_options *opt, aidev_device dev, const char *name,
@@ -87,4 +137,5 @@ void bench_buffer_create_rows(const bench_options *opt, aidev_device dev, const 
                          .baseline_value = bench_median(theirs, rounds)};
         bench_emit(opt, &row);
     }
+    alive_row(opt, dev, name, backend);
 }

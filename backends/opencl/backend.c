@@ -143,11 +143,13 @@ static void device_pci_and_uuid(ocl_device_desc *d, const char *ext)
 
 /* AIDEV_OPENCL_EMULATE_DISCRETE=1: a CPU device's memory is treated as a
  * GPU's (not addressed by libaidev, zeroed on the device), so that tests
- * run those paths on PoCL. */
+ * run those paths on PoCL. Through libaidev's parser: a bad value is
+ * reported, never guessed at. */
 static bool emulate_discrete(void)
 {
-    const char *v = secure_getenv("AIDEV_OPENCL_EMULATE_DISCRETE");
-    return v && strcmp(v, "1") == 0;
+    bool on;
+    aidev_backend_env_flag("AIDEV_OPENCL_EMULATE_DISCRETE", false, &on);
+    return on;
 }
 
 static void describe_device(ocl_device_desc *d, const char *platform_name,

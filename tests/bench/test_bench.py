@@ -29,7 +29,8 @@ import subprocess
 import sys
 
 # Rows each backend must produce (names as aidev-bench prints them).
-SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host"]
+SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host",
+                 "buffer.create_small_100k_live"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
             "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads"] + SMALL_BUFFERS,
