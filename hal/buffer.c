@@ -13,6 +13,8 @@
 #include "hal/internal.h"
 #include "hal/probes.h"
 
+static void buffer_destroy_linked(aidev_object *o);
+
 #define BUFFER_FLAGS (AIDEV_BUFFER_UNINITIALIZED | AIDEV_BUFFER_ZERO_ON_FREE)
 
 static const char *kind_name(aidev_memory_kind kind)
@@ -141,7 +143,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
         aidev_buffer_unhold(b);
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
     }
-    aidev_context_link(ctx, &b->obj, AIDEV_HANDLE_BUFFER);
+    aidev_context_link(ctx, &b->obj, AIDEV_HANDLE_BUFFER, buffer_destroy_linked);
     AIDEV_PROBE3(alloc, dev->index, (int)b->kind, b->size);
     *out = (aidev_buffer)b->obj.handle;
     return AIDEV_SUCCESS;
@@ -266,9 +268,10 @@ AIDEV_API aidev_status aidev_buffer_release(aidev_buffer buffer)
     return AIDEV_SUCCESS;
 }
 
-void aidev_buffer_destroy_for_context(aidev_buffer_obj *b)
+/* The context's teardown of a buffer the user did not release. */
+static void buffer_destroy_linked(aidev_object *o)
 {
-    buffer_unpublish(b);
+    buffer_unpublish((aidev_buffer_obj *)o);
 }
 
 AIDEV_API aidev_status aidev_buffer_map(aidev_buffer buffer, uint64_t offset, uint64_t size,

@@ -45,9 +45,11 @@ aidev_status aidev_lookup_failed(uintptr_t h, aidev_handle_type type, const char
 /* The object list                                                          */
 /* ------------------------------------------------------------------------ */
 
-void aidev_context_link(aidev_context_obj *ctx, aidev_object *o, aidev_handle_type type)
+void aidev_context_link(aidev_context_obj *ctx, aidev_object *o, aidev_handle_type type,
+                        void (*destroy)(aidev_object *o))
 {
     o->type = type;
+    o->destroy = destroy;
     o->context = ctx;
     pthread_mutex_lock(&ctx->lock);
     o->next = ctx->list.next;
@@ -374,15 +376,16 @@ AIDEV_API aidev_status aidev_context_release(aidev_context context)
 
     cancel_pending_work(ctx);
 
-    aidev_object *o;
-    while ((o = take_first(ctx, AIDEV_HANDLE_QUEUE)))
-        aidev_queue_destroy_for_context((aidev_queue_obj *)o);
-    while ((o = take_first(ctx, AIDEV_HANDLE_EVENT)))
-        aidev_event_destroy_for_context((aidev_event_obj *)o);
-    while ((o = take_first(ctx, AIDEV_HANDLE_KERNEL)))
-        aidev_kernel_destroy_for_context((aidev_kernel_obj *)o);
-    while ((o = take_first(ctx, AIDEV_HANDLE_BUFFER)))
-        aidev_buffer_destroy_for_context((aidev_buffer_obj *)o);
+    /* Queues first: they finish their commands, which use the kernels and
+     * buffers and signal the events; buffers last. Each object's own
+     * destroy unlinks it. */
+    static const aidev_handle_type teardown_order[] = {AIDEV_HANDLE_QUEUE, AIDEV_HANDLE_EVENT,
+                                                       AIDEV_HANDLE_KERNEL, AIDEV_HANDLE_BUFFER};
+    for (size_t i = 0; i < sizeof teardown_order / sizeof teardown_order[0]; i++) {
+        aidev_object *o;
+        while ((o = take_first(ctx, teardown_order[i])))
+            o->destroy(o);
+    }
     /* Exported tensors may still use the memory of some buffers: then the
      * last of their deleters frees the context. */
     pthread_mutex_lock(&ctx->lock);

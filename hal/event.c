@@ -69,12 +69,18 @@ AIDEV_API void aidev_backend_event_release(aidev_backend_event *e)
         event_free(e);
 }
 
+/* The context's teardown of an event the user did not release. */
+static void event_destroy_linked(aidev_object *o)
+{
+    aidev_event_unpublish((aidev_event_obj *)o);
+}
+
 aidev_status aidev_event_publish(aidev_event_obj *e, aidev_event *out)
 {
     e->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_EVENT, e);
     if (!e->obj.handle)
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
-    aidev_context_link(e->obj.context, &e->obj, AIDEV_HANDLE_EVENT);
+    aidev_context_link(e->obj.context, &e->obj, AIDEV_HANDLE_EVENT, event_destroy_linked);
     *out = (aidev_event)e->obj.handle;
     return AIDEV_SUCCESS;
 }
@@ -92,7 +98,7 @@ static void event_unpublish(aidev_event_obj *e)
     aidev_backend_event_release(e);
 }
 
-void aidev_event_destroy_for_context(aidev_event_obj *e)
+void aidev_event_unpublish(aidev_event_obj *e)
 {
     event_unpublish(e);
 }

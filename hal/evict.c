@@ -30,8 +30,7 @@
 
 #include "aidev_config.h"
 #include "hal/compress.h"
-#include "hal/internal.h"
-#include "hal/probes.h"
+#include "hal/scheduler.h"
 
 /* ------------------------------------------------------------------------ */
 /* Moving bytes                                                             */

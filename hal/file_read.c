@@ -30,6 +30,7 @@
 #include "hal/internal.h"
 #include "hal/io.h"
 #include "hal/probes.h"
+#include "hal/scheduler.h"
 
 #define CHUNK_BYTES (8u << 20)
 #define MAX_READS 4u

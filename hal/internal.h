@@ -89,6 +89,10 @@ typedef struct aidev_object {
     uintptr_t handle; /* 0 once the user released it */
     struct aidev_context_obj *context;
     struct aidev_object *prev, *next; /* the context's list */
+    /* Ends the object as the user's release would, when the context is
+     * released with the object still alive: each type's own teardown, so
+     * the context names none of them. */
+    void (*destroy)(struct aidev_object *o);
 } aidev_object;
 
 /* One backend the loader considered (process-wide, hal/registry.c). */
@@ -319,7 +323,10 @@ AIDEV_DEFINE_LOOKUP(kernel, aidev_kernel, aidev_kernel_obj, AIDEV_HANDLE_KERNEL)
 /* Context (hal/context.c)                                                  */
 /* ------------------------------------------------------------------------ */
 
-void aidev_context_link(aidev_context_obj *ctx, aidev_object *o, aidev_handle_type type);
+/* Puts |o| on the context's list; |destroy| is its teardown at the
+ * context's release (aidev_object). */
+void aidev_context_link(aidev_context_obj *ctx, aidev_object *o, aidev_handle_type type,
+                        void (*destroy)(aidev_object *o));
 void aidev_context_unlink(aidev_object *o);
 aidev_status aidev_context_charge(aidev_context_obj *ctx, uint64_t bytes);
 void aidev_context_refund(aidev_context_obj *ctx, uint64_t bytes);
@@ -365,12 +372,9 @@ aidev_status aidev_buffer_import_owned(aidev_device_obj *dev, void *ptr, uint64_
 /* What buffer_query says of |b|, with the hal's defaults and fallbacks
  * (page kind from smaps for host addresses, "device" without one). */
 void aidev_buffer_query_obj(const aidev_buffer_obj *b, aidev_backend_buffer_query *out);
-/* Context teardown: the handle goes, the memory once unreferenced. */
-void aidev_buffer_destroy_for_context(aidev_buffer_obj *b);
 
 void aidev_kernel_retain(aidev_kernel_obj *k);
 void aidev_kernel_unref(aidev_kernel_obj *k);
-void aidev_kernel_destroy_for_context(aidev_kernel_obj *k);
 /* Checks |args| against the signature and resolves them; fills |grid|
  * from the kernel's declared grid when |user_grid| is NULL. */
 aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_device_obj *dev,
@@ -385,52 +389,20 @@ aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *pro
 /* Gives the event a public handle (on the context's list). */
 aidev_status aidev_event_publish(aidev_event_obj *e, aidev_event *out);
 void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *message);
-void aidev_event_destroy_for_context(aidev_event_obj *e);
+/* Takes the handle away again (an enqueue that failed after publishing
+ * its event); the event ends with its last reference. */
+void aidev_event_unpublish(aidev_event_obj *e);
 /* Context release: completes every pending user event of |ctx| with
  * AIDEV_ERROR_CANCELLED and |why| (their callbacks run on this thread). */
 void aidev_event_cancel_user_events(aidev_context_obj *ctx, const char *why);
 aidev_status aidev_event_wait_obj(aidev_event_obj *e, uint64_t timeout_ns);
 
-void aidev_queue_destroy_for_context(aidev_queue_obj *q);
 /* Context release: the commands held in |q| that have not started will not
  * run (they complete with AIDEV_ERROR_CANCELLED and |why| once what they
  * wait on has ended); a hal op that is running is asked to stop. */
 void aidev_queue_cancel_held(aidev_queue_obj *q, const char *why);
 
-/* Commands the hal runs itself (host callbacks where the backend has no
- * native form, file reads): they wait in the queue's hold list like held
- * commands; once the queue's earlier commands are done, |start| runs on a
- * library thread, and the op ends with aidev_queue_op_finish(), from any
- * thread, possibly within |start|. Later commands of the queue wait for it. */
-typedef struct aidev_pending_command aidev_pending_command;
-typedef struct aidev_hal_op {
-    void (*start)(aidev_pending_command *p, void *state);
-    void (*destroy)(void *state); /* (optional) after the op finished */
-    /* (optional) Asks a started op to end early: it still ends with
-     * aidev_queue_op_finish(), with AIDEV_ERROR_CANCELLED unless it had
-     * already done all its work. May come before |start| has run; called
-     * with the queue's hold lock. */
-    void (*cancel)(void *state);
-    void *state;
-} aidev_hal_op;
-void aidev_queue_op_finish(aidev_pending_command *p, aidev_status status, const char *message);
-aidev_queue_obj *aidev_pending_queue(const aidev_pending_command *p);
-/* The command's event, or NULL when nobody asked for one. */
-aidev_event_obj *aidev_pending_signal(const aidev_pending_command *p);
-
-/* Submits |cmd| straight to the queue's backend, outside the queue's order:
- * for an op's own steps (staging copies) while later commands wait behind
- * it. |signal| (may be NULL) receives the completion. */
-aidev_status aidev_queue_submit_internal(aidev_queue_obj *q, const aidev_backend_command *cmd,
-                                         aidev_event_obj *signal);
-
-/* Enqueues |op| (a barrier when NULL) in |q|'s order as a command of
- * |kind| (|bytes| for traces and probes), after |wait_events|, keeping |b|
- * (may be NULL) alive while it waits. The op belongs to the queue from
- * then on, even when this fails (its destroy runs). */
-aidev_status aidev_enqueue_hal_op(aidev_queue_obj *q, aidev_command_kind kind, uint64_t bytes,
-                                  aidev_buffer_obj *b, aidev_hal_op *op, uint32_t wait_count,
-                                  const aidev_event *wait_events, aidev_event *out_event);
+/* Ops, requests and the scheduler: hal/scheduler.h. */
 
 /* The compressed memory tier (hal/evict.c). */
 /* A command or a map names |b|: an eviction still queued is called off,
@@ -450,9 +422,5 @@ static inline aidev_status aidev_buffer_touch(aidev_buffer_obj *b)
  * (under |b->tier_lock|, or once nothing else can reach |b|). */
 void aidev_tier_forget(aidev_buffer_obj *b);
 
-/* File reads (hal/file_read.c): the op behind aidev_enqueue_file_read. */
-aidev_status aidev_file_read_op(aidev_queue_obj *q, aidev_buffer_obj *b, uint64_t buffer_offset,
-                                int fd, uint64_t file_offset, uint64_t size, uint32_t flags,
-                                aidev_hal_op *out_op);
 
 #endif

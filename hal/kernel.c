@@ -12,6 +12,8 @@
 #include "hal/library.h"
 #include "hal/ops.h"
 
+static void kernel_destroy_linked(aidev_object *o);
+
 static bool is_integer_scalar(aidev_type t)
 {
     return t == AIDEV_TYPE_U32 || t == AIDEV_TYPE_I32 || t == AIDEV_TYPE_U64 || t == AIDEV_TYPE_I64;
@@ -305,7 +307,7 @@ static aidev_status kernel_make(aidev_device_obj *dev, uint32_t library_index,
         aidev_kernel_unref(k);
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "handle table full");
     }
-    aidev_context_link(dev->obj.context, &k->obj, AIDEV_HANDLE_KERNEL);
+    aidev_context_link(dev->obj.context, &k->obj, AIDEV_HANDLE_KERNEL, kernel_destroy_linked);
     *out = (aidev_kernel)k->obj.handle;
     return AIDEV_SUCCESS;
 }
@@ -453,9 +455,10 @@ AIDEV_API aidev_status aidev_kernel_release(aidev_kernel kernel)
     return AIDEV_SUCCESS;
 }
 
-void aidev_kernel_destroy_for_context(aidev_kernel_obj *k)
+/* The context's teardown of a kernel the user did not release. */
+static void kernel_destroy_linked(aidev_object *o)
 {
-    kernel_unpublish(k);
+    kernel_unpublish((aidev_kernel_obj *)o);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -12,6 +12,8 @@
  * loader is open, the plugin itself stays mapped (stay_resident()).
  */
 #include <dlfcn.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +43,21 @@ static void stay_resident(void)
         aidev_backend_debug("opencl", "cannot keep %s resident: %s", self.dli_fname, dlerror());
 }
 
+/* One entry point of ocl_api: its name, where it goes, and whether a
+ * loader without it is refused. */
+typedef struct ocl_entry {
+    const char *name;
+    size_t offset;
+    bool optional;
+} ocl_entry;
+
+#define OCL_ENTRY_REQUIRED(fn) {#fn, offsetof(ocl_api, fn), false},
+#define OCL_ENTRY_OPTIONAL(fn) {#fn, offsetof(ocl_api, fn), true},
+static const ocl_entry ocl_entries[] = {OCL_REQUIRED_FUNCTIONS(OCL_ENTRY_REQUIRED)
+                                            OCL_OPTIONAL_FUNCTIONS(OCL_ENTRY_OPTIONAL)};
+#undef OCL_ENTRY_REQUIRED
+#undef OCL_ENTRY_OPTIONAL
+
 aidev_status ocl_api_load(void)
 {
     if (ocl.library)
@@ -59,24 +76,20 @@ aidev_status ocl_api_load(void)
                                        path, why ? why : "unknown error");
     }
     ocl_api api = {.library = lib};
-    void *sym;
-#define OCL_REQUIRE(fn)                                                                       \
-    sym = resolve(lib, #fn);                                                                  \
-    if (!sym) {                                                                               \
-        dlclose(lib);                                                                         \
-        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,                               \
-                                       "%s has no %s: an OpenCL 1.2 or later loader is "      \
-                                       "needed",                                              \
-                                       path, #fn);                                            \
-    }                                                                                         \
-    memcpy(&api.fn, &sym, sizeof sym);
-#define OCL_OPTIONAL(fn)                                                                      \
-    sym = resolve(lib, #fn);                                                                  \
-    memcpy(&api.fn, &sym, sizeof sym);
-    OCL_REQUIRED_FUNCTIONS(OCL_REQUIRE)
-    OCL_OPTIONAL_FUNCTIONS(OCL_OPTIONAL)
-#undef OCL_REQUIRE
-#undef OCL_OPTIONAL
+    for (size_t i = 0; i < sizeof ocl_entries / sizeof ocl_entries[0]; i++) {
+        const ocl_entry *e = &ocl_entries[i];
+        void *sym = resolve(lib, e->name);
+        if (!sym && !e->optional) {
+            dlclose(lib);
+            return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
+                                           "%s has no %s: an OpenCL 1.2 or later loader is "
+                                           "needed",
+                                           path, e->name);
+        }
+        /* Each member has its own function type: a copy of the bytes
+         * stores it whatever that type is. */
+        memcpy((char *)&api + e->offset, &sym, sizeof sym);
+    }
     ocl = api;
     stay_resident();
     return AIDEV_SUCCESS;

@@ -79,6 +79,32 @@ void vkb_validation_check(vkb_backend *b, const char *when)
 /* Loader and instance                                                      */
 /* ------------------------------------------------------------------------ */
 
+const char *vkb_fns_load(void *table, const vkb_fn_entry *entries, size_t count,
+                         vkb_fn_lookup lookup, void *ctx)
+{
+    for (size_t i = 0; i < count; i++) {
+        PFN_vkVoidFunction fn = lookup(ctx, entries[i].name);
+        if (!fn && !entries[i].optional)
+            return entries[i].name;
+        /* Each member has its own PFN type; a copy of the bytes stores it
+         * whatever that type is. */
+        memcpy((char *)table + entries[i].offset, &fn, sizeof fn);
+    }
+    return NULL;
+}
+
+static PFN_vkVoidFunction lookup_global(void *ctx, const char *name)
+{
+    const vkb_backend *b = ctx;
+    return b->get_instance_proc_addr(VK_NULL_HANDLE, name);
+}
+
+static PFN_vkVoidFunction lookup_instance(void *ctx, const char *name)
+{
+    const vkb_backend *b = ctx;
+    return b->get_instance_proc_addr(b->instance, name);
+}
+
 static aidev_status load_loader(vkb_backend *b)
 {
     /* A path from the environment is a library to run: not in setuid
@@ -101,13 +127,13 @@ static aidev_status load_loader(vkb_backend *b)
                                        "%s has no vkGetInstanceProcAddr: not a Vulkan loader",
                                        path);
     memcpy(&b->get_instance_proc_addr, &sym, sizeof sym);
-#define LOAD(name)                                                                            \
-    b->g.name = (PFN_##name)b->get_instance_proc_addr(VK_NULL_HANDLE, #name);                 \
-    if (!b->g.name)                                                                           \
-        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,                               \
-                                       "the Vulkan loader %s lacks %s", path, #name);
-    VKB_GLOBAL_FUNCS(LOAD)
-#undef LOAD
+    static const vkb_fn_entry global_entries[] = {VKB_GLOBAL_FUNCS(VKB_GLOBAL_ENTRY)};
+    const char *missing = vkb_fns_load(&b->g, global_entries,
+                                       sizeof global_entries / sizeof global_entries[0],
+                                       lookup_global, b);
+    if (missing)
+        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED, "the Vulkan loader %s lacks %s",
+                                       path, missing);
     PFN_vkEnumerateInstanceVersion version_fn =
         (PFN_vkEnumerateInstanceVersion)b->get_instance_proc_addr(VK_NULL_HANDLE,
                                                                   "vkEnumerateInstanceVersion");
@@ -250,17 +276,15 @@ static aidev_status create_instance(vkb_backend *b)
         return vkb_error("vkCreateInstance", r);
     }
 
-#define LOAD(name)                                                                            \
-    b->i.name = (PFN_##name)b->get_instance_proc_addr(b->instance, #name);                    \
-    if (!b->i.name)                                                                           \
-        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,                               \
-                                       "the Vulkan instance lacks %s (Vulkan 1.1)", #name);
-    VKB_INSTANCE_FUNCS(LOAD)
-#undef LOAD
-#define LOAD_OPTIONAL(name)                                                                   \
-    b->i.name = (PFN_##name)b->get_instance_proc_addr(b->instance, #name);
-    VKB_INSTANCE_OPTIONAL_FUNCS(LOAD_OPTIONAL)
-#undef LOAD_OPTIONAL
+    static const vkb_fn_entry instance_entries[] = {
+        VKB_INSTANCE_FUNCS(VKB_INSTANCE_ENTRY) VKB_INSTANCE_OPTIONAL_FUNCS(
+            VKB_INSTANCE_OPTIONAL_ENTRY)};
+    const char *missing = vkb_fns_load(&b->i, instance_entries,
+                                       sizeof instance_entries / sizeof instance_entries[0],
+                                       lookup_instance, b);
+    if (missing)
+        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
+                                       "the Vulkan instance lacks %s (Vulkan 1.1)", missing);
 
     if (b->validation) {
         if (!b->i.vkCreateDebugUtilsMessengerEXT)
@@ -392,8 +416,11 @@ static const aidev_backend_vtable vulkan_vtable = {
     .abi_version = AIDEV_BACKEND_ABI_VERSION,
     .name = "vulkan",
     /* No AIDEV_BACKEND_CAP_ANY_WAIT: libaidev holds commands that wait on
-     * other backends' events and on user events. */
-    .caps = 0,
+     * other backends' events and on user events; with
+     * AIDEV_BACKEND_CAP_NATIVE_WAITS also those that wait on this device's
+     * events without a payload yet (queue.c), so this backend keeps no
+     * hold list of its own for waits. */
+    .caps = AIDEV_BACKEND_CAP_NATIVE_WAITS,
     .init = vk_init,
     .shutdown = vk_shutdown,
     .device_count = vk_device_count,

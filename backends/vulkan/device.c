@@ -30,6 +30,18 @@ static void add_ext(ext_list *l, bool cond, const char *name)
         l->names[l->count++] = name;
 }
 
+/* What vkGetDeviceProcAddr needs, for vkb_fns_load. */
+typedef struct device_lookup_ctx {
+    const vkb_backend *backend;
+    VkDevice device;
+} device_lookup_ctx;
+
+static PFN_vkVoidFunction lookup_device(void *ctx, const char *name)
+{
+    const device_lookup_ctx *c = ctx;
+    return c->backend->i.vkGetDeviceProcAddr(c->device, name);
+}
+
 static aidev_status create_vk_device(vkb_device *dev)
 {
     vkb_backend *b = dev->backend;
@@ -133,17 +145,15 @@ static aidev_status create_vk_device(vkb_device *dev)
     }
 
     vkb_device_fns *f = &dev->f;
-#define LOAD(name)                                                                            \
-    f->name = (PFN_##name)b->i.vkGetDeviceProcAddr(dev->handle, #name);                       \
-    if (!f->name)                                                                             \
-        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED, "vulkan: device lacks %s",    \
-                                       #name);
-    VKB_DEVICE_FUNCS(LOAD)
-#undef LOAD
-#define LOAD_OPTIONAL(name)                                                                   \
-    f->name = (PFN_##name)b->i.vkGetDeviceProcAddr(dev->handle, #name);
-    VKB_DEVICE_OPTIONAL_FUNCS(LOAD_OPTIONAL)
-#undef LOAD_OPTIONAL
+    static const vkb_fn_entry device_entries[] = {
+        VKB_DEVICE_FUNCS(VKB_DEVICE_ENTRY) VKB_DEVICE_OPTIONAL_FUNCS(VKB_DEVICE_OPTIONAL_ENTRY)};
+    device_lookup_ctx lookup = {b, dev->handle};
+    const char *missing = vkb_fns_load(f, device_entries,
+                                       sizeof device_entries / sizeof device_entries[0],
+                                       lookup_device, &lookup);
+    if (missing)
+        return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED, "vulkan: device lacks %s",
+                                       missing);
     /* Vulkan 1.1 drivers give the timeline calls their extension names. */
     if (!f->vkWaitSemaphores)
         f->vkWaitSemaphores =

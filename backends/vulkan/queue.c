@@ -1,7 +1,7 @@
 /*
  * queue.c - aidev queues on Vulkan: one timeline semaphore per queue,
  * commands recorded into batches (batch.c, transfer.c, kernel.c),
- * submission, commands held on events without a payload, finish.
+ * submission, writes held until read-backs land on the host, finish.
  *
  * Recording. Commands are recorded into the queue's open batch, each after
  * a full memory barrier (vkb_command_begin), which gives aidev's in-order
@@ -18,12 +18,20 @@
  * native payload is (semaphore, value), so queues of the same device wait on
  * each other on the GPU, without the enqueuing thread blocking.
  *
- * Waits. libaidev passes only pending events of this device. Those with a
- * payload become semaphore waits of the batch; those without (their command
- * is still held by libaidev, or is a host callback) hold this command, and
- * every later one of the queue, in the queue's held list until they
- * complete. A wait that failed fails only the command that waits on it
- * (AIDEV_ERROR_DEPENDENCY).
+ * Waits. The backend declares AIDEV_BACKEND_CAP_NATIVE_WAITS: libaidev's
+ * scheduler holds every command that waits on an event without a native
+ * payload (another backend's, a user event, a command libaidev still holds
+ * or a host callback), so the events a command gets here carry payloads
+ * and become semaphore waits of its batch. A wait that failed fails only
+ * the command that waits on it (AIDEV_ERROR_DEPENDENCY).
+ *
+ * Writes after read-backs: the one thing held here, because only this
+ * backend knows it. A read (and a copy into host-visible memory) lands on
+ * the host when its batch is retired (completion.c), after the GPU is done;
+ * a later write reads its source when it is recorded (into staging). So a
+ * write behind such commands of its queue, or waiting on an event whose
+ * batch has such effects, waits in the queue's held-writes list until they
+ * are retired; the queue's later commands wait behind it, in order.
  *
  * Transfers. Where the device has a transfer-only queue family, a queue
  * whose commands so far were all copies runs on it; its first dispatch
@@ -37,7 +45,8 @@
 
 #include "backends/vulkan/vk_internal.h"
 
-/* A command held until events without a native payload complete. */
+/* A write held until read-backs it may read are on the host (the top of
+ * the file), or a command queued behind such a write. */
 typedef struct vkb_held {
     struct vkb_held *next;
     vkb_queue *queue;
@@ -47,7 +56,7 @@ typedef struct vkb_held {
     uint32_t wait_count;
     aidev_backend_event **waits;   /* retained */
     uint32_t gate_count;
-    aidev_backend_event **gates;   /* the waits it is held for (in |waits|) */
+    aidev_backend_event **gates;   /* waits with host effects it is held for (in |waits|) */
     atomic_uint pending;           /* gates still pending, plus one while arming */
     /* Also held until the queue retired its batches up to this value. */
     bool own_gate;
@@ -307,7 +316,13 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
         if (aidev_backend_event_status(waits[i]) != AIDEV_NOT_READY)
             continue;
         const vkb_signal_payload *p = payload_of(q, waits[i]);
-        if (!p || p->sem == q->sem)
+        if (!p)
+            return aidev_backend_set_error(AIDEV_ERROR_UNSUPPORTED,
+                                           "vulkan: wait_events[%u] has no Vulkan payload yet; "
+                                           "libaidev holds such commands "
+                                           "(AIDEV_BACKEND_CAP_NATIVE_WAITS)",
+                                           i);
+        if (p->sem == q->sem)
             continue; /* same queue: already in order */
         uint32_t j = 0;
         while (j < sem_count && sems[j] != p->sem)
@@ -411,38 +426,18 @@ static aidev_status record_command(vkb_queue *q, const aidev_backend_command *cm
 }
 
 /* ------------------------------------------------------------------------ */
-/* Held commands                                                            */
+/* Writes held for read-backs                                               */
 /* ------------------------------------------------------------------------ */
 
 static void command_refs(const aidev_backend_command *cmd, bool take)
 {
-    vkb_buffer *bufs[AIDEV_MAX_KERNEL_ARGS + 2];
-    uint32_t n = 0;
-    switch (cmd->type) {
-    case AIDEV_COMMAND_WRITE:
-        bufs[n++] = cmd->u.write.buffer;
-        break;
-    case AIDEV_COMMAND_READ:
-        bufs[n++] = cmd->u.read.buffer;
-        break;
-    case AIDEV_COMMAND_COPY:
-        bufs[n++] = cmd->u.copy.src;
-        bufs[n++] = cmd->u.copy.dst;
-        break;
-    case AIDEV_COMMAND_FILL:
-        bufs[n++] = cmd->u.fill.buffer;
-        break;
-    case AIDEV_COMMAND_DISPATCH:
-        for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++)
-            if (cmd->u.dispatch.args[i].kind == AIDEV_ARG_BUFFER)
-                bufs[n++] = cmd->u.dispatch.args[i].u.buffer.buffer;
+    void *bufs[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
+    uint32_t n = aidev_backend_command_buffers(cmd, bufs);
+    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
         if (take)
             vkb_kernel_ref(cmd->u.dispatch.kernel);
         else
             vkb_kernel_unref(cmd->u.dispatch.kernel);
-        break;
-    default:
-        break;
     }
     for (uint32_t i = 0; i < n; i++) {
         if (take)
@@ -462,16 +457,18 @@ static void held_free(vkb_held *h)
     free(h);
 }
 
-/* Whether a command must wait for |e| on the host: it has no payload (its
- * command is not submitted), or the command is a write whose source |e|'s
- * batch may write (a read-back into host memory, mappable memory). */
+/* Whether a command must wait for |e| on the host: it is a write whose
+ * source |e|'s batch may write (a read-back into host memory, mappable
+ * memory). (Pending events without a payload never come here: libaidev
+ * holds their commands, AIDEV_BACKEND_CAP_NATIVE_WAITS; record_command
+ * refuses one.) */
 static bool host_gate(const vkb_queue *q, const aidev_backend_command *cmd,
                       aidev_backend_event *e)
 {
-    if (aidev_backend_event_status(e) != AIDEV_NOT_READY)
+    if (cmd->type != AIDEV_COMMAND_WRITE || aidev_backend_event_status(e) != AIDEV_NOT_READY)
         return false;
     const vkb_signal_payload *p = aidev_backend_event_native(e, q->dev);
-    return !p || (cmd->type == AIDEV_COMMAND_WRITE && p->host_effects);
+    return p && p->host_effects;
 }
 
 static vkb_held *held_new(vkb_queue *q, const aidev_backend_command *cmd, uint32_t wait_count,

@@ -16,6 +16,9 @@
 #endif
 #include <vulkan/vulkan.h>
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* Entries that exist before an instance. */
 #define VKB_GLOBAL_FUNCS(X)                                                                   \
     X(vkCreateInstance)                                                                       \
@@ -123,5 +126,31 @@ typedef struct vkb_device_fns {
     VKB_DEVICE_FUNCS(VKB_DECLARE_FN)
     VKB_DEVICE_OPTIONAL_FUNCS(VKB_DECLARE_FN)
 } vkb_device_fns;
+
+/* One entry point of a table above: its name, where its pointer goes, and
+ * whether the backend works without it. The tables of these entries are
+ * filled by one loop (vkb_fns_load), which says which entry was missing. */
+typedef struct vkb_fn_entry {
+    const char *name;
+    size_t offset;
+    bool optional;
+} vkb_fn_entry;
+
+#define VKB_FN_ENTRY(table_type, name, optional) {#name, offsetof(table_type, name), optional},
+#define VKB_GLOBAL_ENTRY(name) VKB_FN_ENTRY(vkb_global_fns, name, false)
+#define VKB_INSTANCE_ENTRY(name) VKB_FN_ENTRY(vkb_instance_fns, name, false)
+#define VKB_INSTANCE_OPTIONAL_ENTRY(name) VKB_FN_ENTRY(vkb_instance_fns, name, true)
+#define VKB_DEVICE_ENTRY(name) VKB_FN_ENTRY(vkb_device_fns, name, false)
+#define VKB_DEVICE_OPTIONAL_ENTRY(name) VKB_FN_ENTRY(vkb_device_fns, name, true)
+
+/* Looks one entry point up: vkGetInstanceProcAddr or vkGetDeviceProcAddr
+ * with its instance or device in |ctx|. */
+typedef PFN_vkVoidFunction (*vkb_fn_lookup)(void *ctx, const char *name);
+
+/* Fills |table| with the |count| |entries| through |lookup|. Returns NULL,
+ * or the name of the first required entry point that is missing (the
+ * table is then partly filled). */
+const char *vkb_fns_load(void *table, const vkb_fn_entry *entries, size_t count,
+                         vkb_fn_lookup lookup, void *ctx);
 
 #endif

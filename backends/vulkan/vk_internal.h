@@ -542,8 +542,8 @@ typedef struct vkb_queue {
     vkb_dispatch_memo memo;
     aidev_status broken;            /* a submit failed: commands were lost */
     char broken_reason[256];
-    /* Commands held back until an event without a native payload (a
-     * command libaidev still holds, a host callback) completes. */
+    /* Writes held until the read-backs they may read are on the host, and
+     * the commands behind them (queue.c: "Writes after read-backs"). */
     struct vkb_held *held_head, *held_tail;
     bool draining;
     pthread_cond_t held_drained;

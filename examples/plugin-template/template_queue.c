@@ -237,33 +237,16 @@ static void hold_buffer(template_command *c, void *buffer)
 static void capture(template_command *c, const aidev_backend_command *cmd)
 {
     c->cmd = *cmd;
-    switch (cmd->type) {
-    case AIDEV_COMMAND_WRITE:
-        hold_buffer(c, cmd->u.write.buffer);
-        break;
-    case AIDEV_COMMAND_READ:
-        hold_buffer(c, cmd->u.read.buffer);
-        break;
-    case AIDEV_COMMAND_COPY:
-        hold_buffer(c, cmd->u.copy.src);
-        hold_buffer(c, cmd->u.copy.dst);
-        break;
-    case AIDEV_COMMAND_FILL:
-        hold_buffer(c, cmd->u.fill.buffer);
-        break;
-    case AIDEV_COMMAND_DISPATCH:
+    /* libaidev's helper lists the buffers of every command type. */
+    void *buffers[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
+    uint32_t buffer_count = aidev_backend_command_buffers(cmd, buffers);
+    for (uint32_t i = 0; i < buffer_count; i++)
+        hold_buffer(c, buffers[i]);
+    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
         memcpy(c->args, cmd->u.dispatch.args, cmd->u.dispatch.arg_count * sizeof c->args[0]);
         c->cmd.u.dispatch.args = c->args;
-        for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++)
-            if (c->args[i].kind == AIDEV_ARG_BUFFER)
-                hold_buffer(c, c->args[i].u.buffer.buffer);
         c->kernel = cmd->u.dispatch.kernel;
         template_kernel_retain(c->kernel);
-        break;
-    case AIDEV_COMMAND_BARRIER:
-    case AIDEV_COMMAND_HOST_CALLBACK:
-    case AIDEV_COMMAND_PREFETCH:
-        break;
     }
 }
 

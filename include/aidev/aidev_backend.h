@@ -394,6 +394,48 @@ typedef struct aidev_backend_command {
     } u;
 } aidev_backend_command;
 
+/* Most buffers one command names: a dispatch's buffer arguments. */
+#define AIDEV_BACKEND_COMMAND_MAX_BUFFERS AIDEV_MAX_KERNEL_ARGS
+
+/* The backend buffers |cmd| names, in argument order, into |out| (room for
+ * AIDEV_BACKEND_COMMAND_MAX_BUFFERS); returns how many. A backend that
+ * defers a command keeps these alive until it has run (the user may
+ * release a buffer as soon as the enqueue returns). Written once here so
+ * that a new command type is taken into account by every backend that
+ * calls it. */
+static inline uint32_t aidev_backend_command_buffers(const aidev_backend_command *cmd,
+                                                     void **out)
+{
+    uint32_t n = 0;
+    switch (cmd->type) {
+    case AIDEV_COMMAND_WRITE:
+        out[n++] = cmd->u.write.buffer;
+        break;
+    case AIDEV_COMMAND_READ:
+        out[n++] = cmd->u.read.buffer;
+        break;
+    case AIDEV_COMMAND_COPY:
+        out[n++] = cmd->u.copy.src;
+        out[n++] = cmd->u.copy.dst;
+        break;
+    case AIDEV_COMMAND_FILL:
+        out[n++] = cmd->u.fill.buffer;
+        break;
+    case AIDEV_COMMAND_PREFETCH:
+        out[n++] = cmd->u.prefetch.buffer;
+        break;
+    case AIDEV_COMMAND_DISPATCH:
+        for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++)
+            if (cmd->u.dispatch.args[i].kind == AIDEV_ARG_BUFFER)
+                out[n++] = cmd->u.dispatch.args[i].u.buffer.buffer;
+        break;
+    case AIDEV_COMMAND_BARRIER:
+    case AIDEV_COMMAND_HOST_CALLBACK:
+        break;
+    }
+    return n;
+}
+
 /* A kernel to build. For the built-in library, |library_index| names the
  * kernel, below aidev_backend_library_size(): the public kernels first, by
  * their aidev_library_kernel() index, then the kernels internal to the

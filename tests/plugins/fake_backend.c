@@ -581,31 +581,15 @@ static void hold(fake_command *c, void *buffer)
 static void capture(fake_command *c, const aidev_backend_command *cmd)
 {
     c->cmd = *cmd;
-    switch (cmd->type) {
-    case AIDEV_COMMAND_WRITE:
-        hold(c, cmd->u.write.buffer);
-        break;
-    case AIDEV_COMMAND_READ:
-        hold(c, cmd->u.read.buffer);
-        break;
-    case AIDEV_COMMAND_COPY:
-        hold(c, cmd->u.copy.src);
-        hold(c, cmd->u.copy.dst);
-        break;
-    case AIDEV_COMMAND_FILL:
-        hold(c, cmd->u.fill.buffer);
-        break;
-    case AIDEV_COMMAND_DISPATCH:
+    void *buffers[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
+    uint32_t buffer_count = aidev_backend_command_buffers(cmd, buffers);
+    for (uint32_t i = 0; i < buffer_count; i++)
+        hold(c, buffers[i]);
+    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
         memcpy(c->args, cmd->u.dispatch.args, cmd->u.dispatch.arg_count * sizeof c->args[0]);
         c->cmd.u.dispatch.args = c->args;
-        for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++)
-            if (c->args[i].kind == AIDEV_ARG_BUFFER)
-                hold(c, c->args[i].u.buffer.buffer);
         c->kernel = cmd->u.dispatch.kernel;
         atomic_fetch_add(&c->kernel->refs, 1);
-        break;
-    default:
-        break;
     }
 }
 

@@ -768,8 +768,8 @@ START_TEST(failed_dependency_fails_only_dependents)
     ck_assert_ok(aidev_event_create_user(harness_context(), &user));
     aidev_buffer buf = harness_buffer(dev, AIDEV_MEMORY_DEVICE, 64, AIDEV_TYPE_U32);
     uint32_t v1 = 11, v2 = 22, out[16];
-    /* a waits on the user event (held by libaidev); b1 on a (held by the
-     * backend: a has no payload yet); b2 follows b1 on qb, waiting on
+    /* a waits on the user event (held by libaidev); b1 on a (held by
+     * libaidev too: a has no payload yet); b2 follows b1 on qb, waiting on
      * nothing. */
     ck_assert_ok(aidev_enqueue_fill(qa, buf, 0, 64, &v1, 4, 1, &user, &a));
     ck_assert_ok(aidev_enqueue_fill(qb, buf, 0, 32, &v1, 4, 1, &a, &b1));

@@ -1,0 +1,407 @@
+/*
+ * enqueue.c - the enqueue calls: each checks its arguments, resolves its
+ * handles and turns the call into a request (hal/scheduler.h) for the
+ * scheduler. Every refusal names the argument and its values.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hal/scheduler.h"
+
+static aidev_status lookup_queue_buffer(aidev_queue_obj *q, aidev_buffer h, const char *what,
+                                        aidev_buffer_obj **out)
+{
+    aidev_status st = aidev_lookup_buffer(h, what, out);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if ((*out)->obj.context != q->obj.context)
+        return aidev_error(AIDEV_ERROR_INVALID_HANDLE, "%s: the buffer belongs to another context",
+                           what);
+    if ((*out)->device != q->device)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "%s: the buffer is on device %u, the queue on device %u; copy "
+                           "through host memory between devices",
+                           what, (*out)->device->index, q->device->index);
+    /* An evicted buffer comes back before its memory is named. */
+    return aidev_buffer_touch(*out);
+}
+
+static aidev_status check_range(const aidev_buffer_obj *b, const char *what, uint64_t offset,
+                                uint64_t size)
+{
+    if (size == 0)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "size: 0 bytes; nothing to do");
+    if (offset > b->size || size > b->size - offset)
+        return aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
+                           "%s: offset %llu + size %llu is outside the buffer of %llu bytes", what,
+                           (unsigned long long)offset, (unsigned long long)size,
+                           (unsigned long long)b->size);
+    return AIDEV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Enqueue calls                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* A request for queue |q| with nothing in it yet. */
+static void request_init(aidev_request *r, aidev_queue_obj *q, char *error,
+                         aidev_event *out_event, uint32_t wait_count,
+                         const aidev_event *wait_events)
+{
+    r->queue = q;
+    r->error = error;
+    /* Not the whole request: its buffer array is only read up to
+     * buffer_count. */
+    memset(&r->cmd, 0, sizeof r->cmd);
+    r->kind = AIDEV_CMD_USER;
+    r->bytes = 0;
+    r->buffer_count = 0;
+    r->kernel = NULL;
+    r->has_op = false;
+    r->op = (aidev_hal_op){0};
+    r->wait_count = wait_count;
+    r->wait_events = wait_events;
+    r->out_event = out_event;
+}
+
+static aidev_status begin(aidev_queue h, aidev_event *out_event, aidev_request *r,
+                          uint32_t wait_count, const aidev_event *wait_events)
+{
+    char *error = aidev_error_buffer();
+    error[0] = '\0';
+    if (out_event)
+        *out_event = NULL;
+    aidev_queue_obj *q;
+    aidev_status st = aidev_lookup_queue(h, "queue", &q);
+    request_init(r, q, error, out_event, wait_count, wait_events);
+    return st;
+}
+
+AIDEV_API aidev_status aidev_enqueue_write(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
+                                           uint64_t size, const void *src, uint32_t wait_count,
+                                           const aidev_event *wait_events, aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", offset, size);
+    if (st == AIDEV_SUCCESS && !src)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "src: NULL");
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_WRITE;
+    r.kind = AIDEV_CMD_WRITE;
+    r.bytes = size;
+    r.cmd.u.write.buffer = b->native;
+    r.cmd.u.write.offset = offset;
+    r.cmd.u.write.size = size;
+    r.cmd.u.write.src = src;
+    r.buffers[r.buffer_count++] = b;
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_read(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
+                                          uint64_t size, void *dst, uint32_t wait_count,
+                                          const aidev_event *wait_events, aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", offset, size);
+    if (st == AIDEV_SUCCESS && !dst)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "dst: NULL");
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_READ;
+    r.kind = AIDEV_CMD_READ;
+    r.bytes = size;
+    r.cmd.u.read.buffer = b->native;
+    r.cmd.u.read.offset = offset;
+    r.cmd.u.read.size = size;
+    r.cmd.u.read.dst = dst;
+    r.buffers[r.buffer_count++] = b;
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src, uint64_t src_offset,
+                                          aidev_buffer dst, uint64_t dst_offset, uint64_t size,
+                                          uint32_t wait_count, const aidev_event *wait_events,
+                                          aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *s, *d;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, src, "src", &s);
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, dst, "dst", &d);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(s, "src", src_offset, size);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(d, "dst", dst_offset, size);
+    if (st == AIDEV_SUCCESS && s == d &&
+        src_offset < dst_offset + size && dst_offset < src_offset + size)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "src_offset %llu and dst_offset %llu: ranges of %llu bytes overlap in "
+                         "one buffer",
+                         (unsigned long long)src_offset, (unsigned long long)dst_offset,
+                         (unsigned long long)size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_COPY;
+    r.kind = AIDEV_CMD_COPY;
+    r.bytes = size;
+    r.cmd.u.copy.src = s->native;
+    r.cmd.u.copy.dst = d->native;
+    r.cmd.u.copy.src_offset = src_offset;
+    r.cmd.u.copy.dst_offset = dst_offset;
+    r.cmd.u.copy.size = size;
+    r.buffers[r.buffer_count++] = s;
+    r.buffers[r.buffer_count++] = d;
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
+                                          uint64_t size, const void *pattern,
+                                          uint32_t pattern_size, uint32_t wait_count,
+                                          const aidev_event *wait_events, aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS && !pattern)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "pattern: NULL");
+    if (st == AIDEV_SUCCESS && pattern_size != 1 && pattern_size != 2 && pattern_size != 4)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "pattern_size: %u; use 1, 2 or 4 bytes",
+                         pattern_size);
+    if (st == AIDEV_SUCCESS && (offset % pattern_size || size % pattern_size))
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "offset %llu and size %llu must be multiples of pattern_size %u",
+                         (unsigned long long)offset, (unsigned long long)size, pattern_size);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", offset, size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    uint32_t word = 0;
+    for (uint32_t i = 0; i < 4; i += pattern_size)
+        memcpy((uint8_t *)&word + i, pattern, pattern_size);
+    r.cmd.type = AIDEV_COMMAND_FILL;
+    r.kind = AIDEV_CMD_FILL;
+    r.bytes = size;
+    r.cmd.u.fill.buffer = b->native;
+    r.cmd.u.fill.offset = offset;
+    r.cmd.u.fill.size = size;
+    r.cmd.u.fill.pattern = word;
+    r.cmd.u.fill.pattern_size = pattern_size;
+    r.buffers[r.buffer_count++] = b;
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_barrier(aidev_queue queue, uint32_t wait_count,
+                                             const aidev_event *wait_events,
+                                             aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_BARRIER;
+    r.kind = AIDEV_CMD_BARRIER;
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue, aidev_host_fn fn,
+                                                   void *user_data, uint32_t wait_count,
+                                                   const aidev_event *wait_events,
+                                                   aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    if (st == AIDEV_SUCCESS && !fn)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "fn: NULL");
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.cmd.type = AIDEV_COMMAND_HOST_CALLBACK;
+    r.kind = AIDEV_CMD_HOST_CALLBACK;
+    r.cmd.u.host_callback.fn = fn;
+    r.cmd.u.host_callback.user_data = user_data;
+    if (!(r.queue->device->backend->vt.caps & AIDEV_BACKEND_CAP_HOST_CALLBACK)) {
+        r.has_op = true;
+        r.op = aidev_scheduler_host_callback_op();
+    }
+    return aidev_scheduler_submit(&r);
+}
+
+/* A dispatch that waits on nothing, signals nothing, runs something and
+ * names no buffer the hal keeps (AIDEV_BUFFER_ZERO_ON_FREE), on a queue
+ * that takes plain commands: what aidev_scheduler_submit sends straight
+ * to the backend, decided without building the request. */
+static bool dispatch_is_plain(const aidev_queue_obj *q, uint32_t wait_count,
+                              const aidev_event *out_event, const uint32_t g[3],
+                              aidev_buffer_obj *const *buffers, uint32_t arg_count)
+{
+    if (wait_count || out_event || !g[0] || !g[1] || !g[2] || !aidev_scheduler_takes_plain(q))
+        return false;
+    for (uint32_t i = 0; i < arg_count; i++)
+        if (buffers[i] && (buffers[i]->flags & AIDEV_BUFFER_ZERO_ON_FREE))
+            return false;
+    return true;
+}
+
+AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel kernel,
+                                              const uint32_t grid[3], const uint32_t workgroup[3],
+                                              uint32_t arg_count, const aidev_arg *args,
+                                              uint32_t wait_count, const aidev_event *wait_events,
+                                              aidev_event *out_event)
+{
+    char *error = aidev_error_buffer();
+    error[0] = '\0';
+    if (out_event)
+        *out_event = NULL;
+    aidev_queue_obj *q;
+    aidev_kernel_obj *k;
+    aidev_status st = aidev_lookup_queue(queue, "queue", &q);
+    if (st == AIDEV_SUCCESS)
+        st = aidev_lookup_kernel(kernel, "kernel", &k);
+    if (st == AIDEV_SUCCESS && k->obj.context != q->obj.context)
+        st = aidev_error(AIDEV_ERROR_INVALID_HANDLE, "kernel: belongs to another context");
+    if (st != AIDEV_SUCCESS)
+        return st;
+
+    aidev_backend_arg resolved[AIDEV_MAX_KERNEL_ARGS];
+    aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
+    uint32_t g[3], wg[3];
+    if (arg_count > AIDEV_MAX_KERNEL_ARGS)
+        return aidev_error(AIDEV_ERROR_KERNEL_ARGS, "kernel '%s': %u arguments given, it takes %u",
+                           k->desc->name, arg_count, k->desc->arg_count);
+    st = aidev_kernel_check_args(k, q->device, arg_count, args, grid, workgroup, resolved,
+                                 buffers, g, wg);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    const aidev_backend_command cmd = {
+        .type = AIDEV_COMMAND_DISPATCH,
+        .u.dispatch = {.kernel = k->native,
+                       .grid = {g[0], g[1], g[2]},
+                       .workgroup = {wg[0], wg[1], wg[2]},
+                       .arg_count = arg_count,
+                       .args = resolved}};
+    if (dispatch_is_plain(q, wait_count, out_event, g, buffers, arg_count))
+        return aidev_scheduler_submit_plain(q, &cmd, AIDEV_CMD_DISPATCH, 0, error);
+
+    /* Anything else goes the common way. */
+    aidev_request r;
+    request_init(&r, q, error, out_event, wait_count, wait_events);
+    for (uint32_t i = 0; i < arg_count; i++)
+        if (buffers[i])
+            r.buffers[r.buffer_count++] = buffers[i];
+    r.kind = AIDEV_CMD_DISPATCH;
+    r.kernel = k;
+    if (g[0] == 0 || g[1] == 0 || g[2] == 0) {
+        /* Nothing to run; a barrier keeps the event in the queue's order. */
+        r.cmd.type = AIDEV_COMMAND_BARRIER;
+        r.buffer_count = 0;
+        r.kernel = NULL;
+        return aidev_scheduler_submit(&r);
+    }
+    r.cmd = cmd;
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer buffer,
+                                               uint64_t buffer_offset, int fd,
+                                               uint64_t file_offset, uint64_t size, uint32_t flags,
+                                               uint32_t wait_count, const aidev_event *wait_events,
+                                               aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", buffer_offset, size);
+    if (st == AIDEV_SUCCESS && (flags & ~AIDEV_FILE_READ_DIRECT))
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "flags: unknown bits %#x",
+                         flags & ~AIDEV_FILE_READ_DIRECT);
+    if (st == AIDEV_SUCCESS && file_offset > (uint64_t)INT64_MAX - size)
+        st = aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
+                         "file_offset %llu + size %llu is past the largest file offset",
+                         (unsigned long long)file_offset, (unsigned long long)size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    st = aidev_file_read_op(r.queue, b, buffer_offset, fd, file_offset, size, flags, &r.op);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.has_op = true;
+    r.kind = AIDEV_CMD_FILE_READ;
+    r.bytes = size;
+    r.buffers[r.buffer_count++] = b;
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer buffer,
+                                              uint64_t offset, uint64_t size, uint32_t flags,
+                                              uint32_t wait_count, const aidev_event *wait_events,
+                                              aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS)
+        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS && b->kind != AIDEV_MEMORY_SHARED)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "buffer: prefetch moves AIDEV_MEMORY_SHARED buffers; this one is %s",
+                         b->kind == AIDEV_MEMORY_DEVICE ? "AIDEV_MEMORY_DEVICE"
+                                                        : "AIDEV_MEMORY_HOST");
+    if (st == AIDEV_SUCCESS && flags != AIDEV_PREFETCH_TO_DEVICE && flags != AIDEV_PREFETCH_TO_HOST)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "flags: %#x; use AIDEV_PREFETCH_TO_DEVICE or AIDEV_PREFETCH_TO_HOST",
+                         flags);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", offset, size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r.kind = AIDEV_CMD_PREFETCH;
+    r.bytes = size;
+    if (!(r.queue->device->backend->vt.caps & AIDEV_BACKEND_CAP_PREFETCH)) {
+        /* A hint the backend has no use for: it still orders the queue. */
+        r.cmd.type = AIDEV_COMMAND_BARRIER;
+        return aidev_scheduler_submit(&r);
+    }
+    r.cmd.type = AIDEV_COMMAND_PREFETCH;
+    r.cmd.u.prefetch.buffer = b->native;
+    r.cmd.u.prefetch.offset = offset;
+    r.cmd.u.prefetch.size = size;
+    r.cmd.u.prefetch.flags = flags;
+    r.buffers[r.buffer_count++] = b;
+    return aidev_scheduler_submit(&r);
+}
+
+aidev_status aidev_enqueue_hal_op(aidev_queue_obj *q, aidev_command_kind kind, uint64_t bytes,
+                                  aidev_buffer_obj *b, aidev_hal_op *op, uint32_t wait_count,
+                                  const aidev_event *wait_events, aidev_event *out_event)
+{
+    aidev_request r;
+    request_init(&r, q, aidev_error_buffer(), out_event, wait_count, wait_events);
+    r.kind = kind;
+    r.bytes = bytes;
+    if (op) {
+        r.has_op = true;
+        r.op = *op;
+    } else {
+        r.cmd.type = AIDEV_COMMAND_BARRIER;
+    }
+    if (b)
+        r.buffers[r.buffer_count++] = b;
+    return aidev_scheduler_submit(&r);
+}
