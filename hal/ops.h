@@ -68,6 +68,14 @@ aidev_status ops_broadcast(const ops_call *c, const ops_view *in, const char *in
 /* The shape of |v| as "[2, 3, 4]", for messages. */
 const char *ops_shape_text(const ops_view *v, char *buf, size_t size);
 
+/* The kernels' code of activation |act|; INVALID_ARGUMENT for an unknown
+ * one (hal/ops_gemm.c). */
+aidev_status ops_activation_code(const ops_call *c, aidev_activation act, uint32_t *out);
+/* The strides of a bias broadcast to a rows x cols result (rank 0 to 2,
+ * NumPy rules) along rows and columns (hal/ops_gemm.c). */
+aidev_status ops_bias_strides(const ops_call *c, const ops_view *bias, uint32_t rows,
+                              uint32_t cols, int32_t s[2]);
+
 /* A u64 argument carrying two 32-bit values, |lo| first. */
 static inline aidev_arg ops_pair(uint32_t lo, uint32_t hi)
 {

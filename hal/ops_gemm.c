@@ -121,7 +121,7 @@ static aidev_status gemm(const ops_call *c, const aidev_gemm_params *p, const ai
     ops_view va, vb, vc, vbias = {0};
     matrix ma, mb, mc;
     int32_t as[2], bs[2], biass[2] = {0, 0};
-    uint32_t act;
+    uint32_t act = 0;
     aidev_status st = ops_activation_code(c, p->activation, &act);
     if (st == AIDEV_SUCCESS)
         st = ops_view_check(c, a, "a", false, OPS_FLOAT_TYPES, &va);

@@ -21,8 +21,8 @@ Usage:
 The manifest holds kernels (`kernel NAME ... end`) and tensor ops (`op NAME ...
 end`): an op is a call of aidev.h that runs one or more kernels; its accuracy
 lines name variants (`accuracy add exact`), which the tests read as
-"OP.VARIANT". Kernels marked `internal` are run by ops only; `prelude NAME`
-puts kernels/common/NAME.cl before the kernel's OpenCL C.
+"OP.VARIANT". Kernels marked `internal` are run by ops only; `prelude NAME...`
+puts kernels/common/NAME.cl (each, in order) before the kernel's OpenCL C.
 
 Every error in the manifest stops the build with the file and line.
 """
@@ -109,9 +109,9 @@ def parse(path):
                     fail("internal takes nothing")
                 cur["internal"] = True
             elif key == "prelude":
-                if len(rest) != 1 or not IDENT.match(rest[0]):
-                    fail("prelude takes one name (kernels/common/NAME.cl)")
-                cur["prelude"] = rest[0]
+                if not rest or not all(IDENT.match(w) for w in rest):
+                    fail("prelude takes names (kernels/common/NAME.cl), put in that order")
+                cur["prelude"] = rest
             elif key == "forms":
                 bad = [w for w in rest if w not in FORMS]
                 if bad or not rest:
@@ -261,9 +261,9 @@ LOCAL_SIZE = {
 }
 
 
-def prelude_path(srcdir, k):
+def prelude_path(srcdir, name):
     import os
-    return os.path.join(srcdir, "common", k["prelude"] + ".cl")
+    return os.path.join(srcdir, "common", name + ".cl")
 
 
 def check_sources(kernels, srcdir):
@@ -271,9 +271,10 @@ def check_sources(kernels, srcdir):
     (GLSL always does) fixes the one its `gpu` line gives the backends."""
     import os
     for k in kernels:
-        if k["prelude"] and not os.path.isfile(prelude_path(srcdir, k)):
-            raise ManifestError(f"kernel '{k['name']}' names prelude '{k['prelude']}' but "
-                                f"{prelude_path(srcdir, k)} is missing")
+        for name in k["prelude"] or []:
+            if not os.path.isfile(prelude_path(srcdir, name)):
+                raise ManifestError(f"kernel '{k['name']}' names prelude '{name}' but "
+                                    f"{prelude_path(srcdir, name)} is missing")
         for form in k["forms"]:
             ext = {"c": ".c", "opencl": ".cl", "glsl": ".comp"}[form]
             path = os.path.join(srcdir, k["name"], k["name"] + ext)
@@ -391,8 +392,8 @@ def write_opencl_forms(kernels, srcdir, out):
         path = os.path.join(srcdir, k["name"], k["name"] + ".cl")
         with open(path, encoding="utf-8") as f:
             text = f.read()
-        if k["prelude"]:
-            with open(prelude_path(srcdir, k), encoding="utf-8") as f:
+        for name in reversed(k["prelude"] or []):
+            with open(prelude_path(srcdir, name), encoding="utf-8") as f:
                 text = f.read() + "\n" + text
         w(f"static const char source_{k['name']}[] =\n{c_bytes_literal(text)};\n\n")
     w("const aidev_library_gpu_form aidev_library_opencl_forms[] = {\n")

@@ -236,6 +236,220 @@ AIDEV_API aidev_status aidev_enqueue_layernorm(aidev_queue queue, int32_t axis, 
                                                const aidev_event *wait_events,
                                                aidev_event *out_event);
 
+/* ------------------------------------------------------------------------ */
+/* GEMM                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Activations a GEMM (or convolution) applies after its bias. */
+typedef enum aidev_activation {
+    AIDEV_ACT_NONE = 0,
+    AIDEV_ACT_RELU = 1,
+    AIDEV_ACT_GELU_TANH = 2,
+    AIDEV_ACT_GELU_ERF = 3,
+    AIDEV_ACT_SILU = 4,
+} aidev_activation;
+
+/* C = act(alpha op(A) op(B) + beta C + bias); op transposes where asked.
+ * beta = 0 ignores C's old values (NaN included). */
+typedef struct aidev_gemm_params {
+    int32_t trans_a, trans_b; /* nonzero: use the operand's last two axes swapped */
+    float alpha, beta;
+    aidev_activation activation;
+} aidev_gemm_params;
+
+/* c = act(alpha op(a) op(b) + beta c + bias) for every batch. a, b and c
+ * have two matrix axes last (a: m x k, or k x m with trans_a; b: k x n, or
+ * n x k with trans_b; c: m x n) and up to two batch axes before them; a's
+ * and b's batch axes broadcast to c's (NumPy's matmul: a [2, 3, m, k] with
+ * b [k, n], or a [3, 1, m, k] with b [1, 4, k, n]). Leading dimensions are
+ * the views' row strides; any strides go. |bias| (may be NULL) broadcasts to
+ * m x n ([n], [m, 1], [m, n] or one value) and is shared by the batches.
+ * |params| NULL: no transposes, alpha 1, beta 0, no activation. f32, f16 or
+ * bf16 for every operand, any mix; products summed in f32.
+ * AIDEV_ERROR_INVALID_ARGUMENT when the shapes do not make a product (the
+ * message gives each as the matrix it is taken for), or for an unknown
+ * activation; AIDEV_ERROR_UNSUPPORTED past 65535 batches. */
+AIDEV_API aidev_status aidev_enqueue_gemm(aidev_queue queue, const aidev_gemm_params *params,
+                                          const aidev_tensor *a, const aidev_tensor *b,
+                                          const aidev_tensor *bias, const aidev_tensor *c,
+                                          uint32_t wait_count, const aidev_event *wait_events,
+                                          aidev_event *out_event);
+
+/* A strided-batched GEMM as BLAS libraries take it (cuBLAS'
+ * gemmStridedBatched, row-major): matrix z of each operand starts
+ * z * stride elements after its offset (bytes) and has rows |ld| elements
+ * apart. A is m x k (stored k x m with trans_a), B is k x n (stored n x k
+ * with trans_b), C is m x n. */
+typedef struct aidev_gemm_strided {
+    uint32_t m, n, k, batch;
+    int32_t trans_a, trans_b;
+    float alpha, beta;
+    aidev_type type_a, type_b, type_c; /* f32, f16 or bf16 */
+    aidev_buffer a;
+    uint64_t a_offset;
+    int64_t lda, stride_a;
+    aidev_buffer b;
+    uint64_t b_offset;
+    int64_t ldb, stride_b;
+    aidev_buffer c;
+    uint64_t c_offset;
+    int64_t ldc, stride_c;
+} aidev_gemm_strided;
+
+/* C_z = alpha op(A_z) op(B_z) + beta C_z for z < batch, in one dispatch
+ * (aidev_enqueue_gemm on rank-3 views). AIDEV_ERROR_INVALID_ARGUMENT for a
+ * leading dimension below its matrix's stored columns, and the statuses of
+ * aidev_enqueue_gemm (a stride_c that makes batches overlap is refused as
+ * an overlapping output). */
+AIDEV_API aidev_status aidev_enqueue_gemm_strided_batched(aidev_queue queue,
+                                                          const aidev_gemm_strided *d,
+                                                          uint32_t wait_count,
+                                                          const aidev_event *wait_events,
+                                                          aidev_event *out_event);
+
+/* ------------------------------------------------------------------------ */
+/* Quantized matrices                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* How a rows x cols matrix is quantized. The block formats are ggml's
+ * (llama.cpp's files use them): 32 consecutive values of a row per block,
+ * blocks back to back along the row, f16 numbers little-endian. */
+typedef enum aidev_quant_format {
+    /* i8 codes, one scale per row, optional zero points: x = (q - z) s. */
+    AIDEV_QUANT_I8_ROW = 1,
+    /* i8 codes, one scale per group of 32 values of a row (the last group
+     * of a row may be short), optional zero points per group. */
+    AIDEV_QUANT_I8_GROUP32 = 2,
+    /* block_q8_0, 34 bytes: f16 d, i8 q[32]; x = d q. */
+    AIDEV_QUANT_Q8_0 = 3,
+    /* block_q4_0, 18 bytes: f16 d, u8 qs[16]; value j < 16 is the low
+     * nibble of qs[j], value 16 + j its high nibble; x = d (q - 8). */
+    AIDEV_QUANT_Q4_0 = 4,
+    /* block_q4_1, 20 bytes: f16 d, f16 m, u8 qs[16] as Q4_0; x = d q + m
+     * (m, the block's minimum, is its zero point). */
+    AIDEV_QUANT_Q4_1 = 5,
+} aidev_quant_format;
+
+/* A quantized matrix: three descriptors, of one or more buffers. */
+typedef struct aidev_qtensor {
+    aidev_quant_format format;
+    /* I8 formats: the codes, an i8 view of rows x cols. Block formats: the
+     * blocks, a u8 view of rows x (cols / 32 * block bytes), compact along
+     * a row (rows may be apart by any stride). */
+    aidev_tensor q;
+    /* I8 formats: the scales, f32, f16 or bf16: [rows] for I8_ROW, [rows,
+     * ceil(cols / 32)] for I8_GROUP32. Unused by the block formats. */
+    aidev_tensor scale;
+    /* I8 formats: the zero points, i8, shaped as |scale|; buffer NULL:
+     * symmetric (no zero points). Unused by the block formats. */
+    aidev_tensor zero;
+} aidev_qtensor;
+
+/* Quantizes the float matrix |x| (rank 2, rows x cols, any strides) into
+ * |w|, which also says the format:
+ *   I8 formats, symmetric: s = amax / 127, q = rint(x (127 / amax)) within
+ *     [-127, 127]; with zero points: over the group's range [lo, hi] (0
+ *     included), s = (hi - lo) / 255, z = rint(-128 - lo 255 / (hi - lo)),
+ *     q = rint(x 255 / (hi - lo)) + z within [-128, 127]; a group whose
+ *     range is below 1e-30 gets s = 0, z = 0 and codes 0;
+ *   Q8_0, Q4_0, Q4_1: ggml's reference quantizers (quantize_row_q8_0_ref
+ *     and its siblings), bit for bit where division is correctly rounded.
+ * The block formats need cols a multiple of 32 (AIDEV_ERROR_INVALID_ARGUMENT
+ * otherwise). x: f32, f16 or bf16. */
+AIDEV_API aidev_status aidev_enqueue_quantize(aidev_queue queue, const aidev_tensor *x,
+                                              const aidev_qtensor *w, uint32_t wait_count,
+                                              const aidev_event *wait_events,
+                                              aidev_event *out_event);
+
+/* y = the values of |w| (rows x cols), in y's type (f32, f16 or bf16). */
+AIDEV_API aidev_status aidev_enqueue_dequantize(aidev_queue queue, const aidev_qtensor *w,
+                                                const aidev_tensor *y, uint32_t wait_count,
+                                                const aidev_event *wait_events,
+                                                aidev_event *out_event);
+
+/* y = act(alpha op(x) w^T + beta y + bias), w quantized (n x k, a linear
+ * layer's weight: row j feeds output j) and dequantized as it is read: x
+ * [..., m, k] (or k x m with trans_a; float, up to two batch axes), y
+ * [..., m, n], bias as in aidev_enqueue_gemm. |params| as there; trans_b
+ * must be 0 (AIDEV_ERROR_INVALID_ARGUMENT). Products summed in f32. */
+AIDEV_API aidev_status aidev_enqueue_qgemm(aidev_queue queue, const aidev_gemm_params *params,
+                                           const aidev_tensor *x, const aidev_qtensor *w,
+                                           const aidev_tensor *bias, const aidev_tensor *y,
+                                           uint32_t wait_count, const aidev_event *wait_events,
+                                           aidev_event *out_event);
+
+/* ------------------------------------------------------------------------ */
+/* Attention                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct aidev_attention_params {
+    float scale;    /* 0: 1 / sqrt(head dim) */
+    /* Nonzero: query i, at key position Sk - Sq + i (the last Sq keys are
+     * the queries' own, as with a KV cache), sees keys up to its position. */
+    int32_t causal;
+} aidev_attention_params;
+
+/* out = softmax(scale q k^T + mask) v per batch and head, with q [B, H, Sq,
+ * D], k and v [B (or 1), Hkv, Sk, D] (Hkv dividing H: grouped-query
+ * attention, head h reading kv head h / (H / Hkv)), out [B, H, Sq, D];
+ * rank 3 drops B. The last axis of each is compact (stride 1;
+ * AIDEV_ERROR_UNSUPPORTED otherwise), D at most 256. |mask| (may be NULL)
+ * is added to the scores, broadcast to [B, H, Sq, Sk] (-inf drops a key). A
+ * query whose keys are all dropped gets zeros. f32, f16 or bf16, any mix;
+ * scores and sums in f32. */
+AIDEV_API aidev_status aidev_enqueue_attention(aidev_queue queue,
+                                               const aidev_attention_params *params,
+                                               const aidev_tensor *q, const aidev_tensor *k,
+                                               const aidev_tensor *v, const aidev_tensor *mask,
+                                               const aidev_tensor *out, uint32_t wait_count,
+                                               const aidev_event *wait_events,
+                                               aidev_event *out_event);
+
+typedef enum aidev_rope_mode {
+    AIDEV_ROPE_INTERLEAVED = 0, /* pairs (2i, 2i + 1): GPT-J, llama's original */
+    AIDEV_ROPE_NEOX = 1,        /* pairs (i, i + rot/2): GPT-NeoX, most HF models */
+} aidev_rope_mode;
+
+typedef struct aidev_rope_params {
+    aidev_rope_mode mode;
+    uint32_t rot_dims;  /* dimensions rotated, even; 0: all of the last axis */
+    float base;         /* theta base; 0: 10000 */
+    float freq_scale;   /* positions scaled by it (linear scaling); 0: 1 */
+    int32_t seq_axis;   /* x's sequence axis (not the last); negative from the end */
+    int32_t pos0;       /* position of index 0 along seq_axis (no positions tensor) */
+} aidev_rope_params;
+
+/* Rotary position embedding along x's last axis: each pair (a, b) of the
+ * first rot_dims dimensions turns by theta = pos freq_scale base^(-2i /
+ * rot_dims); the rest is copied. pos is pos0 + the index along seq_axis, or
+ * positions[index] (|positions|: i32 of the sequence axis' length, may be
+ * NULL). y has x's shape and may be x. f32, f16 or bf16. */
+AIDEV_API aidev_status aidev_enqueue_rope(aidev_queue queue, const aidev_rope_params *params,
+                                          const aidev_tensor *positions, const aidev_tensor *x,
+                                          const aidev_tensor *y, uint32_t wait_count,
+                                          const aidev_event *wait_events,
+                                          aidev_event *out_event);
+
+/* out[..., d] = table[ids[...], d]: ids i32 of up to three axes, table [V,
+ * D] (f32, f16 or bf16, any strides), out the ids' shape + [D]. An id
+ * outside [0, V) is a fault of the data the device cannot report: its row
+ * of out is NaN. */
+AIDEV_API aidev_status aidev_enqueue_embedding(aidev_queue queue, const aidev_tensor *ids,
+                                               const aidev_tensor *table,
+                                               const aidev_tensor *out, uint32_t wait_count,
+                                               const aidev_event *wait_events,
+                                               aidev_event *out_event);
+
+/* cache[..., pos : pos + n, ...] = src along |axis| (n = src's size there;
+ * the other axes equal), converted to the cache's type: a KV cache's
+ * append. AIDEV_ERROR_OUT_OF_RANGE when pos + n passes the cache's size
+ * along the axis; otherwise the statuses of aidev_enqueue_convert. */
+AIDEV_API aidev_status aidev_enqueue_kv_append(aidev_queue queue, int32_t axis, uint32_t pos,
+                                               const aidev_tensor *src,
+                                               const aidev_tensor *cache, uint32_t wait_count,
+                                               const aidev_event *wait_events,
+                                               aidev_event *out_event);
+
 #ifdef __cplusplus
 }
 #endif

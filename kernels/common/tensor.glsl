@@ -259,3 +259,25 @@ float th_apply(uint op, float a, float b, float alpha, float beta)
     }
     return a;
 }
+
+// sin and cos of x (|x| up to about 8192), to about 2 ulp: reduced by pi/2
+// in three parts (Cody and Waite), then Cephes' polynomials on
+// [-pi/4, pi/4]. GLSL's own sin and cos carry 2^-11 absolute error at best
+// (Vulkan's precision table), too little for rotary embeddings.
+vec2 th_sincos(float x)
+{
+    float j = roundEven(x * 0.63661977236758134);
+    float r = ((x - j * 1.5703125) - j * 4.837512969970703125e-4) - j * 7.54978995489188216e-8;
+    float z = r * r;
+    float s = ((-1.9515295891e-4 * z + 8.3321608736e-3) * z - 1.6666654611e-1) * z * r + r;
+    float c = ((2.443315711809948e-5 * z - 1.388731625493765e-3) * z + 4.166664568298827e-2) *
+                  z * z - 0.5 * z + 1.0;
+    int q = int(j) & 3;
+    if (q == 0)
+        return vec2(s, c);
+    if (q == 1)
+        return vec2(c, -s);
+    if (q == 2)
+        return vec2(-s, -c);
+    return vec2(-c, s);
+}

@@ -266,12 +266,119 @@ def test_rows(dev, tols, rng):
                 "layernorm " + what)
 
 
+# ---------------------------------------------------------------------------
+# GEMM and attention
+# ---------------------------------------------------------------------------
+
+class GemmParams(ctypes.Structure):
+    _fields_ = [("trans_a", ctypes.c_int32), ("trans_b", ctypes.c_int32),
+                ("alpha", ctypes.c_float), ("beta", ctypes.c_float), ("activation", ctypes.c_int)]
+
+
+class AttentionParams(ctypes.Structure):
+    _fields_ = [("scale", ctypes.c_float), ("causal", ctypes.c_int32)]
+
+
+class RopeParams(ctypes.Structure):
+    _fields_ = [("mode", ctypes.c_int), ("rot_dims", ctypes.c_uint32), ("base", ctypes.c_float),
+                ("freq_scale", ctypes.c_float), ("seq_axis", ctypes.c_int32),
+                ("pos0", ctypes.c_int32)]
+
+
+def test_gemm(dev, tols, rng):
+    """np.matmul with batch broadcasting; transposes as NumPy .T views; a
+    bias row and gelu (tanh)."""
+    cases = [((2, 3, 7, 5), (5, 4), "f32", "f32", "f32", False),
+             ((3, 1, 6, 9), (1, 4, 9, 2), "f16", "bf16", "f32", True),
+             ((33, 17), (17, 65), "bf16", "f32", "f16", False)]
+    for n, (sa, sb, ta, tb, tc, trans) in enumerate(cases):
+        if trans:  # the operands stored transposed; the views say so
+            a0, va = make(rng, sa[:-2] + (sa[-1], sa[-2]), ta, -1, 1, "compact")
+            b0, vb = make(rng, sb[:-2] + (sb[-1], sb[-2]), tb, -1, 1, "sliced")
+            a, b = np.swapaxes(a0, -1, -2), np.swapaxes(b0, -1, -2)
+            va, vb = np.swapaxes(va, -1, -2), np.swapaxes(vb, -1, -2)
+        else:
+            a, va = make(rng, sa, ta, -1, 1, LAYOUTS[n % 4])
+            b, vb = make(rng, sb, tb, -1, 1, LAYOUTS[(n + 1) % 4])
+        prod = np.matmul(va, vb)
+        bias, vbias = make(rng, (prod.shape[-1],), "f32", -1, 1, "compact")
+        c, vc = make(rng, prod.shape, tc, -1, 1, "compact")
+        v = 0.5 * prod - 1.0 * vc + vbias
+        u = math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)
+        ref = v / (1 + np.exp(-2 * u))
+        mag = 1.2 * (0.5 * np.matmul(np.abs(va), np.abs(vb)) + np.abs(vc) + np.abs(vbias)) \
+            + np.abs(ref) * (1 + v * v)
+        at, bt, biast, ct = dev.tensor(a, ta), dev.tensor(b, tb), dev.tensor(bias, "f32"), \
+            dev.tensor(c, tc)
+        p = GemmParams(0, 0, 0.5, -1.0, 2)
+        what = "gemm %s x %s %s on %s" % (sa, sb, (ta, tb, tc), dev.label)
+        dev.run(what, "aidev_enqueue_gemm", ctypes.byref(p), ctypes.byref(at), ctypes.byref(bt),
+                ctypes.byref(biast), ctypes.byref(ct))
+        compare(tols["gemm.gemm"], dev.read(ct, tc), ref, mag, tc, what)
+
+
+def numpy_attention(q, k, v, scale, causal, mask):
+    """softmax(scale q k^T + mask) v with grouped heads and causal rows."""
+    group = q.shape[-3] // k.shape[-3]
+    k, v = np.repeat(k, group, axis=-3), np.repeat(v, group, axis=-3)
+    s = scale * np.matmul(q, np.swapaxes(k, -1, -2))
+    sq, sk = s.shape[-2], s.shape[-1]
+    if mask is not None:
+        s = s + mask
+    if causal:
+        s = np.where(np.arange(sk)[None, :] > np.arange(sq)[:, None] + sk - sq, -np.inf, s)
+    top = s.max(axis=-1, keepdims=True)
+    e = np.exp(s - np.where(np.isinf(top), 0, top))
+    p = e / e.sum(axis=-1, keepdims=True)
+    sigma = np.abs(scale) * np.matmul(np.abs(q), np.swapaxes(np.abs(k), -1, -2)).max(
+        axis=-1, keepdims=True)
+    mag = np.matmul(p, np.abs(v)) + np.abs(v).max(axis=-2, keepdims=True) * (1 + sigma)
+    return np.matmul(p, v), mag
+
+
+def test_attention(dev, tols, rng):
+    for n, (b, h, hkv, sq, sk, d, causal, masked, tq) in enumerate(
+            [(2, 4, 2, 5, 9, 16, True, False, "f32"), (1, 3, 3, 4, 4, 32, False, True, "f16"),
+             (2, 2, 1, 1, 40, 64, True, True, "bf16")]):
+        q, vq = make(rng, (b, h, sq, d), tq, -1, 1, "compact")
+        k, vk = make(rng, (b, hkv, sk, d), "f32", -1, 1, "compact")
+        v, vv = make(rng, (b, hkv, sk, d), tq, -1, 1, "compact")
+        mask, vm = make(rng, (sq, sk), "f32", -2, 0, "transposed") if masked else (None, None)
+        ref, mag = numpy_attention(vq, vk, vv, 1 / math.sqrt(d), causal, vm)
+        qt, kt, vt, o = dev.tensor(q, tq), dev.tensor(k, "f32"), dev.tensor(v, tq), \
+            dev.empty(ref.shape, "f32")
+        mt = ctypes.byref(dev.tensor(mask, "f32")) if masked else None
+        what = "attention %s on %s" % ((b, h, hkv, sq, sk, d, causal, masked, tq), dev.label)
+        dev.run(what, "aidev_enqueue_attention", ctypes.byref(AttentionParams(0, int(causal))),
+                ctypes.byref(qt), ctypes.byref(kt), ctypes.byref(vt), mt, ctypes.byref(o))
+        compare(tols["attention.attention"], dev.read(o, "f32"), ref, mag, "f32", what)
+    # Rotary embedding, NeoX halves, positions from 5; then an embedding gather.
+    x, vx = make(rng, (2, 6, 3, 8), "f32", -2, 2, "sliced")
+    pos = 5 + np.arange(6, dtype=np.float64)[None, :, None, None]
+    theta = pos * 10000.0 ** (-2 * np.arange(4) / 8)
+    a, bb = vx[..., :4], vx[..., 4:]
+    ref = np.concatenate([a * np.cos(theta) - bb * np.sin(theta),
+                          a * np.sin(theta) + bb * np.cos(theta)], axis=-1)
+    mag = np.concatenate([np.abs(a) + np.abs(bb)] * 2, axis=-1) * (1 + np.concatenate([theta] * 2, axis=-1))
+    xt, y = dev.tensor(x, "f32"), dev.empty(vx.shape, "f32")
+    dev.run("rope", "aidev_enqueue_rope", ctypes.byref(RopeParams(1, 0, 0, 0, 1, 5)), None,
+            ctypes.byref(xt), ctypes.byref(y))
+    compare(tols["rope.rope"], dev.read(y, "f32"), ref, mag, "f32", "rope on " + dev.label)
+    ids = rng.integers(0, 50, size=(3, 4)).astype(np.int32)
+    table, vt = make(rng, (50, 12), "f16", -1, 1, "transposed")
+    it, tt, out = dev.tensor(ids, "i32"), dev.tensor(table, "f16"), dev.empty((3, 4, 12), "f32")
+    dev.run("embedding", "aidev_enqueue_embedding", ctypes.byref(it), ctypes.byref(tt),
+            ctypes.byref(out))
+    compare(tols["embedding.embedding"], dev.read(out, "f32"), vt[ids], None, "f32",
+            "embedding on " + dev.label)
+
+
 def main():
     aidev = Aidev(sys.argv[1])
     tols = tolerances(aidev.lib)
     rng = np.random.default_rng(17)
     for dev in aidev.devices:
-        for test in (test_elementwise, test_rows):
+        for test in (test_elementwise, test_rows, test_gemm, test_attention):
             try:
                 test(dev, tols, rng)
             except RuntimeError as e:
