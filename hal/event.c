@@ -48,6 +48,7 @@ aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *pro
 
 static void event_free(aidev_event_obj *e)
 {
+    aidev_queue_failures_release(e->failures);
     for (uint8_t i = 0; i < e->trace_dep_count; i++)
         aidev_backend_event_release(e->trace_deps[i]);
     if (e->native_release)
@@ -133,8 +134,14 @@ void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *m
         return;
     }
     e->status = status;
-    if (status != AIDEV_SUCCESS)
+    if (status != AIDEV_SUCCESS) {
         e->message = strdup(message && *message ? message : aidev_status_string(status));
+        /* Before the event reads as complete: whoever saw it complete and
+         * then finishes the queue gets the failure. */
+        if (e->failures)
+            aidev_queue_failures_note(e->failures, e->kind, e->kernel, e->bytes, status,
+                                      e->message);
+    }
     uint64_t now = aidev_now_ns();
     if (!e->times.end) {
         e->times.end = now;

@@ -248,6 +248,9 @@ struct aidev_backend_event {
     char kernel[64];
     const char *io_engine;    /* file reads: static name, NULL until started */
     bool io_direct;
+    /* (may be NULL) Where a failure of the command is recorded for its
+     * queue's finish (a reference). */
+    struct aidev_queue_failures *failures;
     /* Tracing only: the events it waited on (retained), for flow arrows. */
     struct aidev_backend_event *trace_deps[4];
     uint8_t trace_dep_count;
@@ -267,6 +270,21 @@ struct aidev_backend_event {
 typedef struct aidev_backend_event aidev_event_obj;
 
 struct aidev_pending_command;
+
+/* The first failure of a queue's commands since its last finish
+ * (hal/queue_failures.c): shared by the queue and its commands' events. */
+typedef struct aidev_queue_failures aidev_queue_failures;
+aidev_queue_failures *aidev_queue_failures_new(void);
+aidev_queue_failures *aidev_queue_failures_retain(aidev_queue_failures *f);
+void aidev_queue_failures_release(aidev_queue_failures *f); /* NULL: nothing */
+/* Keeps the failure when it is the first since the last take, else counts
+ * it. |kernel| may be "" or NULL. */
+void aidev_queue_failures_note(aidev_queue_failures *f, aidev_command_kind kind,
+                               const char *kernel, uint64_t bytes, aidev_status status,
+                               const char *cause);
+/* The first failure since the last take (its message set as the thread's
+ * error), or AIDEV_SUCCESS; starts the record afresh. */
+aidev_status aidev_queue_failures_take(aidev_queue_failures *f);
 
 typedef struct aidev_queue_obj {
     aidev_object obj;
@@ -292,6 +310,7 @@ typedef struct aidev_queue_obj {
      * has nothing of this queue outstanding. */
     atomic_uint_fast64_t submits;
     uint64_t quiet_at;
+    aidev_queue_failures *failures;
 } aidev_queue_obj;
 
 /* ------------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,12 @@ typedef struct io_request {
     bool direct;
     aidev_io_done_fn done;
     void *user_data;
+    /* Stored (release) once the request is filled in, loaded (acquire) by
+     * the reaper when the kernel hands it back: the ring is memory the
+     * kernel writes, which orders nothing in C11 (nor for ThreadSanitizer),
+     * so this is the edge by which the reaper sees the request, and what
+     * the submitter wrote before it (the caller's state), complete. */
+    atomic_bool submitted;
 } io_request;
 
 struct aidev_io_engine {
@@ -166,6 +173,8 @@ static void *uring_reaper(void *opaque)
         io_request *r = io_uring_cqe_get_data(cqe);
         int64_t res = cqe->res;
         io_uring_cqe_seen(&io->ring, cqe);
+        if (r)
+            (void)atomic_load_explicit(&r->submitted, memory_order_acquire);
         if (!r) {
             /* The wake-up NOP of destroy. */
             pthread_mutex_lock(&io->lock);
@@ -287,6 +296,7 @@ aidev_status aidev_io_read(aidev_io_engine *io, int fd, void *dst, uint32_t size
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     *r = (io_request){.fd = fd, .dst = dst, .size = size, .offset = offset, .direct = direct,
                       .done = done, .user_data = user_data};
+    atomic_store_explicit(&r->submitted, true, memory_order_release);
     pthread_mutex_lock(&io->lock);
     push_waiting(io, r);
 #if AIDEV_HAVE_LIBURING

@@ -39,6 +39,11 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     q->device = dev;
     q->priority = priority;
     q->obj.context = dev->obj.context;
+    q->failures = aidev_queue_failures_new();
+    if (!q->failures) {
+        free(q);
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
     aidev_scheduler_queue_init(q);
     aidev_error_clear();
     st = AIDEV_DEVICE_VT(dev)->queue_create(dev->native, priority, &q->native);
@@ -53,6 +58,7 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     }
     if (st != AIDEV_SUCCESS) {
         aidev_scheduler_queue_fini(q);
+        aidev_queue_failures_release(q->failures);
         free(q);
         return st;
     }
@@ -62,11 +68,20 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     return AIDEV_SUCCESS;
 }
 
+/* Waits for the hold list, then the backend. A broken queue's error comes
+ * first (the record stays for the next finish); otherwise the first
+ * failure since the last finish. */
 static aidev_status queue_finish(aidev_queue_obj *q)
 {
     aidev_scheduler_wait_drained(q);
     aidev_error_clear();
-    return AIDEV_DEVICE_VT(q->device)->queue_finish(q->native);
+    aidev_status st = AIDEV_DEVICE_VT(q->device)->queue_finish(q->native);
+    if (st != AIDEV_SUCCESS) {
+        if (!aidev_error_message()[0])
+            aidev_error(st, "backend '%s': queue_finish failed", q->device->backend->name);
+        return st;
+    }
+    return aidev_queue_failures_take(q->failures);
 }
 
 AIDEV_API aidev_status aidev_queue_finish(aidev_queue queue)
@@ -92,9 +107,12 @@ static void queue_destroy(aidev_queue_obj *q)
     aidev_context_unlink(&q->obj);
     aidev_handle_free(q->obj.handle);
     q->obj.handle = 0;
+    /* Releasing discards the failure record: the events carry each one. */
     queue_finish(q);
+    aidev_error_clear();
     AIDEV_DEVICE_VT(q->device)->queue_destroy(q->native);
     aidev_scheduler_queue_fini(q);
+    aidev_queue_failures_release(q->failures);
     free(q);
 }
 

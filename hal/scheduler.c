@@ -23,6 +23,10 @@ struct aidev_pending_command {
     uint32_t buffer_count;
     aidev_kernel_obj *kernel;
     aidev_event_obj *signal;  /* may be NULL */
+    /* What the command is, for the queue's failure record when it has no
+     * event. */
+    aidev_command_kind kind;
+    uint64_t bytes;
     atomic_uint gates;        /* events still pending (and a running op) */
     /* Set by the first failure before it runs: the command will not run and
      * its event completes with |fail_status| and |cause|. */
@@ -129,13 +133,23 @@ aidev_status aidev_queue_submit_internal(aidev_queue_obj *q, const aidev_backend
 }
 
 /* Hands |cmd| to the backend with no waits; when the submit fails, the
- * error goes on |signal| instead. */
-static void submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
-                        aidev_event_obj *signal)
+ * error goes on |signal| instead. Returns the submit's status. */
+static aidev_status submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
+                                aidev_event_obj *signal)
 {
     aidev_status st = aidev_queue_submit_internal(q, cmd, signal);
     if (st != AIDEV_SUCCESS && signal)
         aidev_event_complete(signal, st, aidev_error_message());
+    return st;
+}
+
+/* A held command without an event failed: only the queue's record can
+ * tell (aidev_queue_finish). */
+static void note_unsignalled_failure(aidev_queue_obj *q, const aidev_pending_command *p,
+                                     aidev_status status, const char *cause)
+{
+    aidev_queue_failures_note(q->failures, p->kind, p->kernel ? p->kernel->desc->name : NULL,
+                              p->bytes, status, cause);
 }
 
 /* An op at the head: first a barrier so the queue's earlier commands are
@@ -210,12 +224,16 @@ static void queue_drain(aidev_queue_obj *q)
             if (atomic_load(&p->failed)) {
                 if (p->signal)
                     aidev_event_complete(p->signal, p->fail_status, p->cause);
+                else
+                    note_unsignalled_failure(q, p, p->fail_status, p->cause);
             } else if (p->is_op) {
                 if (p->signal)
                     aidev_event_complete(p->signal, AIDEV_SUCCESS, NULL);
             } else {
                 atomic_fetch_add(&q->submits, 1);
-                submit_held(q, &p->cmd, p->signal);
+                aidev_status st = submit_held(q, &p->cmd, p->signal);
+                if (st != AIDEV_SUCCESS && !p->signal)
+                    note_unsignalled_failure(q, p, st, aidev_error_message());
             }
             pending_free(p);
             pthread_mutex_lock(&q->hold_lock);
@@ -294,6 +312,8 @@ static aidev_status hold(aidev_request *r, aidev_event_obj **waits, uint32_t pen
     }
     p->queue = q;
     p->cmd = r->cmd;
+    p->kind = r->kind;
+    p->bytes = r->bytes;
     p->is_op = r->has_op;
     p->op = r->op;
     if (r->cmd.type == AIDEV_COMMAND_DISPATCH) {
@@ -373,6 +393,7 @@ static aidev_status request_signal_new(const aidev_request *r, aidev_event_obj *
     aidev_status st = aidev_event_new(q->obj.context, q->device, false, &signal);
     if (st != AIDEV_SUCCESS)
         return st;
+    signal->failures = aidev_queue_failures_retain(q->failures);
     signal->kind = r->kind;
     signal->queue_id = q->id;
     signal->bytes = r->bytes;
@@ -432,9 +453,11 @@ aidev_status aidev_scheduler_submit_general(aidev_request *r)
 
     /* An event for the caller, or one of our own when a trace or an attached
      * probe wants to see the command end, or scrubbed buffers must be kept
-     * until it has. */
+     * until it has, or it waits on events (whose failure fails it: the
+     * queue's finish must hear of it). */
     bool must_keep = !failed && aidev_request_needs_keepalive(r);
-    if (r->out_event || aidev_trace_enabled() || AIDEV_PROBE_ENABLED(complete) || must_keep) {
+    if (r->out_event || aidev_trace_enabled() || AIDEV_PROBE_ENABLED(complete) || must_keep ||
+        r->wait_count) {
         st = request_signal_new(r, &signal);
         if (st != AIDEV_SUCCESS)
             goto out;

@@ -30,6 +30,16 @@
  *   code. Failures of asynchronous work are carried by the event
  *   (aidev_event_message()).
  *
+ * Statuses
+ *   Each call below lists the statuses it returns and when. Where a call
+ *   reaches a backend (a device's first use opens it; allocations, builds,
+ *   submissions), the backend's refusal is returned as it is, its native
+ *   call and code in the message: AIDEV_ERROR_BACKEND, or
+ *   AIDEV_ERROR_OUT_OF_DEVICE_MEMORY, AIDEV_ERROR_OUT_OF_HOST_MEMORY,
+ *   AIDEV_ERROR_DEVICE_LOST where the backend can tell; the lists say
+ *   "a backend's failure" for these. AIDEV_ERROR_OUT_OF_HOST_MEMORY is
+ *   also libaidev's own answer when a malloc fails.
+ *
  * Threads
  *   Every call is thread safe unless its comment says otherwise. Several
  *   threads may enqueue on one queue; the queue orders commands in the order
@@ -56,7 +66,8 @@ extern "C" {
 #define AIDEV_VERSION_MINOR 1
 #define AIDEV_VERSION_PATCH 0
 
-/* Returns the library version as "MAJOR.MINOR.PATCH". */
+/* Returns the library version as "MAJOR.MINOR.PATCH" (static; never
+ * NULL). No status. */
 AIDEV_API const char *aidev_version(void);
 
 /* ------------------------------------------------------------------------ */
@@ -103,12 +114,14 @@ typedef enum aidev_status {
     AIDEV_ERROR_CANCELLED = -18,
 } aidev_status;
 
-/* Returns the enum name of |status| ("AIDEV_ERROR_OUT_OF_RANGE"); never NULL. */
+/* Returns the enum name of |status| ("AIDEV_ERROR_OUT_OF_RANGE"), or
+ * "AIDEV_ERROR_UNKNOWN" for a value outside the enum; static, never NULL.
+ * No status. */
 AIDEV_API const char *aidev_status_string(aidev_status status);
 
 /* Returns the message of the last failed call on this thread, or "" when the
  * last call succeeded. The string is owned by the library and valid until the
- * next aidev call on this thread. */
+ * next aidev call on this thread. Never NULL; no status. */
 AIDEV_API const char *aidev_last_error(void);
 
 /* ------------------------------------------------------------------------ */
@@ -145,9 +158,10 @@ typedef enum aidev_type {
 } aidev_type;
 
 /* Size in bytes of one element of |type|; 1 for AIDEV_TYPE_NONE, 0 when
- * |type| is not a valid type. */
+ * |type| is not a valid type (no status). */
 AIDEV_API size_t aidev_type_size(aidev_type type);
-/* Short name of |type| ("f32", "i8", "bytes"); "?" when invalid. */
+/* Short name of |type| ("f32", "i8", "bytes"); "?" when invalid. Static,
+ * never NULL; no status. */
 AIDEV_API const char *aidev_type_name(aidev_type type);
 
 /* ------------------------------------------------------------------------ */
@@ -169,7 +183,13 @@ typedef struct aidev_context_desc {
 /* Creates a context: loads the backends (once per process, shared between
  * contexts) and lists their devices. |desc| may be NULL. Devices are opened
  * lazily, on first use. Returns AIDEV_SUCCESS even when some plugins were
- * skipped; see aidev_context_get_backends() for why. */
+ * skipped; see aidev_context_get_backends() for why. Returns
+ * AIDEV_ERROR_INVALID_ARGUMENT when |out_context| is NULL, or when
+ * AIDEV_MEM_LIMIT or AIDEV_ZERO_ON_FREE holds a value the parser refuses
+ * (see Environment); AIDEV_ERROR_NOT_FOUND when |desc->backends| names a
+ * backend the loader did not find; AIDEV_ERROR_INVALID_STATE when called
+ * from a backend's entry or init while libaidev loads it;
+ * AIDEV_ERROR_OUT_OF_HOST_MEMORY. */
 AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
                                             aidev_context *out_context);
 
@@ -181,7 +201,9 @@ AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
  * AIDEV_ERROR_CANCELLED without running, and a file read under way stops
  * after the reads in flight; commands a device already has run, or fail
  * with AIDEV_ERROR_DEPENDENCY when they wait on a cancelled event. Then it
- * waits for every queue of the context to drain. */
+ * waits for every queue of the context to drain. Returns AIDEV_SUCCESS, or
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |context| (then nothing happens);
+ * failures of the commands it waits for stay on their events. */
 AIDEV_API aidev_status aidev_context_release(aidev_context context);
 
 typedef enum aidev_backend_state {
@@ -203,7 +225,8 @@ typedef struct aidev_backend_report {
 /* Two-call enumeration of every backend the loader considered. With
  * |out_reports| NULL, stores the count in |*count|; otherwise fills at most
  * |*count| entries and stores the number written. Strings are owned by the
- * context. */
+ * context. AIDEV_ERROR_INVALID_HANDLE for a bad |context|,
+ * AIDEV_ERROR_INVALID_ARGUMENT when |count| is NULL. */
 AIDEV_API aidev_status aidev_context_get_backends(aidev_context context,
                                                   uint32_t *count,
                                                   aidev_backend_report *out_reports);
@@ -213,7 +236,8 @@ AIDEV_API aidev_status aidev_context_get_backends(aidev_context context,
  * until it is released and no DLPack tensor exported from it is alive;
  * commands still in flight on a released buffer keep its memory a little
  * longer, without counting (so a pipeline may release one buffer and
- * allocate the next at once). */
+ * allocate the next at once). AIDEV_ERROR_INVALID_HANDLE for a bad
+ * |context|; otherwise AIDEV_SUCCESS. */
 AIDEV_API aidev_status aidev_context_get_memory_usage(aidev_context context,
                                                       uint64_t *out_used,
                                                       uint64_t *out_limit);
@@ -222,18 +246,25 @@ AIDEV_API aidev_status aidev_context_get_memory_usage(aidev_context context,
  * A limit below the current usage is accepted: existing buffers stay, and
  * allocations fail with AIDEV_ERROR_QUOTA until enough is freed. An
  * allocation past the limit fails with AIDEV_ERROR_QUOTA, its message
- * naming the size asked, the limit and the usage. */
+ * naming the size asked, the limit and the usage. Returns AIDEV_SUCCESS,
+ * or AIDEV_ERROR_INVALID_HANDLE for a bad |context|. */
 AIDEV_API aidev_status aidev_context_set_memory_limit(aidev_context context, uint64_t limit);
 
-/* Returns the string for a backend state ("loaded", "skipped", "failed"). */
+/* Returns the string for a backend state ("loaded", "skipped", "failed"),
+ * "?" for a value outside the enum; static, never NULL. No status. */
 AIDEV_API const char *aidev_backend_state_string(aidev_backend_state state);
 
-/* Two-call enumeration of the context's devices (borrowed handles). */
+/* Two-call enumeration of the context's devices (borrowed handles), as
+ * aidev_context_get_backends(). AIDEV_ERROR_INVALID_HANDLE for a bad
+ * |context|, AIDEV_ERROR_INVALID_ARGUMENT when |count| is NULL. */
 AIDEV_API aidev_status aidev_context_get_devices(aidev_context context,
                                                  uint32_t *count,
                                                  aidev_device *out_devices);
 
-/* The device at |index| in the context's list, or AIDEV_ERROR_NOT_FOUND. */
+/* The device at |index| in the context's list (borrowed).
+ * AIDEV_ERROR_NOT_FOUND when |index| is not below the device count,
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |context|,
+ * AIDEV_ERROR_INVALID_ARGUMENT when |out_device| is NULL. */
 AIDEV_API aidev_status aidev_context_get_device(aidev_context context,
                                                 uint32_t index,
                                                 aidev_device *out_device);
@@ -346,15 +377,20 @@ typedef enum aidev_device_info {
  * bytes available) and stores the full size in |*size_ret|. Either |value|
  * or |size_ret| may be NULL: pass value NULL to learn the size. Strings are
  * NUL-terminated and their size counts the NUL. Returns
- * AIDEV_ERROR_INVALID_ARGUMENT when |value_size| is too small,
+ * AIDEV_ERROR_INVALID_ARGUMENT when |value| is given and |value_size| is
+ * too small (|*size_ret| still says the size needed),
  * AIDEV_ERROR_NOT_FOUND for an unknown key, AIDEV_ERROR_UNSUPPORTED when the
- * backend cannot know the value on this device. */
+ * backend cannot know the value on this device, AIDEV_ERROR_INVALID_HANDLE
+ * for a bad |device|, and a backend's failure to measure
+ * AIDEV_DEVICE_INFO_FREE_MEMORY_BYTES. */
 AIDEV_API aidev_status aidev_device_get_info(aidev_device device,
                                              aidev_device_info key,
                                              size_t value_size, void *value,
                                              size_t *size_ret);
 
-/* The context a device belongs to (borrowed). */
+/* The context a device belongs to (borrowed). AIDEV_ERROR_INVALID_HANDLE
+ * for a bad |device|, AIDEV_ERROR_INVALID_ARGUMENT when |out_context| is
+ * NULL. */
 AIDEV_API aidev_status aidev_device_get_context(aidev_device device,
                                                 aidev_context *out_context);
 
@@ -381,8 +417,10 @@ typedef struct aidev_device_requirements {
  * the buffer's NUMA node, then the most memory, then the lowest index.
  * Stores it (borrowed) in |*out_device|. AIDEV_ERROR_NOT_FOUND when no
  * device qualifies, the message naming the requirement no remaining device
- * met and what the devices offer; AIDEV_ERROR_INVALID_HANDLE for a
- * near_buffer of another context. */
+ * met and what the devices offer; AIDEV_ERROR_INVALID_HANDLE for a bad
+ * |context| or a near_buffer that is released or of another context;
+ * AIDEV_ERROR_INVALID_ARGUMENT when |out_device| is NULL or |req| asks for
+ * unknown device types, memory kinds or features. */
 AIDEV_API aidev_status aidev_device_select(aidev_context context,
                                            const aidev_device_requirements *req,
                                            aidev_device *out_device);
@@ -416,7 +454,11 @@ typedef struct aidev_buffer_desc {
 /* Allocates a buffer on |device|. Fails with AIDEV_ERROR_UNSUPPORTED when the
  * device does not offer the kind, AIDEV_ERROR_OUT_OF_RANGE when |size| is
  * above AIDEV_DEVICE_INFO_MAX_ALLOC_BYTES, AIDEV_ERROR_QUOTA past the
- * context's memory limit. */
+ * context's memory limit, AIDEV_ERROR_INVALID_ARGUMENT when |desc| or
+ * |out_buffer| is NULL, the size is 0 or not a whole number of elements,
+ * or the kind, element type or flags are not values of their enums,
+ * AIDEV_ERROR_INVALID_HANDLE for a bad
+ * |device|, and with a backend's failure (out of device memory above all). */
 AIDEV_API aidev_status aidev_buffer_create(aidev_device device,
                                            const aidev_buffer_desc *desc,
                                            aidev_buffer *out_buffer);
@@ -425,14 +467,20 @@ AIDEV_API aidev_status aidev_buffer_create(aidev_device device,
  * copying. The memory must outlive the buffer and must not be freed while
  * commands using it are pending. Backends state their alignment rule in the
  * message of AIDEV_ERROR_UNSUPPORTED when they cannot import a pointer
- * (OpenCL: any; Vulkan: host-pointer import alignment; CPU: any). */
+ * (OpenCL: any; Vulkan: host-pointer import alignment; CPU: any).
+ * AIDEV_ERROR_INVALID_ARGUMENT when |host_ptr| or |out_buffer| is NULL,
+ * |size| is 0 or not a whole number of elements, or |element_type| is not
+ * an aidev_type; AIDEV_ERROR_OUT_OF_RANGE when |size| is above the
+ * device's largest buffer or the range wraps the address space; AIDEV_ERROR_QUOTA past the context's memory limit;
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |device|; a backend's failure. */
 AIDEV_API aidev_status aidev_buffer_import_host(aidev_device device,
                                                 void *host_ptr, uint64_t size,
                                                 aidev_type element_type,
                                                 aidev_buffer *out_buffer);
 
 /* Drops the caller's reference; the memory is freed once no pending command
- * uses it. */
+ * uses it. AIDEV_SUCCESS, or AIDEV_ERROR_INVALID_HANDLE for a bad or
+ * already released |buffer|. */
 AIDEV_API aidev_status aidev_buffer_release(aidev_buffer buffer);
 
 /* Map flags. */
@@ -442,16 +490,21 @@ AIDEV_API aidev_status aidev_buffer_release(aidev_buffer buffer);
 /* Maps |size| bytes at |offset| of a HOST or SHARED buffer for host access
  * (zero-copy) and stores the host address in |*out_ptr|. The caller must make
  * sure no pending command writes the range. DEVICE buffers are not mappable
- * (AIDEV_ERROR_UNSUPPORTED). A buffer holds one mapping at a time
- * (AIDEV_ERROR_INVALID_STATE otherwise). An evicted buffer is restored
- * first, with the errors of aidev_enqueue_restore() (AIDEV_ERROR_QUOTA,
- * AIDEV_ERROR_IO...). */
+ * (AIDEV_ERROR_UNSUPPORTED, as for a backend that cannot map). A buffer
+ * holds one mapping at a time (AIDEV_ERROR_INVALID_STATE otherwise).
+ * AIDEV_ERROR_INVALID_ARGUMENT when |out_ptr| is NULL or |map_flags| is 0
+ * or has other bits; AIDEV_ERROR_OUT_OF_RANGE when |size| is 0 or the range
+ * leaves the buffer; AIDEV_ERROR_INVALID_HANDLE for a bad |buffer|; a
+ * backend's failure to map. An evicted buffer is restored first, with the
+ * errors of aidev_enqueue_restore() (AIDEV_ERROR_QUOTA, AIDEV_ERROR_IO...). */
 AIDEV_API aidev_status aidev_buffer_map(aidev_buffer buffer, uint64_t offset,
                                         uint64_t size, uint32_t map_flags,
                                         void **out_ptr);
 
 /* Ends the mapping made by aidev_buffer_map; host writes become visible to
- * the device. */
+ * the device. AIDEV_ERROR_INVALID_STATE when the buffer is not mapped,
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |buffer|, a backend's failure to
+ * unmap (the buffer then stays mapped). */
 AIDEV_API aidev_status aidev_buffer_unmap(aidev_buffer buffer);
 
 typedef enum aidev_buffer_info {
@@ -478,7 +531,8 @@ typedef enum aidev_buffer_info {
     AIDEV_BUFFER_INFO_STORED_BYTES = 10,
 } aidev_buffer_info;
 
-/* Typed info query, same rules as aidev_device_get_info(). */
+/* Typed info query, same rules and statuses as aidev_device_get_info()
+ * (AIDEV_ERROR_INVALID_HANDLE for a bad |buffer|). */
 AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer,
                                              aidev_buffer_info key,
                                              size_t value_size, void *value,
@@ -601,7 +655,12 @@ typedef struct aidev_dlpack_desc {
  * the buffer must have completed before the consumer reads it.
  * AIDEV_ERROR_OUT_OF_RANGE when the view does not fit in the buffer,
  * AIDEV_ERROR_UNSUPPORTED when the memory can be neither addressed by the
- * host nor named natively (the message says which). */
+ * host nor named natively (the message says which) or aidev was built
+ * without DLPack, AIDEV_ERROR_INVALID_ARGUMENT for a NULL |desc| or
+ * |out_tensor|, more than AIDEV_DLPACK_MAX_DIMS dimensions, a negative
+ * size or stride, no element type, or an offset that is not a whole
+ * number of elements, AIDEV_ERROR_INVALID_HANDLE for a bad
+ * |buffer|, AIDEV_ERROR_OUT_OF_HOST_MEMORY. */
 AIDEV_API aidev_status aidev_buffer_export_dlpack(aidev_buffer buffer,
                                                   const aidev_dlpack_desc *desc,
                                                   struct DLManagedTensor **out_tensor);
@@ -613,8 +672,12 @@ AIDEV_API aidev_status aidev_buffer_export_dlpack(aidev_buffer buffer,
  * deleter is called once the buffer is freed (released and unused by
  * pending commands); on failure the caller keeps it. The element type is
  * the tensor's (AIDEV_TYPE_NONE for types aidev has no name for).
- * AIDEV_ERROR_UNSUPPORTED for other device types, strided tensors, or a
- * device without host import. */
+ * AIDEV_ERROR_UNSUPPORTED for other device types, strided tensors, a
+ * device without host import, a dtype that is not whole bytes, or a build
+ * without DLPack;
+ * AIDEV_ERROR_INVALID_ARGUMENT for a NULL |tensor| or |out_buffer| or a
+ * malformed tensor (no data, negative sizes); AIDEV_ERROR_INVALID_HANDLE
+ * for a bad |device|; and what aidev_buffer_import_host() returns. */
 AIDEV_API aidev_status aidev_buffer_import_dlpack(aidev_device device,
                                                   struct DLManagedTensor *tensor,
                                                   aidev_buffer *out_buffer);
@@ -624,36 +687,50 @@ AIDEV_API aidev_status aidev_buffer_import_dlpack(aidev_device device,
 /* ------------------------------------------------------------------------ */
 
 /* Creates a user event: pending until aidev_event_set_status(). Use it to
- * hold commands back until the host is ready, on any queue of the context. */
+ * hold commands back until the host is ready, on any queue of the context.
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |context|,
+ * AIDEV_ERROR_INVALID_ARGUMENT when |out_event| is NULL,
+ * AIDEV_ERROR_OUT_OF_HOST_MEMORY. */
 AIDEV_API aidev_status aidev_event_create_user(aidev_context context,
                                                aidev_event *out_event);
 
 /* Completes a user event with |status| (AIDEV_SUCCESS or an error; an error
  * fails every command waiting on it). |message| may be NULL. A second call
- * returns AIDEV_ERROR_INVALID_STATE; a |status| that is not a member of
- * aidev_status, or AIDEV_NOT_READY, AIDEV_ERROR_INVALID_ARGUMENT. */
+ * returns AIDEV_ERROR_INVALID_STATE, as does an event that is not a user
+ * event or one the context's release already cancelled; a |status| that is
+ * not a member of aidev_status, or AIDEV_NOT_READY,
+ * AIDEV_ERROR_INVALID_ARGUMENT; a bad |event|, AIDEV_ERROR_INVALID_HANDLE. */
 AIDEV_API aidev_status aidev_event_set_status(aidev_event event,
                                               aidev_status status,
                                               const char *message);
 
 /* AIDEV_SUCCESS when the event completed, AIDEV_NOT_READY when pending, or
- * the status the command failed with. Never blocks. */
+ * the status the command failed with (its message in aidev_last_error()).
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |event|. Never blocks. */
 AIDEV_API aidev_status aidev_event_query(aidev_event event);
 
 /* Blocks until the event completes or |timeout_ns| passes
  * (AIDEV_WAIT_FOREVER to wait without limit). Returns the command's status:
  * a failed command's status with its message in aidev_last_error(), or
- * AIDEV_ERROR_TIMEOUT. */
+ * AIDEV_ERROR_TIMEOUT (the event goes on), or AIDEV_ERROR_INVALID_HANDLE
+ * for a bad |event|. */
 #define AIDEV_WAIT_FOREVER UINT64_MAX
 AIDEV_API aidev_status aidev_event_wait(aidev_event event, uint64_t timeout_ns);
 
-/* Waits for every event of the list; returns the first failure met, if any. */
+/* Waits for every event of the list, in order, within |timeout_ns| in all;
+ * returns AIDEV_SUCCESS when all succeeded, else the first failure met (its
+ * message naming the event's index), or AIDEV_ERROR_TIMEOUT.
+ * AIDEV_ERROR_INVALID_ARGUMENT when |events| is NULL with a |count|;
+ * AIDEV_ERROR_INVALID_HANDLE for a bad handle in the list (before
+ * anything is waited for) or one released by another thread during the
+ * wait. */
 AIDEV_API aidev_status aidev_events_wait(uint32_t count,
                                          const aidev_event *events,
                                          uint64_t timeout_ns);
 
 /* The failure message of a completed event ("" when it succeeded or is
- * pending). Owned by the event, valid until it is released. */
+ * pending, and for a bad handle). Owned by the event, valid until it is
+ * released. Never NULL; no status. */
 AIDEV_API const char *aidev_event_message(aidev_event event);
 
 /* Timestamps of a command, in nanoseconds of CLOCK_MONOTONIC for every
@@ -664,7 +741,9 @@ typedef struct aidev_event_times {
     uint64_t end;    /* the device finished it */
 } aidev_event_times;
 
-/* Fills |out| for a completed event; AIDEV_NOT_READY while pending. */
+/* Fills |out| for a completed event; AIDEV_NOT_READY while pending.
+ * AIDEV_ERROR_INVALID_ARGUMENT when |out| is NULL,
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |event|. */
 AIDEV_API aidev_status aidev_event_get_times(aidev_event event,
                                              aidev_event_times *out);
 
@@ -674,7 +753,9 @@ AIDEV_API aidev_status aidev_event_get_times(aidev_event event,
  * handle, or NULL when the program released it before the callback started
  * (the callback still runs). A handle the program releases on another
  * thread during the call is refused from then on, like any released handle
- * (AIDEV_ERROR_INVALID_HANDLE). */
+ * (AIDEV_ERROR_INVALID_HANDLE). aidev_event_set_callback returns
+ * AIDEV_ERROR_INVALID_ARGUMENT when |fn| is NULL, AIDEV_ERROR_INVALID_HANDLE
+ * for a bad |event|, AIDEV_ERROR_OUT_OF_HOST_MEMORY. */
 typedef void (*aidev_event_callback)(aidev_event event, aidev_status status,
                                      void *user_data);
 AIDEV_API aidev_status aidev_event_set_callback(aidev_event event,
@@ -691,11 +772,17 @@ typedef enum aidev_event_info {
     AIDEV_EVENT_INFO_DEVICE = 6,    /* aidev_device of the queue; NULL for user events */
 } aidev_event_info;
 
-/* Typed info query, same rules as aidev_device_get_info(). Values of a
- * pending file read (engine, direct) are known once it has started. */
+/* Typed info query, same rules and statuses as aidev_device_get_info()
+ * (AIDEV_ERROR_INVALID_HANDLE for a bad |event|). Values of a pending file
+ * read (engine, direct) are known once it has started. */
 AIDEV_API aidev_status aidev_event_get_info(aidev_event event, aidev_event_info key,
                                             size_t value_size, void *value, size_t *size_ret);
 
+/* Drops the caller's handle. The command behind it goes on; a callback
+ * set on it still runs (with NULL as its event, see above). A pending user
+ * event stays pending, and is cancelled by the context's release if nobody
+ * completes it. AIDEV_SUCCESS, or AIDEV_ERROR_INVALID_HANDLE for a bad or
+ * already released |event|. */
 AIDEV_API aidev_status aidev_event_release(aidev_event event);
 
 /* ------------------------------------------------------------------------ */
@@ -710,17 +797,36 @@ typedef enum aidev_queue_priority {
 
 /* Creates an in-order queue on |device|. A device may have many queues (one
  * for transfers, one for compute); commands of different queues may overlap.
- * |priority| reaches the backend where it supports priorities. */
+ * |priority| reaches the backend where it supports priorities.
+ * AIDEV_ERROR_INVALID_ARGUMENT when |out_queue| is NULL or |priority| is
+ * not an aidev_queue_priority; AIDEV_ERROR_INVALID_HANDLE for a bad
+ * |device|; AIDEV_ERROR_OUT_OF_HOST_MEMORY; a backend's failure. */
 AIDEV_API aidev_status aidev_queue_create(aidev_device device,
                                           aidev_queue_priority priority,
                                           aidev_queue *out_queue);
 
-/* Waits for the queue's commands to finish, then releases it. */
+/* Waits for the queue's commands to finish, then releases it. The record
+ * of failures aidev_queue_finish() would report is discarded (each failed
+ * command's event still carries its failure). AIDEV_SUCCESS, or
+ * AIDEV_ERROR_INVALID_HANDLE for a bad or already released |queue|. */
 AIDEV_API aidev_status aidev_queue_release(aidev_queue queue);
 
-/* Blocks until every command enqueued so far has completed. Failures of
- * commands are reported on their events; this returns an error only when the
- * queue itself broke (AIDEV_ERROR_DEVICE_LOST). */
+/* Blocks until every command enqueued so far has completed, then returns
+ * the first failure among the queue's commands since the previous
+ * aidev_queue_finish() on it, as CUDA's stream synchronisation does: that
+ * command's status, with aidev_last_error() naming the command (its kind,
+ * and its kernel or size), its cause, and how many failed after it. The
+ * record then starts afresh: a second call reports only newer failures.
+ * Each failed command's event carries its own failure as before. Recorded:
+ * every command enqueued with an event or a wait list, and every command
+ * libaidev holds back or runs itself (file reads, host callbacks, commands
+ * queued behind them). A command enqueued with neither event nor wait list
+ * goes to the device as it is: a failure of it inside the device reaches
+ * this call as the backend's own error only. An error of the queue itself
+ * (AIDEV_ERROR_DEVICE_LOST) is returned first, the record kept for the next
+ * call. Commands refused by their enqueue call are not recorded (the call
+ * returned the error). Returns AIDEV_SUCCESS when nothing failed, and
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |queue|. */
 AIDEV_API aidev_status aidev_queue_finish(aidev_queue queue);
 
 /* Every enqueue call below:
@@ -730,17 +836,30 @@ AIDEV_API aidev_status aidev_queue_finish(aidev_queue queue);
  *   - if an event it waits on fails, does not run and completes with
  *     AIDEV_ERROR_DEPENDENCY, the cause in its message;
  *   - stores a new event in |*out_event| when |out_event| is not NULL (the
- *     caller owns it and releases it).
+ *     caller owns it and releases it), NULL when the call fails;
+ *   - returns AIDEV_SUCCESS when the command was taken (its own failure, if
+ *     any, comes later on its event and from aidev_queue_finish()), or
+ *     refuses it: AIDEV_ERROR_INVALID_HANDLE for a bad |queue|, a bad
+ *     buffer, kernel or wait event, or one of another context;
+ *     AIDEV_ERROR_INVALID_ARGUMENT when |wait_events| is NULL with a
+ *     |wait_count|, |wait_count| is above 1,024, a size is 0, a host
+ *     pointer is NULL, or a buffer is on another device than the queue;
+ *     AIDEV_ERROR_OUT_OF_RANGE when an offset and size leave their buffer;
+ *     AIDEV_ERROR_OUT_OF_HOST_MEMORY; a backend's refusal of the
+ *     submission; and the statuses each call lists below. A refused
+ *     command was not enqueued and holds nothing.
  * Host memory passed to a command must stay valid until its event completes. */
 
-/* Copies |size| bytes from host memory |src| into |buffer| at |offset|. */
+/* Copies |size| bytes from host memory |src| into |buffer| at |offset|.
+ * Statuses: the common ones above. */
 AIDEV_API aidev_status aidev_enqueue_write(aidev_queue queue, aidev_buffer buffer,
                                            uint64_t offset, uint64_t size,
                                            const void *src, uint32_t wait_count,
                                            const aidev_event *wait_events,
                                            aidev_event *out_event);
 
-/* Copies |size| bytes of |buffer| at |offset| into host memory |dst|. */
+/* Copies |size| bytes of |buffer| at |offset| into host memory |dst|.
+ * Statuses: the common ones above. */
 AIDEV_API aidev_status aidev_enqueue_read(aidev_queue queue, aidev_buffer buffer,
                                           uint64_t offset, uint64_t size,
                                           void *dst, uint32_t wait_count,
@@ -748,7 +867,8 @@ AIDEV_API aidev_status aidev_enqueue_read(aidev_queue queue, aidev_buffer buffer
                                           aidev_event *out_event);
 
 /* Copies |size| bytes between two buffers of the queue's device. Overlapping
- * ranges of one buffer are refused (AIDEV_ERROR_INVALID_ARGUMENT). */
+ * ranges of one buffer are refused (AIDEV_ERROR_INVALID_ARGUMENT); otherwise
+ * the common statuses above. */
 AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src,
                                           uint64_t src_offset, aidev_buffer dst,
                                           uint64_t dst_offset, uint64_t size,
@@ -757,7 +877,10 @@ AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src,
                                           aidev_event *out_event);
 
 /* Fills |size| bytes at |offset| with a |pattern_size|-byte pattern (1, 2 or
- * 4 bytes); |offset| and |size| must be multiples of |pattern_size|. */
+ * 4 bytes); |offset| and |size| must be multiples of |pattern_size|.
+ * AIDEV_ERROR_INVALID_ARGUMENT when |pattern| is NULL, |pattern_size| is
+ * another size or the multiples do not hold; otherwise the common statuses
+ * above. */
 AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer,
                                           uint64_t offset, uint64_t size,
                                           const void *pattern,
@@ -768,7 +891,7 @@ AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer
 
 /* A command that does nothing but wait: for the queue's earlier commands and
  * for |wait_events|. Its event completes when all of them have. This is also
- * the "wait for events" command. */
+ * the "wait for events" command. Statuses: the common ones above. */
 AIDEV_API aidev_status aidev_enqueue_barrier(aidev_queue queue,
                                              uint32_t wait_count,
                                              const aidev_event *wait_events,
@@ -776,7 +899,8 @@ AIDEV_API aidev_status aidev_enqueue_barrier(aidev_queue queue,
 
 /* Runs |fn(user_data)| on a library thread once the queue's earlier commands
  * and |wait_events| have completed; the queue's later commands start after it
- * returns. |fn| must not block on this queue. */
+ * returns. |fn| must not block on this queue. AIDEV_ERROR_INVALID_ARGUMENT
+ * when |fn| is NULL; otherwise the common statuses above. */
 typedef void (*aidev_host_fn)(void *user_data);
 AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue,
                                                    aidev_host_fn fn,
@@ -801,7 +925,8 @@ AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue,
  *           toward the host: nothing to move;
  *   others  (vulkan: host-visible memory has one place) a no-op that still
  *           waits and signals in order.
- * AIDEV_ERROR_INVALID_ARGUMENT for a buffer of another kind or bad flags. */
+ * AIDEV_ERROR_INVALID_ARGUMENT for a buffer of another kind or bad flags;
+ * otherwise the common statuses above. */
 AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer buffer,
                                               uint64_t offset, uint64_t size, uint32_t flags,
                                               uint32_t wait_count,
@@ -832,7 +957,12 @@ AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer bu
  * |size| bytes complete the event with AIDEV_ERROR_IO and a message; some
  * bytes of the range may then have been written. Releasing the context
  * cancels a read that has not started and stops one under way after the
- * reads in flight (aidev_context_release()). */
+ * reads in flight (aidev_context_release()). The call itself returns
+ * AIDEV_ERROR_INVALID_ARGUMENT for unknown |flags| bits,
+ * AIDEV_ERROR_OUT_OF_RANGE when |file_offset| + |size| passes the largest
+ * file offset, and otherwise the common statuses above; what the fd is
+ * and holds, and whether it could be duplicated, is found out when the
+ * read runs (the event's status, AIDEV_ERROR_IO). */
 AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer buffer,
                                                uint64_t buffer_offset, int fd,
                                                uint64_t file_offset, uint64_t size,
@@ -916,23 +1046,39 @@ typedef struct aidev_kernel_desc {
 /* Gets a kernel of the built-in library by name ("axpy", "sgemm", ...),
  * compiling it for |device| on first use. AIDEV_ERROR_NOT_FOUND when no such
  * kernel exists or it is internal to the tensor ops, AIDEV_ERROR_UNSUPPORTED
- * when the device's backend has no form of it. */
+ * when the device's backend has no form of it. AIDEV_ERROR_INVALID_ARGUMENT
+ * when |name| or |out_kernel| is NULL, AIDEV_ERROR_INVALID_HANDLE for a bad
+ * |device|, AIDEV_ERROR_COMPILE when the device's compiler fails on it (the
+ * log in the message), AIDEV_ERROR_OUT_OF_HOST_MEMORY, a backend's
+ * failure. */
 AIDEV_API aidev_status aidev_kernel_get(aidev_device device, const char *name,
                                         aidev_kernel *out_kernel);
 
 /* Builds a user kernel for |device|. AIDEV_ERROR_COMPILE carries the build
  * log in its message; AIDEV_ERROR_KERNEL_ARGS when the declared signature
- * does not match what the module declares (where the backend can tell). */
+ * does not match what the module declares (where the backend can tell).
+ * AIDEV_ERROR_UNSUPPORTED when the device takes no kernels of that source
+ * kind (AIDEV_FEATURE_KERNEL_*); AIDEV_ERROR_INVALID_ARGUMENT when |desc|
+ * or |out_kernel| is NULL, or |desc| is malformed (no name, an unknown
+ * source kind, no source or a SPIR-V size that is not whole words, more
+ * than AIDEV_MAX_KERNEL_ARGS arguments, an argument or grid expression
+ * that does not parse), the message naming the field;
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |device|;
+ * AIDEV_ERROR_OUT_OF_HOST_MEMORY; a backend's failure. */
 AIDEV_API aidev_status aidev_kernel_create(aidev_device device,
                                            const aidev_kernel_desc *desc,
                                            aidev_kernel *out_kernel);
 
+/* Drops the caller's handle; dispatches already enqueued still run (they
+ * hold the kernel until they complete). AIDEV_SUCCESS, or
+ * AIDEV_ERROR_INVALID_HANDLE for a bad or already released |kernel|. */
 AIDEV_API aidev_status aidev_kernel_release(aidev_kernel kernel);
 
 /* Number of kernels in the built-in library, and the signature of the one at
  * |index| (borrowed, static). For documentation and tools. The kernels the
  * tensor ops run (aidev_tensor.h; each op's aidev_op_info names them) are
- * internal: not listed here, and refused by aidev_kernel_get(). */
+ * internal: not listed here, and refused by aidev_kernel_get(). No status:
+ * aidev_library_kernel() returns NULL for an |index| past the count. */
 AIDEV_API uint32_t aidev_library_kernel_count(void);
 AIDEV_API const aidev_kernel_desc *aidev_library_kernel(uint32_t index);
 
@@ -1014,7 +1160,9 @@ static inline aidev_arg aidev_arg_u64(uint64_t v)
  * signature before anything reaches the backend: count, kinds, scalar types,
  * buffer element types, buffer sizes, devices (AIDEV_ERROR_KERNEL_ARGS with
  * the kernel and argument named). A grid with a zero dimension runs nothing
- * and completes at once. */
+ * and completes at once. Beyond these, AIDEV_ERROR_INVALID_ARGUMENT when
+ * |args| is NULL with an |arg_count|, and the common statuses of the
+ * enqueue calls (above aidev_enqueue_write). */
 AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue,
                                               aidev_kernel kernel,
                                               const uint32_t grid[3],

@@ -272,6 +272,64 @@ START_TEST(event_bad_arguments)
 }
 END_TEST
 
+/* aidev_queue_finish returns the first failure since the previous finish,
+ * naming the command and its cause, whether or not the command had an
+ * event; then the record starts afresh. */
+START_TEST(finish_reports_the_first_failure)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_queue q = harness_queue(dev);
+    aidev_buffer b = harness_buffer(dev, AIDEV_MEMORY_DEVICE, 64, AIDEV_TYPE_NONE);
+    unsigned char src[64] = {0};
+    uint32_t zero = 0;
+    ck_assert_ok(aidev_queue_finish(q));
+
+    /* Two failures: the first has an event, the second none. */
+    aidev_event gate1, gate2, first;
+    ck_assert_ok(aidev_event_create_user(harness_context(), &gate1));
+    ck_assert_ok(aidev_event_create_user(harness_context(), &gate2));
+    ck_assert_ok(aidev_enqueue_write(q, b, 0, 64, src, 1, &gate1, &first));
+    ck_assert_ok(aidev_enqueue_fill(q, b, 0, 64, &zero, 4, 1, &gate2, NULL));
+    ck_assert_ok(aidev_event_set_status(gate1, AIDEV_ERROR_IO, "disk on fire"));
+    ck_assert_status(aidev_event_wait(first, AIDEV_WAIT_FOREVER), AIDEV_ERROR_DEPENDENCY);
+    ck_assert_ok(aidev_event_set_status(gate2, AIDEV_ERROR_IO, "second fault"));
+    ck_assert_error_names(aidev_queue_finish(q), AIDEV_ERROR_DEPENDENCY, "disk on fire");
+    ck_assert_ptr_nonnull(strstr(aidev_last_error(), "write of 64 bytes"));
+    ck_assert_ptr_nonnull(strstr(aidev_last_error(), "1 more"));
+    /* Reported once. */
+    ck_assert_ok(aidev_queue_finish(q));
+    ck_assert_str_eq(aidev_last_error(), "");
+
+    /* A command with no event, failing alone. */
+    aidev_event gate3;
+    ck_assert_ok(aidev_event_create_user(harness_context(), &gate3));
+    ck_assert_ok(aidev_enqueue_barrier(q, 1, &gate3, NULL));
+    ck_assert_ok(aidev_event_set_status(gate3, AIDEV_ERROR_BACKEND, "third fault"));
+    ck_assert_error_names(aidev_queue_finish(q), AIDEV_ERROR_DEPENDENCY, "third fault");
+    ck_assert_ptr_nonnull(strstr(aidev_last_error(), "barrier"));
+    ck_assert_ok(aidev_queue_finish(q));
+
+    /* Waiting on an event that had already failed: fails at once. */
+    ck_assert_ok(aidev_enqueue_write(q, b, 0, 64, src, 1, &gate1, NULL));
+    ck_assert_error_names(aidev_queue_finish(q), AIDEV_ERROR_DEPENDENCY, "disk on fire");
+    ck_assert_ok(aidev_queue_finish(q));
+
+    /* Another queue's failure is not this queue's. */
+    aidev_queue other = harness_queue(dev);
+    ck_assert_ok(aidev_enqueue_barrier(other, 1, &gate3, NULL));
+    ck_assert_ok(aidev_enqueue_barrier(q, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    ck_assert_status(aidev_queue_finish(other), AIDEV_ERROR_DEPENDENCY);
+    ck_assert_status(aidev_queue_finish(NULL), AIDEV_ERROR_INVALID_HANDLE);
+    aidev_event events[] = {gate1, gate2, gate3, first};
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        ck_assert_ok(aidev_event_release(events[i]));
+    ck_assert_ok(aidev_queue_release(other));
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_queue_release(q));
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -283,5 +341,7 @@ int main(void)
     harness_add_per_device(s, "wait_lists_across_devices_and_backends",
                            wait_lists_across_devices_and_backends, 0);
     harness_add_per_device(s, "event_bad_arguments", event_bad_arguments, 0);
+    harness_add_per_device(s, "finish_reports_the_first_failure",
+                           finish_reports_the_first_failure, 0);
     return harness_run(s);
 }

@@ -597,6 +597,7 @@ START_TEST(prefetch_orders_and_checks)
                                             &failed));
         ck_assert_ok(aidev_event_set_status(bad, AIDEV_ERROR_IO, "no"));
         ck_assert_status(aidev_event_wait(failed, AIDEV_WAIT_FOREVER), AIDEV_ERROR_DEPENDENCY);
+        ck_assert_error_names(aidev_queue_finish(q), AIDEV_ERROR_DEPENDENCY, "prefetch");
         aidev_event all[] = {gate, hint, after, bad, failed};
         for (int e = 0; e < 5; e++)
             ck_assert_ok(aidev_event_release(all[e]));

@@ -381,8 +381,9 @@ static void cross_queue(aidev_device dev, bool fail)
     ck_assert_status(aidev_event_wait(eb, AIDEV_WAIT_FOREVER),
                      fail ? AIDEV_ERROR_DEPENDENCY : AIDEV_SUCCESS);
     ck_assert_ok(aidev_event_wait(ec, AIDEV_WAIT_FOREVER));
-    ck_assert_ok(aidev_queue_finish(qa));
-    ck_assert_ok(aidev_queue_finish(qb));
+    /* Each queue's finish reports its own failure. */
+    ck_assert_status(aidev_queue_finish(qa), fail ? AIDEV_ERROR_DEPENDENCY : AIDEV_SUCCESS);
+    ck_assert_status(aidev_queue_finish(qb), fail ? AIDEV_ERROR_DEPENDENCY : AIDEV_SUCCESS);
     uint32_t vb[16], vc[16];
     ck_assert_ok(aidev_enqueue_read(qb, b, 0, sizeof vb, vb, 0, NULL, NULL));
     ck_assert_ok(aidev_enqueue_read(qb, c, 0, sizeof vc, vc, 0, NULL, NULL));

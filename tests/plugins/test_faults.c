@@ -191,7 +191,14 @@ START_TEST(refused_submission)
     ck_assert_ok(aidev_enqueue_read(q, b, 0, sizeof dst, dst, 0, NULL, &read));
     ck_assert_ok(aidev_event_wait(read, AIDEV_WAIT_FOREVER));
     ck_assert_int_eq(memcmp(src, dst, sizeof src), 0);
-    ck_assert_ok(aidev_queue_finish(q));
+    /* A refused enqueue returned its error; a held command's refusal is the
+     * queue's first failure. */
+    if (any_wait) {
+        ck_assert_ok(aidev_queue_finish(q));
+    } else {
+        ck_assert_status(aidev_queue_finish(q), AIDEV_ERROR_BACKEND);
+        ck_assert_ptr_nonnull(strstr(aidev_last_error(), "write of 256 bytes"));
+    }
     aidev_event_release(read);
     aidev_event_release(gate);
     aidev_buffer_release(b);
@@ -271,7 +278,10 @@ START_TEST(failed_submission)
     ck_assert_ok(aidev_event_wait(w, AIDEV_WAIT_FOREVER));
     unsigned char check[64];
     ck_assert_ok(aidev_enqueue_read(q1, b1, 0, 64, check, 0, NULL, NULL));
-    ck_assert_ok(aidev_queue_finish(q1));
+    /* q1's first failure is X, with the backend's message; then none. */
+    ck_assert_status(aidev_queue_finish(q1), AIDEV_ERROR_BACKEND);
+    ck_assert_ptr_nonnull(strstr(aidev_last_error(), "a barrier failed"));
+    ck_assert_ptr_nonnull(strstr(aidev_last_error(), why));
     ck_assert_int_eq(memcmp(check, after, 64), 0);
     /* The callback ran once, with the failure. */
     for (int i = 0; i < 1000 && atomic_load(&cb.calls) == 0; i++)
@@ -279,9 +289,10 @@ START_TEST(failed_submission)
     ck_assert_int_eq(atomic_load(&cb.calls), 1);
     ck_assert_int_eq(cb.status, AIDEV_ERROR_BACKEND);
 
-    ck_assert_ok(aidev_queue_finish(q2));
+    ck_assert_ok(aidev_queue_finish(q1));
+    ck_assert_status(aidev_queue_finish(q2), AIDEV_ERROR_DEPENDENCY);
     ck_assert_ok(aidev_queue_finish(q3));
-    ck_assert_ok(aidev_queue_finish(qc));
+    ck_assert_status(aidev_queue_finish(qc), AIDEV_ERROR_DEPENDENCY);
     aidev_event events[] = {gate, a, x, w, y, z, u};
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
         ck_assert_ok(aidev_event_release(events[i]));

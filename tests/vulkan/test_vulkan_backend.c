@@ -781,6 +781,9 @@ START_TEST(failed_dependency_fails_only_dependents)
     ck_assert_msg(strstr(aidev_event_message(b1), "AIDEV_ERROR_DEPENDENCY"),
                   "b1's message does not give the cause: %s", aidev_event_message(b1));
     ck_assert_ok(aidev_event_wait(b2, AIDEV_WAIT_FOREVER));
+    /* Each queue's finish reports its own failure, once. */
+    ck_assert_status(aidev_queue_finish(qa), AIDEV_ERROR_DEPENDENCY);
+    ck_assert_status(aidev_queue_finish(qb), AIDEV_ERROR_DEPENDENCY);
     read_back(qb, buf, 0, 64, out);
     for (int i = 0; i < 16; i++)
         ck_assert_uint_eq(out[i], i < 8 ? 0 : 22);
