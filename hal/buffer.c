@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hal/compress.h"
 #include "hal/hostmem.h"
 #include "hal/internal.h"
 #include "hal/probes.h"
@@ -40,7 +41,10 @@ void aidev_buffer_unref(aidev_buffer_obj *b)
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
     AIDEV_PROBE2(free, b->device->index, b->size);
-    AIDEV_DEVICE_VT(b->device)->buffer_destroy(b->device->native, b->native);
+    if (b->native) /* NULL while evicted */
+        AIDEV_DEVICE_VT(b->device)->buffer_destroy(b->device->native, b->native);
+    aidev_tier_forget(b);
+    pthread_mutex_destroy(&b->tier_lock);
     /* After the backend let go of the memory: the owner may free it now. */
     if (b->on_free)
         b->on_free(b->on_free_arg);
@@ -58,8 +62,18 @@ void aidev_buffer_hold(aidev_buffer_obj *b)
  * not see the quota held by commands still in flight. */
 void aidev_buffer_unhold(aidev_buffer_obj *b)
 {
-    if (atomic_fetch_sub_explicit(&b->holders, 1, memory_order_acq_rel) == 1)
-        aidev_context_refund(b->obj.context, b->size);
+    if (atomic_fetch_sub_explicit(&b->holders, 1, memory_order_acq_rel) == 1) {
+        /* An evicted buffer gave its quota back already: its compressed
+         * copy goes now instead (no command can name it any more). An
+         * eviction still running sees no holder under this lock and
+         * stops. */
+        pthread_mutex_lock(&b->tier_lock);
+        bool resident = !b->stored;
+        aidev_tier_forget(b);
+        pthread_mutex_unlock(&b->tier_lock);
+        if (resident)
+            aidev_context_refund(b->obj.context, b->size);
+    }
     aidev_buffer_unref(b);
 }
 
@@ -108,6 +122,9 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     }
     atomic_init(&b->refs, 1);
     atomic_init(&b->holders, 1);
+    pthread_mutex_init(&b->tier_lock, NULL);
+    atomic_init(&b->evicts_pending, 0);
+    atomic_init(&b->evicted, false);
     atomic_init(&b->mapped, false);
     b->device = dev;
     b->size = desc->size;
@@ -280,6 +297,13 @@ AIDEV_API aidev_status aidev_buffer_map(aidev_buffer buffer, uint64_t offset, ui
                            "offset %llu + size %llu: outside the buffer of %llu bytes",
                            (unsigned long long)offset, (unsigned long long)size,
                            (unsigned long long)b->size);
+    if (atomic_load(&b->mapped))
+        return aidev_error(AIDEV_ERROR_INVALID_STATE,
+                           "buffer: already mapped; unmap it before mapping again");
+    /* An evicted buffer comes back first (and a queued eviction is off). */
+    st = aidev_buffer_touch(b);
+    if (st != AIDEV_SUCCESS)
+        return st;
     bool expected = false;
     if (!atomic_compare_exchange_strong(&b->mapped, &expected, true))
         return aidev_error(AIDEV_ERROR_INVALID_STATE,
@@ -358,6 +382,18 @@ void aidev_buffer_query_obj(const aidev_buffer_obj *b, aidev_backend_buffer_quer
         out->numa_node = b->device->numa_node;
 }
 
+/* What backs |b| (aidev_buffer_query_obj), unless it is evicted: false
+ * then, with no memory to ask about. */
+static bool buffer_query_resident(aidev_buffer_obj *b, aidev_backend_buffer_query *q)
+{
+    pthread_mutex_lock(&b->tier_lock);
+    bool resident = b->stored == NULL;
+    if (resident)
+        aidev_buffer_query_obj(b, q);
+    pthread_mutex_unlock(&b->tier_lock);
+    return resident;
+}
+
 AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_info key,
                                              size_t value_size, void *value, size_t *size_ret)
 {
@@ -393,12 +429,13 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_i
         return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
                               "AIDEV_BUFFER_INFO_IMPORTED");
     case AIDEV_BUFFER_INFO_PAGE_KIND:
-        aidev_buffer_query_obj(b, &q);
+        if (!buffer_query_resident(b, &q))
+            return aidev_info_put_string("evicted", value_size, value, size_ret,
+                                         "AIDEV_BUFFER_INFO_PAGE_KIND");
         return aidev_info_put_string(aidev_page_kind_name(q.page_kind), value_size, value,
                                      size_ret, "AIDEV_BUFFER_INFO_PAGE_KIND");
     case AIDEV_BUFFER_INFO_NUMA_NODE:
-        aidev_buffer_query_obj(b, &q);
-        i32 = q.numa_node;
+        i32 = buffer_query_resident(b, &q) ? q.numa_node : -1;
         return aidev_info_put(&i32, sizeof i32, value_size, value, size_ret,
                               "AIDEV_BUFFER_INFO_NUMA_NODE");
     case AIDEV_BUFFER_INFO_FLAGS:
@@ -413,6 +450,17 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_i
                                kind_name(b->kind), b->device->index, b->device->backend->name);
         return aidev_info_put(&b->host_ptr, sizeof b->host_ptr, value_size, value, size_ret,
                               "AIDEV_BUFFER_INFO_HOST_ADDRESS");
+    case AIDEV_BUFFER_INFO_RESIDENT:
+    case AIDEV_BUFFER_INFO_STORED_BYTES:
+        pthread_mutex_lock(&b->tier_lock);
+        u32 = b->stored == NULL;
+        u64 = b->stored ? b->stored->stored_bytes : 0;
+        pthread_mutex_unlock(&b->tier_lock);
+        if (key == AIDEV_BUFFER_INFO_RESIDENT)
+            return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
+                                  "AIDEV_BUFFER_INFO_RESIDENT");
+        return aidev_info_put(&u64, sizeof u64, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_STORED_BYTES");
     }
     return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_buffer_info", (int)key);
 }

@@ -207,6 +207,10 @@ AIDEV_API aidev_status aidev_buffer_export_dlpack(aidev_buffer buffer,
                          ", past the buffer's %" PRIu64 " bytes",
                          span, aidev_type_name(type), d->offset, b->size);
     DLTensor *t = &x->managed.dl_tensor;
+    /* An evicted buffer comes back first; a queued eviction is called off,
+     * and none starts while the tensor holds the buffer. */
+    if (st == AIDEV_SUCCESS)
+        st = aidev_buffer_touch(b);
     if (st == AIDEV_SUCCESS)
         st = place(b, d->offset, t);
     if (st != AIDEV_SUCCESS) {

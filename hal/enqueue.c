@@ -23,7 +23,8 @@ static aidev_status lookup_queue_buffer(aidev_queue_obj *q, aidev_buffer h, cons
                            "%s: the buffer is on device %u, the queue on device %u; copy "
                            "through host memory between devices",
                            what, (*out)->device->index, q->device->index);
-    return AIDEV_SUCCESS;
+    /* An evicted buffer comes back before its memory is named. */
+    return aidev_buffer_touch(*out);
 }
 
 static aidev_status check_range(const aidev_buffer_obj *b, const char *what, uint64_t offset,
@@ -383,5 +384,24 @@ AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer bu
     r.cmd.u.prefetch.size = size;
     r.cmd.u.prefetch.flags = flags;
     r.buffers[r.buffer_count++] = b;
+    return aidev_scheduler_submit(&r);
+}
+
+aidev_status aidev_enqueue_hal_op(aidev_queue_obj *q, aidev_command_kind kind, uint64_t bytes,
+                                  aidev_buffer_obj *b, aidev_hal_op *op, uint32_t wait_count,
+                                  const aidev_event *wait_events, aidev_event *out_event)
+{
+    aidev_request r;
+    request_init(&r, q, aidev_error_buffer(), out_event, wait_count, wait_events);
+    r.kind = kind;
+    r.bytes = bytes;
+    if (op) {
+        r.has_op = true;
+        r.op = *op;
+    } else {
+        r.cmd.type = AIDEV_COMMAND_BARRIER;
+    }
+    if (b)
+        r.buffers[r.buffer_count++] = b;
     return aidev_scheduler_submit(&r);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hal/compress.h"
 #include "hal/internal.h"
 
 #define MAX_REPORTS 64
@@ -260,6 +261,25 @@ bool aidev_env_io_engine_pread(void)
     return pread_engine == 1;
 }
 
+aidev_codec aidev_env_codec(void)
+{
+    /* Only the codecs of this build are names the parser takes: asking for
+     * one that is not here is refused and reported, not silently ignored. */
+    const char *names[3];
+    int values[3];
+    uint32_t n = 0;
+    static const aidev_codec order[] = {AIDEV_CODEC_LZ4, AIDEV_CODEC_ZSTD, AIDEV_CODEC_OFF};
+    for (uint32_t i = 0; i < 3; i++) {
+        if (!aidev_codec_available(order[i]))
+            continue;
+        names[n] = aidev_codec_name(order[i]);
+        values[n++] = (int)order[i];
+    }
+    int codec;
+    aidev_env_choice("AIDEV_COMPRESS", names, values, n, values[0], names[0], &codec);
+    return (aidev_codec)codec;
+}
+
 void aidev_env_check_library(void)
 {
     uint64_t limit;
@@ -268,6 +288,7 @@ void aidev_env_check_library(void)
     aidev_env_zero_on_free(&zero);
     aidev_env_huge_pages();
     aidev_env_io_engine_pread();
+    aidev_env_codec();
 }
 
 /* ------------------------------------------------------------------------ */

@@ -527,7 +527,8 @@ const char *aidev_command_kind_name(aidev_command_kind kind)
         [AIDEV_CMD_FILL] = "fill",           [AIDEV_CMD_DISPATCH] = "dispatch",
         [AIDEV_CMD_BARRIER] = "barrier",     [AIDEV_CMD_HOST_CALLBACK] = "host_callback",
         [AIDEV_CMD_FILE_READ] = "file_read", [AIDEV_CMD_INTERNAL] = "internal",
-        [AIDEV_CMD_PREFETCH] = "prefetch",
+        [AIDEV_CMD_PREFETCH] = "prefetch",   [AIDEV_CMD_EVICT] = "evict",
+        [AIDEV_CMD_RESTORE] = "restore",
     };
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }

@@ -144,6 +144,8 @@ typedef struct aidev_context_obj {
     _Atomic uint64_t memory_limit;    /* 0: none */
     _Atomic uint64_t memory_used;
     const char *_Atomic limit_source; /* static: where the limit came from, for messages */
+    uint64_t evicted_bytes;   /* sizes of evicted buffers (hal/evict.c), under lock */
+    uint64_t compressed_bytes; /* host bytes of their compressed copies, under lock */
     bool zero_on_free;        /* AIDEV_ZERO_ON_FREE: every buffer scrubbed */
     /* Exported DLPack tensors still alive: they keep the devices open (and
      * this struct) after aidev_context_release, until the last deleter. */
@@ -171,6 +173,15 @@ typedef struct aidev_buffer_obj {
      * they wrap (DLPack tensors). */
     void (*on_free)(void *arg);
     void *on_free_arg;
+    /* The compressed memory tier (hal/evict.c). |tier_lock| guards
+     * |stored|, |touches| and, while either tier field below is set,
+     * |native| and |host_ptr|. */
+    pthread_mutex_t tier_lock;
+    struct aidev_compressed *stored; /* evicted: the copy; |native| NULL */
+    uint64_t touches;         /* commands and maps that named it, while tiering */
+    atomic_uint evicts_pending; /* evictions enqueued, not ended */
+    atomic_bool evicted;      /* |stored| is set (read without the lock) */
+    bool evicting;            /* an eviction is reading it */
 } aidev_buffer_obj;
 
 typedef struct aidev_kernel_expr {
@@ -216,6 +227,8 @@ typedef enum aidev_command_kind {
     AIDEV_CMD_FILE_READ,
     AIDEV_CMD_INTERNAL, /* the hal's own (barriers of held commands, staging copies) */
     AIDEV_CMD_PREFETCH,
+    AIDEV_CMD_EVICT,
+    AIDEV_CMD_RESTORE,
 } aidev_command_kind;
 
 const char *aidev_command_kind_name(aidev_command_kind kind);
@@ -413,5 +426,24 @@ aidev_status aidev_event_wait_obj(aidev_event_obj *e, uint64_t timeout_ns);
 void aidev_queue_cancel_held(aidev_queue_obj *q, const char *why);
 
 /* Ops, requests and the scheduler: hal/scheduler.h. */
+
+/* The compressed memory tier (hal/evict.c). */
+/* A command or a map names |b|: an eviction still queued is called off,
+ * and an evicted buffer is restored, before the caller reads |b->native|.
+ * Fails with the restore's status and message. */
+aidev_status aidev_tier_touch(aidev_buffer_obj *b);
+static inline aidev_status aidev_buffer_touch(aidev_buffer_obj *b)
+{
+    /* Buffers never evicted pay two loads. */
+    if (__builtin_expect(!atomic_load_explicit(&b->evicts_pending, memory_order_acquire) &&
+                             !atomic_load_explicit(&b->evicted, memory_order_acquire),
+                         1))
+        return AIDEV_SUCCESS;
+    return aidev_tier_touch(b);
+}
+/* A released buffer's compressed copy goes, and the context's counts
+ * (under |b->tier_lock|, or once nothing else can reach |b|). */
+void aidev_tier_forget(aidev_buffer_obj *b);
+
 
 #endif

@@ -14,4 +14,6 @@ SEMAPHORE(complete);
 SEMAPHORE(alloc);
 SEMAPHORE(free);
 SEMAPHORE(file_read);
+SEMAPHORE(evict);
+SEMAPHORE(restore);
 #endif

@@ -73,6 +73,15 @@ aidev_status aidev_file_read_op(aidev_queue_obj *q, aidev_buffer_obj *b, uint64_
                                 int fd, uint64_t file_offset, uint64_t size, uint32_t flags,
                                 aidev_hal_op *out_op);
 
+/* Enqueues |op| (a barrier when NULL) in |q|'s order as a command of
+ * |kind| (|bytes| for traces and probes), after |wait_events|, keeping |b|
+ * (may be NULL) alive while it waits. The op belongs to the queue from
+ * then on, even when this fails (its destroy runs). For the compressed
+ * memory tier (hal/evict.c); in hal/enqueue.c. */
+aidev_status aidev_enqueue_hal_op(aidev_queue_obj *q, aidev_command_kind kind, uint64_t bytes,
+                                  aidev_buffer_obj *b, aidev_hal_op *op, uint32_t wait_count,
+                                  const aidev_event *wait_events, aidev_event *out_event);
+
 /* ------------------------------------------------------------------------ */
 /* Requests                                                                 */
 /* ------------------------------------------------------------------------ */

@@ -261,6 +261,12 @@ bool info_print_json(const info_model *m, const info_options *opt, const info_se
         json_object_array_add(backends, backend_json(&m->backends[i]));
     json_object_object_add(root, "backends", backends);
     json_object_object_add(root, "environment", environment_json(m));
+    json_object *tier = json_object_new_object();
+    const char *codecs;
+    const char *codec = aidev_memory_tier_codec(&codecs);
+    json_object_object_add(tier, "codec", codec[0] ? jstr(codec) : NULL);
+    json_object_object_add(tier, "codecs", jstr(codecs));
+    json_object_object_add(root, "memory_tier", tier);
 
     json_object *devices = json_object_new_array();
     for (uint32_t i = 0; i < m->ndevices; i++)

@@ -82,12 +82,21 @@ static void print_backends(const info_model *m, bool verbose, FILE *out)
     text_table_free(&t);
 }
 
-/* Only when libaidev refused or capped a value: what, and what it used. */
+/* The settings that shape every run (the compressed memory tier's codec),
+ * then the values libaidev refused or capped: what, and what it used. */
 static void print_environment(const info_model *m, FILE *out)
 {
-    if (m->nenvironment == 0)
-        return;
     heading(out, "Environment", false);
+    const char *codecs;
+    const char *codec = aidev_memory_tier_codec(&codecs);
+    char tier[256];
+    if (codec[0])
+        snprintf(tier, sizeof tier, "AIDEV_COMPRESS: %s (compressed memory tier; this build: %s)",
+                 codec, codecs);
+    else
+        snprintf(tier, sizeof tier, "AIDEV_COMPRESS: no compressed memory tier in this build "
+                                    "(no xxHash)");
+    text_hang(out, 2, 4, TEXT_PLAIN, tier);
     for (uint32_t i = 0; i < m->nenvironment; i++) {
         const aidev_environment_report *r = &m->environment[i];
         char line[1024];

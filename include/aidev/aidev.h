@@ -274,7 +274,8 @@ AIDEV_API aidev_status aidev_context_get_device(aidev_context context,
 /* ------------------------------------------------------------------------ */
 
 /* aidev reads its environment variables (AIDEV_MEM_LIMIT, AIDEV_CPU_THREADS,
- * AIDEV_HUGEPAGES, AIDEV_IO_ENGINE, AIDEV_ZERO_ON_FREE, AIDEV_CPU_PIN, a
+ * AIDEV_HUGEPAGES, AIDEV_IO_ENGINE, AIDEV_ZERO_ON_FREE, AIDEV_CPU_PIN,
+ * AIDEV_COMPRESS, a
  * backend's own...) with one strict parser: a whole number is digits only
  * (no sign, space or suffix); a size is digits with an optional K, M, G or
  * T (powers of 1024) and an optional B or iB, 0 meaning no limit; a switch
@@ -494,7 +495,8 @@ AIDEV_API aidev_status aidev_buffer_release(aidev_buffer buffer);
  * AIDEV_ERROR_INVALID_ARGUMENT when |out_ptr| is NULL or |map_flags| is 0
  * or has other bits; AIDEV_ERROR_OUT_OF_RANGE when |size| is 0 or the range
  * leaves the buffer; AIDEV_ERROR_INVALID_HANDLE for a bad |buffer|; a
- * backend's failure to map. */
+ * backend's failure to map. An evicted buffer is restored first, with the
+ * errors of aidev_enqueue_restore() (AIDEV_ERROR_QUOTA, AIDEV_ERROR_IO...). */
 AIDEV_API aidev_status aidev_buffer_map(aidev_buffer buffer, uint64_t offset,
                                         uint64_t size, uint32_t map_flags,
                                         void **out_ptr);
@@ -533,6 +535,11 @@ typedef enum aidev_buffer_info {
      * their events, as for a mapping. For libraries that hand aidev memory
      * to another host API (libaidev-mpi gives it to MPI in place). */
     AIDEV_BUFFER_INFO_HOST_ADDRESS = 9,
+    /* The compressed memory tier (its section below). */
+    AIDEV_BUFFER_INFO_RESIDENT = 10,     /* uint32_t: 1 in device memory, 0 evicted */
+    /* uint64_t: bytes its compressed copy takes in host memory; 0 while
+     * resident. */
+    AIDEV_BUFFER_INFO_STORED_BYTES = 11,
 } aidev_buffer_info;
 
 /* Typed info query, same rules and statuses as aidev_device_get_info()
@@ -541,6 +548,76 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer,
                                              aidev_buffer_info key,
                                              size_t value_size, void *value,
                                              size_t *size_ret);
+
+/* ------------------------------------------------------------------------ */
+/* Compressed memory tier                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A buffer can be evicted: its bytes are compressed into host memory, its
+ * device (or host) memory is freed and the context's usage drops by its
+ * size. It keeps its handle; the next command that names it, or a map,
+ * restores it first, bit for bit. Compression cuts the bytes into 1 MiB
+ * chunks compressed in parallel on worker threads (one per CPU the
+ * process may use); the bytes of elements wider than one byte are split
+ * into planes first (every element's first byte, then every second...),
+ * so the exponents of floats compress; a chunk the codec does not shrink
+ * is kept as it is. The codec is AIDEV_COMPRESS: lz4 (the default: speed),
+ * zstd (level 1: ratio) or off (kept uncompressed in host memory), among
+ * those this build has (aidev-info lists them). Every chunk carries an
+ * xxHash checksum of its bytes, checked on restore: damaged data is
+ * AIDEV_ERROR_IO, never wrong bytes. Built without xxHash, evictions are
+ * AIDEV_ERROR_UNSUPPORTED. */
+
+/* Evicts |buffer| once the queue's earlier commands, |wait_events|, and
+ * every command enqueued before this call on any queue of the buffer's
+ * device have completed; later commands of |queue| wait for it. When the
+ * buffer is already evicted, or a command or map named it after this call
+ * and before the eviction ended, the eviction does nothing (the buffer is
+ * wanted again) and its event completes with AIDEV_SUCCESS. Its event
+ * (command "evict") fails with AIDEV_ERROR_OUT_OF_HOST_MEMORY when host
+ * memory for the compressed copy runs out (the buffer stays resident).
+ * Returns AIDEV_ERROR_INVALID_ARGUMENT when |buffer| is on another device
+ * than |queue|, AIDEV_ERROR_INVALID_HANDLE for a foreign handle,
+ * AIDEV_ERROR_UNSUPPORTED for an imported buffer (its memory is the
+ * caller's) or without xxHash, AIDEV_ERROR_INVALID_STATE while the buffer
+ * is mapped or exported as a DLPack tensor; the wait list's errors as for
+ * any enqueue. A command enqueued at the same time from another thread,
+ * unordered with this call, races it (as two unordered commands do). */
+AIDEV_API aidev_status aidev_enqueue_evict(aidev_queue queue, aidev_buffer buffer,
+                                           uint32_t wait_count,
+                                           const aidev_event *wait_events,
+                                           aidev_event *out_event);
+
+/* Restores |buffer| now, if it is evicted, and hands back an event
+ * (command "restore") in the queue's order, for programs that want the
+ * restore ahead of the command that needs it. Any command naming an
+ * evicted buffer (write, read, copy, fill, dispatch, file read, prefetch,
+ * restore) restores it the same way, inside its enqueue call, before it
+ * returns: the buffer's memory is allocated and charged to the quota
+ * there. So these calls may also return AIDEV_ERROR_QUOTA (no room under
+ * the limit), AIDEV_ERROR_OUT_OF_DEVICE_MEMORY, and AIDEV_ERROR_IO when the
+ * compressed copy is damaged (the buffer then stays evicted, its copy
+ * kept). aidev_buffer_map() restores an evicted buffer too, with the same
+ * errors. */
+AIDEV_API aidev_status aidev_enqueue_restore(aidev_queue queue, aidev_buffer buffer,
+                                             uint32_t wait_count,
+                                             const aidev_event *wait_events,
+                                             aidev_event *out_event);
+
+/* The context's memory in both tiers: |out_resident| the bytes of its
+ * buffers in device or host memory (what aidev_context_get_memory_usage
+ * calls used, and the limit counts), |out_evicted| the size of its
+ * evicted buffers, |out_compressed| the host bytes their compressed copies
+ * take. Any pointer may be NULL. */
+AIDEV_API aidev_status aidev_context_get_memory_tiers(aidev_context context,
+                                                      uint64_t *out_resident,
+                                                      uint64_t *out_evicted,
+                                                      uint64_t *out_compressed);
+
+/* The codec evictions use in this process ("lz4", "zstd", "off"), and in
+ * |out_available| (may be NULL) the codecs of this build, comma-separated
+ * ("lz4,zstd,off"); "" for both without xxHash. Static strings. */
+AIDEV_API const char *aidev_memory_tier_codec(const char **out_available);
 
 /* ------------------------------------------------------------------------ */
 /* DLPack                                                                   */

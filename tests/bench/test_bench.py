@@ -16,7 +16,12 @@ With --mpi, aidev-bench-mpi runs too, under mpirun with 2 ranks (as
 tests/mpi/run_mpi.py starts them): the same checks, and its rows on every
 device.
 
-usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--mpi MPIRUN AIDEV_BENCH_MPI]
+The tier.* rows (the compressed memory tier) are expected for each codec
+the build has (--tier-codecs=lz4,zstd): evict and restore on every
+device, the compression ratios once.
+
+usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--tier-codecs=LIST]
+                    [--mpi MPIRUN AIDEV_BENCH_MPI]
        test_bench.py --python BENCH_PYTHON AIDEV_INFO
 
 With --python, the rows are those of the Python bench
@@ -50,6 +55,16 @@ SCHED_ONCE = [f"sched.{d}_{s}" for d in SCHED_DAGS for s in ("single", "starpu")
 SIM_ONCE = [f"sched.{d}_sim_split" for d in SCHED_DAGS]
 # The simulation's accuracy: per simulated device.
 SIM_PER_DEVICE = ["sim.sgemm_queued", "sim.sgemm_waited"]
+TIER_DATA = ["fp32_weights", "bf16", "int8", "half_zero"]
+
+
+def tier_rows(codecs):
+    """Per device, and once per run."""
+    per_device = [f"tier.{op}_{c}" for c in codecs for op in ("evict", "restore")]
+    once = [f"tier.ratio_{d}_{c}" for c in codecs for d in TIER_DATA]
+    return per_device, once
+
+
 # Rows of bench/python/bench_python.py, on every device.
 PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.read_64M",
                "python.to_numpy_64M"]
@@ -148,13 +163,20 @@ def main():
     bench, info = sys.argv[1], sys.argv[2]
     starpu = "--starpu" in sys.argv[3:]
     mpi = sys.argv[sys.argv.index("--mpi") + 1:][:2] if "--mpi" in sys.argv else None
+    codecs = []
+    for a in sys.argv[3:]:
+        if a.startswith("--tier-codecs="):
+            codecs = [c for c in a.split("=", 1)[1].split(",") if c]
+    tier_per_device, tier_once = tier_rows(codecs)
     failures = []
 
     devices, rows, stderr = run_bench(bench, info, [], os.environ.copy())
     check_rows(rows, stderr, failures)
     sched = SCHED_PER_DEVICE if starpu else []
-    check_expected(devices, rows, lambda b: EXPECTED.get(b, []) + sched,
-                   SCHED_ONCE if starpu else [], failures)
+    check_expected(devices, rows,
+                   lambda b: EXPECTED.get(b, []) + sched + (tier_per_device if b in EXPECTED
+                                                            else []),
+                   (SCHED_ONCE if starpu else []) + tier_once, failures)
     if not starpu:
         print("sched.* rows against StarPU: skipped: aidev-bench was built without StarPU")
 

@@ -6,7 +6,7 @@
 set -u
 lib=$(realpath "$1")
 workload=$2
-probes="submit complete alloc free file_read"
+probes="submit complete alloc free file_read evict restore"
 SKIP=77
 
 notes=$(readelf -n "$lib") || { echo "readelf failed"; exit 1; }

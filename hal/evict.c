@@ -1,0 +1,481 @@
+/*
+ * evict.c - the compressed memory tier (issue 20): a buffer evicted by a
+ * command on a queue, its bytes compressed into host memory and its memory
+ * freed; restored, bit for bit, by the next command or map that names it.
+ *
+ * An eviction is a hal op in its queue's order. It must also come after
+ * every command already enqueued on the device's other queues (one of them
+ * may still use the buffer, and the hal does not track which): at enqueue
+ * it puts a barrier on each of them and waits on those too. It then reads
+ * and compresses on a thread of its own, and commits under the buffer's
+ * tier lock only when nothing named the buffer since it was enqueued: a
+ * command or map that did so wants the buffer resident, so the eviction is
+ * called off rather than undone at once. That check (|touches|) is also
+ * why a command that names an evicted buffer never races the eviction:
+ * the commit and the touch take the same lock.
+ *
+ * Restores are synchronous, inside the enqueue (or map) that needs them:
+ * the data is fixed once evicted, so bringing it back early is the same as
+ * bringing it back in the queue's order, and the command then captures the
+ * new memory like any other. Memory the host cannot address is read and
+ * written through a private backend queue, so a restore never waits behind
+ * the user's commands (which may wait on events the program has not
+ * completed yet).
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aidev_config.h"
+#include "hal/compress.h"
+#include "hal/scheduler.h"
+
+/* ------------------------------------------------------------------------ */
+/* Moving bytes                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Reads (|to_host|) or writes the whole of |native| (|b|'s memory, |b->size|
+ * bytes) through a private queue of |b|'s device, and waits for it. */
+static aidev_status tier_transfer(const aidev_buffer_obj *b, void *native, bool to_host,
+                                  void *host)
+{
+    const aidev_backend_vtable *vt = AIDEV_DEVICE_VT(b->device);
+    void *nq;
+    aidev_error_clear();
+    aidev_status st = vt->queue_create(b->device->native, AIDEV_QUEUE_PRIORITY_NORMAL, &nq);
+    if (st != AIDEV_SUCCESS)
+        return aidev_error_message()[0] ? st
+                                        : aidev_error(st, "backend '%s' could not create a queue",
+                                                      b->device->backend->name);
+    aidev_backend_command cmd = {.type = to_host ? AIDEV_COMMAND_READ : AIDEV_COMMAND_WRITE};
+    if (to_host) {
+        cmd.u.read.buffer = native;
+        cmd.u.read.size = b->size;
+        cmd.u.read.dst = host;
+    } else {
+        cmd.u.write.buffer = native;
+        cmd.u.write.size = b->size;
+        cmd.u.write.src = host;
+    }
+    st = vt->queue_submit(nq, &cmd, 0, NULL, NULL);
+    if (st == AIDEV_SUCCESS)
+        st = vt->queue_finish(nq);
+    vt->queue_destroy(nq);
+    if (st != AIDEV_SUCCESS && !aidev_error_message()[0])
+        aidev_error(st, "backend '%s' could not %s %" PRIu64 " bytes", b->device->backend->name,
+                    to_host ? "read" : "write", b->size);
+    return st;
+}
+
+/* A host copy of a buffer's bytes, scrubbed first where the buffer is. */
+static void staging_free(const aidev_buffer_obj *b, void *staging)
+{
+    if (staging && (b->flags & AIDEV_BUFFER_ZERO_ON_FREE))
+        explicit_bzero(staging, b->size);
+    free(staging);
+}
+
+static uint32_t element_size_of(const aidev_buffer_obj *b)
+{
+    size_t n = aidev_type_bytes(b->element_type);
+    return n ? (uint32_t)n : 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Restore                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Brings |b| back: new memory charged to the quota, the copy decoded into
+ * it. On failure it stays evicted, its copy kept. Under |b->tier_lock|. */
+static aidev_status tier_restore(aidev_buffer_obj *b)
+{
+    aidev_context_obj *ctx = b->obj.context;
+    aidev_device_obj *dev = b->device;
+    const aidev_backend_vtable *vt = AIDEV_DEVICE_VT(dev);
+    const aidev_compressed *c = b->stored;
+    uint64_t t0 = aidev_now_ns();
+    aidev_status st = aidev_context_charge(ctx, b->size);
+    if (st != AIDEV_SUCCESS)
+        return aidev_error(st, "restoring an evicted buffer of %" PRIu64 " bytes: %s", b->size,
+                           aidev_error_message());
+    aidev_backend_buffer_desc bd = {
+        .size = b->size,
+        .kind = b->kind,
+        .flags = b->flags | AIDEV_BUFFER_UNINITIALIZED, /* every byte is written */
+        .numa_node = dev->numa_node,
+    };
+    void *native = NULL, *host_ptr = NULL, *staging = NULL;
+    aidev_error_clear();
+    st = vt->buffer_create(dev->native, &bd, &native, &host_ptr);
+    if (st != AIDEV_SUCCESS) {
+        if (!aidev_error_message()[0])
+            aidev_error(st, "backend '%s' could not allocate %" PRIu64 " bytes to restore an "
+                        "evicted buffer", dev->backend->name, b->size);
+        native = NULL;
+        goto fail;
+    }
+    void *dst = host_ptr;
+    if (!dst && !(dst = staging = malloc(b->size))) {
+        st = aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
+                         "out of host memory for %" PRIu64 " bytes to restore a buffer through",
+                         b->size);
+        goto fail;
+    }
+    st = aidev_decompress(c, dst, aidev_compress_threads());
+    if (st == AIDEV_SUCCESS && staging)
+        st = tier_transfer(b, native, false, staging);
+    if (st != AIDEV_SUCCESS)
+        goto fail;
+    staging_free(b, staging);
+    b->native = native;
+    b->host_ptr = host_ptr;
+    pthread_mutex_lock(&ctx->lock);
+    ctx->evicted_bytes -= b->size;
+    ctx->compressed_bytes -= c->stored_bytes;
+    pthread_mutex_unlock(&ctx->lock);
+    AIDEV_PROBE4(restore, dev->index, b->size, c->stored_bytes, aidev_now_ns() - t0);
+    aidev_compressed_free(b->stored, b->flags & AIDEV_BUFFER_ZERO_ON_FREE);
+    b->stored = NULL;
+    atomic_store_explicit(&b->evicted, false, memory_order_release);
+    return AIDEV_SUCCESS;
+
+fail:
+    staging_free(b, staging);
+    if (native)
+        vt->buffer_destroy(dev->native, native);
+    aidev_context_refund(ctx, b->size);
+    return st;
+}
+
+aidev_status aidev_tier_touch(aidev_buffer_obj *b)
+{
+    aidev_status st = AIDEV_SUCCESS;
+    pthread_mutex_lock(&b->tier_lock);
+    b->touches++;
+    if (b->stored)
+        st = tier_restore(b);
+    pthread_mutex_unlock(&b->tier_lock);
+    return st;
+}
+
+void aidev_tier_forget(aidev_buffer_obj *b)
+{
+    if (!b->stored)
+        return;
+    aidev_context_obj *ctx = b->obj.context;
+    pthread_mutex_lock(&ctx->lock);
+    ctx->evicted_bytes -= b->size;
+    ctx->compressed_bytes -= b->stored->stored_bytes;
+    pthread_mutex_unlock(&ctx->lock);
+    aidev_compressed_free(b->stored, b->flags & AIDEV_BUFFER_ZERO_ON_FREE);
+    b->stored = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Evict                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct evict_state {
+    aidev_buffer_obj *b;      /* retained */
+    uint64_t touches_at;      /* b->touches when it was enqueued */
+    aidev_codec codec;
+    aidev_pending_command *p;
+    atomic_bool cancelled;
+} evict_state;
+
+/* Whether the eviction is still wanted, and nothing stops it: no command
+ * or map named the buffer since it was enqueued, the handle is alive, the
+ * buffer resident, not mapped, not exported. Under |b->tier_lock|. */
+static bool evict_wanted(const evict_state *s)
+{
+    aidev_buffer_obj *b = s->b;
+    return b->touches == s->touches_at && !b->stored && b->native &&
+           atomic_load(&b->holders) == 1 && !atomic_load(&b->mapped) &&
+           !atomic_load(&s->cancelled);
+}
+
+/* Frees the buffer's memory and keeps |c| instead. Under |b->tier_lock|. */
+static void evict_commit(aidev_buffer_obj *b, aidev_compressed *c)
+{
+    aidev_context_obj *ctx = b->obj.context;
+    AIDEV_DEVICE_VT(b->device)->buffer_destroy(b->device->native, b->native);
+    b->native = NULL;
+    b->host_ptr = NULL;
+    b->stored = c;
+    atomic_store_explicit(&b->evicted, true, memory_order_release);
+    aidev_context_refund(ctx, b->size);
+    pthread_mutex_lock(&ctx->lock);
+    ctx->evicted_bytes += b->size;
+    ctx->compressed_bytes += c->stored_bytes;
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+static aidev_status evict_compress(evict_state *s);
+
+/* Reads and compresses the buffer, then commits unless it is wanted
+ * again. Returns the status its event gets (message set). */
+static aidev_status evict_run(evict_state *s)
+{
+    aidev_buffer_obj *b = s->b;
+    pthread_mutex_lock(&b->tier_lock);
+    bool wanted = evict_wanted(s) && !b->evicting;
+    if (wanted)
+        b->evicting = true;
+    pthread_mutex_unlock(&b->tier_lock);
+    if (!wanted)
+        return atomic_load(&s->cancelled)
+                   ? aidev_error(AIDEV_ERROR_CANCELLED, "the context is being released")
+                   : AIDEV_SUCCESS;
+    /* The memory stays until the commit below, and only this op commits:
+     * another eviction of the buffer finds |evicting| set and does
+     * nothing. */
+    aidev_status st = evict_compress(s);
+    pthread_mutex_lock(&b->tier_lock);
+    b->evicting = false;
+    pthread_mutex_unlock(&b->tier_lock);
+    return st;
+}
+
+/* The body of evict_run, while |b->evicting| is ours. */
+static aidev_status evict_compress(evict_state *s)
+{
+    aidev_buffer_obj *b = s->b;
+    uint64_t t0 = aidev_now_ns();
+    void *staging = NULL;
+    const void *src = b->host_ptr;
+    aidev_status st = AIDEV_SUCCESS;
+    if (!src) {
+        if (!(staging = malloc(b->size)))
+            return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
+                               "out of host memory for %" PRIu64 " bytes to evict a buffer "
+                               "through; it stays resident", b->size);
+        st = tier_transfer(b, b->native, true, staging);
+        src = staging;
+    }
+    aidev_compressed *c = NULL;
+    if (st == AIDEV_SUCCESS)
+        st = aidev_compress(src, b->size, element_size_of(b), s->codec, aidev_compress_threads(),
+                            &c);
+    staging_free(b, staging);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    pthread_mutex_lock(&b->tier_lock);
+    if (evict_wanted(s)) {
+        AIDEV_PROBE4(evict, b->device->index, b->size, c->stored_bytes, aidev_now_ns() - t0);
+        evict_commit(b, c);
+        c = NULL;
+    }
+    pthread_mutex_unlock(&b->tier_lock);
+    aidev_compressed_free(c, b->flags & AIDEV_BUFFER_ZERO_ON_FREE); /* wanted again */
+    return AIDEV_SUCCESS;
+}
+
+static void *evict_thread(void *arg)
+{
+    evict_state *s = arg;
+    aidev_pending_command *p = s->p;
+    aidev_error_clear();
+    aidev_status st = evict_run(s);
+    char message[1024] = "";
+    if (st != AIDEV_SUCCESS)
+        snprintf(message, sizeof message, "%s", aidev_error_message());
+    /* |s| may be gone once the op has finished. */
+    aidev_queue_op_finish(p, st, message);
+    return NULL;
+}
+
+/* Compression takes long: it runs on a thread of its own, not on the one
+ * that drains the queue (the program's, when nothing was pending). */
+static void evict_start(aidev_pending_command *p, void *state)
+{
+    evict_state *s = state;
+    s->p = p;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, evict_thread, s) != 0)
+        evict_thread(s);
+    pthread_attr_destroy(&attr);
+}
+
+static void evict_cancel(void *state)
+{
+    evict_state *s = state;
+    atomic_store(&s->cancelled, true);
+}
+
+static void evict_destroy(void *state)
+{
+    evict_state *s = state;
+    atomic_fetch_sub_explicit(&s->b->evicts_pending, 1, memory_order_release);
+    aidev_buffer_unref(s->b);
+    free(s);
+}
+
+/* A barrier on each queue of |q|'s device but |q|: events for everything
+ * already enqueued there (new handles in |out|, at most |cap|). */
+static uint32_t evict_markers(aidev_queue_obj *q, aidev_event *out, uint32_t cap)
+{
+    aidev_context_obj *ctx = q->obj.context;
+    aidev_queue handles[64];
+    uint32_t n = 0;
+    pthread_mutex_lock(&ctx->lock);
+    for (aidev_object *o = ctx->list.next; o != &ctx->list && n < 64; o = o->next)
+        if (o->type == AIDEV_HANDLE_QUEUE && o != &q->obj &&
+            ((aidev_queue_obj *)o)->device == q->device && o->handle)
+            handles[n++] = (aidev_queue)o->handle;
+    pthread_mutex_unlock(&ctx->lock);
+    uint32_t made = 0;
+    /* A queue released meanwhile has finished its commands: skipped. */
+    for (uint32_t i = 0; i < n && made < cap; i++)
+        if (aidev_enqueue_barrier(handles[i], 0, NULL, &out[made]) == AIDEV_SUCCESS)
+            made++;
+    aidev_error_clear();
+    return made;
+}
+
+static aidev_status lookup_tier_buffer(aidev_queue_obj *q, aidev_buffer h, aidev_buffer_obj **out)
+{
+    aidev_status st = aidev_lookup_buffer(h, "buffer", out);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if ((*out)->obj.context != q->obj.context)
+        return aidev_error(AIDEV_ERROR_INVALID_HANDLE, "buffer: belongs to another context");
+    if ((*out)->device != q->device)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "buffer: on device %u, the queue on device %u", (*out)->device->index,
+                           q->device->index);
+    return AIDEV_SUCCESS;
+}
+
+static aidev_status evict_check(aidev_buffer_obj *b)
+{
+    if (!aidev_compress_available())
+        return aidev_error(AIDEV_ERROR_UNSUPPORTED,
+                           "buffer: this build of aidev has no compressed memory tier (it needs "
+                           "xxHash, libxxhash-dev)");
+    if (b->imported)
+        return aidev_error(AIDEV_ERROR_UNSUPPORTED,
+                           "buffer: imported memory is the caller's; it cannot be freed by an "
+                           "eviction");
+    if (atomic_load(&b->mapped))
+        return aidev_error(AIDEV_ERROR_INVALID_STATE, "buffer: mapped; unmap it first");
+    if (atomic_load(&b->holders) > 1)
+        return aidev_error(AIDEV_ERROR_INVALID_STATE,
+                           "buffer: exported as a DLPack tensor that is still alive");
+    return AIDEV_SUCCESS;
+}
+
+AIDEV_API aidev_status aidev_enqueue_evict(aidev_queue queue, aidev_buffer buffer,
+                                           uint32_t wait_count, const aidev_event *wait_events,
+                                           aidev_event *out_event)
+{
+    aidev_error_clear();
+    if (out_event)
+        *out_event = NULL;
+    aidev_queue_obj *q;
+    aidev_buffer_obj *b;
+    aidev_status st = aidev_lookup_queue(queue, "queue", &q);
+    if (st == AIDEV_SUCCESS)
+        st = lookup_tier_buffer(q, buffer, &b);
+    if (st == AIDEV_SUCCESS)
+        st = evict_check(b);
+    if (st == AIDEV_SUCCESS && wait_count > 960)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                         "wait_count: %u, at most 960 events for an eviction", wait_count);
+    if (st == AIDEV_SUCCESS && wait_count && !wait_events)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
+                         wait_count);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    evict_state *s = calloc(1, sizeof *s);
+    aidev_event *waits = malloc((wait_count + 64) * sizeof *waits);
+    if (!s || !waits) {
+        free(s);
+        free(waits);
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    aidev_buffer_retain(b);
+    s->b = b;
+    s->codec = aidev_env_codec();
+    atomic_init(&s->cancelled, false);
+    pthread_mutex_lock(&b->tier_lock);
+    s->touches_at = b->touches;
+    atomic_fetch_add_explicit(&b->evicts_pending, 1, memory_order_acq_rel);
+    pthread_mutex_unlock(&b->tier_lock);
+    if (wait_count)
+        memcpy(waits, wait_events, wait_count * sizeof *waits);
+    uint32_t markers = evict_markers(q, waits + wait_count, 64);
+    aidev_hal_op op = {.start = evict_start, .destroy = evict_destroy, .cancel = evict_cancel,
+                       .state = s};
+    st = aidev_enqueue_hal_op(q, AIDEV_CMD_EVICT, b->size, b, &op, wait_count + markers, waits,
+                              out_event);
+    for (uint32_t i = 0; i < markers; i++)
+        aidev_event_release(waits[wait_count + i]);
+    free(waits);
+    return st;
+}
+
+AIDEV_API aidev_status aidev_enqueue_restore(aidev_queue queue, aidev_buffer buffer,
+                                             uint32_t wait_count, const aidev_event *wait_events,
+                                             aidev_event *out_event)
+{
+    aidev_error_clear();
+    if (out_event)
+        *out_event = NULL;
+    aidev_queue_obj *q;
+    aidev_buffer_obj *b;
+    aidev_status st = aidev_lookup_queue(queue, "queue", &q);
+    if (st == AIDEV_SUCCESS)
+        st = lookup_tier_buffer(q, buffer, &b);
+    if (st == AIDEV_SUCCESS)
+        st = aidev_buffer_touch(b);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    return aidev_enqueue_hal_op(q, AIDEV_CMD_RESTORE, b->size, NULL, NULL, wait_count,
+                                wait_events, out_event);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Visibility                                                               */
+/* ------------------------------------------------------------------------ */
+
+AIDEV_API aidev_status aidev_context_get_memory_tiers(aidev_context context,
+                                                      uint64_t *out_resident,
+                                                      uint64_t *out_evicted,
+                                                      uint64_t *out_compressed)
+{
+    aidev_error_clear();
+    aidev_context_obj *ctx;
+    aidev_status st = aidev_lookup_context(context, "context", &ctx);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    pthread_mutex_lock(&ctx->lock);
+    if (out_resident)
+        *out_resident = ctx->memory_used;
+    if (out_evicted)
+        *out_evicted = ctx->evicted_bytes;
+    if (out_compressed)
+        *out_compressed = ctx->compressed_bytes;
+    pthread_mutex_unlock(&ctx->lock);
+    return AIDEV_SUCCESS;
+}
+
+AIDEV_API const char *aidev_memory_tier_codec(const char **out_available)
+{
+    static const char available[] =
+#if AIDEV_HAVE_LZ4
+        "lz4,"
+#endif
+#if AIDEV_HAVE_ZSTD
+        "zstd,"
+#endif
+        "off";
+    bool tier = aidev_compress_available();
+    if (out_available)
+        *out_available = tier ? available : "";
+    return tier ? aidev_codec_name(aidev_env_codec()) : "";
+}
