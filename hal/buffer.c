@@ -129,7 +129,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     atomic_init(&b->evicted, false);
     atomic_init(&b->mapped, false);
     atomic_init(&b->pinned, (desc->flags & AIDEV_BUFFER_PINNED) != 0);
-    aidev_tier_stamp(b); /* newer than every buffer before it */
+    aidev_tier_born(b); /* newer than every buffer before it */
     b->device = dev;
     b->size = desc->size;
     b->kind = desc->kind;

@@ -153,10 +153,16 @@ fail:
  * least recently touched buffer has the smallest stamp. */
 static _Atomic uint64_t tier_lru_clock;
 
-void aidev_tier_stamp(aidev_buffer_obj *b)
+static uint64_t tier_stamp(aidev_buffer_obj *b)
 {
     uint64_t now = atomic_fetch_add_explicit(&tier_lru_clock, 1, memory_order_relaxed) + 1;
     atomic_store_explicit(&b->last_touch, now, memory_order_relaxed);
+    return now;
+}
+
+void aidev_tier_born(aidev_buffer_obj *b)
+{
+    b->born = tier_stamp(b);
 }
 
 aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep)
@@ -165,7 +171,7 @@ aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep)
     pthread_mutex_lock(&b->tier_lock);
     b->touches++;
     if (aidev_context_tiering(b->obj.context))
-        aidev_tier_stamp(b);
+        tier_stamp(b);
     if (b->stored)
         st = tier_restore(b);
     /* Under the lock: an automatic eviction, which checks the references
@@ -472,15 +478,16 @@ AIDEV_API aidev_status aidev_enqueue_restore(aidev_queue queue, aidev_buffer buf
 /* Why buffers were left resident, for the message of a refusal. */
 typedef struct room_tally {
     uint32_t evicted, busy, pinned, mapped, held, failed;
+    uint32_t fenced; /* born before the limit, its commands then not all ended */
     uint64_t freed;
     char failure[256]; /* the first eviction that failed, why */
 } room_tally;
 
 /* Whether every command enqueued before the limit was set has ended (they
- * hold no reference on their buffers). Drops the fence events that have. */
-static bool tier_fence_passed(aidev_context_obj *ctx)
+ * hold no reference on their buffers). Drops the fence events that have.
+ * Under |ctx->lock|. */
+static bool tier_fence_passed_locked(aidev_context_obj *ctx)
 {
-    pthread_mutex_lock(&ctx->lock);
     uint32_t kept = 0;
     for (uint32_t i = 0; i < ctx->tier_fence_count; i++) {
         if (aidev_backend_event_status(ctx->tier_fence[i]) == AIDEV_NOT_READY)
@@ -489,7 +496,6 @@ static bool tier_fence_passed(aidev_context_obj *ctx)
             aidev_backend_event_release(ctx->tier_fence[i]);
     }
     ctx->tier_fence_count = kept;
-    pthread_mutex_unlock(&ctx->lock);
     return kept == 0;
 }
 
@@ -541,10 +547,16 @@ static room_candidate *room_candidates(aidev_context_obj *ctx, const aidev_buffe
     for (aidev_object *o = ctx->list.next; o != &ctx->list; o = o->next)
         n += o->type == AIDEV_HANDLE_BUFFER;
     room_candidate *c = n ? malloc(n * sizeof *c) : NULL;
+    /* Buffers born since the limit was set had every command counted. */
+    uint64_t fenced_before = tier_fence_passed_locked(ctx) ? 0 : ctx->tier_fence_clock;
     for (aidev_object *o = ctx->list.next; c && o != &ctx->list; o = o->next) {
         aidev_buffer_obj *b = (aidev_buffer_obj *)o;
         if (o->type != AIDEV_HANDLE_BUFFER || b == exclude || !tier_idle(b, 0, t))
             continue;
+        if (b->born < fenced_before) {
+            t->fenced++;
+            continue;
+        }
         /* Linked, so its handle's reference is still there. */
         aidev_buffer_retain(b);
         c[(*count)++] = (room_candidate){b, atomic_load_explicit(&b->last_touch,
@@ -585,20 +597,20 @@ static void room_evict(aidev_buffer_obj *b, room_tally *t)
 }
 
 /* A refusal: the charge's message |why|, and what was tried. */
-static aidev_status room_refuse(const char *why, const room_tally *t, bool fenced)
+static aidev_status room_refuse(const char *why, const room_tally *t)
 {
-    if (fenced)
-        return aidev_error(AIDEV_ERROR_QUOTA,
-                           "%s; no buffer was evicted automatically: commands enqueued before "
-                           "the limit was set are still running, and may use any of them",
-                           why);
+    char fenced[160] = "";
+    if (t->fenced)
+        snprintf(fenced, sizeof fenced,
+                 ", %u made before the limit was set while commands enqueued then still run",
+                 t->fenced);
     return aidev_error(AIDEV_ERROR_QUOTA,
                        "%s; automatic eviction compressed %u idle buffers (%" PRIu64 " bytes, "
                        "codec %s) and it still does not fit; not evictable: %u in use by "
-                       "commands, %u pinned, %u mapped, %u imported or exported%s%s",
+                       "commands, %u pinned, %u mapped, %u imported or exported%s%s%s",
                        why, t->evicted, t->freed, aidev_codec_name(aidev_env_codec()), t->busy,
-                       t->pinned, t->mapped, t->held, t->failed ? "; an eviction failed: " : "",
-                       t->failed ? t->failure : "");
+                       t->pinned, t->mapped, t->held, fenced,
+                       t->failed ? "; an eviction failed: " : "", t->failed ? t->failure : "");
 }
 
 /* Evicts idle buffers of |ctx|, least recently touched first, until
@@ -611,8 +623,6 @@ static aidev_status tier_make_room(aidev_context_obj *ctx, uint64_t bytes,
     room_tally t = {0};
     if (bytes > atomic_load_explicit(&ctx->memory_limit, memory_order_relaxed))
         return AIDEV_ERROR_QUOTA; /* nothing evicted makes room: the message stands */
-    if (!tier_fence_passed(ctx))
-        return room_refuse(why, &t, true);
     uint32_t count;
     room_candidate *c = room_candidates(ctx, exclude, &count, &t);
     aidev_status st = AIDEV_ERROR_QUOTA;
@@ -632,7 +642,7 @@ static aidev_status tier_make_room(aidev_context_obj *ctx, uint64_t bytes,
     /* The last charge's message says how far it is now. */
     if (count)
         snprintf(why, sizeof why, "%s", aidev_error_message());
-    return room_refuse(why, &t, false);
+    return room_refuse(why, &t);
 }
 
 aidev_status aidev_context_charge_evicting(aidev_context_obj *ctx, uint64_t bytes,
@@ -649,8 +659,10 @@ void aidev_tier_limit_set(aidev_context_obj *ctx, uint64_t old_limit, uint64_t n
     if (old_limit || !new_limit)
         return;
     /* A barrier on each queue: once all have completed, every command
-     * still running holds references on its buffers. */
+     * still running holds references on its buffers. Until then buffers
+     * born before are not evicted automatically. */
     pthread_mutex_lock(&ctx->lock);
+    ctx->tier_fence_clock = atomic_load_explicit(&tier_lru_clock, memory_order_relaxed) + 1;
     aidev_queue handles[64];
     uint32_t n = 0;
     for (aidev_object *o = ctx->list.next; o != &ctx->list; o = o->next)

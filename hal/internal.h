@@ -151,6 +151,7 @@ typedef struct aidev_context_obj {
      * queue then, have completed (hal/evict.c). Under lock. */
     struct aidev_backend_event **tier_fence;
     uint32_t tier_fence_count;
+    uint64_t tier_fence_clock; /* the tier's clock then: buffers born before wait */
     bool zero_on_free;        /* AIDEV_ZERO_ON_FREE: every buffer scrubbed */
     /* Exported DLPack tensors still alive: they keep the devices open (and
      * this struct) after aidev_context_release, until the last deleter. */
@@ -189,6 +190,7 @@ typedef struct aidev_buffer_obj {
     bool evicting;            /* an eviction is reading it */
     atomic_bool pinned;       /* never evicted automatically */
     _Atomic uint64_t last_touch; /* the tier's clock at its last touch: LRU */
+    uint64_t born;            /* the tier's clock at its creation */
 } aidev_buffer_obj;
 
 typedef struct aidev_kernel_expr {
@@ -472,8 +474,8 @@ static inline bool aidev_buffer_needs_touch(const aidev_buffer_obj *b)
                                 aidev_context_tiering(b->obj.context),
                             0);
 }
-/* Stamps |b| as touched now (its creation). */
-void aidev_tier_stamp(aidev_buffer_obj *b);
+/* Stamps |b| as born, and touched, now. */
+void aidev_tier_born(aidev_buffer_obj *b);
 /* A touch without a reference: maps and exports, whose own mark (mapped,
  * a holder) is set before it. */
 static inline aidev_status aidev_buffer_touch(aidev_buffer_obj *b)
