@@ -53,6 +53,8 @@ static const struct {
     {AIDEV_FEATURE_KERNEL_SPIRV, "kernel_spirv", "user kernels in SPIR-V"},
     {AIDEV_FEATURE_KERNEL_HOST, "kernel_host", "user kernels as C functions"},
     {AIDEV_FEATURE_UNIFIED_MEMORY, "unified_memory", "device memory is host memory"},
+    {AIDEV_FEATURE_QUEUE_PREEMPTION, "queue_preemption",
+     "HIGH queues preempt running LOW work"},
 };
 
 const char *info_feature_name(unsigned bit)

@@ -126,7 +126,7 @@ static aidev_status cpu_init(void **out_backend)
                          AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_SHARED);
     info->features = AIDEV_FEATURE_FP64 | AIDEV_FEATURE_SVM_FINE | AIDEV_FEATURE_HOST_IMPORT |
                      AIDEV_FEATURE_KERNEL_HOST | AIDEV_FEATURE_UNIFIED_MEMORY |
-                     AIDEV_FEATURE_QUEUE_PRIORITY;
+                     AIDEV_FEATURE_QUEUE_PRIORITY | AIDEV_FEATURE_QUEUE_PREEMPTION;
     info->numa_node = cpu_numa_node(b);
     info->timestamp_period_ns = 1.0;
     *out_backend = b;

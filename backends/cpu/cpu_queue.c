@@ -1,7 +1,10 @@
 /*
  * cpu_queue.c - CPU queues: one executor thread per queue runs its commands
  * in order, so an enqueue returns at once and queues overlap each other.
- * Dispatches and large copies are split over the device's worker pool.
+ * Dispatches and large copies are split over the device's worker pool, as
+ * jobs of the queue's priority class (backends/cpu/cpu_pool.h): a HIGH
+ * queue's command takes the pool's threads from a LOW one's as they end
+ * a chunk.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +30,11 @@
  * static schedule: streaming kernels (most of the library) are bound by
  * memory, and more, smaller chunks measured 5-10% slower on axpy. */
 #define CHUNKS_PER_THREAD 1u
+/* Chunks per pool thread of a LOW queue's commands: the pool hands a HIGH
+ * command the threads as they end their current chunk, so a HIGH command
+ * waits at most about 1/64 of a LOW command's time per thread. LOW work
+ * is the one that pays the smaller chunks. */
+#define LOW_CHUNKS_PER_THREAD 64u
 
 typedef struct cpu_command {
     struct cpu_command *next;
@@ -56,7 +64,13 @@ typedef struct cpu_queue {
     uint32_t finishers;
     bool stop;
     aidev_queue_priority priority;
+    cpu_pool_class pool_class; /* the priority, as the pool's job class */
 } cpu_queue;
+
+static uint32_t queue_chunks_per_thread(const cpu_queue *q)
+{
+    return q->pool_class == CPU_POOL_LOW ? LOW_CHUNKS_PER_THREAD : CHUNKS_PER_THREAD;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Running commands                                                         */
@@ -121,10 +135,10 @@ static void run_dispatch(cpu_queue *q, cpu_command *c)
     if ((items < INLINE_ITEMS && bytes < INLINE_BYTES) || items == 1 || threads == 1) {
         j.chunks = 1;
     } else {
-        uint64_t want = (uint64_t)threads * CHUNKS_PER_THREAD;
+        uint64_t want = (uint64_t)threads * queue_chunks_per_thread(q);
         j.chunks = (uint32_t)(extent < want ? extent : want);
     }
-    cpu_pool_run(q->device->pool, j.chunks, dispatch_chunk, &j);
+    cpu_pool_run(q->device->pool, q->pool_class, j.chunks, dispatch_chunk, &j);
 }
 
 typedef struct copy_job {
@@ -169,8 +183,8 @@ static void run_copy(cpu_queue *q, char *dst, const char *src, size_t size, uint
     copy_job j = {.dst = dst, .src = src, .size = size, .pattern = pattern, .chunks = 1};
     uint32_t threads = cpu_pool_threads(q->device->pool);
     if (size >= INLINE_BYTES && threads > 1)
-        j.chunks = threads;
-    cpu_pool_run(q->device->pool, j.chunks, copy_chunk, &j);
+        j.chunks = threads * queue_chunks_per_thread(q);
+    cpu_pool_run(q->device->pool, q->pool_class, j.chunks, copy_chunk, &j);
 }
 
 static void run_command(cpu_queue *q, cpu_command *c)
@@ -348,6 +362,9 @@ aidev_status cpu_queue_create(void *device, aidev_queue_priority priority, void 
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     q->device = device;
     q->priority = priority;
+    q->pool_class = priority == AIDEV_QUEUE_PRIORITY_HIGH  ? CPU_POOL_HIGH
+                    : priority == AIDEV_QUEUE_PRIORITY_LOW ? CPU_POOL_LOW
+                                                           : CPU_POOL_NORMAL;
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->wake, NULL);
     pthread_cond_init(&q->idle, NULL);

@@ -349,6 +349,11 @@ typedef enum aidev_memory_kind {
 #define AIDEV_FEATURE_KERNEL_SPIRV (1ull << 10)   /* user kernels as SPIR-V */
 #define AIDEV_FEATURE_KERNEL_HOST (1ull << 11)    /* user kernels as C functions */
 #define AIDEV_FEATURE_UNIFIED_MEMORY (1ull << 12) /* device memory is host memory */
+/* A command of a HIGH-priority queue goes before NORMAL and LOW work already
+ * running on the device: on the CPU device, pool threads move to it as they
+ * end their current chunk of the LOW command (issue 15). Without the bit,
+ * queue priorities are at most a hint. */
+#define AIDEV_FEATURE_QUEUE_PREEMPTION (1ull << 13)
 
 typedef enum aidev_device_info {
     AIDEV_DEVICE_INFO_NAME = 1,            /* char[]: "llvmpipe (LLVM 15...)" */

@@ -47,8 +47,8 @@ SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host",
 TENSOR = ["tensor.gemm_strided_batched"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
-            "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads"] + SMALL_BUFFERS
-    + TENSOR,
+            "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads",
+            "sched.urgent_under_load"] + SMALL_BUFFERS + TENSOR,
     "opencl": ["opencl empty dispatch latency", "opencl dispatch throughput x1000",
                "opencl axpy 16M f32", "opencl kernel load (cache hit)",
                "pipeline.read_compute"] + SMALL_BUFFERS + TENSOR,
