@@ -1060,6 +1060,28 @@ typedef struct aidev_kernel_arg_desc {
     const char *count;
 } aidev_kernel_arg_desc;
 
+/* The SPIR-V binding convention. A SPIR-V kernel (a GLSL compute shader
+ * compiled with glslc, or any SPIR-V compute module) meets its declared
+ * signature this way, checked by reflection at aidev_kernel_create()
+ * (AIDEV_ERROR_KERNEL_ARGS naming the argument or the binding otherwise):
+ *   - the entry point is the kernel's name, or the module's only compute
+ *     entry point;
+ *   - buffer arguments, in their order among the arguments, are storage
+ *     buffers of descriptor set 0 at bindings 0, 1, 2, ... (no gap, no
+ *     extra binding; an argument the kernel writes is not readonly; the
+ *     element type of the same kind as the declared one);
+ *   - scalar arguments, in their order, are the members of the one
+ *     push-constant block (4-byte types 4-aligned, 8-byte types 8-aligned,
+ *     each at its offset with its type); after them the block may have one
+ *     more member, a uvec3 or uint[3], that receives the dispatch's grid
+ *     (known by its place and type: glslc -O drops names);
+ *   - no uniform buffers, images or samplers;
+ *   - the workgroup is the module's local size; where it is a
+ *     specialization constant (local_size_x_id ...), a dispatch may choose
+ *     it.
+ * Whole workgroups run: a kernel guards the items past the grid with a
+ * scalar argument or with the grid member. backends/vulkan/README.md says
+ * more. */
 typedef enum aidev_kernel_source_kind {
     AIDEV_KERNEL_SOURCE_OPENCL_C = 1, /* |data| is OpenCL C text */
     AIDEV_KERNEL_SOURCE_SPIRV = 2,    /* |data| is a SPIR-V module (words) */

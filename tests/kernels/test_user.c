@@ -201,6 +201,56 @@ START_TEST(test_user_opencl_c_error)
 }
 END_TEST
 
+/* build_options reach the OpenCL C compiler: a -D switches the kernel's
+ * code (y = -(alpha x + beta)), and a source that needs the option fails
+ * to build without it, the log naming what was missing. */
+START_TEST(test_user_opencl_c_build_options)
+{
+    kc_device d = kc_open(_i);
+    uint64_t features = 0;
+    aidev_device_get_info(d.dev, AIDEV_DEVICE_INFO_FEATURES, sizeof features, &features, NULL);
+    if (!(features & AIDEV_FEATURE_KERNEL_OPENCL_C)) {
+        fprintf(stderr, "SKIP OpenCL C build options on %s: the device has no OpenCL C kernels\n",
+                d.label);
+        kc_close(&d);
+        return;
+    }
+    aidev_kernel_desc desc = affine_desc(AIDEV_KERNEL_SOURCE_OPENCL_C);
+    desc.data = "__kernel void user_affine(uint n, float alpha, float beta,\n"
+                "    __global const float *x, __global float *y)\n"
+                "{\n"
+                "    size_t i = get_global_id(0);\n"
+                "    if (i < n)\n"
+                "        y[i] = SIGN (alpha * x[i] + beta);\n"
+                "}\n";
+    desc.build_options = "-DSIGN=-";
+    aidev_kernel k = NULL;
+    ck_assert_ok(aidev_kernel_create(d.dev, &desc, &k));
+    const uint32_t n = 1000;
+    float x[1000], got[1000];
+    kc_fill_f32(x, n, -4, 4, 77);
+    aidev_buffer bx = kc_buffer(&d, AIDEV_TYPE_F32, n, x);
+    aidev_buffer by = kc_buffer(&d, AIDEV_TYPE_F32, n, NULL);
+    aidev_arg args[] = {aidev_arg_u32(n), aidev_arg_f32(0.5f), aidev_arg_f32(-2.0f),
+                        aidev_arg_buffer(bx, 0), aidev_arg_buffer(by, 0)};
+    kc_dispatch(&d, k, 5, args);
+    kc_read(&d, by, AIDEV_TYPE_F32, n, got);
+    for (uint32_t i = 0; i < n; i++)
+        ck_assert_msg(got[i] == -(0.5f * x[i] - 2.0f), "-DSIGN=- on %s: y[%u] = %.9g, want %.9g",
+                      d.label, i, (double)got[i], -(0.5 * x[i] - 2.0));
+    ck_assert_ok(aidev_kernel_release(k));
+    desc.build_options = NULL;
+    k = NULL;
+    ck_assert_status(aidev_kernel_create(d.dev, &desc, &k), AIDEV_ERROR_COMPILE);
+    ck_assert_msg(strstr(aidev_last_error(), "SIGN"), "the build log does not name SIGN: %s",
+                  aidev_last_error());
+    ck_assert_ptr_null(k);
+    aidev_buffer_release(bx);
+    aidev_buffer_release(by);
+    kc_close(&d);
+}
+END_TEST
+
 int main(void)
 {
     harness_init();
@@ -209,5 +259,7 @@ int main(void)
     harness_add_per_device(s, "user_spirv", test_user_spirv, 0);
     harness_add_per_device(s, "user_host", test_user_host, 0);
     harness_add_per_device(s, "user_opencl_c_error", test_user_opencl_c_error, 0);
+    harness_add_per_device(s, "user_opencl_c_build_options", test_user_opencl_c_build_options,
+                           0);
     return harness_run(s);
 }
