@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sanitizer/asan_interface.h>
+
 #include "hal/compress.h"
 #include "hal/hostmem.h"
 #include "hal/internal.h"
@@ -32,6 +34,71 @@ static const char *kind_name(aidev_memory_kind kind)
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Buffer objects                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Objects of released buffers wait on their context for the next creates,
+ * up to SPARE_MAX: a framework frees and makes small tensors by the
+ * thousand, and with more than a few alive the heap's free and calloc of
+ * an object this size (past its per-thread cache: a lock and a walk of its
+ * bins) cost more than a small buffer's whole create otherwise. Under
+ * AddressSanitizer a waiting object is poisoned, so a use after release is
+ * still caught. */
+#define SPARE_MAX 4096
+
+static aidev_buffer_obj *buffer_obj_new(aidev_context_obj *ctx)
+{
+    pthread_mutex_lock(&ctx->spare_lock);
+    aidev_buffer_obj *b = ctx->spare_buffers;
+    if (b) {
+        ASAN_UNPOISON_MEMORY_REGION(b, sizeof *b);
+        ctx->spare_buffers = (aidev_buffer_obj *)b->obj.next;
+        ctx->spare_count--;
+    }
+    pthread_mutex_unlock(&ctx->spare_lock);
+    if (b)
+        memset(b, 0, sizeof *b);
+    else
+        b = calloc(1, sizeof *b);
+    if (b)
+        b->obj.context = ctx;
+    return b;
+}
+
+static void buffer_obj_free(aidev_buffer_obj *b)
+{
+    aidev_context_obj *ctx = b->obj.context;
+    pthread_mutex_lock(&ctx->spare_lock);
+    bool kept = ctx->spare_count < SPARE_MAX;
+    if (kept) {
+        b->obj.next = (aidev_object *)ctx->spare_buffers;
+        ASAN_POISON_MEMORY_REGION(b, sizeof *b);
+        ctx->spare_buffers = b;
+        ctx->spare_count++;
+    }
+    pthread_mutex_unlock(&ctx->spare_lock);
+    if (!kept)
+        free(b);
+}
+
+void aidev_buffer_spares_free(aidev_context_obj *ctx)
+{
+    aidev_buffer_obj *b = ctx->spare_buffers;
+    while (b) {
+        ASAN_UNPOISON_MEMORY_REGION(b, sizeof *b);
+        aidev_buffer_obj *next = (aidev_buffer_obj *)b->obj.next;
+        free(b);
+        b = next;
+    }
+    ctx->spare_buffers = NULL;
+    ctx->spare_count = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* References                                                               */
+/* ------------------------------------------------------------------------ */
+
 void aidev_buffer_retain(aidev_buffer_obj *b)
 {
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
@@ -49,7 +116,7 @@ void aidev_buffer_unref(aidev_buffer_obj *b)
     /* After the backend let go of the memory: the owner may free it now. */
     if (b->on_free)
         b->on_free(b->on_free_arg);
-    free(b);
+    buffer_obj_free(b);
 }
 
 void aidev_buffer_hold(aidev_buffer_obj *b)
@@ -97,7 +164,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     if (st != AIDEV_SUCCESS)
         return st;
 
-    aidev_buffer_obj *b = calloc(1, sizeof *b);
+    aidev_buffer_obj *b = buffer_obj_new(ctx);
     if (!b) {
         aidev_context_refund(ctx, desc->size);
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
@@ -115,7 +182,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     aidev_error_clear();
     st = AIDEV_DEVICE_VT(dev)->buffer_create(dev->native, &bd, &b->native, &b->host_ptr);
     if (st != AIDEV_SUCCESS) {
-        free(b);
+        buffer_obj_free(b);
         aidev_context_refund(ctx, desc->size);
         if (!aidev_error_message()[0])
             aidev_error(st, "backend '%s' could not allocate %llu bytes of %s", dev->backend->name,

@@ -261,6 +261,8 @@ static void context_free(aidev_context_obj *ctx, bool registry_held)
     }
     free(ctx->devices);
     free(ctx->backends);
+    aidev_buffer_spares_free(ctx);
+    pthread_mutex_destroy(&ctx->spare_lock);
     if (ctx->obj.handle)
         aidev_handle_free(ctx->obj.handle);
     pthread_mutex_destroy(&ctx->lock);
@@ -296,6 +298,7 @@ AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
     if (!ctx)
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     pthread_mutex_init(&ctx->lock, NULL);
+    pthread_mutex_init(&ctx->spare_lock, NULL);
     ctx->list.next = ctx->list.prev = &ctx->list;
     atomic_init(&ctx->memory_limit, limit);
     atomic_init(&ctx->limit_source, limit_source);

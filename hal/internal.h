@@ -146,6 +146,11 @@ typedef struct aidev_context_obj {
     const char *_Atomic limit_source; /* static: where the limit came from, for messages */
     uint64_t evicted_bytes;   /* sizes of evicted buffers (hal/evict.c), under lock */
     uint64_t compressed_bytes; /* host bytes of their compressed copies, under lock */
+    /* Buffer objects of released buffers, kept for the next creates
+     * (hal/buffer.c says why), chained by obj.next, under |spare_lock|. */
+    pthread_mutex_t spare_lock;
+    struct aidev_buffer_obj *spare_buffers;
+    uint32_t spare_count;
     /* Commands enqueued before the limit was set hold no reference on
      * their buffers: automatic eviction waits until these barriers, one per
      * queue then, have completed (hal/evict.c). Under lock. */
@@ -403,6 +408,8 @@ void aidev_device_close(aidev_device_obj *dev);
 /* Buffers, kernels, events, queues                                          */
 /* ------------------------------------------------------------------------ */
 
+/* Frees the buffer objects the context kept for reuse (its teardown). */
+void aidev_buffer_spares_free(aidev_context_obj *ctx);
 void aidev_buffer_retain(aidev_buffer_obj *b);
 void aidev_buffer_unref(aidev_buffer_obj *b);
 /* A holder keeps the memory charged to the quota and alive (exported

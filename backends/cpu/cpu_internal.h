@@ -44,6 +44,7 @@ typedef struct cpu_buffer {
     aidev_backend_host_block block; /* the memory (for imports: the caller's) */
     bool imported;
     bool scrub;       /* AIDEV_BUFFER_ZERO_ON_FREE */
+    bool cell;        /* the memory is in this record's allocation (cpu_memory.c) */
 } cpu_buffer;
 
 /* The host address of a buffer's first byte. */

@@ -14,6 +14,13 @@
  *
  * Fresh mappings need no clearing: the kernel hands out zeroed pages, and
  * only on first touch.
+ *
+ * Buffers of up to CELL_MAX bytes are cells: the record and, at the next
+ * 64-byte boundary after it, the memory, in one plain heap allocation.
+ * A framework makes and frees small tensors by the thousand, more than the
+ * block cache holds; for them the record's calloc, aligned_alloc (which
+ * splits a larger chunk, and costs as much again in free) and the cache's
+ * lock pair were three times what the memory itself costs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +31,8 @@
 
 #define CACHE_BLOCK_MAX (16u << 20)
 #define CACHE_BYTES_MAX (64u << 20)
+#define CELL_MAX 1024u
+#define CELL_ALIGN 64u
 
 /* ------------------------------------------------------------------------ */
 /* The block cache                                                          */
@@ -101,42 +110,68 @@ void cpu_buffer_release(cpu_buffer *b)
 {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
-    if (!b->imported) {
-        if (b->scrub)
-            aidev_hostmem_scrub(b->block.ptr, (size_t)b->block.size);
+    if (!b->imported && b->scrub)
+        aidev_hostmem_scrub(b->block.ptr, (size_t)b->block.size);
+    if (!b->imported && !b->cell)
         cache_put(&b->device->cache, &b->block);
-    }
     free(b);
 }
 
-aidev_status cpu_buffer_create(void *device, const aidev_backend_buffer_desc *desc,
-                               void **out_buffer, void **out_host_ptr)
+/* A buffer of |desc->size| <= CELL_MAX bytes whose memory follows its
+ * record, or NULL when the heap is out of memory. */
+static cpu_buffer *cell_new(const aidev_backend_buffer_desc *desc)
 {
-    cpu_device *d = device;
-    cpu_buffer *b = calloc(1, sizeof *b);
+    cpu_buffer *b = malloc(sizeof *b + CELL_ALIGN - 1 + (size_t)desc->size);
     if (!b)
-        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    atomic_init(&b->refs, 1);
-    b->device = d;
-    b->scrub = (desc->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0;
+        return NULL;
+    memset(b, 0, sizeof *b);
+    uintptr_t data = ((uintptr_t)(b + 1) + CELL_ALIGN - 1) & ~(uintptr_t)(CELL_ALIGN - 1);
+    b->block.ptr = (void *)data;
+    b->block.size = desc->size;
+    b->block.page_kind = AIDEV_PAGE_KIND_NORMAL;
+    b->block.numa_node = -1;
+    b->cell = true;
+    if (!(desc->flags & AIDEV_BUFFER_UNINITIALIZED))
+        memset(b->block.ptr, 0, (size_t)desc->size);
+    return b;
+}
+
+/* The memory of a buffer that is no cell: the caller's, a cached block or
+ * a new one. */
+static aidev_status block_for(cpu_device *d, const aidev_backend_buffer_desc *desc, cpu_buffer *b)
+{
     if (desc->import_host_ptr) {
         b->block.ptr = desc->import_host_ptr;
         b->block.size = desc->size;
         b->block.page_kind = AIDEV_PAGE_KIND_UNKNOWN; /* the caller's memory: looked up */
         b->block.numa_node = -1;
         b->imported = true;
-    } else if (cache_take(&d->cache, desc->size, &b->block)) {
+        return AIDEV_SUCCESS;
+    }
+    if (cache_take(&d->cache, desc->size, &b->block)) {
         if (!(desc->flags & AIDEV_BUFFER_UNINITIALIZED))
             memset(b->block.ptr, 0, (size_t)b->block.size);
-    } else {
-        uint32_t flags = desc->flags & AIDEV_BUFFER_UNINITIALIZED ? AIDEV_HOST_ALLOC_UNINITIALIZED
-                                                                   : 0;
-        aidev_status st =
-            aidev_hostmem_alloc(desc->size, desc->numa_node, flags, &b->block);
-        if (st != AIDEV_SUCCESS) {
-            free(b);
-            return st;
-        }
+        return AIDEV_SUCCESS;
+    }
+    uint32_t flags = desc->flags & AIDEV_BUFFER_UNINITIALIZED ? AIDEV_HOST_ALLOC_UNINITIALIZED : 0;
+    return aidev_hostmem_alloc(desc->size, desc->numa_node, flags, &b->block);
+}
+
+aidev_status cpu_buffer_create(void *device, const aidev_backend_buffer_desc *desc,
+                               void **out_buffer, void **out_host_ptr)
+{
+    cpu_device *d = device;
+    bool cell = !desc->import_host_ptr && desc->size <= CELL_MAX;
+    cpu_buffer *b = cell ? cell_new(desc) : calloc(1, sizeof *b);
+    if (!b)
+        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    atomic_init(&b->refs, 1);
+    b->device = d;
+    b->scrub = (desc->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0;
+    aidev_status st = cell ? AIDEV_SUCCESS : block_for(d, desc, b);
+    if (st != AIDEV_SUCCESS) {
+        free(b);
+        return st;
     }
     *out_buffer = b;
     *out_host_ptr = b->block.ptr;
