@@ -479,8 +479,8 @@ aidev_status aidev_graph_capture(aidev_request *r, const aidev_graph_call *call)
     if (st == AIDEV_SUCCESS)
         q->capture_last = index;
     pthread_mutex_unlock(&g->lock);
-    if (e)
-        aidev_backend_event_release(e); /* the handle's and the graph's stay */
+    if (e && st != AIDEV_SUCCESS)
+        aidev_backend_event_release(e); /* published, it is the handle's */
     free(deps);
     return st;
 }

@@ -24,6 +24,11 @@ struct graph_launch {
     aidev_graph_exec_obj *exec;
     aidev_event_obj *event;   /* the launch's; our reference */
     atomic_uint pending;      /* segments not completed */
+    /* One for the segments, one per node callback not yet run: a node's
+     * callback may run after the launch's event completed (a backend that
+     * waits natively lets the next node run first). The exec's |inflight|
+     * counts the launch until the last. */
+    atomic_uint refs;
     pthread_mutex_t lock;     /* the failure below */
     aidev_status status;
     bool named;               /* the failure is a node's own, not a dependency's */
@@ -49,12 +54,11 @@ static void launch_fail(graph_launch *l, aidev_status status, bool named, const 
     pthread_mutex_unlock(&l->lock);
 }
 
-static void launch_finish(graph_launch *l)
+static void launch_unref(graph_launch *l)
 {
+    if (atomic_fetch_sub(&l->refs, 1) != 1)
+        return;
     aidev_graph_exec_obj *x = l->exec;
-    l->event->times.end = aidev_now_ns();
-    aidev_event_complete(l->event, l->status, l->status == AIDEV_SUCCESS ? NULL : l->message);
-    aidev_backend_event_release(l->event);
     pthread_mutex_destroy(&l->lock);
     free(l->segment_slots);
     free(l->node_slots);
@@ -64,6 +68,19 @@ static void launch_finish(graph_launch *l)
     if (--x->inflight == 0)
         pthread_cond_broadcast(&x->idle);
     pthread_mutex_unlock(&x->lock);
+}
+
+static void launch_finish(graph_launch *l)
+{
+    l->event->times.end = aidev_now_ns();
+    pthread_mutex_lock(&l->lock);
+    aidev_status status = l->status;
+    char message[sizeof l->message];
+    memcpy(message, l->message, sizeof message);
+    pthread_mutex_unlock(&l->lock);
+    aidev_event_complete(l->event, status, status == AIDEV_SUCCESS ? NULL : message);
+    aidev_backend_event_release(l->event);
+    launch_unref(l);
 }
 
 static void segment_done(aidev_backend_event *e, aidev_status status, void *user_data)
@@ -95,6 +112,7 @@ static void node_done(aidev_backend_event *e, aidev_status status, void *user_da
         launch_fail(slot->launch, status, true, "%s failed with %s: %s",
                     slot->launch->exec->nodes[slot->index].name, aidev_status_string(status),
                     aidev_backend_event_message(e));
+    launch_unref(slot->launch);
 }
 
 /* Makes the cmd of |n| name its buffers' memory as it is now (an evicted
@@ -197,11 +215,16 @@ static aidev_status segment_submit_nodes(graph_launch *l, aidev_exec_segment *s,
             r.has_op = st == AIDEV_SUCCESS;
         }
         l->node_slots[s->first + i] = (launch_slot){l, s->first + i};
-        if (st == AIDEV_SUCCESS)
-            st = aidev_scheduler_submit_general(&r);
-        if (st == AIDEV_SUCCESS)
+        /* Before the node can run: its callback comes before the next
+         * node's wait on it. */
+        if (st == AIDEV_SUCCESS) {
+            atomic_fetch_add(&l->refs, 1);
             aidev_backend_event_on_complete(e, node_done, &l->node_slots[s->first + i]);
-        else if (e != signal)
+            st = aidev_scheduler_submit_general(&r);
+            if (st != AIDEV_SUCCESS && e != signal)
+                aidev_event_complete(e, st, aidev_error_message());
+        }
+        if (st != AIDEV_SUCCESS && e != signal)
             aidev_backend_event_release(e);
         if (prev)
             aidev_backend_event_release(prev);
@@ -277,6 +300,7 @@ static graph_launch *launch_new(aidev_graph_exec_obj *x)
     l->event->kind = AIDEV_CMD_GRAPH;
     l->event->queue_id = x->segments[0].queue->id;
     atomic_init(&l->pending, x->segment_count);
+    atomic_init(&l->refs, 1);
     return l;
 }
 
@@ -351,8 +375,13 @@ AIDEV_API aidev_status aidev_graph_launch(aidev_graph_exec exec, uint32_t wait_c
         goto out;
     }
     st = launch_waits(x, wait_count, wait_events, waits);
-    if (st == AIDEV_SUCCESS && out_event)
+    if (st == AIDEV_SUCCESS && out_event) {
+        /* The handle's reference; the launch keeps its own. */
+        aidev_backend_event_retain(l->event);
         st = aidev_event_publish(l->event, out_event);
+        if (st != AIDEV_SUCCESS)
+            aidev_backend_event_release(l->event);
+    }
     if (st != AIDEV_SUCCESS) {
         aidev_backend_event_release(l->event);
         pthread_mutex_destroy(&l->lock);

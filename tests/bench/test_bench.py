@@ -40,12 +40,13 @@ SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host",
                  "buffer.create_small_100k_live"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
-            "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads"] + SMALL_BUFFERS,
+            "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads",
+            "graph.launch_1000"] + SMALL_BUFFERS,
     "opencl": ["opencl empty dispatch latency", "opencl dispatch throughput x1000",
                "opencl axpy 16M f32", "opencl kernel load (cache hit)",
-               "pipeline.read_compute"] + SMALL_BUFFERS,
+               "pipeline.read_compute", "graph.launch_1000"] + SMALL_BUFFERS,
     "vulkan": ["vulkan.empty_dispatch_latency", "vulkan.pipelined_dispatch",
-               "vulkan.axpy_16M", "pipeline.read_compute"] + SMALL_BUFFERS,
+               "vulkan.axpy_16M", "pipeline.read_compute", "graph.launch_1000"] + SMALL_BUFFERS,
 }
 SCHED_DAGS = ["tiled_sgemm", "dag_mix"]
 # Against StarPU: per device, and once per run.
