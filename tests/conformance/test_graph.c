@@ -323,7 +323,8 @@ START_TEST(launch_from_threads)
     aidev_queue q1 = harness_queue(dev), q2 = harness_queue(dev);
     aidev_kernel k;
     ck_assert_ok(aidev_kernel_get(dev, "axpy", &k));
-    aidev_buffer x = f32_buffer(dev), y = f32_buffer(dev);
+    /* Each queue's dispatch writes its own buffer: the queues overlap. */
+    aidev_buffer x = f32_buffer(dev), y = f32_buffer(dev), y2 = f32_buffer(dev);
     const float zero = 0.0f;
     ck_assert_ok(aidev_enqueue_fill(q1, x, 0, N * 4, &zero, 4, 0, NULL, NULL));
     ck_assert_ok(aidev_queue_finish(q1));
@@ -332,10 +333,12 @@ START_TEST(launch_from_threads)
     ck_assert_ok(aidev_graph_create(ctx, &g));
     aidev_arg args[] = {aidev_arg_u32(N), aidev_arg_f32(1.0f), aidev_arg_buffer(x, 0),
                         aidev_arg_buffer(y, 0)};
+    aidev_arg args2[] = {aidev_arg_u32(N), aidev_arg_f32(1.0f), aidev_arg_buffer(x, 0),
+                         aidev_arg_buffer(y2, 0)};
     aidev_graph_node n0, n1;
     ck_assert_ok(aidev_graph_add_host_callback(g, q1, count_call, &calls, 0, NULL, &n0));
     ck_assert_ok(aidev_graph_add_dispatch(g, q1, k, NULL, NULL, 4, args, 1, &n0, NULL));
-    ck_assert_ok(aidev_graph_add_dispatch(g, q2, k, NULL, NULL, 4, args, 1, &n0, &n1));
+    ck_assert_ok(aidev_graph_add_dispatch(g, q2, k, NULL, NULL, 4, args2, 1, &n0, &n1));
     ck_assert_ok(aidev_graph_add_host_callback(g, q2, count_call, &calls, 1, &n1, NULL));
     aidev_graph_exec ex;
     ck_assert_ok(aidev_graph_instantiate(g, &ex));
@@ -357,6 +360,7 @@ START_TEST(launch_from_threads)
     ck_assert_ok(aidev_kernel_release(k));
     ck_assert_ok(aidev_buffer_release(x));
     ck_assert_ok(aidev_buffer_release(y));
+    ck_assert_ok(aidev_buffer_release(y2));
     ck_assert_ok(aidev_queue_release(q1));
     ck_assert_ok(aidev_queue_release(q2));
 }
