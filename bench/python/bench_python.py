@@ -16,6 +16,12 @@ as aidev's OpenCL device (PoCL here), else on the first one:
   python.dispatch_event  the same with an Event made and dropped per
                          dispatch (dispatch's default; pyopencl makes one
                          per call too)
+  python.dispatch_prepared
+                         the same with the arguments packed once
+                         (kernel.prepare(), then prepared.enqueue(queue,
+                         event=False) x1000); against pyopencl with its
+                         arguments set once (kernel.set_args(), then
+                         enqueue_nd_range_kernel x1000), its fastest path
   python.read_64M        GB/s of queue.read() of a 64 MiB DEVICE buffer into
                          a NumPy array, waited; against pyopencl's blocking
                          enqueue_copy of a 64 MiB buffer into an array
@@ -81,6 +87,15 @@ class PyOpenCL:
         q.finish()
         return (time.perf_counter() - t0) / count * 1e6
 
+    def dispatches_preset(self, count):
+        cl, k, q = self.cl, self.kernel, self.queue
+        k.set_args(self.arg)
+        t0 = time.perf_counter()
+        for _ in range(count):
+            cl.enqueue_nd_range_kernel(q, k, (1,), None)
+        q.finish()
+        return (time.perf_counter() - t0) / count * 1e6
+
     def read(self):
         t0 = time.perf_counter()
         self.cl.enqueue_copy(self.queue, self.out, self.big, is_blocking=True)
@@ -114,6 +129,7 @@ class Aidev:
             self.kernel = device.kernel("fill_f32")
             self.args = [1, 0.0, device.buffer(64, np.float32)]
         self.grid = (1,)
+        self.prepared = self.kernel.prepare(self.grid, self.args)
         self.big = device.buffer(size // 4, np.float32)
         self.queue.fill(self.big, 1.0)
         self.out = np.zeros(size // 4, np.float32)
@@ -135,6 +151,14 @@ class Aidev:
         else:
             for _ in range(count):
                 q.dispatch(k, grid, args, event=False)
+        q.finish()
+        return (time.perf_counter() - t0) / count * 1e6
+
+    def dispatches_prepared(self, count):
+        q, enqueue = self.queue, self.prepared.enqueue
+        t0 = time.perf_counter()
+        for _ in range(count):
+            enqueue(q, event=False)
         q.finish()
         return (time.perf_counter() - t0) / count * 1e6
 
@@ -181,17 +205,22 @@ def main():
             print("bench_python: %s: no rows" % why, file=sys.stderr)
         for device in ctx.devices if base else []:
             side = Aidev(device, size)
-            dispatch_rows = [(n, e) for n, e in (("python.dispatch", False),
-                                                  ("python.dispatch_event", True))
-                             if selected(n)]
+            dispatch_rows = [
+                (n, f, g, what) for n, f, g, what in (
+                    ("python.dispatch", lambda: side.dispatches(batch, False),
+                     lambda: base.dispatches(batch), "kernel()"),
+                    ("python.dispatch_event", lambda: side.dispatches(batch, True),
+                     lambda: base.dispatches(batch), "kernel()"),
+                    ("python.dispatch_prepared", lambda: side.dispatches_prepared(batch),
+                     lambda: base.dispatches_preset(batch), "enqueue_nd_range_kernel"))
+                if selected(n)]
             for _ in range(3 if dispatch_rows else 0):  # warm both: compiles, first maps
                 side.dispatches(batch, True)
                 base.dispatches(batch)
-            for name, event in dispatch_rows:
-                a, b = alternate(lambda: side.dispatches(batch, event),
-                                 lambda: base.dispatches(batch), batches)
+            for name, ours, theirs, what in dispatch_rows:
+                a, b = alternate(ours, theirs, batches)
                 emit(name, device, a, "us/dispatch (lower is better)",
-                     "pyopencl kernel() x%d on %s" % (batch, base.name), b)
+                     "pyopencl %s x%d on %s" % (what, batch, base.name), b)
             if selected("python.read_" + size_name):
                 side.read()
                 base.read()

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The forward pass of a small MLP (784-256-10, ReLU, softmax) on any aidev
-device, with the built-in kernels, checked against NumPy.
+device, with the library's tensor ops (aidev.ops), checked against NumPy.
 
   mlp.py [DEVICE_INDEX]      (default: every device)
 """
@@ -9,22 +9,20 @@ import sys
 import numpy as np
 
 import aidev
+from aidev import ops
 
 
 def mlp_forward(device, x, w1, b1, w2, b2):
     """softmax(relu(x @ w1 + b1) @ w2 + b2), computed on |device|."""
-    batch, d_in = x.shape
-    hidden, d_out = w2.shape
-    X, W1, W2 = (device.from_numpy(a) for a in (x, w1, w2))  # zero copy where it can
-    H = device.from_numpy(np.tile(b1, (batch, 1)))  # sgemm adds to the biases (beta = 1)
-    Y = device.from_numpy(np.tile(b2, (batch, 1)))
-    P = device.buffer((batch, d_out), np.float32)
+    # The inputs zero copy where the device imports host memory.
+    X, W1, B1, W2, B2 = (device.from_numpy(a) for a in (x, w1, b1, w2, b2))
+    H = device.buffer((x.shape[0], w1.shape[1]), np.float32)
+    Y = device.buffer((x.shape[0], w2.shape[1]), np.float32)
     with device.queue() as q:  # finishes at the end of the block
-        q.dispatch(device.kernel("sgemm"), None, [batch, hidden, d_in, 1.0, 1.0, X, W1, H])
-        q.dispatch(device.kernel("relu"), None, [H.size, H, H])
-        q.dispatch(device.kernel("sgemm"), None, [batch, d_out, hidden, 1.0, 1.0, H, W2, Y])
-        q.dispatch(device.kernel("softmax"), None, [batch, d_out, Y, P])
-    return P.to_numpy()
+        ops.gemm(q, X, W1, H, B1, activation="relu")  # the bias and ReLU in the GEMM's epilogue
+        ops.gemm(q, H, W2, Y, B2)
+        ops.softmax(q, Y, Y)
+    return Y.to_numpy()
 
 
 def main():

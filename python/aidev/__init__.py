@@ -31,7 +31,8 @@ from ._errors import (BackendError, CancelledError, CompileError, DependencyErro
 from ._ffi import ffi, lib
 from ._types import DeviceType, Feature, Memory, Priority, Type
 from ._event import Event, EventTimes, wait_all
-from ._kernel import ArgSpec, Kernel, KernelSignature, buffer_arg, library_kernels, scalar_arg
+from ._kernel import (ArgSpec, Kernel, KernelSignature, PreparedDispatch, buffer_arg,
+                      library_kernels, scalar_arg)
 from ._buffer import Buffer, from_dlpack
 from ._queue import Queue
 from ._context import BackendReport, Context, Device, MemoryUsage
@@ -42,11 +43,12 @@ __version__: str = ffi.string(lib.aidev_version()).decode()
 
 __all__ = [
     "ArgSpec", "BackendError", "BackendReport", "Buffer", "CancelledError", "CompileError",
-    "Context", "DependencyError", "Device", "DeviceLostError", "DeviceType", "Error", "Event",
-    "EventTimes", "Feature", "IOError", "InvalidArgumentError", "InvalidHandleError",
-    "InvalidStateError", "Kernel", "KernelArgsError", "KernelSignature", "Memory",
-    "MemoryUsage", "NotFoundError", "OutOfDeviceMemoryError", "OutOfHostMemoryError",
-    "OutOfRangeError", "PluginError", "Priority", "Queue", "QuotaError", "Status", "Tensor",
-    "TimeoutError", "Type", "UnsupportedError", "buffer_arg", "ffi", "from_dlpack", "lib",
-    "library_kernels", "ops", "scalar_arg", "wait_all",
+    "Context", "DependencyError", "Device", "DeviceLostError", "DeviceType", "Error",
+    "Event", "EventTimes", "Feature", "IOError", "InvalidArgumentError",
+    "InvalidHandleError", "InvalidStateError", "Kernel", "KernelArgsError",
+    "KernelSignature", "Memory", "MemoryUsage", "NotFoundError", "OutOfDeviceMemoryError",
+    "OutOfHostMemoryError", "OutOfRangeError", "PluginError", "PreparedDispatch",
+    "Priority", "Queue", "QuotaError", "Status", "Tensor", "TimeoutError", "Type",
+    "UnsupportedError", "buffer_arg", "ffi", "from_dlpack", "lib", "library_kernels", "ops",
+    "scalar_arg", "wait_all",
 ]

@@ -10,15 +10,19 @@ truncated).
 from __future__ import annotations
 
 import ctypes
+import operator
 from typing import (TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple,
                     Union)
 
 from ._errors import KernelArgsError, Status, check
+from ._event import Event
 from ._ffi import ffi, lib
+from ._queue import WaitFor, _dispatch, _grid
 from ._types import DTypeLike, Type, to_type
 
 if TYPE_CHECKING:
     from ._context import Device
+    from ._queue import Queue
 
 ACCESS = {"read": lib.AIDEV_ACCESS_READ, "write": lib.AIDEV_ACCESS_WRITE,
           "read_write": lib.AIDEV_ACCESS_READ_WRITE,
@@ -107,8 +111,14 @@ _SCALAR_ARG = {Type.U32: lib.aidev_arg_u32, Type.I32: lib.aidev_arg_i32,
                Type.I64: lib.aidevpy_arg_i64, Type.F64: lib.aidevpy_arg_f64}
 
 
-def _buffer_arg(buffer: Any) -> Any:
-    return buffer._arg
+# A buffer's aidev_arg is made once, with the buffer (Buffer._arg); a C
+# attribute getter reads it (AttributeError for anything else).
+_buffer_arg = operator.attrgetter("_arg")
+
+# f(a) for each pair of map(): operator.call where Python has it (3.11).
+_call = getattr(operator, "call", None) or (lambda f, a: f(a))
+_ARG_ARRAY = ffi.typeof("aidev_arg[]")
+_new = ffi.new
 
 
 class Kernel:
@@ -119,7 +129,8 @@ class Kernel:
     dispatched by :meth:`Queue.dispatch`.
     """
 
-    __slots__ = ("_h", "_context", "device", "signature", "_converters", "_keep", "__weakref__")
+    __slots__ = ("_h", "_context", "device", "signature", "_converters", "_nargs", "_keep",
+                 "__weakref__")
 
     def __init__(self) -> None:
         raise TypeError("use Device.kernel(name) or Kernel.from_opencl/from_spirv/"
@@ -136,6 +147,7 @@ class Kernel:
         # Per argument, the function making its aidev_arg.
         k._converters = tuple(_buffer_arg if s.kind == "buffer" else _SCALAR_ARG[s.type]
                               for s in signature.args)
+        k._nargs = len(k._converters)
         return k
 
     @classmethod
@@ -236,17 +248,28 @@ class Kernel:
 
     def _pack(self, args: Sequence[Any]) -> Any:
         """The aidev_arg array of a dispatch's Python arguments."""
-        conv = self._converters
-        if len(args) != len(conv):
-            raise KernelArgsError(Status.KERNEL_ARGS, "kernel '%s' declares %d arguments (%s), "
-                                  "the dispatch passes %d" % (
-                                      self.signature.name, len(conv),
-                                      ", ".join(a.name for a in self.signature.args), len(args)),
-                                  "dispatch")
+        if len(args) != self._nargs:
+            raise self._count_error(len(args))
         try:
-            return ffi.new("aidev_arg[]", [c(a) for c, a in zip(conv, args)])
+            return _new(_ARG_ARRAY, list(map(_call, self._converters, args)))
         except (AttributeError, TypeError, OverflowError):
             raise self._arg_error(args) from None
+
+    def _count_error(self, given: int) -> KernelArgsError:
+        return KernelArgsError(Status.KERNEL_ARGS, "kernel '%s' declares %d arguments (%s), the "
+                               "dispatch passes %d" % (
+                                   self.signature.name, self._nargs,
+                                   ", ".join(a.name for a in self.signature.args), given),
+                               "dispatch")
+
+    def prepare(self, grid: Union[None, int, Sequence[int]] = None, args: Sequence[Any] = (),
+                *, workgroup: Optional[Sequence[int]] = None) -> "PreparedDispatch":
+        """A dispatch of this kernel made once and enqueued many times
+        (:class:`PreparedDispatch`): the arguments are checked and packed
+        here, so each :meth:`PreparedDispatch.enqueue` is one library call.
+        |grid|, |args| and |workgroup| as :meth:`Queue.dispatch` takes
+        them."""
+        return PreparedDispatch(self, grid, args, workgroup)
 
     def _arg_error(self, args: Sequence[Any]) -> KernelArgsError:
         """The error naming the first argument that does not convert."""
@@ -283,6 +306,57 @@ class Kernel:
     def __repr__(self) -> str:
         args = ", ".join("%s %s" % (a.type.name.lower(), a.name) for a in self.signature.args)
         return "<aidev.Kernel %s(%s) on %s>" % (self.signature.name, args, self.device.name)
+
+
+class PreparedDispatch:
+    """A dispatch of one kernel whose grid, workgroup and arguments were
+    checked and packed once (:meth:`Kernel.prepare`), enqueued as often as
+    needed on queues of the kernel's device: each :meth:`enqueue` is one
+    library call, the cheapest launch from Python.
+
+    ``prepared[i] = value`` replaces argument i in the packed array (a
+    buffer given is kept alive by the prepared dispatch); commands already
+    enqueued keep the arguments they were enqueued with (the library
+    copies them). Not while another thread enqueues the same prepared
+    dispatch: give each thread its own.
+    """
+
+    __slots__ = ("kernel", "_args", "_argv", "_grid", "_workgroup")
+
+    def __init__(self, kernel: Kernel, grid: Union[None, int, Sequence[int]],
+                 args: Sequence[Any], workgroup: Optional[Sequence[int]]) -> None:
+        self.kernel = kernel
+        self._args = list(args)  # what the packed array names, alive with it
+        self._argv = kernel._pack(self._args)
+        self._grid = _grid(grid)
+        self._workgroup = ffi.NULL if workgroup is None else _grid(workgroup)
+
+    @property
+    def args(self) -> Tuple[Any, ...]:
+        """The arguments, as given."""
+        return tuple(self._args)
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        """Replaces argument |index| (KernelArgsError when |value| does not
+        convert to the declared type; the old one stays then)."""
+        convert = self.kernel._converters[index]
+        try:
+            self._argv[index] = convert(value)
+        except (AttributeError, TypeError, OverflowError):
+            args = list(self._args)
+            args[index] = value
+            raise self.kernel._arg_error(args) from None
+        self._args[index] = value
+
+    def enqueue(self, queue: "Queue", *, wait_for: WaitFor = None,
+                event: bool = True) -> Optional[Event]:
+        """Enqueues the dispatch on |queue|, after |wait_for|; returns its
+        Event, or None with ``event=False`` (as :meth:`Queue.dispatch`)."""
+        return _dispatch(queue, self.kernel, self._grid, self._workgroup, self.kernel._nargs,
+                         self._argv, wait_for, event)
+
+    def __repr__(self) -> str:
+        return "<aidev.PreparedDispatch of %r>" % (self.kernel,)
 
 
 def _function_address(function: Any) -> int:

@@ -49,7 +49,10 @@ _GRIDS_KEPT = 1024
 
 
 def _grid(grid: Union[None, int, Sequence[int]]) -> Any:
-    c = _grids.get(grid)
+    try:
+        c = _grids.get(grid)
+    except TypeError:  # a list: made each time
+        c = None
     if c is not None:
         return c
     if grid is None:
@@ -61,6 +64,29 @@ def _grid(grid: Union[None, int, Sequence[int]]) -> Any:
     if len(_grids) < _GRIDS_KEPT and isinstance(grid, (int, tuple)):
         _grids[grid] = c
     return c
+
+
+_enqueue_dispatch = lib.aidev_enqueue_dispatch
+_NULL = ffi.NULL
+_new = ffi.new
+
+
+def _dispatch(queue: "Queue", kernel: "Kernel", grid: Any, workgroup: Any, argc: int, argv: Any,
+              wait_for: WaitFor, event: bool) -> Optional[Event]:
+    """aidev_enqueue_dispatch of packed arguments: the one call of
+    Queue.dispatch and PreparedDispatch.enqueue, every name it uses bound
+    at import (a dispatch's Python cost is mostly lookups)."""
+    n, waits = _NO_WAIT if wait_for is None else _wait_list(wait_for)
+    if not event:
+        st = _enqueue_dispatch(queue._h, kernel._h, grid, workgroup, argc, argv, n, waits, _NULL)
+        if st < 0:
+            raise_last(st, "aidev_enqueue_dispatch")
+        return None
+    out = _new("aidev_event *")
+    st = _enqueue_dispatch(queue._h, kernel._h, grid, workgroup, argc, argv, n, waits, out)
+    if st < 0:
+        raise_last(st, "aidev_enqueue_dispatch")
+    return Event._wrap(out[0], queue._context)
 
 
 # Python callables of host callbacks, alive until the library runs them.
@@ -219,22 +245,16 @@ class Queue:
         Returns the command's Event; with ``event=False`` it returns None
         and the dispatch takes the library's fast path (no event to make
         and release: the cheapest way to launch many kernels, then
-        :meth:`finish` or a :meth:`barrier`)."""
+        :meth:`finish` or a :meth:`barrier`). :meth:`Kernel.prepare`
+        packs the arguments once for many dispatches: cheaper still.
+        """
         argv = kernel._pack(args)
-        n, waits = _NO_WAIT if wait_for is None else _wait_list(wait_for)
-        wg = ffi.NULL if workgroup is None else _grid(workgroup)
-        if not event:
-            st = lib.aidev_enqueue_dispatch(self._h, kernel._h, _grid(grid), wg, len(argv), argv,
-                                            n, waits, ffi.NULL)
-            if st < 0:
-                raise_last(st, "aidev_enqueue_dispatch")
-            return None
-        out = ffi.new("aidev_event *")
-        st = lib.aidev_enqueue_dispatch(self._h, kernel._h, _grid(grid), wg, len(argv), argv, n,
-                                        waits, out)
-        if st < 0:
-            raise_last(st, "aidev_enqueue_dispatch")
-        return Event._wrap(out[0], self._context)
+        try:
+            g = _grids[grid]
+        except (KeyError, TypeError):
+            g = _grid(grid)
+        return _dispatch(self, kernel, g, _NULL if workgroup is None else _grid(workgroup),
+                         kernel._nargs, argv, wait_for, event)
 
     def barrier(self, wait_for: WaitFor = None) -> Event:
         """An event that completes once the queue's earlier commands and

@@ -67,8 +67,8 @@ def tier_rows(codecs):
 
 
 # Rows of bench/python/bench_python.py, on every device.
-PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.read_64M",
-               "python.to_numpy_64M"]
+PYTHON_ROWS = ["python.dispatch", "python.dispatch_event", "python.dispatch_prepared",
+               "python.read_64M", "python.to_numpy_64M"]
 SIM_DEVICES = ("A:gflops=20,mem_gbps=10,link_gbps=4,latency_us=20;"
                "B:gflops=5,mem_gbps=5,link_gbps=4,latency_us=20,unified=1")
 

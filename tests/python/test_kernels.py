@@ -83,6 +83,36 @@ def test_library_kernels_by_name(device, queue):
     np.testing.assert_allclose(bc.to_numpy(copy=True), a @ b, rtol=1e-5, atol=1e-5)
 
 
+def test_prepared_dispatch_and_list_grids(device, queue):
+    n = 1000
+    x = np.arange(n, dtype=np.float32)
+    bx, by = device.from_numpy(x, copy=True), device.buffer(n, np.float32)
+    axpy = device.kernel("axpy")
+    prepared = axpy.prepare(None, [n, 1.0, bx, by])
+    assert prepared.args == (n, 1.0, bx, by) and "axpy" in repr(prepared)
+    for _ in range(3):  # y += x, three times
+        assert prepared.enqueue(queue, event=False) is None
+    prepared[1] = 0.5  # the next ones add x / 2
+    other = device.queue()
+    ev = prepared.enqueue(other, wait_for=[queue.barrier()])
+    assert isinstance(ev, aidev.Event)
+    ev.wait(timeout=60)
+    np.testing.assert_array_equal(by.to_numpy(copy=True), 3.5 * x)
+    with pytest.raises(aidev.KernelArgsError, match="argument 2 'x': a Buffer declared"):
+        prepared[2] = 1.0
+    assert prepared.args[2] is bx  # unchanged after a refused replacement
+    with pytest.raises(aidev.KernelArgsError, match="declares 4 arguments"):
+        axpy.prepare(None, [n, 1.0, bx])
+    # The library checks what it checks for any dispatch: y too small.
+    small = axpy.prepare([n], [n, 1.0, bx, device.buffer(n // 2, np.float32)])
+    with pytest.raises(aidev.KernelArgsError, match="axpy"):
+        small.enqueue(queue)
+    # A grid as a list, in Queue.dispatch too.
+    queue.dispatch(axpy, [n], [n, 1.0, bx, by]).wait()
+    np.testing.assert_array_equal(by.to_numpy(copy=True), 4.5 * x)
+    other.release()
+
+
 def test_library_listing():
     names = {s.name for s in aidev.library_kernels()}
     assert {"axpy", "sgemm", "softmax", "relu"} <= names

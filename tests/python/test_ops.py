@@ -200,14 +200,282 @@ def test_errors_name_the_operand(device, queue):
         ops.relu(queue, np.zeros(4, np.float32), a)
 
 
-def test_op_table_and_what_is_wrapped():
+# --------------------------------------------------------------------- #
+# Matrices
+# --------------------------------------------------------------------- #
+
+def gemm_bound(a, b, c, bias, alpha, beta, act=False):
+    """The manifest's gemm bound: rel 1e-5 of |alpha| sum_k |a b| + |beta c|
+    + |bias| (1.2 times that with an activation of slope at most 1)."""
+    mag = abs(alpha) * (np.abs(a) @ np.abs(b)) + abs(beta) * np.abs(c) + np.abs(bias)
+    return (1.2 if act else 1.0) * 1e-5 * mag + 1e-30
+
+
+def test_gemm_epilogue_batches_and_transposes(device, queue):
+    a = RNG.standard_normal((2, 5, 7)).astype(np.float32)
+    b = RNG.standard_normal((7, 3)).astype(np.float32)  # broadcast to both batches
+    bias = RNG.standard_normal(3).astype(np.float32)
+    c0 = RNG.standard_normal((2, 5, 3)).astype(np.float32)
+    c = device.from_numpy(c0.copy())
+    ops.gemm(queue, device.from_numpy(a), device.from_numpy(b), c, device.from_numpy(bias),
+             alpha=0.5, beta=2.0, activation="relu").wait()
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    v = 0.5 * a64 @ b64 + 2.0 * c0 + bias
+    got = c.to_numpy(copy=True)
+    assert np.all(np.abs(got - np.maximum(v, 0)) <= gemm_bound(a, b, c0, bias, 0.5, 2.0, True))
+    # b stored n x k: the flag and a transposed view give the same product.
+    bt = device.from_numpy(np.ascontiguousarray(b.T))
+    by_flag = run(device, queue, ops.gemm, [a[0], bt], (5, 3), trans_b=True)
+    by_view = run(device, queue, ops.gemm, [a[0], ops.Tensor(bt).T], (5, 3))
+    np.testing.assert_array_equal(by_flag, by_view)
+    zero = np.zeros((5, 3))
+    assert np.all(np.abs(by_flag - a64[0] @ b64) <= gemm_bound(a[0], b, zero, 0, 1, 0))
+    # f16 inputs, an f32 result.
+    h = run(device, queue, ops.gemm, [a[1].astype(np.float16), b.astype(np.float16)], (5, 3))
+    ah, bh = a[1].astype(np.float16).astype(np.float64), b.astype(np.float16).astype(np.float64)
+    assert np.all(np.abs(h - ah @ bh) <= gemm_bound(ah, bh, zero, 0, 1, 0))
+
+
+def test_gemm_strided_batched_with_leading_dimensions(device, queue):
+    m, n, k, batch, lda, stride_a = 4, 5, 6, 3, 8, 4 * 8 + 3
+    a_flat = RNG.standard_normal(stride_a * batch).astype(np.float32)
+    b = RNG.standard_normal((batch, n, k)).astype(np.float32)  # stored n x k: trans_b
+    c = device.buffer((batch, m, n), np.float32)
+    ev = ops.gemm_strided_batched(queue, device.from_numpy(a_flat), device.from_numpy(b), c,
+                                  m=m, n=n, k=k, batch=batch, trans_b=True, lda=lda,
+                                  stride_a=stride_a, alpha=2.0)
+    ev.wait()
+    a = np.stack([a_flat[z * stride_a:z * stride_a + m * lda].reshape(m, lda)[:, :k]
+                  for z in range(batch)]).astype(np.float64)
+    want = 2.0 * a @ b.transpose(0, 2, 1).astype(np.float64)
+    bound = gemm_bound(a, b.transpose(0, 2, 1), np.zeros_like(want), 0, 2.0, 0)
+    assert np.all(np.abs(c.to_numpy(copy=True) - want) <= bound)
+    with pytest.raises(aidev.InvalidArgumentError) as err:
+        ops.gemm_strided_batched(queue, device.from_numpy(a_flat), device.from_numpy(b), c,
+                                 m=m, n=n, k=k, batch=batch, trans_b=True, lda=k - 1)
+    assert err.value.call == "aidev_enqueue_gemm_strided_batched" and err.value.message
+
+
+def decode_blocks(fmt, raw, cols):
+    """The values of ggml blocks |raw| (rows x bytes), and each value's
+    block scale d, as aidev_tensor.h defines them."""
+    size = ops.BLOCK_BYTES[fmt]
+    blocks = raw.reshape(raw.shape[0], cols // 32, size)
+    d = blocks[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)
+    if fmt == "q8_0":
+        q = blocks[..., 2:].view(np.int8).astype(np.float32)
+        return (d[..., None] * q).reshape(-1, cols), np.repeat(d, 32, -1)
+    qs = blocks[..., 2:] if fmt == "q4_0" else blocks[..., 4:]
+    q = np.concatenate([qs & 15, qs >> 4], -1).astype(np.float32)
+    if fmt == "q4_0":
+        return (d[..., None] * (q - 8)).reshape(-1, cols), np.repeat(d, 32, -1)
+    mins = blocks[..., 2:4].copy().view(np.float16)[..., 0].astype(np.float32)
+    return (d[..., None] * q + mins[..., None]).reshape(-1, cols), np.repeat(d, 32, -1)
+
+
+@pytest.mark.parametrize("fmt,zero", [("i8_row", False), ("i8_group32", True), ("q8_0", False),
+                                      ("q4_0", False), ("q4_1", False)])
+def test_quantize_dequantize(device, queue, fmt, zero):
+    rows, cols = 5, 96
+    x = RNG.standard_normal((rows, cols)).astype(np.float32)
+    w = ops.QTensor.empty(device, fmt, rows, cols, zero_points=zero)
+    assert (w.rows, w.cols, w.format) == (rows, cols, fmt) and fmt in repr(w)
+    y = device.buffer((rows, cols), np.float32)
+    ops.quantize(queue, device.from_numpy(x), w)
+    ops.dequantize(queue, w, y).wait()
+    got = y.to_numpy(copy=True)
+    codes = w.q.buffer.to_numpy(copy=True)
+    amax = np.abs(x).max()
+    if fmt in ops.BLOCK_BYTES:
+        values, d = decode_blocks(fmt, codes, cols)
+        np.testing.assert_array_equal(got, values)  # dequantize is exact
+        # Within half a step (q4_0 clips its top code: a whole step), and
+        # the f16 rounding of d and of q4_1's minimum.
+        step = {"q8_0": 0.5, "q4_0": 1.0, "q4_1": 0.5}[fmt] * np.abs(d)
+        assert np.all(np.abs(got - x) <= step + amax * 2.0 ** -9)
+        return
+    groups = 1 if fmt == "i8_row" else 32
+    s = np.repeat(w.scale.buffer.to_numpy(copy=True).reshape(rows, -1), groups, 1)[:, :cols]
+    z = (np.repeat(w.zero.buffer.to_numpy(copy=True).reshape(rows, -1), groups, 1)[:, :cols]
+         if zero else 0)
+    np.testing.assert_array_equal(got, (codes.astype(np.float32) - z) * s)
+    assert np.all(np.abs(got - x) <= 0.5 * s * (1 + 1e-5))
+    if not zero:  # symmetric: s = amax / 127 per row (within 3 ulp)
+        np.testing.assert_allclose(s[:, 0], np.abs(x).max(1) / 127, rtol=4e-7)
+
+
+def test_qgemm_against_the_dequantized_weight(device, queue):
+    n, k, m = 6, 64, 3
+    wf = RNG.standard_normal((n, k)).astype(np.float32)
+    w = ops.QTensor.empty(device, "q8_0", n, k)
+    wd = device.buffer((n, k), np.float32)
+    ops.quantize(queue, device.from_numpy(wf), w)
+    ops.dequantize(queue, w, wd)
+    x = RNG.standard_normal((m, k)).astype(np.float32)
+    bias = RNG.standard_normal(n).astype(np.float32)
+    y = run(device, queue, ops.qgemm, [x, w], (m, n), bias=device.from_numpy(bias))
+    wd64 = wd.to_numpy(copy=True).astype(np.float64)
+    want = x.astype(np.float64) @ wd64.T + bias
+    assert np.all(np.abs(y - want) <= gemm_bound(x, wd64.T, np.zeros_like(want), bias, 1, 0))
+    with pytest.raises(TypeError):
+        ops.qgemm(queue, device.from_numpy(x), wd, device.buffer((m, n), np.float32))
+
+
+# --------------------------------------------------------------------- #
+# Model ops
+# --------------------------------------------------------------------- #
+
+def attention_ref(q, k, v, scale, mask):
+    """out, and the manifest's bound per element (rel 1e-5 of sum_j p_j
+    |v_jd| / sum p + max_j |v_jd| (1 + sigma), abs 1e-6)."""
+    rep = q.shape[1] // k.shape[1]
+    k, v = np.repeat(k, rep, 1), np.repeat(v, rep, 1)
+    s = scale * q @ k.transpose(0, 1, 3, 2) + mask
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    sigma = scale * (np.abs(q) @ np.abs(k).transpose(0, 1, 3, 2)).max(-1, keepdims=True)
+    mag = p @ np.abs(v) + np.abs(v).max(-2, keepdims=True) * (1 + sigma)
+    return p @ v, 1e-5 * mag + 1e-6
+
+
+def test_attention_causal_grouped_and_masked(device, queue):
+    q = RNG.standard_normal((2, 4, 3, 8)).astype(np.float32)
+    k = RNG.standard_normal((2, 2, 5, 8)).astype(np.float32)  # two query heads per kv head
+    v = RNG.standard_normal((2, 2, 5, 8)).astype(np.float32)
+    f64 = [a.astype(np.float64) for a in (q, k, v)]
+    causal = np.where(np.arange(5)[None, :] <= np.arange(3)[:, None] + 2, 0.0, -np.inf)
+    got = run(device, queue, ops.attention, [q, k, v], q.shape, causal=True)
+    want, bound = attention_ref(*f64, 1 / math.sqrt(8), causal)
+    assert np.all(np.abs(got - want) <= bound)
+    mask = RNG.standard_normal((3, 5)).astype(np.float32)
+    mask[1, :] = -np.inf  # query 1 sees no key: zeros
+    got = run(device, queue, ops.attention, [q, k, v], q.shape, scale=0.25,
+              mask=device.from_numpy(mask))
+    want, bound = attention_ref(*f64, 0.25, np.where(np.isinf(mask), 0, mask))
+    want[:, :, 1], bound[:, :, 1] = 0, 0
+    assert np.all(np.abs(got - want) <= bound)
+
+
+def rope_ref(x, pos, mode, rot, base=10000.0):
+    theta = pos[:, None] * base ** (-2 * np.arange(rot // 2) / rot)  # [S, rot/2]
+    if mode == "neox":
+        ia, ib = np.arange(rot // 2), rot // 2 + np.arange(rot // 2)
+    else:
+        ia, ib = 2 * np.arange(rot // 2), 2 * np.arange(rot // 2) + 1
+    a, b = x[..., ia], x[..., ib]
+    y = x.copy()
+    y[..., ia] = a * np.cos(theta) - b * np.sin(theta)
+    y[..., ib] = a * np.sin(theta) + b * np.cos(theta)
+    mag = np.zeros_like(x)
+    mag[..., ia] = mag[..., ib] = (np.abs(a) + np.abs(b)) * (1 + np.abs(theta))
+    return y, 2e-6 * mag + 1e-7
+
+
+@pytest.mark.parametrize("mode", ["neox", "interleaved"])
+def test_rope(device, queue, mode):
+    x = RNG.standard_normal((2, 5, 8)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    got = run(device, queue, ops.rope, [x], x.shape, mode=mode, rot_dims=6, pos0=3)
+    want, bound = rope_ref(x64, np.arange(3, 8, dtype=np.float64), mode, 6)
+    assert np.all(np.abs(got - want) <= bound)
+    pos = np.array([7, 0, 2, 40, 5], np.int32)
+    got = run(device, queue, ops.rope, [x], x.shape, mode=mode, base=500.0,
+              positions=device.from_numpy(pos))
+    want, bound = rope_ref(x64, pos.astype(np.float64), mode, 8, base=500.0)
+    assert np.all(np.abs(got - want) <= bound)
+
+
+def test_embedding_and_kv_append(device, queue):
+    table = RNG.standard_normal((10, 4)).astype(np.float32)
+    ids = np.array([[3, 0, 9], [9, 10, 1]], np.int32)  # 10 is outside the table
+    got = run(device, queue, ops.embedding, [ids, table], (2, 3, 4))
+    np.testing.assert_array_equal(got[ids < 10], table[ids[ids < 10]])
+    assert np.isnan(got[1, 1]).all()
+    cache = device.buffer((2, 8, 4), np.float16)
+    src = RNG.standard_normal((2, 3, 4)).astype(np.float32)
+    ops.kv_append(queue, device.from_numpy(src), cache, 2).wait()
+    want = np.zeros((2, 8, 4), np.float16)
+    want[:, 2:5] = src.astype(np.float16)
+    np.testing.assert_array_equal(cache.to_numpy(copy=True), want)
+    with pytest.raises(aidev.OutOfRangeError) as err:
+        ops.kv_append(queue, device.from_numpy(src), cache, 6)
+    assert err.value.call == "aidev_enqueue_kv_append" and err.value.message
+
+
+def windows(x, kh, kw, stride, dilation=(1, 1)):
+    """x [N, C, H, W] (padded) as [N, C, OH, OW, KH, KW] windows."""
+    n, c, h, w = x.shape
+    oh = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (w - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.empty((n, c, oh, ow, kh, kw), x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[..., i, j] = x[:, :, i * dilation[0]::stride[0], j * dilation[1]::stride[1]][
+                :, :, :oh, :ow]
+    return out
+
+
+def test_conv2d(device, queue):
+    x = RNG.standard_normal((2, 3, 7, 6)).astype(np.float32)
+    w = RNG.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    bias = RNG.standard_normal(4).astype(np.float32)
+    pad = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    win = windows(pad, 3, 2, (2, 1), (1, 2))  # [N, C, OH, OW, KH, KW]
+    v = np.einsum("nchwij,ocij->nohw", win, w) + bias[:, None, None]
+    mag = np.einsum("nchwij,ocij->nohw", np.abs(win), np.abs(w)) + np.abs(bias)[:, None, None]
+    got = run(device, queue, ops.conv2d, [x, w], v.shape, bias=device.from_numpy(bias),
+              stride=(2, 1), padding=1, dilation=(1, 2), activation="relu")
+    assert got.shape == (2, 4, 4, 6)
+    assert np.all(np.abs(got - np.maximum(v, 0)) <= 1.2e-5 * mag + 1e-30)
+
+
+def test_pool2d(device, queue):
+    x = RNG.standard_normal((1, 2, 6, 5)).astype(np.float32)
+    shape = (1, 2, 3, 3)  # (6 + 2 - 3) // 2 + 1, (5 + 2 - 3) // 2 + 1
+    got = run(device, queue, ops.max_pool2d, [x], shape, window=3, stride=2, padding=1)
+    pad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    np.testing.assert_array_equal(got, windows(pad, 3, 3, (2, 2)).max((-2, -1)))
+    got = run(device, queue, ops.avg_pool2d, [x], shape, window=(3, 3), stride=2, padding=1)
+    pad = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)),
+                 constant_values=np.nan)
+    win = windows(pad, 3, 3, (2, 2))
+    bound = 1e-6 * np.nansum(np.abs(win), (-2, -1)) + 1e-30
+    assert np.all(np.abs(got - np.nanmean(win, (-2, -1))) <= bound)
+    with pytest.raises(ValueError):
+        ops.pool2d(queue, "min", device.from_numpy(x), device.buffer(shape, np.float32), 3)
+
+
+def test_matrix_and_model_errors(device, queue):
+    a = device.buffer((3, 4), np.float32)
+    with pytest.raises(aidev.InvalidArgumentError) as err:
+        ops.gemm(queue, a, a, device.buffer((3, 3), np.float32))
+    assert err.value.call == "aidev_enqueue_gemm" and "4" in err.value.message
+    with pytest.raises(ValueError):
+        ops.gemm(queue, a, a, a, activation="softplus")
+    with pytest.raises(ValueError):
+        ops.QTensor.empty(device, "q4_0", 2, 40)
+    with pytest.raises(ValueError):
+        ops.QTensor("q5_k", a)
+    with pytest.raises(ValueError):
+        ops.rope(queue, a, a, mode="yarn")
+    with pytest.raises(ValueError):
+        ops.conv2d(queue, a, a, a, stride=(1, 2, 3))
+    x = device.buffer((1, 1, 4, 4), np.float32)
+    with pytest.raises(aidev.InvalidArgumentError) as err:
+        ops.conv2d(queue, x, device.buffer((1, 1, 3, 3), np.float32),
+                   device.buffer((1, 1, 4, 4), np.float32))
+    assert err.value.call == "aidev_enqueue_conv2d" and err.value.message
+
+
+def test_op_table_and_every_op_wrapped():
     table = ops.op_table()
     names = {o.name for o in table}
-    assert {"convert", "unary", "binary", "reduce", "softmax", "layernorm"} <= names
+    assert {"convert", "unary", "binary", "reduce", "softmax", "layernorm", "gemm"} <= names
     for o in table:
         assert o.call.startswith("aidev_enqueue_") and hasattr(aidev.lib, o.call), o
         assert o.doc and o.dtypes and o.accuracy, o
-    # Every call this module wraps is in the table; ops that land later show
-    # in unwrapped_ops() until they get their function.
-    assert ops._WRAPPED <= {o.call for o in table}
-    assert set(ops.unwrapped_ops()) == {o.name for o in table if o.call not in ops._WRAPPED}
+    # Every call this module wraps is the library's, and every op of the
+    # library has its function: an op added to kernels/manifest.txt fails
+    # here until aidev.ops wraps it.
+    assert all(hasattr(aidev.lib, call) for call in ops._WRAPPED)
+    assert ops.unwrapped_ops() == []
