@@ -45,6 +45,7 @@ int main(int argc, char **argv)
     bench_sim(&opt);
     bench_tier(&opt);
     bench_graph(&opt);
+    bench_tensor(&opt);
     aidev_context_release(opt.context);
     bench_report_finish(&opt, true);
     return 0;

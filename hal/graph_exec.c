@@ -322,8 +322,10 @@ static aidev_status node_replace(aidev_graph_exec_obj *x, aidev_exec_node *n,
     node_retain(&fresh);
     node_release(n);
     *n = fresh;
-    if (n->req.cmd.type == AIDEV_COMMAND_DISPATCH)
+    if (n->req.cmd.type == AIDEV_COMMAND_DISPATCH) {
         n->req.cmd.u.dispatch.args = n->args;
+        n->req.args = n->args;
+    }
     aidev_exec_segment *s = &x->segments[n->segment];
     if (!s->native)
         return AIDEV_SUCCESS;

@@ -171,6 +171,8 @@ static void request_for_segment(aidev_request *r, aidev_queue_obj *q, uint32_t w
     memset(r, 0, offsetof(aidev_request, buffers));
     r->queue = q;
     r->buffer_count = 0;
+    r->args = NULL;
+    r->touch_refs = false;
     r->kernel = NULL;
     r->has_op = false;
     r->out_event = NULL;

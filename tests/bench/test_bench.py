@@ -20,8 +20,13 @@ The tier.* rows (the compressed memory tier) are expected for each codec
 the build has (--tier-codecs=lz4,zstd): evict and restore on every
 device, the compression ratios once.
 
+With --model, bench/model/bench_model.py runs too (under NUMPY_PYTHON, an
+interpreter with NumPy): rows model.decoder_tokens_per_s_f32 and _int8 on
+every device, the transformer example against the same model in NumPy.
+
 usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--tier-codecs=LIST]
                     [--mpi MPIRUN AIDEV_BENCH_MPI]
+                    [--model NUMPY_PYTHON BENCH_MODEL TRANSFORMER]
        test_bench.py --python BENCH_PYTHON AIDEV_INFO
 
 With --python, the rows are those of the Python bench
@@ -38,15 +43,18 @@ import sys
 # Rows each backend must produce (names as aidev-bench prints them).
 SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host",
                  "buffer.create_small_100k_live"]
+# The tensor ops' rows (bench/bench_tensor.c), on every device.
+TENSOR = ["tensor.gemm_strided_batched"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
             "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads",
-            "graph.launch_1000"] + SMALL_BUFFERS,
+            "graph.launch_1000"] + SMALL_BUFFERS + TENSOR,
     "opencl": ["opencl empty dispatch latency", "opencl dispatch throughput x1000",
                "opencl axpy 16M f32", "opencl kernel load (cache hit)",
-               "pipeline.read_compute", "graph.launch_1000"] + SMALL_BUFFERS,
+               "pipeline.read_compute", "graph.launch_1000"] + SMALL_BUFFERS + TENSOR,
     "vulkan": ["vulkan.empty_dispatch_latency", "vulkan.pipelined_dispatch",
-               "vulkan.axpy_16M", "pipeline.read_compute", "graph.launch_1000"] + SMALL_BUFFERS,
+               "vulkan.axpy_16M", "pipeline.read_compute", "graph.launch_1000"]
+    + SMALL_BUFFERS + TENSOR,
 }
 SCHED_DAGS = ["tiled_sgemm", "dag_mix"]
 # Against StarPU: per device, and once per run.
@@ -64,6 +72,18 @@ def tier_rows(codecs):
     per_device = [f"tier.{op}_{c}" for c in codecs for op in ("evict", "restore")]
     once = [f"tier.ratio_{d}_{c}" for c in codecs for d in TIER_DATA]
     return per_device, once
+
+
+# Rows of bench/model/bench_model.py, on every device.
+MODEL_ROWS = ["model.decoder_tokens_per_s_f32", "model.decoder_tokens_per_s_int8"]
+
+
+def run_model_bench(python, bench_model, transformer, info):
+    run = subprocess.run([python, bench_model, transformer, info, "--quick", "--json"],
+                         capture_output=True, text=True, timeout=600)
+    if run.returncode != 0:
+        sys.exit(f"{bench_model} exited with {run.returncode}: {run.stderr}")
+    return json.loads(run.stdout), run.stderr
 
 
 # Rows of bench/python/bench_python.py, on every device.
@@ -164,6 +184,7 @@ def main():
     bench, info = sys.argv[1], sys.argv[2]
     starpu = "--starpu" in sys.argv[3:]
     mpi = sys.argv[sys.argv.index("--mpi") + 1:][:2] if "--mpi" in sys.argv else None
+    model = sys.argv[sys.argv.index("--model") + 1:][:3] if "--model" in sys.argv else None
     codecs = []
     for a in sys.argv[3:]:
         if a.startswith("--tier-codecs="):
@@ -197,6 +218,12 @@ def main():
         check_rows(mpi_rows, stderr, failures)
         check_expected(devices, mpi_rows, lambda b: EXPECTED_MPI, [], failures)
         rows += mpi_rows
+
+    if model:
+        model_rows, stderr = run_model_bench(*model, info)
+        check_rows(model_rows, stderr, failures, who="bench_model.py")
+        check_expected(devices, model_rows, lambda b: MODEL_ROWS, [], failures)
+        rows += model_rows
 
     if failures:
         sys.exit("\n".join(failures))

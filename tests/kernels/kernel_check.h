@@ -56,6 +56,20 @@ void kc_fill_i8(int8_t *x, size_t n, uint64_t seed);
 void kc_check(const char *kernel, const char *what, const kc_device *d, const float *got,
               const double *ref, const double *mag, size_t n);
 
+/* Whether this build runs the large case of each op (one per op, the
+ * sizes a model uses). Under the sanitizers (meson's b_sanitize, which
+ * defines AIDEV_TEST_SANITIZED for the kernel tests) it does not: ASan
+ * makes every host loop several times slower, and the small cases already
+ * reach every code path, so CI stays quick. */
+static inline bool kc_large_cases(void)
+{
+#ifdef AIDEV_TEST_SANITIZED
+    return false;
+#else
+    return true;
+#endif
+}
+
 /* malloc that fails the test instead of returning NULL (n may be 0). */
 void *kc_alloc(size_t bytes);
 

@@ -246,7 +246,7 @@ static void run_family(int device, family fam, int op, double lo, double hi, aid
             run_case(&d, &r);
         }
     }
-    if (!large) {
+    if (!large || !kc_large_cases()) {
         kc_close(&d);
         return;
     }
