@@ -44,6 +44,7 @@ int main(int argc, char **argv)
     bench_sched(&opt);
     bench_sim(&opt);
     bench_tier(&opt);
+    bench_graph(&opt);
     bench_tensor(&opt);
     bench_urgent(&opt);
     aidev_context_release(opt.context);

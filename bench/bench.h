@@ -75,6 +75,7 @@ void bench_memory(const bench_options *opt);
 void bench_sched(const bench_options *opt);
 void bench_sim(const bench_options *opt);
 void bench_tier(const bench_options *opt);
+void bench_graph(const bench_options *opt);
 void bench_tensor(const bench_options *opt);
 void bench_urgent(const bench_options *opt);
 

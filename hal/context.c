@@ -387,11 +387,14 @@ AIDEV_API aidev_status aidev_context_release(aidev_context context)
 
     cancel_pending_work(ctx);
 
-    /* Queues first: they finish their commands, which use the kernels and
-     * buffers and signal the events; buffers last. Each object's own
-     * destroy unlinks it. */
-    static const aidev_handle_type teardown_order[] = {AIDEV_HANDLE_QUEUE, AIDEV_HANDLE_EVENT,
-                                                       AIDEV_HANDLE_KERNEL, AIDEV_HANDLE_BUFFER};
+    /* Graphs first (a recording completes its capture events; an
+     * instantiated graph waits for its launches, and its backend graphs
+     * go before their queues); then queues: they finish their commands,
+     * which use the kernels and buffers and signal the events; buffers
+     * last. Each object's own destroy unlinks it. */
+    static const aidev_handle_type teardown_order[] = {
+        AIDEV_HANDLE_GRAPH,  AIDEV_HANDLE_GRAPH_EXEC, AIDEV_HANDLE_QUEUE,
+        AIDEV_HANDLE_EVENT, AIDEV_HANDLE_KERNEL,     AIDEV_HANDLE_BUFFER};
     for (size_t i = 0; i < sizeof teardown_order / sizeof teardown_order[0]; i++) {
         aidev_object *o;
         while ((o = take_first(ctx, teardown_order[i])))

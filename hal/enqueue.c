@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hal/scheduler.h"
+#include "hal/graph.h"
 
 static aidev_status lookup_queue_buffer(aidev_queue_obj *q, aidev_buffer h, const char *what,
                                         aidev_buffer_obj **out)
@@ -66,6 +66,9 @@ static void request_init(aidev_request *r, aidev_queue_obj *q, char *error,
     r->wait_count = wait_count;
     r->wait_events = wait_events;
     r->out_event = out_event;
+    r->wait_objs = NULL;
+    r->signal = NULL;
+    r->backend_graph = NULL;
 }
 
 static aidev_status begin(aidev_queue h, aidev_event *out_event, aidev_request *r,
@@ -81,70 +84,61 @@ static aidev_status begin(aidev_queue h, aidev_event *out_event, aidev_request *
     return st;
 }
 
-AIDEV_API aidev_status aidev_enqueue_write(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
-                                           uint64_t size, const void *src, uint32_t wait_count,
-                                           const aidev_event *wait_events, aidev_event *out_event)
+/* ------------------------------------------------------------------------ */
+/* Requests: each call's checks, shared by the enqueue calls and graphs      */
+/* ------------------------------------------------------------------------ */
+
+static aidev_status request_write(aidev_request *r, aidev_buffer buffer, uint64_t offset,
+                                  uint64_t size, const void *src)
 {
-    aidev_request r;
-    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
     aidev_buffer_obj *b;
-    if (st == AIDEV_SUCCESS)
-        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    aidev_status st = lookup_queue_buffer(r->queue, buffer, "buffer", &b);
     if (st == AIDEV_SUCCESS)
         st = check_range(b, "buffer", offset, size);
     if (st == AIDEV_SUCCESS && !src)
         st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "src: NULL");
     if (st != AIDEV_SUCCESS)
         return st;
-    r.cmd.type = AIDEV_COMMAND_WRITE;
-    r.kind = AIDEV_CMD_WRITE;
-    r.bytes = size;
-    r.cmd.u.write.buffer = b->native;
-    r.cmd.u.write.offset = offset;
-    r.cmd.u.write.size = size;
-    r.cmd.u.write.src = src;
-    r.buffers[r.buffer_count++] = b;
-    return aidev_scheduler_submit(&r);
+    r->cmd.type = AIDEV_COMMAND_WRITE;
+    r->kind = AIDEV_CMD_WRITE;
+    r->bytes = size;
+    r->cmd.u.write.buffer = b->native;
+    r->cmd.u.write.offset = offset;
+    r->cmd.u.write.size = size;
+    r->cmd.u.write.src = src;
+    r->buffers[r->buffer_count++] = b;
+    return AIDEV_SUCCESS;
 }
 
-AIDEV_API aidev_status aidev_enqueue_read(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
-                                          uint64_t size, void *dst, uint32_t wait_count,
-                                          const aidev_event *wait_events, aidev_event *out_event)
+static aidev_status request_read(aidev_request *r, aidev_buffer buffer, uint64_t offset,
+                                 uint64_t size, void *dst)
 {
-    aidev_request r;
-    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
     aidev_buffer_obj *b;
-    if (st == AIDEV_SUCCESS)
-        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    aidev_status st = lookup_queue_buffer(r->queue, buffer, "buffer", &b);
     if (st == AIDEV_SUCCESS)
         st = check_range(b, "buffer", offset, size);
     if (st == AIDEV_SUCCESS && !dst)
         st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "dst: NULL");
     if (st != AIDEV_SUCCESS)
         return st;
-    r.cmd.type = AIDEV_COMMAND_READ;
-    r.kind = AIDEV_CMD_READ;
-    r.bytes = size;
-    r.cmd.u.read.buffer = b->native;
-    r.cmd.u.read.offset = offset;
-    r.cmd.u.read.size = size;
-    r.cmd.u.read.dst = dst;
-    r.buffers[r.buffer_count++] = b;
-    return aidev_scheduler_submit(&r);
+    r->cmd.type = AIDEV_COMMAND_READ;
+    r->kind = AIDEV_CMD_READ;
+    r->bytes = size;
+    r->cmd.u.read.buffer = b->native;
+    r->cmd.u.read.offset = offset;
+    r->cmd.u.read.size = size;
+    r->cmd.u.read.dst = dst;
+    r->buffers[r->buffer_count++] = b;
+    return AIDEV_SUCCESS;
 }
 
-AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src, uint64_t src_offset,
-                                          aidev_buffer dst, uint64_t dst_offset, uint64_t size,
-                                          uint32_t wait_count, const aidev_event *wait_events,
-                                          aidev_event *out_event)
+static aidev_status request_copy(aidev_request *r, aidev_buffer src, uint64_t src_offset,
+                                 aidev_buffer dst, uint64_t dst_offset, uint64_t size)
 {
-    aidev_request r;
-    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
     aidev_buffer_obj *s, *d;
+    aidev_status st = lookup_queue_buffer(r->queue, src, "src", &s);
     if (st == AIDEV_SUCCESS)
-        st = lookup_queue_buffer(r.queue, src, "src", &s);
-    if (st == AIDEV_SUCCESS)
-        st = lookup_queue_buffer(r.queue, dst, "dst", &d);
+        st = lookup_queue_buffer(r->queue, dst, "dst", &d);
     if (st == AIDEV_SUCCESS)
         st = check_range(s, "src", src_offset, size);
     if (st == AIDEV_SUCCESS)
@@ -158,29 +152,24 @@ AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src, u
                          (unsigned long long)size);
     if (st != AIDEV_SUCCESS)
         return st;
-    r.cmd.type = AIDEV_COMMAND_COPY;
-    r.kind = AIDEV_CMD_COPY;
-    r.bytes = size;
-    r.cmd.u.copy.src = s->native;
-    r.cmd.u.copy.dst = d->native;
-    r.cmd.u.copy.src_offset = src_offset;
-    r.cmd.u.copy.dst_offset = dst_offset;
-    r.cmd.u.copy.size = size;
-    r.buffers[r.buffer_count++] = s;
-    r.buffers[r.buffer_count++] = d;
-    return aidev_scheduler_submit(&r);
+    r->cmd.type = AIDEV_COMMAND_COPY;
+    r->kind = AIDEV_CMD_COPY;
+    r->bytes = size;
+    r->cmd.u.copy.src = s->native;
+    r->cmd.u.copy.dst = d->native;
+    r->cmd.u.copy.src_offset = src_offset;
+    r->cmd.u.copy.dst_offset = dst_offset;
+    r->cmd.u.copy.size = size;
+    r->buffers[r->buffer_count++] = s;
+    r->buffers[r->buffer_count++] = d;
+    return AIDEV_SUCCESS;
 }
 
-AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
-                                          uint64_t size, const void *pattern,
-                                          uint32_t pattern_size, uint32_t wait_count,
-                                          const aidev_event *wait_events, aidev_event *out_event)
+static aidev_status request_fill(aidev_request *r, aidev_buffer buffer, uint64_t offset,
+                                 uint64_t size, const void *pattern, uint32_t pattern_size)
 {
-    aidev_request r;
-    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
     aidev_buffer_obj *b;
-    if (st == AIDEV_SUCCESS)
-        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
+    aidev_status st = lookup_queue_buffer(r->queue, buffer, "buffer", &b);
     if (st == AIDEV_SUCCESS && !pattern)
         st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "pattern: NULL");
     if (st == AIDEV_SUCCESS && pattern_size != 1 && pattern_size != 2 && pattern_size != 4)
@@ -197,15 +186,231 @@ AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer
     uint32_t word = 0;
     for (uint32_t i = 0; i < 4; i += pattern_size)
         memcpy((uint8_t *)&word + i, pattern, pattern_size);
-    r.cmd.type = AIDEV_COMMAND_FILL;
-    r.kind = AIDEV_CMD_FILL;
-    r.bytes = size;
-    r.cmd.u.fill.buffer = b->native;
-    r.cmd.u.fill.offset = offset;
-    r.cmd.u.fill.size = size;
-    r.cmd.u.fill.pattern = word;
-    r.cmd.u.fill.pattern_size = pattern_size;
-    r.buffers[r.buffer_count++] = b;
+    r->cmd.type = AIDEV_COMMAND_FILL;
+    r->kind = AIDEV_CMD_FILL;
+    r->bytes = size;
+    r->cmd.u.fill.buffer = b->native;
+    r->cmd.u.fill.offset = offset;
+    r->cmd.u.fill.size = size;
+    r->cmd.u.fill.pattern = word;
+    r->cmd.u.fill.pattern_size = pattern_size;
+    r->buffers[r->buffer_count++] = b;
+    return AIDEV_SUCCESS;
+}
+
+static void request_barrier(aidev_request *r)
+{
+    r->cmd.type = AIDEV_COMMAND_BARRIER;
+    r->kind = AIDEV_CMD_BARRIER;
+}
+
+static aidev_status request_host_callback(aidev_request *r, aidev_host_fn fn, void *user_data)
+{
+    if (!fn)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "fn: NULL");
+    r->cmd.type = AIDEV_COMMAND_HOST_CALLBACK;
+    r->kind = AIDEV_CMD_HOST_CALLBACK;
+    r->cmd.u.host_callback.fn = fn;
+    r->cmd.u.host_callback.user_data = user_data;
+    if (!(r->queue->device->backend->vt.caps & AIDEV_BACKEND_CAP_HOST_CALLBACK)) {
+        r->has_op = true;
+        r->op = aidev_scheduler_host_callback_op();
+    }
+    return AIDEV_SUCCESS;
+}
+
+/* The checks of a file read; its op is the caller's to make. */
+static aidev_status request_file_read(aidev_request *r, aidev_buffer buffer,
+                                      uint64_t buffer_offset, uint64_t file_offset,
+                                      uint64_t size, uint32_t flags)
+{
+    aidev_buffer_obj *b;
+    aidev_status st = lookup_queue_buffer(r->queue, buffer, "buffer", &b);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(b, "buffer", buffer_offset, size);
+    if (st == AIDEV_SUCCESS && (flags & ~AIDEV_FILE_READ_DIRECT))
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "flags: unknown bits %#x",
+                         flags & ~AIDEV_FILE_READ_DIRECT);
+    if (st == AIDEV_SUCCESS && file_offset > (uint64_t)INT64_MAX - size)
+        st = aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
+                         "file_offset %llu + size %llu is past the largest file offset",
+                         (unsigned long long)file_offset, (unsigned long long)size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    r->kind = AIDEV_CMD_FILE_READ;
+    r->bytes = size;
+    r->buffers[r->buffer_count++] = b;
+    return AIDEV_SUCCESS;
+}
+
+/* The checks of a dispatch: |kernel| on |q|, its arguments resolved into
+ * |resolved| and |buffers|, the grid and workgroup into |g| and |wg|. */
+static aidev_status dispatch_check(aidev_queue_obj *q, aidev_kernel kernel,
+                                   const uint32_t grid[3], const uint32_t workgroup[3],
+                                   uint32_t arg_count, const aidev_arg *args,
+                                   aidev_kernel_obj **out_kernel, aidev_backend_arg *resolved,
+                                   aidev_buffer_obj **buffers, uint32_t g[3], uint32_t wg[3])
+{
+    aidev_kernel_obj *k;
+    aidev_status st = aidev_lookup_kernel(kernel, "kernel", &k);
+    if (st == AIDEV_SUCCESS && k->obj.context != q->obj.context)
+        st = aidev_error(AIDEV_ERROR_INVALID_HANDLE, "kernel: belongs to another context");
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (arg_count > AIDEV_MAX_KERNEL_ARGS)
+        return aidev_error(AIDEV_ERROR_KERNEL_ARGS, "kernel '%s': %u arguments given, it takes %u",
+                           k->desc->name, arg_count, k->desc->arg_count);
+    *out_kernel = k;
+    return aidev_kernel_check_args(k, q->device, arg_count, args, grid, workgroup, resolved,
+                                   buffers, g, wg);
+}
+
+/* Fills |r| with a checked dispatch (|resolved| is where its arguments
+ * are): a barrier when the grid has a zero dimension. */
+static void request_dispatch_fill(aidev_request *r, aidev_kernel_obj *k,
+                                  aidev_backend_arg *resolved, aidev_buffer_obj *const *buffers,
+                                  const uint32_t g[3], const uint32_t wg[3], uint32_t arg_count)
+{
+    r->kind = AIDEV_CMD_DISPATCH;
+    if (g[0] == 0 || g[1] == 0 || g[2] == 0) {
+        /* Nothing to run; a barrier keeps the event in the queue's order. */
+        r->cmd.type = AIDEV_COMMAND_BARRIER;
+        return;
+    }
+    for (uint32_t i = 0; i < arg_count; i++)
+        if (buffers[i])
+            r->buffers[r->buffer_count++] = buffers[i];
+    r->kernel = k;
+    r->args = resolved;
+    r->cmd = (aidev_backend_command){
+        .type = AIDEV_COMMAND_DISPATCH,
+        .u.dispatch = {.kernel = k->native,
+                       .grid = {g[0], g[1], g[2]},
+                       .workgroup = {wg[0], wg[1], wg[2]},
+                       .arg_count = arg_count,
+                       .args = resolved}};
+}
+
+aidev_status aidev_request_build(aidev_queue_obj *q, const aidev_graph_call *call,
+                                 aidev_request *r, aidev_backend_arg *args)
+{
+    request_init(r, q, aidev_error_buffer(), NULL, 0, NULL);
+    switch (call->kind) {
+    case AIDEV_CMD_WRITE:
+        return request_write(r, call->u.write.buffer, call->u.write.offset, call->u.write.size,
+                             call->u.write.src);
+    case AIDEV_CMD_READ:
+        return request_read(r, call->u.read.buffer, call->u.read.offset, call->u.read.size,
+                            call->u.read.dst);
+    case AIDEV_CMD_COPY:
+        return request_copy(r, call->u.copy.src, call->u.copy.src_offset, call->u.copy.dst,
+                            call->u.copy.dst_offset, call->u.copy.size);
+    case AIDEV_CMD_FILL:
+        return request_fill(r, call->u.fill.buffer, call->u.fill.offset, call->u.fill.size,
+                            call->u.fill.pattern, call->u.fill.pattern_size);
+    case AIDEV_CMD_BARRIER:
+        request_barrier(r);
+        return AIDEV_SUCCESS;
+    case AIDEV_CMD_HOST_CALLBACK:
+        return request_host_callback(r, call->u.host_callback.fn, call->u.host_callback.user_data);
+    case AIDEV_CMD_FILE_READ:
+        return request_file_read(r, call->u.file_read.buffer, call->u.file_read.buffer_offset,
+                                 call->u.file_read.file_offset, call->u.file_read.size,
+                                 call->u.file_read.flags);
+    case AIDEV_CMD_DISPATCH: {
+        const __typeof__(call->u.dispatch) *d = &call->u.dispatch;
+        aidev_kernel_obj *k;
+        aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
+        uint32_t g[3], wg[3];
+        aidev_status st = dispatch_check(q, d->kernel, d->has_grid ? d->grid : NULL,
+                                         d->has_workgroup ? d->workgroup : NULL, d->arg_count,
+                                         d->args, &k, args, buffers, g, wg);
+        if (st == AIDEV_SUCCESS)
+            request_dispatch_fill(r, k, args, buffers, g, wg, d->arg_count);
+        return st;
+    }
+    default:
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "command kind %d: not a graph node",
+                           (int)call->kind);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Enqueue calls                                                            */
+/* ------------------------------------------------------------------------ */
+
+AIDEV_API aidev_status aidev_enqueue_write(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
+                                           uint64_t size, const void *src, uint32_t wait_count,
+                                           const aidev_event *wait_events, aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    if (st == AIDEV_SUCCESS)
+        st = request_write(&r, buffer, offset, size, src);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (aidev_queue_capturing(r.queue)) {
+        aidev_graph_call c = {.kind = AIDEV_CMD_WRITE,
+                              .u.write = {buffer, offset, size, src}};
+        return aidev_graph_capture(&r, &c);
+    }
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_read(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
+                                          uint64_t size, void *dst, uint32_t wait_count,
+                                          const aidev_event *wait_events, aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    if (st == AIDEV_SUCCESS)
+        st = request_read(&r, buffer, offset, size, dst);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (aidev_queue_capturing(r.queue)) {
+        aidev_graph_call c = {.kind = AIDEV_CMD_READ, .u.read = {buffer, offset, size, dst}};
+        return aidev_graph_capture(&r, &c);
+    }
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src, uint64_t src_offset,
+                                          aidev_buffer dst, uint64_t dst_offset, uint64_t size,
+                                          uint32_t wait_count, const aidev_event *wait_events,
+                                          aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    if (st == AIDEV_SUCCESS)
+        st = request_copy(&r, src, src_offset, dst, dst_offset, size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (aidev_queue_capturing(r.queue)) {
+        aidev_graph_call c = {.kind = AIDEV_CMD_COPY,
+                              .u.copy = {src, dst, src_offset, dst_offset, size}};
+        return aidev_graph_capture(&r, &c);
+    }
+    return aidev_scheduler_submit(&r);
+}
+
+AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer, uint64_t offset,
+                                          uint64_t size, const void *pattern,
+                                          uint32_t pattern_size, uint32_t wait_count,
+                                          const aidev_event *wait_events, aidev_event *out_event)
+{
+    aidev_request r;
+    aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
+    if (st == AIDEV_SUCCESS)
+        st = request_fill(&r, buffer, offset, size, pattern, pattern_size);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    if (aidev_queue_capturing(r.queue)) {
+        aidev_graph_call c = {.kind = AIDEV_CMD_FILL,
+                              .u.fill = {.buffer = buffer, .offset = offset, .size = size,
+                                         .pattern_size = pattern_size}};
+        memcpy(c.u.fill.pattern, pattern, pattern_size);
+        return aidev_graph_capture(&r, &c);
+    }
     return aidev_scheduler_submit(&r);
 }
 
@@ -217,8 +422,11 @@ AIDEV_API aidev_status aidev_enqueue_barrier(aidev_queue queue, uint32_t wait_co
     aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
     if (st != AIDEV_SUCCESS)
         return st;
-    r.cmd.type = AIDEV_COMMAND_BARRIER;
-    r.kind = AIDEV_CMD_BARRIER;
+    request_barrier(&r);
+    if (aidev_queue_capturing(r.queue)) {
+        aidev_graph_call c = {.kind = AIDEV_CMD_BARRIER};
+        return aidev_graph_capture(&r, &c);
+    }
     return aidev_scheduler_submit(&r);
 }
 
@@ -229,17 +437,13 @@ AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue, aidev_host
 {
     aidev_request r;
     aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
-    if (st == AIDEV_SUCCESS && !fn)
-        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "fn: NULL");
+    if (st == AIDEV_SUCCESS)
+        st = request_host_callback(&r, fn, user_data);
     if (st != AIDEV_SUCCESS)
         return st;
-    r.cmd.type = AIDEV_COMMAND_HOST_CALLBACK;
-    r.kind = AIDEV_CMD_HOST_CALLBACK;
-    r.cmd.u.host_callback.fn = fn;
-    r.cmd.u.host_callback.user_data = user_data;
-    if (!(r.queue->device->backend->vt.caps & AIDEV_BACKEND_CAP_HOST_CALLBACK)) {
-        r.has_op = true;
-        r.op = aidev_scheduler_host_callback_op();
+    if (aidev_queue_capturing(r.queue)) {
+        aidev_graph_call c = {.kind = AIDEV_CMD_HOST_CALLBACK, .u.host_callback = {fn, user_data}};
+        return aidev_graph_capture(&r, &c);
     }
     return aidev_scheduler_submit(&r);
 }
@@ -262,6 +466,30 @@ static bool dispatch_is_plain(const aidev_queue_obj *q, uint32_t wait_count,
     return true;
 }
 
+/* A captured dispatch: the call as given, for the graph. */
+static aidev_status capture_dispatch(aidev_request *r, aidev_kernel kernel, const uint32_t grid[3],
+                                     const uint32_t workgroup[3], uint32_t arg_count,
+                                     const aidev_arg *args)
+{
+    aidev_graph_call *c = malloc(sizeof *c);
+    if (!c)
+        return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    c->kind = AIDEV_CMD_DISPATCH;
+    c->u.dispatch.kernel = kernel;
+    c->u.dispatch.has_grid = grid != NULL;
+    c->u.dispatch.has_workgroup = workgroup != NULL;
+    for (int i = 0; i < 3; i++) {
+        c->u.dispatch.grid[i] = grid ? grid[i] : 0;
+        c->u.dispatch.workgroup[i] = workgroup ? workgroup[i] : 0;
+    }
+    c->u.dispatch.arg_count = arg_count;
+    if (arg_count)
+        memcpy(c->u.dispatch.args, args, arg_count * sizeof args[0]);
+    aidev_status st = aidev_graph_capture(r, c);
+    free(c);
+    return st;
+}
+
 AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel kernel,
                                               const uint32_t grid[3], const uint32_t workgroup[3],
                                               uint32_t arg_count, const aidev_arg *args,
@@ -275,50 +503,34 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel ke
     aidev_queue_obj *q;
     aidev_kernel_obj *k;
     aidev_status st = aidev_lookup_queue(queue, "queue", &q);
-    if (st == AIDEV_SUCCESS)
-        st = aidev_lookup_kernel(kernel, "kernel", &k);
-    if (st == AIDEV_SUCCESS && k->obj.context != q->obj.context)
-        st = aidev_error(AIDEV_ERROR_INVALID_HANDLE, "kernel: belongs to another context");
     if (st != AIDEV_SUCCESS)
         return st;
 
     aidev_backend_arg resolved[AIDEV_MAX_KERNEL_ARGS];
     aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
     uint32_t g[3], wg[3];
-    if (arg_count > AIDEV_MAX_KERNEL_ARGS)
-        return aidev_error(AIDEV_ERROR_KERNEL_ARGS, "kernel '%s': %u arguments given, it takes %u",
-                           k->desc->name, arg_count, k->desc->arg_count);
-    st = aidev_kernel_check_args(k, q->device, arg_count, args, grid, workgroup, resolved,
-                                 buffers, g, wg);
+    st = dispatch_check(q, kernel, grid, workgroup, arg_count, args, &k, resolved, buffers, g,
+                        wg);
     if (st != AIDEV_SUCCESS)
         return st;
-    const aidev_backend_command cmd = {
-        .type = AIDEV_COMMAND_DISPATCH,
-        .u.dispatch = {.kernel = k->native,
-                       .grid = {g[0], g[1], g[2]},
-                       .workgroup = {wg[0], wg[1], wg[2]},
-                       .arg_count = arg_count,
-                       .args = resolved}};
-    if (dispatch_is_plain(q, wait_count, out_event, g, buffers, arg_count))
+    if (!aidev_queue_capturing(q) &&
+        dispatch_is_plain(q, wait_count, out_event, g, buffers, arg_count)) {
+        const aidev_backend_command cmd = {
+            .type = AIDEV_COMMAND_DISPATCH,
+            .u.dispatch = {.kernel = k->native,
+                           .grid = {g[0], g[1], g[2]},
+                           .workgroup = {wg[0], wg[1], wg[2]},
+                           .arg_count = arg_count,
+                           .args = resolved}};
         return aidev_scheduler_submit_plain(q, &cmd, AIDEV_CMD_DISPATCH, 0, error);
+    }
 
     /* Anything else goes the common way. */
     aidev_request r;
     request_init(&r, q, error, out_event, wait_count, wait_events);
-    for (uint32_t i = 0; i < arg_count; i++)
-        if (buffers[i])
-            r.buffers[r.buffer_count++] = buffers[i];
-    r.kind = AIDEV_CMD_DISPATCH;
-    r.kernel = k;
-    if (g[0] == 0 || g[1] == 0 || g[2] == 0) {
-        /* Nothing to run; a barrier keeps the event in the queue's order. */
-        r.cmd.type = AIDEV_COMMAND_BARRIER;
-        r.buffer_count = 0;
-        r.kernel = NULL;
-        return aidev_scheduler_submit(&r);
-    }
-    r.cmd = cmd;
-    r.args = resolved;
+    if (aidev_queue_capturing(q))
+        return capture_dispatch(&r, kernel, grid, workgroup, arg_count, args);
+    request_dispatch_fill(&r, k, resolved, buffers, g, wg, arg_count);
     return aidev_scheduler_submit(&r);
 }
 
@@ -330,27 +542,21 @@ AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer b
 {
     aidev_request r;
     aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
-    aidev_buffer_obj *b;
     if (st == AIDEV_SUCCESS)
-        st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
-    if (st == AIDEV_SUCCESS)
-        st = check_range(b, "buffer", buffer_offset, size);
-    if (st == AIDEV_SUCCESS && (flags & ~AIDEV_FILE_READ_DIRECT))
-        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "flags: unknown bits %#x",
-                         flags & ~AIDEV_FILE_READ_DIRECT);
-    if (st == AIDEV_SUCCESS && file_offset > (uint64_t)INT64_MAX - size)
-        st = aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
-                         "file_offset %llu + size %llu is past the largest file offset",
-                         (unsigned long long)file_offset, (unsigned long long)size);
+        st = request_file_read(&r, buffer, buffer_offset, file_offset, size, flags);
     if (st != AIDEV_SUCCESS)
         return st;
-    st = aidev_file_read_op(r.queue, b, buffer_offset, fd, file_offset, size, flags, &r.op);
+    if (aidev_queue_capturing(r.queue)) {
+        aidev_graph_call c = {.kind = AIDEV_CMD_FILE_READ,
+                              .u.file_read = {buffer, buffer_offset, fd, file_offset, size,
+                                              flags}};
+        return aidev_graph_capture(&r, &c);
+    }
+    st = aidev_file_read_op(r.queue, r.buffers[0], buffer_offset, fd, file_offset, size, flags,
+                            &r.op);
     if (st != AIDEV_SUCCESS)
         return st;
     r.has_op = true;
-    r.kind = AIDEV_CMD_FILE_READ;
-    r.bytes = size;
-    r.buffers[r.buffer_count++] = b;
     return aidev_scheduler_submit(&r);
 }
 
@@ -362,6 +568,9 @@ AIDEV_API aidev_status aidev_enqueue_prefetch(aidev_queue queue, aidev_buffer bu
     aidev_request r;
     aidev_status st = begin(queue, out_event, &r, wait_count, wait_events);
     aidev_buffer_obj *b;
+    if (st == AIDEV_SUCCESS && aidev_queue_capturing(r.queue))
+        st = aidev_error(AIDEV_ERROR_INVALID_STATE,
+                         "queue: capturing into a graph; prefetches are not graph nodes");
     if (st == AIDEV_SUCCESS)
         st = lookup_queue_buffer(r.queue, buffer, "buffer", &b);
     if (st == AIDEV_SUCCESS && b->kind != AIDEV_MEMORY_SHARED)

@@ -35,6 +35,7 @@ aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *pro
     atomic_init(&e->state, 0);
     e->producer = producer;
     e->user_event = user_event;
+    e->graph_failed_index = -1;
     e->times.queued = aidev_now_ns();
     pthread_mutex_init(&e->lock, NULL);
     pthread_condattr_t attr;
@@ -211,6 +212,22 @@ AIDEV_API void aidev_backend_event_complete(aidev_backend_event *e, aidev_status
         va_end(ap);
     }
     aidev_event_complete(e, status, message);
+    aidev_backend_event_release(e);
+}
+
+AIDEV_API void aidev_backend_graph_failed(aidev_backend_event *e, uint32_t index,
+                                          aidev_status status, const char *fmt, ...)
+{
+    char message[2048] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof message, fmt, ap);
+        va_end(ap);
+    }
+    /* Before the completion publishes the event (its state's release). */
+    e->graph_failed_index = index;
+    aidev_event_complete(e, status == AIDEV_SUCCESS ? AIDEV_ERROR_BACKEND : status, message);
     aidev_backend_event_release(e);
 }
 
@@ -549,7 +566,7 @@ const char *aidev_command_kind_name(aidev_command_kind kind)
         [AIDEV_CMD_BARRIER] = "barrier",     [AIDEV_CMD_HOST_CALLBACK] = "host_callback",
         [AIDEV_CMD_FILE_READ] = "file_read", [AIDEV_CMD_INTERNAL] = "internal",
         [AIDEV_CMD_PREFETCH] = "prefetch",   [AIDEV_CMD_EVICT] = "evict",
-        [AIDEV_CMD_RESTORE] = "restore",
+        [AIDEV_CMD_RESTORE] = "restore",     [AIDEV_CMD_GRAPH] = "graph",
     };
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }

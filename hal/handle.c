@@ -169,7 +169,7 @@ void aidev_handle_free(uintptr_t handle)
 const char *aidev_handle_type_name(aidev_handle_type type)
 {
     static const char *const names[AIDEV_HANDLE_TYPE_COUNT_] = {
-        "none", "context", "device", "buffer", "queue", "event", "kernel",
+        "none", "context", "device", "buffer", "queue", "event", "kernel", "graph", "graph exec",
     };
     return (unsigned)type < AIDEV_HANDLE_TYPE_COUNT_ ? names[type] : "?";
 }

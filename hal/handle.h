@@ -22,6 +22,8 @@ typedef enum aidev_handle_type {
     AIDEV_HANDLE_QUEUE,
     AIDEV_HANDLE_EVENT,
     AIDEV_HANDLE_KERNEL,
+    AIDEV_HANDLE_GRAPH,
+    AIDEV_HANDLE_GRAPH_EXEC,
     AIDEV_HANDLE_TYPE_COUNT_
 } aidev_handle_type;
 

@@ -243,6 +243,7 @@ typedef enum aidev_command_kind {
     AIDEV_CMD_PREFETCH,
     AIDEV_CMD_EVICT,
     AIDEV_CMD_RESTORE,
+    AIDEV_CMD_GRAPH,    /* a graph launch (hal/graph_launch.c) */
 } aidev_command_kind;
 
 const char *aidev_command_kind_name(aidev_command_kind kind);
@@ -272,6 +273,9 @@ struct aidev_backend_event {
     /* Tracing only: the events it waited on (retained), for flow arrows. */
     struct aidev_backend_event *trace_deps[4];
     uint8_t trace_dep_count;
+    /* A graph segment's signal: the index of the command that failed
+     * (aidev_backend_graph_failed), -1 when none was named. */
+    int64_t graph_failed_index;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     uint32_t sleepers;
@@ -342,6 +346,14 @@ typedef struct aidev_queue_obj {
     atomic_uint_fast64_t submits;
     uint64_t quiet_at;
     aidev_queue_failures *failures;
+    /* Command graphs (hal/graph.c): the graph this queue captures into
+     * (NULL: none; read without a lock by every enqueue call, set and
+     * cleared under the graph's lock) and its last captured node there;
+     * how many instantiated graphs use the queue (its release is refused
+     * while any does). */
+    _Atomic(struct aidev_graph_obj *) capture;
+    uint32_t capture_last;
+    atomic_uint graph_users;
 } aidev_queue_obj;
 
 /* ------------------------------------------------------------------------ */

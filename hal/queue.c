@@ -123,6 +123,11 @@ AIDEV_API aidev_status aidev_queue_release(aidev_queue queue)
     aidev_status st = aidev_lookup_queue(queue, "queue", &q);
     if (st != AIDEV_SUCCESS)
         return st;
+    uint32_t users = atomic_load(&q->graph_users);
+    if (users)
+        return aidev_error(AIDEV_ERROR_INVALID_STATE,
+                           "queue: %u instantiated graph%s use%s it; release them first", users,
+                           users == 1 ? "" : "s", users == 1 ? "s" : "");
     queue_destroy(q);
     return AIDEV_SUCCESS;
 }

@@ -217,7 +217,8 @@ static const char *call_reason(aidev_status st)
 /* Bytes of the table that ABI 1.|minor| defines. */
 static size_t vtable_size_for_minor(uint32_t minor)
 {
-    return minor >= 2   ? AIDEV_BACKEND_VTABLE_SIZE_1_2
+    return minor >= 3   ? AIDEV_BACKEND_VTABLE_SIZE_1_3
+           : minor == 2 ? AIDEV_BACKEND_VTABLE_SIZE_1_2
            : minor == 1 ? AIDEV_BACKEND_VTABLE_SIZE_1_1
                         : AIDEV_BACKEND_VTABLE_SIZE_1_0;
 }

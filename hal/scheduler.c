@@ -38,6 +38,7 @@ struct aidev_pending_command {
     aidev_hal_op op;
     bool barrier_submitted;
     bool op_started;
+    void *backend_graph;      /* a graph segment: graph_submit, not |cmd| */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -140,12 +141,28 @@ aidev_status aidev_queue_submit_internal(aidev_queue_obj *q, const aidev_backend
     return st;
 }
 
-/* Hands |cmd| to the backend with no waits; when the submit fails, the
- * error goes on |signal| instead. Returns the submit's status. */
-static aidev_status submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
-                                aidev_event_obj *signal)
+/* A backend graph (hal/graph_launch.c) in place of a command: its
+ * graph_submit, with queue_submit's contract. */
+static aidev_status submit_backend_graph(aidev_queue_obj *q, void *graph, uint32_t wait_count,
+                                         aidev_event_obj *const *waits, aidev_event_obj *signal)
 {
-    aidev_status st = aidev_queue_submit_internal(q, cmd, signal);
+    aidev_backend_event_retain(signal);
+    aidev_status st = AIDEV_DEVICE_VT(q->device)->graph_submit(
+        q->native, graph, wait_count, (aidev_backend_event *const *)waits, signal);
+    if (st != AIDEV_SUCCESS)
+        aidev_backend_event_release(signal); /* the backend never took it */
+    return st;
+}
+
+/* Hands |cmd| (or |graph|) to the backend with no waits; when the submit
+ * fails, the error goes on |signal| instead. Returns the submit's
+ * status. */
+static aidev_status submit_held(aidev_queue_obj *q, const aidev_backend_command *cmd,
+                                void *graph, aidev_event_obj *signal)
+{
+    aidev_error_clear();
+    aidev_status st = graph ? submit_backend_graph(q, graph, 0, NULL, signal)
+                            : aidev_queue_submit_internal(q, cmd, signal);
     if (st != AIDEV_SUCCESS && signal)
         aidev_event_complete(signal, st, aidev_error_message());
     return st;
@@ -185,7 +202,7 @@ static bool advance_op(aidev_queue_obj *q, aidev_pending_command *p)
         atomic_store(&p->gates, 1);
         pthread_mutex_unlock(&q->hold_lock);
         const aidev_backend_command cmd = {.type = AIDEV_COMMAND_BARRIER};
-        submit_held(q, &cmd, barrier);
+        submit_held(q, &cmd, NULL, barrier);
         aidev_backend_event_on_complete(barrier, gate_done, p);
         aidev_backend_event_release(barrier);
         pthread_mutex_lock(&q->hold_lock);
@@ -241,7 +258,7 @@ static void queue_drain(aidev_queue_obj *q)
                     aidev_event_complete(p->signal, AIDEV_SUCCESS, NULL);
             } else {
                 atomic_fetch_add(&q->submits, 1);
-                aidev_status st = submit_held(q, &p->cmd, p->signal);
+                aidev_status st = submit_held(q, &p->cmd, p->backend_graph, p->signal);
                 if (st != AIDEV_SUCCESS && !p->signal)
                     note_unsignalled_failure(q, p, st, aidev_error_message());
             }
@@ -285,9 +302,12 @@ static aidev_status resolve_waits(const aidev_request *r, aidev_event_obj **wait
     *failed = NULL;
     for (uint32_t i = 0; i < r->wait_count; i++) {
         char what[32];
-        aidev_event_obj *e;
-        snprintf(what, sizeof what, "wait_events[%u]", i);
-        aidev_status st = aidev_lookup_event(r->wait_events[i], what, &e);
+        aidev_event_obj *e = r->wait_objs ? r->wait_objs[i] : NULL;
+        aidev_status st = AIDEV_SUCCESS;
+        if (!e) {
+            snprintf(what, sizeof what, "wait_events[%u]", i);
+            st = aidev_lookup_event(r->wait_events[i], what, &e);
+        }
         if (st == AIDEV_SUCCESS && e->obj.context != r->queue->obj.context)
             st = aidev_error(AIDEV_ERROR_INVALID_HANDLE, "%s: the event belongs to another context",
                              what);
@@ -326,6 +346,7 @@ static aidev_status hold(aidev_request *r, aidev_event_obj **waits, uint32_t pen
     p->bytes = r->bytes;
     p->is_op = r->has_op;
     p->op = r->op;
+    p->backend_graph = r->backend_graph;
     if (r->cmd.type == AIDEV_COMMAND_DISPATCH) {
         memcpy(p->args, r->cmd.u.dispatch.args, r->cmd.u.dispatch.arg_count * sizeof p->args[0]);
         p->cmd.u.dispatch.args = p->args;
@@ -408,7 +429,9 @@ static aidev_status request_signal_new(const aidev_request *r, aidev_event_obj *
     if (r->kernel)
         snprintf(signal->kernel, sizeof signal->kernel, "%s", r->kernel->desc->name);
     for (uint32_t i = 0; aidev_trace_enabled() && i < r->wait_count && i < 4; i++) {
-        aidev_event_obj *d = aidev_handle_get((uintptr_t)r->wait_events[i], AIDEV_HANDLE_EVENT);
+        aidev_event_obj *d = r->wait_objs ? r->wait_objs[i]
+                                          : aidev_handle_get((uintptr_t)r->wait_events[i],
+                                                             AIDEV_HANDLE_EVENT);
         aidev_backend_event_retain(d);
         signal->trace_deps[signal->trace_dep_count++] = d;
     }
@@ -497,7 +520,7 @@ aidev_status aidev_scheduler_submit_general(aidev_request *r)
 
     if (aidev_request_needs_touch(r) && (st = request_touch(r)) != AIDEV_SUCCESS)
         goto out;
-    if (r->wait_count && !r->wait_events) {
+    if (r->wait_count && !r->wait_events && !r->wait_objs) {
         st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
                          r->wait_count);
         goto out;
@@ -521,8 +544,12 @@ aidev_status aidev_scheduler_submit_general(aidev_request *r)
      * until it has, or it waits on events (whose failure fails it: the
      * queue's finish must hear of it). */
     bool must_keep = !failed && aidev_request_needs_keepalive(r);
-    if (r->out_event || aidev_trace_enabled() || AIDEV_PROBE_ENABLED(complete) || must_keep ||
-        r->wait_count) {
+    if (r->signal) {
+        /* A graph launch's: ours for this call, like one made here. */
+        signal = r->signal;
+        aidev_backend_event_retain(signal);
+    } else if (r->out_event || aidev_trace_enabled() || AIDEV_PROBE_ENABLED(complete) ||
+               must_keep || r->wait_count) {
         st = request_signal_new(r, &signal);
         if (st != AIDEV_SUCCESS)
             goto out;
@@ -561,10 +588,15 @@ aidev_status aidev_scheduler_submit_general(aidev_request *r)
         if (signal)
             aidev_backend_event_retain(signal);
         r->error[0] = '\0';
-        st = backend->vt.queue_submit(q->native, &r->cmd, pending,
-                                      (aidev_backend_event *const *)waits, signal);
+        if (r->backend_graph) {
+            aidev_backend_event_release(signal); /* submit_backend_graph takes its own */
+            st = submit_backend_graph(q, r->backend_graph, pending, waits, signal);
+        } else {
+            st = backend->vt.queue_submit(q->native, &r->cmd, pending,
+                                          (aidev_backend_event *const *)waits, signal);
+        }
         if (st != AIDEV_SUCCESS) {
-            if (signal)
+            if (signal && !r->backend_graph)
                 aidev_backend_event_release(signal); /* the backend's, never taken */
             if (!r->error[0])
                 aidev_error(st, "backend '%s': queue_submit failed", backend->name);

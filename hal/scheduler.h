@@ -108,6 +108,14 @@ typedef struct aidev_request {
     const aidev_event *wait_events;
     aidev_event *out_event;
     char *error;              /* this thread's message (aidev_error_buffer) */
+    /* Graph launches (hal/graph_launch.c), NULL otherwise: the wait list as
+     * events already resolved (|wait_count| of them, in place of
+     * |wait_events|), the event to signal (the caller keeps its reference;
+     * no |out_event|), and a backend graph (graph_submit) that runs in
+     * place of |cmd|. */
+    aidev_event_obj *const *wait_objs;
+    aidev_event_obj *signal;
+    void *backend_graph;
 } aidev_request;
 
 /* Any request: waits resolved (held when the backend cannot wait on them),
@@ -177,8 +185,9 @@ static inline aidev_status aidev_scheduler_submit_plain(aidev_queue_obj *q,
  * backend, the others the general way. */
 static inline aidev_status aidev_scheduler_submit(aidev_request *r)
 {
-    if (r->wait_count || r->out_event || r->has_op || aidev_request_needs_keepalive(r) ||
-        aidev_request_needs_touch(r) || !aidev_scheduler_takes_plain(r->queue))
+    if (r->wait_count || r->out_event || r->has_op || r->signal ||
+        aidev_request_needs_keepalive(r) || aidev_request_needs_touch(r) ||
+        !aidev_scheduler_takes_plain(r->queue))
         return aidev_scheduler_submit_general(r);
     return aidev_scheduler_submit_plain(r->queue, &r->cmd, r->kind, r->bytes, r->error);
 }

@@ -239,6 +239,10 @@ static const aidev_backend_vtable cpu_vtable = {
     .kernel_create = cpu_kernel_create,
     .kernel_destroy = cpu_kernel_destroy,
     .buffer_query = cpu_buffer_query,
+    .graph_create = cpu_graph_create,
+    .graph_update = cpu_graph_update,
+    .graph_submit = cpu_graph_submit,
+    .graph_destroy = cpu_graph_destroy,
 };
 
 const aidev_backend_vtable *aidev_cpu_backend_vtable(void)

@@ -76,4 +76,21 @@ aidev_status cpu_queue_submit(void *queue, const aidev_backend_command *cmd, uin
                               aidev_backend_event *const *waits, aidev_backend_event *signal);
 aidev_status cpu_queue_finish(void *queue);
 
+/* Runs |cmd| on the queue's executor (cpu_queue.c). */
+struct cpu_queue;
+void cpu_queue_run(struct cpu_queue *q, const aidev_backend_command *cmd);
+
+/* Command graphs (cpu_graph.c): a segment's commands, run in order by the
+ * executor as one command of the queue (cpu_graph_submit, cpu_queue.c). */
+typedef struct cpu_graph cpu_graph;
+aidev_status cpu_graph_create(void *queue, uint32_t count, const aidev_backend_command *cmds,
+                              void **out_graph);
+aidev_status cpu_graph_update(void *graph, uint32_t index, const aidev_backend_command *cmd);
+aidev_status cpu_graph_submit(void *queue, void *graph, uint32_t wait_count,
+                              aidev_backend_event *const *waits, aidev_backend_event *signal);
+void cpu_graph_destroy(void *graph);
+void cpu_graph_retain(cpu_graph *g);
+void cpu_graph_release(cpu_graph *g);
+void cpu_graph_run(struct cpu_queue *q, const cpu_graph *g);
+
 #endif

@@ -48,6 +48,7 @@ typedef struct cpu_command {
     cpu_kernel *kernel;
     aidev_backend_arg args[AIDEV_MAX_KERNEL_ARGS];
     struct cpu_queue *queue;
+    cpu_graph *graph;        /* a graph's commands in place of |cmd| (cpu_graph.c) */
 } cpu_command;
 
 typedef struct cpu_queue {
@@ -113,18 +114,18 @@ static void dispatch_chunk(void *opaque, uint32_t c)
     j->fn(j->args, &r);
 }
 
-static void run_dispatch(cpu_queue *q, cpu_command *c)
+static void run_dispatch(cpu_queue *q, const aidev_backend_command *cmd)
 {
-    dispatch_job j = {.fn = c->kernel->fn};
-    memcpy(j.grid, c->cmd.u.dispatch.grid, sizeof j.grid);
+    dispatch_job j = {.fn = ((const cpu_kernel *)cmd->u.dispatch.kernel)->fn};
+    memcpy(j.grid, cmd->u.dispatch.grid, sizeof j.grid);
     uint64_t bytes = 0;
-    for (uint32_t i = 0; i < c->cmd.u.dispatch.arg_count; i++) {
-        aidev_backend_arg *a = &c->args[i];
+    for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++) {
+        const aidev_backend_arg *a = &cmd->u.dispatch.args[i];
         if (a->kind == AIDEV_ARG_BUFFER) {
             j.args[i] = cpu_buffer_ptr((cpu_buffer *)a->u.buffer.buffer) + a->u.buffer.offset;
             bytes += a->u.buffer.size;
         } else {
-            j.args[i] = &a->u;
+            j.args[i] = (void *)&a->u;
         }
     }
     /* Split the outermost dimension that has more than one item. */
@@ -187,9 +188,8 @@ static void run_copy(cpu_queue *q, char *dst, const char *src, size_t size, uint
     cpu_pool_run(q->device->pool, q->pool_class, j.chunks, copy_chunk, &j);
 }
 
-static void run_command(cpu_queue *q, cpu_command *c)
+void cpu_queue_run(cpu_queue *q, const aidev_backend_command *cmd)
 {
-    const aidev_backend_command *cmd = &c->cmd;
     switch (cmd->type) {
     case AIDEV_COMMAND_WRITE: {
         cpu_buffer *b = cmd->u.write.buffer;
@@ -216,7 +216,7 @@ static void run_command(cpu_queue *q, cpu_command *c)
         break;
     }
     case AIDEV_COMMAND_DISPATCH:
-        run_dispatch(q, c);
+        run_dispatch(q, cmd);
         break;
     case AIDEV_COMMAND_HOST_CALLBACK:
         cmd->u.host_callback.fn(cmd->u.host_callback.user_data);
@@ -243,6 +243,10 @@ static void command_release_objects(cpu_command *c)
         if (atomic_fetch_sub(&c->kernel->refs, 1) == 1)
             free(c->kernel);
         c->kernel = NULL;
+    }
+    if (c->graph) {
+        cpu_graph_release(c->graph);
+        c->graph = NULL;
     }
 }
 
@@ -305,8 +309,10 @@ static void *executor_main(void *opaque)
     while ((c = next_ready(q))) {
         uint64_t start = aidev_backend_now_ns();
         bool failed = atomic_load(&c->dep_failed);
-        if (!failed)
-            run_command(q, c);
+        if (!failed && c->graph)
+            cpu_graph_run(q, c->graph);
+        else if (!failed)
+            cpu_queue_run(q, &c->cmd);
         uint64_t end = aidev_backend_now_ns();
 
         pthread_mutex_lock(&q->lock);
@@ -408,38 +414,33 @@ static void hold_buffer(cpu_command *c, void *buffer)
     c->buffers[c->buffer_count++] = buffer;
 }
 
-aidev_status cpu_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
-                              aidev_backend_event *const *waits, aidev_backend_event *signal)
+/* A command node from the free list (or new), for |cmd| and |signal|. */
+static cpu_command *command_new(cpu_queue *q, const aidev_backend_command *cmd,
+                                aidev_backend_event *signal)
 {
-    cpu_queue *q = queue;
     pthread_mutex_lock(&q->lock);
     cpu_command *c = q->free_list;
     if (c)
         q->free_list = c->next;
     pthread_mutex_unlock(&q->lock);
     if (!c && !(c = malloc(sizeof *c)))
-        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-
+        return NULL;
     c->next = NULL;
     c->queue = q;
     c->cmd = *cmd;
     c->signal = signal;
     c->buffer_count = 0;
     c->kernel = NULL;
+    c->graph = NULL;
     atomic_init(&c->dep_failed, false);
     c->cause[0] = '\0';
-    /* Keep what the command touches alive even if the user releases it. */
-    void *buffers[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
-    uint32_t buffer_count = aidev_backend_command_buffers(cmd, buffers);
-    for (uint32_t i = 0; i < buffer_count; i++)
-        hold_buffer(c, buffers[i]);
-    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
-        memcpy(c->args, cmd->u.dispatch.args, cmd->u.dispatch.arg_count * sizeof c->args[0]);
-        c->cmd.u.dispatch.args = c->args;
-        c->kernel = cmd->u.dispatch.kernel;
-        atomic_fetch_add(&c->kernel->refs, 1);
-    }
+    return c;
+}
 
+/* Queues |c| behind the queue's commands, after |waits|. */
+static void command_enqueue(cpu_queue *q, cpu_command *c, uint32_t wait_count,
+                            aidev_backend_event *const *waits)
+{
     /* One extra count while the callbacks are being registered. */
     atomic_init(&c->deps, wait_count + 1);
     for (uint32_t i = 0; i < wait_count; i++)
@@ -456,6 +457,41 @@ aidev_status cpu_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     if (q->executor_sleeping)
         pthread_cond_signal(&q->wake);
     pthread_mutex_unlock(&q->lock);
+}
+
+aidev_status cpu_graph_submit(void *queue, void *graph, uint32_t wait_count,
+                              aidev_backend_event *const *waits, aidev_backend_event *signal)
+{
+    cpu_queue *q = queue;
+    const aidev_backend_command barrier = {.type = AIDEV_COMMAND_BARRIER};
+    cpu_command *c = command_new(q, &barrier, signal);
+    if (!c)
+        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    cpu_graph_retain(graph);
+    c->graph = graph;
+    command_enqueue(q, c, wait_count, waits);
+    return AIDEV_SUCCESS;
+}
+
+aidev_status cpu_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
+                              aidev_backend_event *const *waits, aidev_backend_event *signal)
+{
+    cpu_queue *q = queue;
+    cpu_command *c = command_new(q, cmd, signal);
+    if (!c)
+        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    /* Keep what the command touches alive even if the user releases it. */
+    void *buffers[AIDEV_BACKEND_COMMAND_MAX_BUFFERS];
+    uint32_t buffer_count = aidev_backend_command_buffers(cmd, buffers);
+    for (uint32_t i = 0; i < buffer_count; i++)
+        hold_buffer(c, buffers[i]);
+    if (cmd->type == AIDEV_COMMAND_DISPATCH) {
+        memcpy(c->args, cmd->u.dispatch.args, cmd->u.dispatch.arg_count * sizeof c->args[0]);
+        c->cmd.u.dispatch.args = c->args;
+        c->kernel = cmd->u.dispatch.kernel;
+        atomic_fetch_add(&c->kernel->refs, 1);
+    }
+    command_enqueue(q, c, wait_count, waits);
     return AIDEV_SUCCESS;
 }
 

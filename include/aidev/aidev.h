@@ -863,7 +863,9 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device,
                                           aidev_queue_priority priority,
                                           aidev_queue *out_queue);
 
-/* Waits for the queue's commands to finish, then releases it. The record
+/* Waits for the queue's commands to finish, then releases it. Refused with
+ * AIDEV_ERROR_INVALID_STATE while an instantiated graph uses the queue
+ * (aidev_graph_instantiate()). The record
  * of failures aidev_queue_finish() would report is discarded (each failed
  * command's event still carries its failure). AIDEV_SUCCESS, or
  * AIDEV_ERROR_INVALID_HANDLE for a bad or already released |queue|. */
@@ -1252,6 +1254,182 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue,
                                               uint32_t wait_count,
                                               const aidev_event *wait_events,
                                               aidev_event *out_event);
+
+/* ------------------------------------------------------------------------ */
+/* Command graphs (issue 15)                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A graph records commands once, to run them many times: a training step, a
+ * forward pass. It is built by adding nodes (the aidev_graph_add_* calls),
+ * or by capturing queues (aidev_queue_begin_capture()), or both. A node is
+ * one command of one queue; a graph may span queues, devices and backends of
+ * one context. aidev_graph_instantiate() checks every node once (handles,
+ * ranges, kernel signatures) and prepares it on its backend;
+ * aidev_graph_launch() then runs the whole graph with one call and one
+ * event, without checking or looking anything up again.
+ *
+ * Order: a node runs after the nodes it depends on, and after the nodes
+ * added before it on the same queue (a queue is in order, in a graph too).
+ * Nodes of different queues overlap unless an edge orders them.
+ *
+ * Failures: a node that fails at run time (a file read that meets the end
+ * of its file, a device error) does not stop the launch call: the nodes
+ * that depend on it, and the nodes after it on its queue, do not run, and
+ * the launch's event completes with the node's status and a message naming
+ * the node ("graph node 3 (file_read on queue 7): ..."). Nodes independent
+ * of it still run. The graph stays launchable.
+ *
+ * Lifetimes: a graph and its instantiations are independent objects (a
+ * graph may be released once instantiated). An instantiated graph holds
+ * its buffers and kernels; its queues must outlive it
+ * (aidev_queue_release() refuses a queue an instantiated graph uses).
+ * Host memory named by write, read and host-callback nodes must stay valid
+ * while a launch may run. */
+typedef struct aidev_graph_t *aidev_graph;
+typedef struct aidev_graph_exec_t *aidev_graph_exec;
+/* A node of a graph: its index, from 0, in the order nodes were added. */
+typedef uint32_t aidev_graph_node;
+
+/* Creates an empty graph of |context|. AIDEV_ERROR_INVALID_HANDLE for a
+ * bad |context|, AIDEV_ERROR_INVALID_ARGUMENT when |out_graph| is NULL,
+ * AIDEV_ERROR_OUT_OF_HOST_MEMORY. */
+AIDEV_API aidev_status aidev_graph_create(aidev_context context, aidev_graph *out_graph);
+
+/* Releases the recording; instantiations made from it stay. A queue still
+ * capturing into it stops capturing (as by aidev_queue_end_capture()).
+ * AIDEV_SUCCESS, or AIDEV_ERROR_INVALID_HANDLE for a bad |graph|. */
+AIDEV_API aidev_status aidev_graph_release(aidev_graph graph);
+
+/* The number of nodes of |graph| in |*out_count|. AIDEV_ERROR_INVALID_HANDLE
+ * for a bad |graph|, AIDEV_ERROR_INVALID_ARGUMENT for a NULL |out_count|. */
+AIDEV_API aidev_status aidev_graph_node_count(aidev_graph graph, uint32_t *out_count);
+
+/* Every aidev_graph_add_* call:
+ *   - adds a node that runs the command of the enqueue call of the same
+ *     name on |queue|, with the same arguments, after the |dep_count| nodes
+ *     of |deps| (nodes already added to |graph|) and the nodes added before
+ *     it on |queue|;
+ *   - checks the arguments as the enqueue call does, now and again at
+ *     instantiation (the handles must still be live then);
+ *   - stores the node's index in |*out_node| when it is not NULL;
+ *   - returns AIDEV_SUCCESS, or the statuses of its enqueue call for the
+ *     command's arguments, and: AIDEV_ERROR_INVALID_HANDLE for a bad
+ *     |graph|, or a |queue| of another context than the graph's;
+ *     AIDEV_ERROR_INVALID_ARGUMENT when |deps| is NULL with a |dep_count|
+ *     or names a node not in the graph (the message names it);
+ *     AIDEV_ERROR_INVALID_STATE when |queue| is capturing (nodes of a
+ *     capturing queue come from its enqueue calls);
+ *     AIDEV_ERROR_OUT_OF_HOST_MEMORY. A refused node was not added.
+ * Thread safe: several threads may add to one graph. */
+AIDEV_API aidev_status aidev_graph_add_write(aidev_graph graph, aidev_queue queue,
+                                             aidev_buffer buffer, uint64_t offset,
+                                             uint64_t size, const void *src,
+                                             uint32_t dep_count, const aidev_graph_node *deps,
+                                             aidev_graph_node *out_node);
+AIDEV_API aidev_status aidev_graph_add_read(aidev_graph graph, aidev_queue queue,
+                                            aidev_buffer buffer, uint64_t offset, uint64_t size,
+                                            void *dst, uint32_t dep_count,
+                                            const aidev_graph_node *deps,
+                                            aidev_graph_node *out_node);
+AIDEV_API aidev_status aidev_graph_add_copy(aidev_graph graph, aidev_queue queue,
+                                            aidev_buffer src, uint64_t src_offset,
+                                            aidev_buffer dst, uint64_t dst_offset, uint64_t size,
+                                            uint32_t dep_count, const aidev_graph_node *deps,
+                                            aidev_graph_node *out_node);
+AIDEV_API aidev_status aidev_graph_add_fill(aidev_graph graph, aidev_queue queue,
+                                            aidev_buffer buffer, uint64_t offset, uint64_t size,
+                                            const void *pattern, uint32_t pattern_size,
+                                            uint32_t dep_count, const aidev_graph_node *deps,
+                                            aidev_graph_node *out_node);
+AIDEV_API aidev_status aidev_graph_add_barrier(aidev_graph graph, aidev_queue queue,
+                                               uint32_t dep_count, const aidev_graph_node *deps,
+                                               aidev_graph_node *out_node);
+AIDEV_API aidev_status aidev_graph_add_host_callback(aidev_graph graph, aidev_queue queue,
+                                                     aidev_host_fn fn, void *user_data,
+                                                     uint32_t dep_count,
+                                                     const aidev_graph_node *deps,
+                                                     aidev_graph_node *out_node);
+/* The file is read at each launch: |fd| is duplicated now and the graph
+ * (then each instantiation) keeps its own descriptor. */
+AIDEV_API aidev_status aidev_graph_add_file_read(aidev_graph graph, aidev_queue queue,
+                                                 aidev_buffer buffer, uint64_t buffer_offset,
+                                                 int fd, uint64_t file_offset, uint64_t size,
+                                                 uint32_t flags, uint32_t dep_count,
+                                                 const aidev_graph_node *deps,
+                                                 aidev_graph_node *out_node);
+/* |args| is copied. */
+AIDEV_API aidev_status aidev_graph_add_dispatch(aidev_graph graph, aidev_queue queue,
+                                                aidev_kernel kernel, const uint32_t grid[3],
+                                                const uint32_t workgroup[3], uint32_t arg_count,
+                                                const aidev_arg *args, uint32_t dep_count,
+                                                const aidev_graph_node *deps,
+                                                aidev_graph_node *out_node);
+
+/* Capture: from aidev_queue_begin_capture() to aidev_queue_end_capture(),
+ * every enqueue call on |queue| adds a node to |graph| instead of running
+ * (checked as aidev_graph_add_* checks it). The node depends on the queue's
+ * previous captured node and on the nodes behind its |wait_events|: the
+ * events that enqueue calls captured into the same graph handed out, from
+ * this queue or any other queue capturing into |graph| (so one capture can
+ * span queues, devices and backends). Such an event stands for its node in
+ * the recording; it does not run: it completes with
+ * AIDEV_ERROR_INVALID_STATE when its queue's capture ends. A wait event not
+ * from the capture is refused (AIDEV_ERROR_INVALID_ARGUMENT): give it to
+ * aidev_graph_launch(). Other calls on the queue (finish, release) behave
+ * as usual. begin: AIDEV_ERROR_INVALID_HANDLE for a bad |queue| or
+ * |graph|, or one of another context; AIDEV_ERROR_INVALID_STATE when
+ * |queue| is capturing already. end: AIDEV_ERROR_INVALID_HANDLE for a bad
+ * |queue|, AIDEV_ERROR_INVALID_STATE when it is not capturing. */
+AIDEV_API aidev_status aidev_queue_begin_capture(aidev_queue queue, aidev_graph graph);
+AIDEV_API aidev_status aidev_queue_end_capture(aidev_queue queue);
+
+/* Checks and prepares every node of |graph| (see above) into a new
+ * executable graph. The graph may be changed or released afterwards.
+ * Returns the first refusal of a node with the node named in the message
+ * (the statuses of its enqueue call, AIDEV_ERROR_INVALID_HANDLE when one
+ * of its handles was released since it was added); AIDEV_ERROR_INVALID_
+ * ARGUMENT for an empty graph or a NULL |out_exec|;
+ * AIDEV_ERROR_INVALID_HANDLE for a bad |graph|;
+ * AIDEV_ERROR_OUT_OF_HOST_MEMORY; a backend's failure to prepare its part
+ * (the node named). */
+AIDEV_API aidev_status aidev_graph_instantiate(aidev_graph graph, aidev_graph_exec *out_exec);
+
+/* Runs every node of |exec| once, after |wait_events| (events of any queue,
+ * device or backend of the context), and stores one event in |*out_event|
+ * (may be NULL) that completes when every node has (see Failures above).
+ * Returns at once. Several threads may launch one graph at once; launches
+ * of one graph run one after the other on each of its queues, in the order
+ * the calls returned. AIDEV_ERROR_INVALID_HANDLE for a bad |exec| or wait
+ * event; AIDEV_ERROR_INVALID_ARGUMENT when |wait_events| is NULL with a
+ * |wait_count| or |wait_count| is above 1,024; AIDEV_ERROR_OUT_OF_HOST_
+ * MEMORY; a backend's refusal of the submission (some nodes may then have
+ * been submitted: the event, when asked for, still completes after them). */
+AIDEV_API aidev_status aidev_graph_launch(aidev_graph_exec exec, uint32_t wait_count,
+                                          const aidev_event *wait_events,
+                                          aidev_event *out_event);
+
+/* Replaces the arguments of dispatch node |node| of |exec| (buffer bindings
+ * and scalars; a new batch, the same graph) for the launches that start
+ * after it returns, without instantiating again. Waits for the launches of
+ * |exec| in flight to complete first. The arguments are checked against
+ * the kernel's signature as aidev_enqueue_dispatch() checks them, the grid
+ * and workgroup the node was added with (a grid from the kernel's
+ * declaration is computed again from the new scalars); a refused update
+ * leaves the node as it was. AIDEV_ERROR_INVALID_HANDLE for a bad |exec|
+ * or buffer; AIDEV_ERROR_INVALID_ARGUMENT when |node| is past the graph or
+ * not a dispatch, or |args| is NULL with an |arg_count|;
+ * AIDEV_ERROR_KERNEL_ARGS and AIDEV_ERROR_OUT_OF_RANGE as
+ * aidev_enqueue_dispatch(); a backend's failure to update its part. Not to
+ * be called while another thread launches |exec|. */
+AIDEV_API aidev_status aidev_graph_exec_update_dispatch(aidev_graph_exec exec,
+                                                        aidev_graph_node node,
+                                                        uint32_t arg_count,
+                                                        const aidev_arg *args);
+
+/* Waits for the launches of |exec| in flight to complete, then releases
+ * it (its buffers, kernels and queues are let go); events of launches stay
+ * valid. AIDEV_SUCCESS, or AIDEV_ERROR_INVALID_HANDLE for a bad |exec|. */
+AIDEV_API aidev_status aidev_graph_exec_release(aidev_graph_exec exec);
 
 #ifdef __cplusplus
 }

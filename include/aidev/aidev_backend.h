@@ -28,6 +28,9 @@
  *   1.2  appends buffer_query (optional); adds AIDEV_COMMAND_PREFETCH (sent
  *        only with AIDEV_BACKEND_CAP_PREFETCH), AIDEV_BUFFER_ZERO_ON_FREE
  *        in buffer flags, and the aidev_backend_host_alloc/free services.
+ *   1.3  appends graph_create, graph_update, graph_submit, graph_destroy
+ *        (optional, issue 15: command graphs) and the
+ *        aidev_backend_graph_failed service.
  *
  * Objects
  *   The backend's objects (device, buffer, queue, kernel) are opaque void
@@ -76,7 +79,7 @@ extern "C" {
 #define AIDEV_BACKEND_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
 
 /* The ABI this header describes. */
-#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 2)
+#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 3)
 
 #define AIDEV_BACKEND_ENTRY_SYMBOL "aidev_backend_entry"
 
@@ -569,7 +572,49 @@ struct aidev_backend_vtable {
      * libaidev looks host addresses up in /proc/self/smaps and exports only
      * host-addressable memory. */
     aidev_status (*buffer_query)(void *device, void *buffer, aidev_backend_buffer_query *out);
+
+    /* -- ABI 1.3 (issue 15: command graphs) ------------------------------- */
+
+    /* A graph is a list of commands of one queue that libaidev submits many
+     * times as one. All four are optional together: without graph_create,
+     * libaidev submits the commands one by one through queue_submit (the
+     * fallback every backend gets).
+     *
+     * (optional) Prepares the |count| commands of |cmds| (checked by
+     * libaidev, as queue_submit gets them; pointers in them are valid only
+     * during the call) to run in order on |queue|: resolve and record now
+     * what each submission would otherwise look up (kernels, argument
+     * layouts, native command buffers). The buffers and kernels named stay
+     * alive until graph_destroy. Host callbacks are not among the commands
+     * unless the backend has AIDEV_BACKEND_CAP_HOST_CALLBACK. */
+    aidev_status (*graph_create)(void *queue, uint32_t count, const aidev_backend_command *cmds,
+                                 void **out_graph);
+    /* (optional) Replaces dispatch |index| of |graph| by |cmd| (same kernel,
+     * new arguments), between submissions: no submission of the graph is
+     * in flight. Without it libaidev makes the graph again. */
+    aidev_status (*graph_update)(void *graph, uint32_t index, const aidev_backend_command *cmd);
+    /* Runs the graph's commands in order after the queue's earlier commands
+     * and after |waits|, as queue_submit does for one command, and
+     * completes |signal| (never NULL) once all have run. A command that
+     * fails stops the submission: the ones after it do not run, and
+     * |signal| completes through aidev_backend_graph_failed() naming it.
+     * May be called from several threads at once, and again before earlier
+     * submissions of the graph have run. On an error return nothing was
+     * submitted. */
+    aidev_status (*graph_submit)(void *queue, void *graph, uint32_t wait_count,
+                                 aidev_backend_event *const *waits, aidev_backend_event *signal);
+    /* No submission of the graph is in flight; called before its queue's
+     * queue_destroy. */
+    void (*graph_destroy)(void *graph);
 };
+
+/* Completes |signal| of a graph_submit with the failure of its command
+ * |index| (from 0, in the order graph_create got them): libaidev names the
+ * node in the launch's message. Consumes the backend's reference, like
+ * aidev_backend_event_complete(). (ABI 1.3) */
+AIDEV_API void aidev_backend_graph_failed(aidev_backend_event *signal, uint32_t index,
+                                          aidev_status status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Bytes of the ABI 1.0 table: a plugin built against a newer header that
  * implements only 1.0 may set |struct_size| to this. */
@@ -581,6 +626,9 @@ struct aidev_backend_vtable {
 /* Bytes of the ABI 1.2 table. */
 #define AIDEV_BACKEND_VTABLE_SIZE_1_2 \
     (offsetof(aidev_backend_vtable, buffer_query) + sizeof(void (*)(void)))
+/* Bytes of the ABI 1.3 table. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_3 \
+    (offsetof(aidev_backend_vtable, graph_destroy) + sizeof(void (*)(void)))
 
 /* The C form of built-in kernel |library_index| (see
  * aidev_backend_kernel_source), or NULL when it has none: a host-memory

@@ -399,6 +399,58 @@ START_TEST(release_with_work_pending)
 END_TEST
 
 /* A bad AIDEV_FAULTS spec fails the backend's init, with the reason. */
+static void count_call(void *user_data)
+{
+    atomic_fetch_add((atomic_int *)user_data, 1);
+}
+
+/* A graph node the backend fails (a backend without graphs: libaidev's
+ * node-by-node launch): the launch's event names it, its queue's later
+ * node and its dependent on the CPU device do not run, an independent CPU
+ * node does; with the fault gone the same graph runs. */
+START_TEST(graph_node_failure)
+{
+    fault_setup f;
+    fault_open(&f, "any_wait=1", NULL);
+    aidev_queue q = queue_on(f.fault), qc = queue_on(f.cpu);
+    aidev_buffer b = buffer_on(f.fault, 64);
+    unsigned char src[64], out[64];
+    memset(src, 0x5a, sizeof src);
+    atomic_int dependent = 0, independent = 0;
+    aidev_graph g;
+    ck_assert_ok(aidev_graph_create(f.ctx, &g));
+    aidev_graph_node n0, n1, n2;
+    ck_assert_ok(aidev_graph_add_write(g, q, b, 0, 64, src, 0, NULL, &n0));
+    ck_assert_ok(aidev_graph_add_write(g, q, b, 0, 64, src, 0, NULL, &n1));
+    ck_assert_ok(aidev_graph_add_read(g, q, b, 0, 64, out, 0, NULL, &n2));
+    ck_assert_ok(aidev_graph_add_host_callback(g, qc, count_call, &independent, 0, NULL, NULL));
+    ck_assert_ok(aidev_graph_add_host_callback(g, qc, count_call, &dependent, 1, &n1, NULL));
+    aidev_graph_exec ex;
+    ck_assert_ok(aidev_graph_instantiate(g, &ex));
+    ck_assert_int_eq(f.configure("fail=2"), 0);
+    memset(out, 0, sizeof out);
+    aidev_event e;
+    ck_assert_ok(aidev_graph_launch(ex, 0, NULL, &e));
+    ck_assert_event_fails(e, AIDEV_ERROR_BACKEND, "graph node 1 (write");
+    ck_assert_ok(aidev_event_release(e));
+    ck_assert_int_eq(atomic_load(&dependent), 0);
+    ck_assert_int_eq(atomic_load(&independent), 1);
+    ck_assert_int_eq(out[0], 0);
+    ck_assert_int_eq(f.configure(""), 0);
+    ck_assert_ok(aidev_graph_launch(ex, 0, NULL, &e));
+    ck_assert_ok(aidev_event_wait(e, AIDEV_WAIT_FOREVER));
+    ck_assert_ok(aidev_event_release(e));
+    ck_assert_int_eq(atomic_load(&dependent), 1);
+    ck_assert_int_eq(memcmp(out, src, sizeof out), 0);
+    ck_assert_ok(aidev_graph_exec_release(ex));
+    ck_assert_ok(aidev_graph_release(g));
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_queue_release(q));
+    ck_assert_ok(aidev_queue_release(qc));
+    fault_close(&f);
+}
+END_TEST
+
 START_TEST(bad_spec_fails_init)
 {
     setenv("AIDEV_FAULTS", "explode=1", 1);
@@ -431,6 +483,7 @@ int main(void)
     tcase_add_test(tc, device_lost);
     tcase_add_loop_test(tc, release_with_work_pending, 0, 2);
     tcase_add_test(tc, bad_spec_fails_init);
+    tcase_add_test(tc, graph_node_failure);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_VERBOSE);
