@@ -116,8 +116,13 @@ void aidev_trace_queue(const aidev_queue_obj *q)
         if (!t)
             return;
         t->tid = track_of(q->id, reads ? AIDEV_CMD_FILE_READ : AIDEV_CMD_WRITE);
-        snprintf(t->name, sizeof t->name, "dev%u %s queue %u%s: %.120s", q->device->index,
-                 q->device->backend->name, q->id, reads ? " file reads" : "",
+        /* The priority in the name: overlap of urgent and bulk work shows
+         * in Perfetto's track list (issue 15). */
+        const char *priority = q->priority == AIDEV_QUEUE_PRIORITY_HIGH  ? "HIGH"
+                               : q->priority == AIDEV_QUEUE_PRIORITY_LOW ? "LOW"
+                                                                         : "NORMAL";
+        snprintf(t->name, sizeof t->name, "dev%u %s queue %u (%s)%s: %.120s", q->device->index,
+                 q->device->backend->name, q->id, priority, reads ? " file reads" : "",
                  q->device->info->name);
         pthread_mutex_lock(&global_lock);
         t->next = tracks;

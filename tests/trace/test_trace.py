@@ -16,6 +16,7 @@ It runs on every device aidev-info --json lists.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -25,6 +26,10 @@ def check(trace_path):
         doc = json.load(f)
     events = doc["traceEvents"]
     names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M"}
+    for name in names.values():
+        if re.search(r" queue \d+", name):
+            assert re.search(r" queue \d+ \((LOW|NORMAL|HIGH)\)", name), \
+                f"queue track without its priority: {name}"
     slices = [e for e in events if e["ph"] == "X"]
     assert slices, "no slices in the trace"
     for s in slices:
