@@ -15,7 +15,8 @@
 
 static void buffer_destroy_linked(aidev_object *o);
 
-#define BUFFER_FLAGS (AIDEV_BUFFER_UNINITIALIZED | AIDEV_BUFFER_ZERO_ON_FREE)
+#define BUFFER_FLAGS \
+    (AIDEV_BUFFER_UNINITIALIZED | AIDEV_BUFFER_ZERO_ON_FREE | AIDEV_BUFFER_PINNED)
 
 static const char *kind_name(aidev_memory_kind kind)
 {
@@ -92,7 +93,7 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     aidev_status st = aidev_device_ensure_open(dev);
     if (st != AIDEV_SUCCESS)
         return st;
-    st = aidev_context_charge(ctx, desc->size);
+    st = aidev_context_charge_evicting(ctx, desc->size, NULL);
     if (st != AIDEV_SUCCESS)
         return st;
 
@@ -104,8 +105,9 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     aidev_backend_buffer_desc bd = {
         .size = desc->size,
         .kind = desc->kind,
-        /* Imported memory is the caller's: never scrubbed by us. */
-        .flags = desc->flags |
+        /* Imported memory is the caller's: never scrubbed by us. Pinning
+         * is the hal's alone. */
+        .flags = (desc->flags & ~AIDEV_BUFFER_PINNED) |
                  (ctx->zero_on_free && !import_ptr ? AIDEV_BUFFER_ZERO_ON_FREE : 0),
         .import_host_ptr = import_ptr,
         .numa_node = dev->numa_node,
@@ -126,6 +128,8 @@ static aidev_status buffer_make(aidev_device_obj *dev, const aidev_buffer_desc *
     atomic_init(&b->evicts_pending, 0);
     atomic_init(&b->evicted, false);
     atomic_init(&b->mapped, false);
+    atomic_init(&b->pinned, (desc->flags & AIDEV_BUFFER_PINNED) != 0);
+    aidev_tier_born(b); /* newer than every buffer before it */
     b->device = dev;
     b->size = desc->size;
     b->kind = desc->kind;
@@ -300,14 +304,17 @@ AIDEV_API aidev_status aidev_buffer_map(aidev_buffer buffer, uint64_t offset, ui
     if (atomic_load(&b->mapped))
         return aidev_error(AIDEV_ERROR_INVALID_STATE,
                            "buffer: already mapped; unmap it before mapping again");
-    /* An evicted buffer comes back first (and a queued eviction is off). */
-    st = aidev_buffer_touch(b);
-    if (st != AIDEV_SUCCESS)
-        return st;
     bool expected = false;
     if (!atomic_compare_exchange_strong(&b->mapped, &expected, true))
         return aidev_error(AIDEV_ERROR_INVALID_STATE,
                            "buffer: already mapped; unmap it before mapping again");
+    /* An evicted buffer comes back first (and a queued eviction is off);
+     * marked mapped before, so that no automatic eviction follows. */
+    st = aidev_buffer_touch(b);
+    if (st != AIDEV_SUCCESS) {
+        atomic_store(&b->mapped, false);
+        return st;
+    }
     void *p;
     if (b->host_ptr) {
         p = b->host_ptr;

@@ -26,6 +26,9 @@
 #if AIDEV_HAVE_ZSTD
 #include <zstd.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #if AIDEV_HAVE_XXHASH
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -78,25 +81,122 @@ uint32_t aidev_compress_threads(void)
 /* Byte planes                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* |n| bytes of |width|-byte elements at |src| into |width| planes at |dst|. */
-static void planes_split(const uint8_t *src, uint8_t *dst, size_t n, uint32_t width)
+/* With SSE2 (every x86-64), 16 elements at a time: rounds of byte
+ * interleaving (unpack) move the bytes of elements into planes and back.
+ * For 4-byte elements in 4 registers, four rounds pairing registers 0 with
+ * 2 and 1 with 3 give the 4 planes in order, and two rounds undo it; for
+ * 2-byte elements, four rounds pairing the 2 registers, and one to undo.
+ * Each returns how many elements it did; the scalar loops do the rest. */
+#if defined(__SSE2__)
+static void planes_round4(__m128i r[4])
 {
-    size_t count = n / width;
-    for (uint32_t b = 0; b < width; b++) {
-        uint8_t *plane = dst + (size_t)b * count;
-        for (size_t i = 0; i < count; i++)
-            plane[i] = src[i * width + b];
-    }
+    __m128i a = _mm_unpacklo_epi8(r[0], r[2]), b = _mm_unpackhi_epi8(r[0], r[2]);
+    __m128i c = _mm_unpacklo_epi8(r[1], r[3]), d = _mm_unpackhi_epi8(r[1], r[3]);
+    r[0] = a, r[1] = b, r[2] = c, r[3] = d;
 }
 
-static void planes_join(const uint8_t *src, uint8_t *dst, size_t n, uint32_t width)
+static void planes_round2(__m128i r[2])
+{
+    __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
+    r[0] = a, r[1] = b;
+}
+
+static size_t planes_split_sse2(const uint8_t *src, uint8_t *dst, size_t count, uint32_t width)
+{
+    size_t i = 0;
+    if (width == 4) {
+        for (; i + 16 <= count; i += 16) {
+            __m128i r[4];
+            for (int k = 0; k < 4; k++)
+                r[k] = _mm_loadu_si128((const __m128i *)(src + 4 * i + 16 * k));
+            for (int round = 0; round < 4; round++)
+                planes_round4(r);
+            for (int k = 0; k < 4; k++)
+                _mm_storeu_si128((__m128i *)(dst + (size_t)k * count + i), r[k]);
+        }
+    } else if (width == 2) {
+        for (; i + 16 <= count; i += 16) {
+            __m128i r[2] = {_mm_loadu_si128((const __m128i *)(src + 2 * i)),
+                            _mm_loadu_si128((const __m128i *)(src + 2 * i + 16))};
+            for (int round = 0; round < 4; round++)
+                planes_round2(r);
+            _mm_storeu_si128((__m128i *)(dst + i), r[0]);
+            _mm_storeu_si128((__m128i *)(dst + count + i), r[1]);
+        }
+    }
+    return i;
+}
+
+static size_t planes_join_sse2(const uint8_t *src, uint8_t *dst, size_t count, uint32_t width)
+{
+    size_t i = 0;
+    if (width == 4) {
+        for (; i + 16 <= count; i += 16) {
+            __m128i r[4];
+            for (int k = 0; k < 4; k++)
+                r[k] = _mm_loadu_si128((const __m128i *)(src + (size_t)k * count + i));
+            planes_round4(r);
+            planes_round4(r);
+            for (int k = 0; k < 4; k++)
+                _mm_storeu_si128((__m128i *)(dst + 4 * i + 16 * k), r[k]);
+        }
+    } else if (width == 2) {
+        for (; i + 16 <= count; i += 16) {
+            __m128i r[2] = {_mm_loadu_si128((const __m128i *)(src + i)),
+                            _mm_loadu_si128((const __m128i *)(src + count + i))};
+            planes_round2(r);
+            _mm_storeu_si128((__m128i *)(dst + 2 * i), r[0]);
+            _mm_storeu_si128((__m128i *)(dst + 2 * i + 16), r[1]);
+        }
+    }
+    return i;
+}
+#else
+static size_t planes_split_sse2(const uint8_t *src, uint8_t *dst, size_t count, uint32_t width)
+{
+    (void)src, (void)dst, (void)count, (void)width;
+    return 0;
+}
+
+static size_t planes_join_sse2(const uint8_t *src, uint8_t *dst, size_t count, uint32_t width)
+{
+    (void)src, (void)dst, (void)count, (void)width;
+    return 0;
+}
+#endif
+
+/* |n| bytes of |width|-byte elements at |src| into |width| planes at |dst|. */
+static void planes_split(const uint8_t *restrict src, uint8_t *restrict dst, size_t n,
+                         uint32_t width)
 {
     size_t count = n / width;
-    for (uint32_t b = 0; b < width; b++) {
-        const uint8_t *plane = src + (size_t)b * count;
-        for (size_t i = 0; i < count; i++)
-            dst[i * width + b] = plane[i];
-    }
+    for (size_t i = planes_split_sse2(src, dst, count, width); i < count; i++)
+        for (uint32_t b = 0; b < width; b++)
+            dst[(size_t)b * count + i] = src[i * width + b];
+}
+
+static void planes_join(const uint8_t *restrict src, uint8_t *restrict dst, size_t n,
+                        uint32_t width)
+{
+    size_t count = n / width;
+    for (size_t i = planes_join_sse2(src, dst, count, width); i < count; i++)
+        for (uint32_t b = 0; b < width; b++)
+            dst[i * width + b] = src[(size_t)b * count + i];
+}
+
+/* Whether LZ4 should see |n| bytes of |width|-byte elements as they are
+ * rather than in planes: when at least a quarter of the elements are zero
+ * (activations after a ReLU, padding, pruned weights). Their runs of zero
+ * bytes are what LZ4 finds; split into planes they become runs too short
+ * for its 4-byte matches. zstd's entropy stage gains from the planes
+ * either way. Every 8th element is looked at. */
+static bool planes_skip_for_zeros(const uint8_t *src, size_t n, uint32_t width)
+{
+    size_t count = n / width, seen = 0, zeros = 0;
+    static const uint8_t zero[8];
+    for (size_t i = 0; i < count; i += 8, seen++)
+        zeros += memcmp(src + i * width, zero, width) == 0;
+    return zeros * 4 >= seen;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -106,6 +206,7 @@ static void planes_join(const uint8_t *src, uint8_t *dst, size_t n, uint32_t wid
 /* What a worker thread owns: scratch for the planes, codec contexts. */
 typedef struct compress_worker_state {
     uint8_t *planes;
+    uint8_t *packed;    /* compress: the codec's output, room for its bound */
 #if AIDEV_HAVE_ZSTD
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
@@ -207,6 +308,16 @@ static void job_fail(compress_job *job, aidev_status status, uint32_t chunk, con
     pthread_mutex_unlock(&job->lock);
 }
 
+/* Keeps |stored| bytes at |from| as chunk |ch|'s data. */
+static bool chunk_keep(aidev_compressed_chunk *ch, const uint8_t *from, size_t stored)
+{
+    if (!(ch->data = malloc(stored ? stored : 1)))
+        return false;
+    memcpy(ch->data, from, stored);
+    ch->stored = (uint32_t)stored;
+    return true;
+}
+
 static void chunk_compress(compress_job *job, compress_worker_state *w, uint32_t i)
 {
     aidev_compressed *c = job->c;
@@ -214,39 +325,27 @@ static void chunk_compress(compress_job *job, compress_worker_state *w, uint32_t
     const uint8_t *in = job->src + (uint64_t)i * AIDEV_COMPRESS_CHUNK;
     size_t n = ch->raw_size;
     ch->checksum = chunk_hash(in, n);
-    uint8_t *out = NULL;
     size_t stored = 0;
     if (c->codec != AIDEV_CODEC_OFF) {
         const uint8_t *body = in;
-        if (c->element_size > 1) {
+        ch->planes = c->element_size > 1 &&
+                     !(c->codec == AIDEV_CODEC_LZ4 &&
+                       planes_skip_for_zeros(in, n, c->element_size));
+        if (ch->planes) {
             planes_split(in, w->planes, n, c->element_size);
             body = w->planes;
         }
-        size_t cap = codec_bound(c->codec, n);
-        out = malloc(cap);
-        if (!out) {
-            job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, i, "out of host memory");
-            return;
-        }
-        stored = codec_encode(w, c->codec, body, n, out, cap);
+        /* Into the worker's scratch, faulted in once: a fresh allocation
+         * per chunk would take page faults on every one. */
+        stored = codec_encode(w, c->codec, body, n, w->packed, codec_bound(c->codec, n));
     }
     /* Not worth decoding: less than 1/32 saved (or the codec gave up). */
-    if (stored == 0 || stored >= n - n / 32) {
-        free(out);
-        out = malloc(n);
-        if (!out) {
-            job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, i, "out of host memory");
-            return;
-        }
-        memcpy(out, in, n);
-        ch->raw = true;
-        stored = n;
-    } else {
-        void *shrunk = realloc(out, stored);
-        out = shrunk ? shrunk : out;
-    }
-    ch->data = out;
-    ch->stored = (uint32_t)stored;
+    bool raw = stored == 0 || stored >= n - n / 32;
+    if (raw)
+        ch->planes = false;
+    ch->raw = raw;
+    if (!chunk_keep(ch, raw ? in : w->packed, raw ? n : stored))
+        job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, i, "out of host memory");
 }
 
 static void chunk_restore(compress_job *job, compress_worker_state *w, uint32_t i)
@@ -262,12 +361,13 @@ static void chunk_restore(compress_job *job, compress_worker_state *w, uint32_t 
         }
         memcpy(out, ch->data, n);
     } else {
-        uint8_t *body = c->element_size > 1 ? w->planes : out;
+        bool planes = ch->planes && c->element_size > 1;
+        uint8_t *body = planes ? w->planes : out;
         if (!codec_decode(w, c->codec, ch->data, ch->stored, body, n)) {
             job_fail(job, AIDEV_ERROR_IO, i, "the compressed data does not decode");
             return;
         }
-        if (c->element_size > 1)
+        if (planes)
             planes_join(body, out, n, c->element_size);
     }
     if (chunk_hash(out, n) != ch->checksum)
@@ -278,9 +378,12 @@ static void *compress_worker(void *arg)
 {
     compress_job *job = arg;
     compress_worker_state w = {0};
-    if (job->c->element_size > 1 && job->c->codec != AIDEV_CODEC_OFF &&
-        !(w.planes = malloc(AIDEV_COMPRESS_CHUNK))) {
+    bool coded = job->c->codec != AIDEV_CODEC_OFF;
+    if ((job->c->element_size > 1 && coded && !(w.planes = malloc(AIDEV_COMPRESS_CHUNK))) ||
+        (coded && !job->restore &&
+         !(w.packed = malloc(codec_bound(job->c->codec, AIDEV_COMPRESS_CHUNK))))) {
         job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, 0, "out of host memory for a worker");
+        free(w.planes);
         return NULL;
     }
 #if AIDEV_HAVE_ZSTD
@@ -290,6 +393,7 @@ static void *compress_worker(void *arg)
         if (!w.cctx && !w.dctx) {
             job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, 0, "out of host memory for a worker");
             free(w.planes);
+            free(w.packed);
             return NULL;
         }
     }
@@ -306,6 +410,7 @@ static void *compress_worker(void *arg)
     ZSTD_freeDCtx(w.dctx);
 #endif
     free(w.planes);
+    free(w.packed);
     return NULL;
 }
 

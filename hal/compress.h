@@ -6,7 +6,9 @@
  * codec, a chunk of elements wider than a byte is shuffled into byte planes
  * (every element's first byte, then every second byte...): the exponent
  * bytes of floats then sit together and compress, and the noisy mantissa
- * bytes do not break up their runs. A chunk the codec does not shrink is
+ * bytes do not break up their runs; for LZ4, a chunk where a quarter of
+ * the elements are zero is coded as it is instead (LZ4 finds its runs of
+ * zero bytes, which planes would cut short). A chunk the codec does not shrink is
  * stored as it is. Every chunk carries the XXH3-64 of its original bytes,
  * checked after it is restored: a mismatch, or data the codec cannot
  * decode, is AIDEV_ERROR_IO with a message naming the chunk, never wrong
@@ -34,6 +36,7 @@ typedef struct aidev_compressed_chunk {
     uint32_t stored;
     uint32_t raw_size;  /* bytes it restores to */
     bool raw;           /* stored as it is: it did not compress */
+    bool planes;        /* coded in byte planes (else as the bytes are) */
     uint64_t checksum;  /* XXH3-64 of the original bytes */
 } aidev_compressed_chunk;
 

@@ -133,7 +133,8 @@ AIDEV_API aidev_status aidev_context_set_memory_limit(aidev_context context, uin
     atomic_store_explicit(&ctx->limit_source,
                           limit ? "set by aidev_context_set_memory_limit" : "none",
                           memory_order_relaxed);
-    atomic_store_explicit(&ctx->memory_limit, limit, memory_order_relaxed);
+    uint64_t old = atomic_exchange_explicit(&ctx->memory_limit, limit, memory_order_relaxed);
+    aidev_tier_limit_set(ctx, old, limit);
     return AIDEV_SUCCESS;
 }
 
@@ -251,6 +252,7 @@ static aidev_status make_reports(aidev_context_obj *ctx, aidev_registry_backend 
 
 static void context_free(aidev_context_obj *ctx, bool registry_held)
 {
+    aidev_tier_context_fini(ctx);
     aidev_io_engine_destroy(ctx->io);
     for (uint32_t i = 0; i < ctx->device_count; i++) {
         aidev_device_close(&ctx->devices[i]);

@@ -208,12 +208,18 @@ AIDEV_API aidev_status aidev_buffer_export_dlpack(aidev_buffer buffer,
                          span, aidev_type_name(type), d->offset, b->size);
     DLTensor *t = &x->managed.dl_tensor;
     /* An evicted buffer comes back first; a queued eviction is called off,
-     * and none starts while the tensor holds the buffer. */
-    if (st == AIDEV_SUCCESS)
-        st = aidev_buffer_touch(b);
+     * and none starts while the tensor holds the buffer (held before the
+     * touch, so no automatic eviction comes between). */
+    if (st != AIDEV_SUCCESS) {
+        free(x);
+        return st;
+    }
+    aidev_buffer_hold(b);
+    st = aidev_buffer_touch(b);
     if (st == AIDEV_SUCCESS)
         st = place(b, d->offset, t);
     if (st != AIDEV_SUCCESS) {
+        aidev_buffer_unhold(b);
         free(x);
         return st;
     }
@@ -228,7 +234,6 @@ AIDEV_API aidev_status aidev_buffer_export_dlpack(aidev_buffer buffer,
     x->context = b->obj.context;
     x->managed.manager_ctx = x;
     x->managed.deleter = export_deleter;
-    aidev_buffer_hold(b);
     aidev_context_pin(x->context);
     *out_tensor = &x->managed;
     return AIDEV_SUCCESS;

@@ -23,8 +23,9 @@ static aidev_status lookup_queue_buffer(aidev_queue_obj *q, aidev_buffer h, cons
                            "%s: the buffer is on device %u, the queue on device %u; copy "
                            "through host memory between devices",
                            what, (*out)->device->index, q->device->index);
-    /* An evicted buffer comes back before its memory is named. */
-    return aidev_buffer_touch(*out);
+    /* An evicted buffer comes back at the submit (aidev_request_needs_touch),
+     * where its memory is named again. */
+    return AIDEV_SUCCESS;
 }
 
 static aidev_status check_range(const aidev_buffer_obj *b, const char *what, uint64_t offset,
@@ -57,6 +58,8 @@ static void request_init(aidev_request *r, aidev_queue_obj *q, char *error,
     r->kind = AIDEV_CMD_USER;
     r->bytes = 0;
     r->buffer_count = 0;
+    r->args = NULL;
+    r->touch_refs = false;
     r->kernel = NULL;
     r->has_op = false;
     r->op = (aidev_hal_op){0};
@@ -242,7 +245,8 @@ AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue, aidev_host
 }
 
 /* A dispatch that waits on nothing, signals nothing, runs something and
- * names no buffer the hal keeps (AIDEV_BUFFER_ZERO_ON_FREE), on a queue
+ * names no buffer the hal keeps (AIDEV_BUFFER_ZERO_ON_FREE) or touches
+ * (aidev_buffer_needs_touch), on a queue
  * that takes plain commands: what aidev_scheduler_submit sends straight
  * to the backend, decided without building the request. */
 static bool dispatch_is_plain(const aidev_queue_obj *q, uint32_t wait_count,
@@ -252,7 +256,8 @@ static bool dispatch_is_plain(const aidev_queue_obj *q, uint32_t wait_count,
     if (wait_count || out_event || !g[0] || !g[1] || !g[2] || !aidev_scheduler_takes_plain(q))
         return false;
     for (uint32_t i = 0; i < arg_count; i++)
-        if (buffers[i] && (buffers[i]->flags & AIDEV_BUFFER_ZERO_ON_FREE))
+        if (buffers[i] && ((buffers[i]->flags & AIDEV_BUFFER_ZERO_ON_FREE) ||
+                           aidev_buffer_needs_touch(buffers[i])))
             return false;
     return true;
 }
@@ -313,6 +318,7 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel ke
         return aidev_scheduler_submit(&r);
     }
     r.cmd = cmd;
+    r.args = resolved;
     return aidev_scheduler_submit(&r);
 }
 

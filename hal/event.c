@@ -46,8 +46,25 @@ aidev_status aidev_event_new(aidev_context_obj *ctx, const aidev_device_obj *pro
     return AIDEV_SUCCESS;
 }
 
+/* Releases the keepalive |e| holds, if any. */
+static void event_drop_keepalive(aidev_event_obj *e)
+{
+    aidev_keepalive *k = atomic_exchange(&e->keepalive, NULL);
+    if (k)
+        aidev_keepalive_release(k);
+}
+
+void aidev_event_keep_until_complete(aidev_event_obj *e, aidev_keepalive *k)
+{
+    atomic_store(&e->keepalive, k);
+    /* Completed meanwhile: its completion may have looked before. */
+    if (atomic_load(&e->state))
+        event_drop_keepalive(e);
+}
+
 static void event_free(aidev_event_obj *e)
 {
+    event_drop_keepalive(e);
     aidev_queue_failures_release(e->failures);
     for (uint8_t i = 0; i < e->trace_dep_count; i++)
         aidev_backend_event_release(e->trace_deps[i]);
@@ -127,6 +144,8 @@ static void run_callback(aidev_event_obj *e, aidev_event_callback_node *n)
 
 void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *message)
 {
+    /* The command has ended: its buffers are free before anyone sees it. */
+    event_drop_keepalive(e);
     pthread_mutex_lock(&e->lock);
     if (atomic_load_explicit(&e->state, memory_order_relaxed) != 0) {
         pthread_mutex_unlock(&e->lock);
@@ -157,10 +176,12 @@ void aidev_event_complete(aidev_event_obj *e, aidev_status status, const char *m
         if (aidev_trace_enabled())
             aidev_trace_event(e);
     }
-    atomic_store_explicit(&e->state, 1, memory_order_release);
+    atomic_store(&e->state, 1);
     if (e->sleepers)
         pthread_cond_broadcast(&e->cond);
     pthread_mutex_unlock(&e->lock);
+    /* One given while it completed (aidev_event_keep_until_complete). */
+    event_drop_keepalive(e);
 
     /* The list was built newest first; run in registration order. */
     aidev_event_callback_node *ordered = NULL;

@@ -96,7 +96,7 @@ static aidev_status tier_restore(aidev_buffer_obj *b)
     const aidev_backend_vtable *vt = AIDEV_DEVICE_VT(dev);
     const aidev_compressed *c = b->stored;
     uint64_t t0 = aidev_now_ns();
-    aidev_status st = aidev_context_charge(ctx, b->size);
+    aidev_status st = aidev_context_charge_evicting(ctx, b->size, b);
     if (st != AIDEV_SUCCESS)
         return aidev_error(st, "restoring an evicted buffer of %" PRIu64 " bytes: %s", b->size,
                            aidev_error_message());
@@ -149,13 +149,35 @@ fail:
     return st;
 }
 
-aidev_status aidev_tier_touch(aidev_buffer_obj *b)
+/* The tier's clock: each touch under a limit takes the next tick, so the
+ * least recently touched buffer has the smallest stamp. */
+static _Atomic uint64_t tier_lru_clock;
+
+static uint64_t tier_stamp(aidev_buffer_obj *b)
+{
+    uint64_t now = atomic_fetch_add_explicit(&tier_lru_clock, 1, memory_order_relaxed) + 1;
+    atomic_store_explicit(&b->last_touch, now, memory_order_relaxed);
+    return now;
+}
+
+void aidev_tier_born(aidev_buffer_obj *b)
+{
+    b->born = tier_stamp(b);
+}
+
+aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep)
 {
     aidev_status st = AIDEV_SUCCESS;
     pthread_mutex_lock(&b->tier_lock);
     b->touches++;
+    if (aidev_context_tiering(b->obj.context))
+        tier_stamp(b);
     if (b->stored)
         st = tier_restore(b);
+    /* Under the lock: an automatic eviction, which checks the references
+     * under it too, sees this one. */
+    if (st == AIDEV_SUCCESS && keep)
+        aidev_buffer_retain(b);
     pthread_mutex_unlock(&b->tier_lock);
     return st;
 }
@@ -238,14 +260,15 @@ static aidev_status evict_run(evict_state *s)
     return st;
 }
 
-/* The body of evict_run, while |b->evicting| is ours. */
-static aidev_status evict_compress(evict_state *s)
+/* Reads |b|'s bytes (its host address, else through a private queue) and
+ * compresses them into |out|. The buffer stays resident. */
+static aidev_status evict_read_compress(aidev_buffer_obj *b, aidev_codec codec,
+                                        aidev_compressed **out)
 {
-    aidev_buffer_obj *b = s->b;
-    uint64_t t0 = aidev_now_ns();
     void *staging = NULL;
     const void *src = b->host_ptr;
     aidev_status st = AIDEV_SUCCESS;
+    *out = NULL;
     if (!src) {
         if (!(staging = malloc(b->size)))
             return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
@@ -254,11 +277,20 @@ static aidev_status evict_compress(evict_state *s)
         st = tier_transfer(b, b->native, true, staging);
         src = staging;
     }
-    aidev_compressed *c = NULL;
     if (st == AIDEV_SUCCESS)
-        st = aidev_compress(src, b->size, element_size_of(b), s->codec, aidev_compress_threads(),
-                            &c);
+        st = aidev_compress(src, b->size, element_size_of(b), codec, aidev_compress_threads(),
+                            out);
     staging_free(b, staging);
+    return st;
+}
+
+/* The body of evict_run, while |b->evicting| is ours. */
+static aidev_status evict_compress(evict_state *s)
+{
+    aidev_buffer_obj *b = s->b;
+    uint64_t t0 = aidev_now_ns();
+    aidev_compressed *c = NULL;
+    aidev_status st = evict_read_compress(b, s->codec, &c);
     if (st != AIDEV_SUCCESS)
         return st;
     pthread_mutex_lock(&b->tier_lock);
@@ -437,6 +469,248 @@ AIDEV_API aidev_status aidev_enqueue_restore(aidev_queue queue, aidev_buffer buf
         return st;
     return aidev_enqueue_hal_op(q, AIDEV_CMD_RESTORE, b->size, NULL, NULL, wait_count,
                                 wait_events, out_event);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Under a limit: automatic eviction                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Why buffers were left resident, for the message of a refusal. */
+typedef struct room_tally {
+    uint32_t evicted, busy, pinned, mapped, held, failed;
+    uint32_t fenced; /* born before the limit, its commands then not all ended */
+    uint64_t freed;
+    char failure[256]; /* the first eviction that failed, why */
+} room_tally;
+
+/* Whether every command enqueued before the limit was set has ended (they
+ * hold no reference on their buffers). Drops the fence events that have.
+ * Under |ctx->lock|. */
+static bool tier_fence_passed_locked(aidev_context_obj *ctx)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < ctx->tier_fence_count; i++) {
+        if (aidev_backend_event_status(ctx->tier_fence[i]) == AIDEV_NOT_READY)
+            ctx->tier_fence[kept++] = ctx->tier_fence[i];
+        else
+            aidev_backend_event_release(ctx->tier_fence[i]);
+    }
+    ctx->tier_fence_count = kept;
+    return kept == 0;
+}
+
+/* Whether nothing but its handle holds |b| (and |extra_refs| references of
+ * the caller's): no command in flight, no map, no export, no eviction, not
+ * pinned, resident. Counts the reason in |t| when not. */
+static bool tier_idle(aidev_buffer_obj *b, uint32_t extra_refs, room_tally *t)
+{
+    if (b->imported || atomic_load(&b->holders) > 1) {
+        t->held++;
+        return false;
+    }
+    if (atomic_load(&b->pinned)) {
+        t->pinned++;
+        return false;
+    }
+    if (atomic_load(&b->mapped)) {
+        t->mapped++;
+        return false;
+    }
+    if (atomic_load(&b->evicted) || atomic_load(&b->evicts_pending))
+        return false; /* already on its way out */
+    if (atomic_load(&b->refs) > 1 + extra_refs) {
+        t->busy++;
+        return false;
+    }
+    return true;
+}
+
+typedef struct room_candidate {
+    aidev_buffer_obj *b; /* retained */
+    uint64_t stamp;
+} room_candidate;
+
+static int room_candidate_older(const void *x, const void *y)
+{
+    uint64_t a = ((const room_candidate *)x)->stamp, b = ((const room_candidate *)y)->stamp;
+    return a < b ? -1 : a > b;
+}
+
+/* The idle buffers of |ctx| but |exclude|, retained, oldest touch first.
+ * NULL with |*count| 0 when there are none (or no memory to list them). */
+static room_candidate *room_candidates(aidev_context_obj *ctx, const aidev_buffer_obj *exclude,
+                                       uint32_t *count, room_tally *t)
+{
+    *count = 0;
+    pthread_mutex_lock(&ctx->lock);
+    uint32_t n = 0;
+    for (aidev_object *o = ctx->list.next; o != &ctx->list; o = o->next)
+        n += o->type == AIDEV_HANDLE_BUFFER;
+    room_candidate *c = n ? malloc(n * sizeof *c) : NULL;
+    /* Buffers born since the limit was set had every command counted. */
+    uint64_t fenced_before = tier_fence_passed_locked(ctx) ? 0 : ctx->tier_fence_clock;
+    for (aidev_object *o = ctx->list.next; c && o != &ctx->list; o = o->next) {
+        aidev_buffer_obj *b = (aidev_buffer_obj *)o;
+        if (o->type != AIDEV_HANDLE_BUFFER || b == exclude || !tier_idle(b, 0, t))
+            continue;
+        if (b->born < fenced_before) {
+            t->fenced++;
+            continue;
+        }
+        /* Linked, so its handle's reference is still there. */
+        aidev_buffer_retain(b);
+        c[(*count)++] = (room_candidate){b, atomic_load_explicit(&b->last_touch,
+                                                                 memory_order_relaxed)};
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    if (*count)
+        qsort(c, *count, sizeof *c, room_candidate_older);
+    return c;
+}
+
+/* Evicts |b| now if it is still idle; a buffer whose lock is taken is in
+ * use (a restore, a touch, an eviction). */
+static void room_evict(aidev_buffer_obj *b, room_tally *t)
+{
+    if (pthread_mutex_trylock(&b->tier_lock) != 0) {
+        t->busy++;
+        return;
+    }
+    room_tally again = {0}; /* counted once already, when listed */
+    if (!tier_idle(b, 1, &again) || b->stored || !b->native || b->evicting) {
+        t->busy++;
+    } else {
+        uint64_t t0 = aidev_now_ns();
+        aidev_compressed *c;
+        aidev_status st = evict_read_compress(b, aidev_env_codec(), &c);
+        if (st == AIDEV_SUCCESS) {
+            AIDEV_PROBE4(evict, b->device->index, b->size, c->stored_bytes,
+                         aidev_now_ns() - t0);
+            evict_commit(b, c);
+            t->evicted++;
+            t->freed += b->size;
+        } else if (!t->failed++) {
+            snprintf(t->failure, sizeof t->failure, "%s", aidev_error_message());
+        }
+    }
+    pthread_mutex_unlock(&b->tier_lock);
+}
+
+/* A refusal: the charge's message |why|, and what was tried. */
+static aidev_status room_refuse(const char *why, const room_tally *t)
+{
+    char fenced[160] = "";
+    if (t->fenced)
+        snprintf(fenced, sizeof fenced,
+                 ", %u made before the limit was set while commands enqueued then still run",
+                 t->fenced);
+    return aidev_error(AIDEV_ERROR_QUOTA,
+                       "%s; automatic eviction compressed %u idle buffers (%" PRIu64 " bytes, "
+                       "codec %s) and it still does not fit; not evictable: %u in use by "
+                       "commands, %u pinned, %u mapped, %u imported or exported%s%s%s",
+                       why, t->evicted, t->freed, aidev_codec_name(aidev_env_codec()), t->busy,
+                       t->pinned, t->mapped, t->held, fenced,
+                       t->failed ? "; an eviction failed: " : "", t->failed ? t->failure : "");
+}
+
+/* Evicts idle buffers of |ctx|, least recently touched first, until
+ * |bytes| are charged. */
+static aidev_status tier_make_room(aidev_context_obj *ctx, uint64_t bytes,
+                                   const aidev_buffer_obj *exclude)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", aidev_error_message());
+    room_tally t = {0};
+    if (bytes > atomic_load_explicit(&ctx->memory_limit, memory_order_relaxed))
+        return AIDEV_ERROR_QUOTA; /* nothing evicted makes room: the message stands */
+    uint32_t count;
+    room_candidate *c = room_candidates(ctx, exclude, &count, &t);
+    aidev_status st = AIDEV_ERROR_QUOTA;
+    uint32_t i = 0;
+    for (; i < count && st != AIDEV_SUCCESS; i++) {
+        room_evict(c[i].b, &t);
+        aidev_buffer_unref(c[i].b);
+        st = aidev_context_charge(ctx, bytes);
+    }
+    for (; i < count; i++)
+        aidev_buffer_unref(c[i].b);
+    free(c);
+    if (st == AIDEV_SUCCESS) {
+        aidev_error_clear();
+        return AIDEV_SUCCESS;
+    }
+    /* The last charge's message says how far it is now. */
+    if (count)
+        snprintf(why, sizeof why, "%s", aidev_error_message());
+    return room_refuse(why, &t);
+}
+
+aidev_status aidev_context_charge_evicting(aidev_context_obj *ctx, uint64_t bytes,
+                                           const aidev_buffer_obj *exclude)
+{
+    aidev_status st = aidev_context_charge(ctx, bytes);
+    if (st != AIDEV_ERROR_QUOTA || !aidev_compress_available() || !aidev_context_tiering(ctx))
+        return st;
+    return tier_make_room(ctx, bytes, exclude);
+}
+
+void aidev_tier_limit_set(aidev_context_obj *ctx, uint64_t old_limit, uint64_t new_limit)
+{
+    if (old_limit || !new_limit)
+        return;
+    /* A barrier on each queue: once all have completed, every command
+     * still running holds references on its buffers. Until then buffers
+     * born before are not evicted automatically. */
+    pthread_mutex_lock(&ctx->lock);
+    ctx->tier_fence_clock = atomic_load_explicit(&tier_lru_clock, memory_order_relaxed) + 1;
+    aidev_queue handles[64];
+    uint32_t n = 0;
+    for (aidev_object *o = ctx->list.next; o != &ctx->list; o = o->next)
+        if (o->type == AIDEV_HANDLE_QUEUE && o->handle && n < 64)
+            handles[n++] = (aidev_queue)o->handle;
+    pthread_mutex_unlock(&ctx->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        aidev_event ev;
+        if (aidev_enqueue_barrier(handles[i], 0, NULL, &ev) != AIDEV_SUCCESS)
+            continue; /* a queue released meanwhile has no command left */
+        aidev_event_obj *e = aidev_handle_get((uintptr_t)ev, AIDEV_HANDLE_EVENT);
+        aidev_backend_event_retain(e);
+        aidev_event_release(ev);
+        pthread_mutex_lock(&ctx->lock);
+        aidev_event_obj **grown =
+            realloc(ctx->tier_fence, (ctx->tier_fence_count + 1) * sizeof *grown);
+        if (grown) {
+            ctx->tier_fence = grown;
+            grown[ctx->tier_fence_count++] = e;
+        }
+        pthread_mutex_unlock(&ctx->lock);
+        if (!grown) {
+            /* Not kept: wait for it here instead. */
+            aidev_event_wait_obj(e, UINT64_MAX);
+            aidev_backend_event_release(e);
+        }
+    }
+    aidev_error_clear();
+}
+
+void aidev_tier_context_fini(aidev_context_obj *ctx)
+{
+    for (uint32_t i = 0; i < ctx->tier_fence_count; i++)
+        aidev_backend_event_release(ctx->tier_fence[i]);
+    free(ctx->tier_fence);
+    ctx->tier_fence = NULL;
+    ctx->tier_fence_count = 0;
+}
+
+AIDEV_API aidev_status aidev_buffer_set_pinned(aidev_buffer buffer, uint32_t pinned)
+{
+    aidev_error_clear();
+    aidev_buffer_obj *b;
+    aidev_status st = aidev_lookup_buffer(buffer, "buffer", &b);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    atomic_store(&b->pinned, pinned != 0);
+    return AIDEV_SUCCESS;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -377,6 +377,10 @@ static void file_read_start(aidev_pending_command *p, void *state)
         finish_if_idle(fr);
         return;
     }
+    /* Read now, not at the enqueue: the buffer's touch, which restores it
+     * where evicted, came after the op was made. */
+    if (fr->buffer->host_ptr)
+        fr->host = (char *)fr->buffer->host_ptr + fr->buffer_offset;
     try_direct(fr);
     AIDEV_PROBE4(file_read, fr->queue->id, fr->fd, fr->file_offset, fr->size);
     if (signal) {
@@ -446,8 +450,6 @@ aidev_status aidev_file_read_op(aidev_queue_obj *q, aidev_buffer_obj *b, uint64_
     fr->caller_fd = fd;
     fr->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
     fr->dup_errno = fd >= 0 ? errno : EBADF;
-    if (b->host_ptr)
-        fr->host = (char *)b->host_ptr + buffer_offset;
     *out_op = (aidev_hal_op){.start = file_read_start,
                              .destroy = file_read_destroy,
                              .cancel = file_read_cancel,

@@ -146,6 +146,12 @@ typedef struct aidev_context_obj {
     const char *_Atomic limit_source; /* static: where the limit came from, for messages */
     uint64_t evicted_bytes;   /* sizes of evicted buffers (hal/evict.c), under lock */
     uint64_t compressed_bytes; /* host bytes of their compressed copies, under lock */
+    /* Commands enqueued before the limit was set hold no reference on
+     * their buffers: automatic eviction waits until these barriers, one per
+     * queue then, have completed (hal/evict.c). Under lock. */
+    struct aidev_backend_event **tier_fence;
+    uint32_t tier_fence_count;
+    uint64_t tier_fence_clock; /* the tier's clock then: buffers born before wait */
     bool zero_on_free;        /* AIDEV_ZERO_ON_FREE: every buffer scrubbed */
     /* Exported DLPack tensors still alive: they keep the devices open (and
      * this struct) after aidev_context_release, until the last deleter. */
@@ -182,6 +188,9 @@ typedef struct aidev_buffer_obj {
     atomic_uint evicts_pending; /* evictions enqueued, not ended */
     atomic_bool evicted;      /* |stored| is set (read without the lock) */
     bool evicting;            /* an eviction is reading it */
+    atomic_bool pinned;       /* never evicted automatically */
+    _Atomic uint64_t last_touch; /* the tier's clock at its last touch: LRU */
+    uint64_t born;            /* the tier's clock at its creation */
 } aidev_buffer_obj;
 
 typedef struct aidev_kernel_expr {
@@ -270,8 +279,21 @@ struct aidev_backend_event {
      * remains (hal/event.c). */
     struct aidev_backend_event *user_prev, *user_next;
     bool user_listed;
+    /* (may be NULL) The buffers its command names, given back just before
+     * the event reads as complete (hal/scheduler.c). */
+    _Atomic(struct aidev_keepalive *) keepalive;
 };
 typedef struct aidev_backend_event aidev_event_obj;
+
+/* References a command holds on its buffers until it has completed
+ * (hal/scheduler.c). */
+typedef struct aidev_keepalive aidev_keepalive;
+void aidev_keepalive_release(aidev_keepalive *k);
+/* Gives |k| to |e|: released before |e| reads as complete, so that a
+ * program that saw the command complete finds its buffers idle (automatic
+ * eviction reads that from their references). At once when |e| has
+ * completed already. */
+void aidev_event_keep_until_complete(aidev_event_obj *e, aidev_keepalive *k);
 
 struct aidev_pending_command;
 
@@ -428,19 +450,50 @@ void aidev_queue_cancel_held(aidev_queue_obj *q, const char *why);
 /* Ops, requests and the scheduler: hal/scheduler.h. */
 
 /* The compressed memory tier (hal/evict.c). */
+/* Whether |ctx| has a memory limit, so that an allocation past it evicts
+ * idle buffers: every command then keeps the buffers it names referenced
+ * until it has ended (hal/scheduler.c), which is what "idle" is read
+ * from. */
+static inline bool aidev_context_tiering(const aidev_context_obj *ctx)
+{
+    return atomic_load_explicit(&ctx->memory_limit, memory_order_relaxed) != 0;
+}
 /* A command or a map names |b|: an eviction still queued is called off,
  * and an evicted buffer is restored, before the caller reads |b->native|.
- * Fails with the restore's status and message. */
-aidev_status aidev_tier_touch(aidev_buffer_obj *b);
+ * Under a limit, the touch also stamps the buffer's LRU clock and, with
+ * |keep|, takes a reference for the caller in the same step, so that no
+ * automatic eviction falls between the touch and the command's own
+ * reference. Fails with the restore's status and message (no reference
+ * then). */
+aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep);
+static inline bool aidev_buffer_needs_touch(const aidev_buffer_obj *b)
+{
+    /* Buffers never evicted, without a limit, pay three loads. */
+    return __builtin_expect(atomic_load_explicit(&b->evicts_pending, memory_order_acquire) ||
+                                atomic_load_explicit(&b->evicted, memory_order_acquire) ||
+                                aidev_context_tiering(b->obj.context),
+                            0);
+}
+/* Stamps |b| as born, and touched, now. */
+void aidev_tier_born(aidev_buffer_obj *b);
+/* A touch without a reference: maps and exports, whose own mark (mapped,
+ * a holder) is set before it. */
 static inline aidev_status aidev_buffer_touch(aidev_buffer_obj *b)
 {
-    /* Buffers never evicted pay two loads. */
-    if (__builtin_expect(!atomic_load_explicit(&b->evicts_pending, memory_order_acquire) &&
-                             !atomic_load_explicit(&b->evicted, memory_order_acquire),
-                         1))
-        return AIDEV_SUCCESS;
-    return aidev_tier_touch(b);
+    return aidev_buffer_needs_touch(b) ? aidev_tier_touch(b, false) : AIDEV_SUCCESS;
 }
+/* Charges |bytes| to |ctx|; when they do not fit under its limit, first
+ * evicts idle buffers (least recently touched first, never |exclude|):
+ * those no command, map or export holds, not pinned. Fails with
+ * AIDEV_ERROR_QUOTA and a message saying what it evicted and why the rest
+ * could not be. */
+aidev_status aidev_context_charge_evicting(aidev_context_obj *ctx, uint64_t bytes,
+                                           const aidev_buffer_obj *exclude);
+/* aidev_context_set_memory_limit changed the limit: from none to one,
+ * commands enqueued before are fenced (aidev_context_obj). */
+void aidev_tier_limit_set(aidev_context_obj *ctx, uint64_t old_limit, uint64_t new_limit);
+/* Context release: the fence events (aidev_context_obj) go. */
+void aidev_tier_context_fini(aidev_context_obj *ctx);
 /* A released buffer's compressed copy goes, and the context's counts
  * (under |b->tier_lock|, or once nothing else can reach |b|). */
 void aidev_tier_forget(aidev_buffer_obj *b);

@@ -563,10 +563,8 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
                                    (unsigned long long)(b->size - offset),
                                    (unsigned long long)offset);
         }
-        /* An evicted buffer comes back before its memory is named. */
-        aidev_status touched = aidev_buffer_touch(b);
-        if (touched != AIDEV_SUCCESS)
-            return touched;
+        /* NULL while evicted: named again once the submit has touched it
+         * (aidev_request_needs_touch). */
         resolved[i].u.buffer.buffer = b->native;
         resolved[i].u.buffer.offset = offset;
         resolved[i].u.buffer.size = b->size - offset;

@@ -44,12 +44,20 @@ struct aidev_pending_command {
 /* The hold list                                                            */
 /* ------------------------------------------------------------------------ */
 
+/* Gives back |p|'s references on its buffers. Before its event completes
+ * where it can: a program that saw the command end finds them idle. */
+static void pending_drop_buffers(aidev_pending_command *p)
+{
+    for (uint32_t i = 0; i < p->buffer_count; i++)
+        aidev_buffer_unref(p->buffers[i]);
+    p->buffer_count = 0;
+}
+
 static void pending_free(aidev_pending_command *p)
 {
     if (p->is_op && p->op.destroy)
         p->op.destroy(p->op.state);
-    for (uint32_t i = 0; i < p->buffer_count; i++)
-        aidev_buffer_unref(p->buffers[i]);
+    pending_drop_buffers(p);
     if (p->kernel)
         aidev_kernel_unref(p->kernel);
     if (p->signal)
@@ -221,6 +229,8 @@ static void queue_drain(aidev_queue_obj *q)
 
             if (p->is_op && p->op_started)
                 q->quiet_at = atomic_load(&q->submits);
+            if (atomic_load(&p->failed) || p->is_op)
+                pending_drop_buffers(p); /* nothing of it runs any more */
             if (atomic_load(&p->failed)) {
                 if (p->signal)
                     aidev_event_complete(p->signal, p->fail_status, p->cause);
@@ -356,10 +366,11 @@ static aidev_status hold(aidev_request *r, aidev_event_obj **waits, uint32_t pen
  * a released buffer's last command may otherwise still run on the device
  * (backends keep their own references) after the scrub. Prefetches too:
  * a migration names memory by address (SVM), which holds no reference. */
-typedef struct keepalive {
+struct aidev_keepalive {
     uint32_t count;
     aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
-} keepalive;
+};
+typedef aidev_keepalive keepalive;
 
 static keepalive *keepalive_new(const aidev_request *r)
 {
@@ -374,11 +385,8 @@ static keepalive *keepalive_new(const aidev_request *r)
     return k;
 }
 
-static void keepalive_done(aidev_backend_event *e, aidev_status status, void *user_data)
+void aidev_keepalive_release(aidev_keepalive *k)
 {
-    (void)e;
-    (void)status;
-    keepalive *k = user_data;
     for (uint32_t i = 0; i < k->count; i++)
         aidev_buffer_unref(k->buffers[i]);
     free(k);
@@ -415,6 +423,61 @@ static aidev_status request_signal_new(const aidev_request *r, aidev_event_obj *
     return AIDEV_SUCCESS;
 }
 
+/* The backend buffers |r->cmd| names, from its hal buffers again: a
+ * touch may have restored them into new memory. Ops name their buffers
+ * when they run. */
+static void request_name_buffers(aidev_request *r)
+{
+    aidev_backend_command *c = &r->cmd;
+    if (r->has_op || !r->buffer_count)
+        return;
+    switch (c->type) {
+    case AIDEV_COMMAND_WRITE:
+        c->u.write.buffer = r->buffers[0]->native;
+        break;
+    case AIDEV_COMMAND_READ:
+        c->u.read.buffer = r->buffers[0]->native;
+        break;
+    case AIDEV_COMMAND_COPY:
+        c->u.copy.src = r->buffers[0]->native;
+        c->u.copy.dst = r->buffers[1]->native;
+        break;
+    case AIDEV_COMMAND_FILL:
+        c->u.fill.buffer = r->buffers[0]->native;
+        break;
+    case AIDEV_COMMAND_PREFETCH:
+        c->u.prefetch.buffer = r->buffers[0]->native;
+        break;
+    case AIDEV_COMMAND_DISPATCH:
+        /* |buffers| holds the buffer arguments in their order. */
+        for (uint32_t i = 0, j = 0; i < c->u.dispatch.arg_count && j < r->buffer_count; i++)
+            if (r->args[i].kind == AIDEV_ARG_BUFFER)
+                r->args[i].u.buffer.buffer = r->buffers[j++]->native;
+        break;
+    case AIDEV_COMMAND_BARRIER:
+    case AIDEV_COMMAND_HOST_CALLBACK:
+        break;
+    }
+}
+
+/* Touches every buffer of |r| (restoring the evicted ones, calling off
+ * queued evictions), each with a reference that closes the window until
+ * the command holds its own, then names their memory in the command. */
+static aidev_status request_touch(aidev_request *r)
+{
+    for (uint32_t i = 0; i < r->buffer_count; i++) {
+        aidev_status st = aidev_tier_touch(r->buffers[i], true);
+        if (st != AIDEV_SUCCESS) {
+            while (i--)
+                aidev_buffer_unref(r->buffers[i]);
+            return st;
+        }
+    }
+    r->touch_refs = true;
+    request_name_buffers(r);
+    return AIDEV_SUCCESS;
+}
+
 /* Out of line (aidev_scheduler_submit is inline): its frame is large and
  * the stream of plain commands needs none of it. */
 aidev_status aidev_scheduler_submit_general(aidev_request *r)
@@ -432,6 +495,8 @@ aidev_status aidev_scheduler_submit_general(aidev_request *r)
     aidev_event_obj *signal = NULL;
     keepalive *keep = NULL;
 
+    if (aidev_request_needs_touch(r) && (st = request_touch(r)) != AIDEV_SUCCESS)
+        goto out;
     if (r->wait_count && !r->wait_events) {
         st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "wait_events: NULL with wait_count %u",
                          r->wait_count);
@@ -508,9 +573,9 @@ aidev_status aidev_scheduler_submit_general(aidev_request *r)
     if (keep) {
         /* Taken or not, the command's event says when its buffers are free. */
         if (st == AIDEV_SUCCESS)
-            aidev_backend_event_on_complete(signal, keepalive_done, keep);
+            aidev_event_keep_until_complete(signal, keep);
         else
-            keepalive_done(NULL, st, keep);
+            aidev_keepalive_release(keep);
     }
     if (st != AIDEV_SUCCESS && signal && r->out_event) {
         /* The caller gets no event when the enqueue itself fails. */
@@ -520,6 +585,9 @@ aidev_status aidev_scheduler_submit_general(aidev_request *r)
     }
 
 out:
+    /* The command holds its own references now (held, kept alive). */
+    for (uint32_t i = 0; r->touch_refs && i < r->buffer_count; i++)
+        aidev_buffer_unref(r->buffers[i]);
     /* Our own event (tracing, probes): the backend holds what it needs. */
     if (signal && !r->out_event)
         aidev_backend_event_release(signal);

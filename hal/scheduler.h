@@ -95,6 +95,12 @@ typedef struct aidev_request {
     /* The hal objects |cmd| names, kept alive while it is held. */
     aidev_buffer_obj *buffers[AIDEV_MAX_KERNEL_ARGS];
     uint32_t buffer_count;
+    /* A dispatch's arguments (what |cmd| points at), writable: the buffer
+     * ones are named again once their buffers were touched. */
+    aidev_backend_arg *args;
+    /* |buffers| touched with a reference each (aidev_tier_touch), given
+     * back once the command holds its own. */
+    bool touch_refs;
     aidev_kernel_obj *kernel;
     bool has_op;              /* the hal runs |op| instead of the backend |cmd| */
     aidev_hal_op op;
@@ -109,14 +115,31 @@ typedef struct aidev_request {
  * the request's op when it fails before the op is held. */
 aidev_status aidev_scheduler_submit_general(aidev_request *r);
 
-/* Whether |r| names a buffer made with AIDEV_BUFFER_ZERO_ON_FREE, or is a
- * prefetch: the hal then keeps its buffers until the command has ended. */
+/* Whether |r| names a buffer made with AIDEV_BUFFER_ZERO_ON_FREE, is a
+ * prefetch, or names buffers of a context with a memory limit (automatic
+ * eviction tells idle buffers by their references): the hal then keeps
+ * its buffers until the command has ended. */
 static inline bool aidev_request_needs_keepalive(const aidev_request *r)
 {
     if (r->cmd.type == AIDEV_COMMAND_PREFETCH)
         return true;
+    if (r->buffer_count && aidev_context_tiering(r->queue->obj.context))
+        return true;
     for (uint32_t i = 0; i < r->buffer_count; i++)
         if (r->buffers[i]->flags & AIDEV_BUFFER_ZERO_ON_FREE)
+            return true;
+    return false;
+}
+
+/* Whether a buffer |r| names is evicted, has an eviction queued, or is
+ * under a memory limit: its touch (aidev_tier_touch) then comes first. An
+ * eviction does not touch its own buffer. */
+static inline bool aidev_request_needs_touch(const aidev_request *r)
+{
+    if (r->kind == AIDEV_CMD_EVICT)
+        return false;
+    for (uint32_t i = 0; i < r->buffer_count; i++)
+        if (aidev_buffer_needs_touch(r->buffers[i]))
             return true;
     return false;
 }
@@ -155,7 +178,7 @@ static inline aidev_status aidev_scheduler_submit_plain(aidev_queue_obj *q,
 static inline aidev_status aidev_scheduler_submit(aidev_request *r)
 {
     if (r->wait_count || r->out_event || r->has_op || aidev_request_needs_keepalive(r) ||
-        !aidev_scheduler_takes_plain(r->queue))
+        aidev_request_needs_touch(r) || !aidev_scheduler_takes_plain(r->queue))
         return aidev_scheduler_submit_general(r);
     return aidev_scheduler_submit_plain(r->queue, &r->cmd, r->kind, r->bytes, r->error);
 }

@@ -243,11 +243,13 @@ AIDEV_API aidev_status aidev_context_get_memory_usage(aidev_context context,
                                                       uint64_t *out_limit);
 
 /* Sets the context's memory limit to |limit| bytes (0: none) from now on.
- * A limit below the current usage is accepted: existing buffers stay, and
- * allocations fail with AIDEV_ERROR_QUOTA until enough is freed. An
- * allocation past the limit fails with AIDEV_ERROR_QUOTA, its message
- * naming the size asked, the limit and the usage. Returns AIDEV_SUCCESS,
- * or AIDEV_ERROR_INVALID_HANDLE for a bad |context|. */
+ * A limit below the current usage is accepted: existing buffers stay. An
+ * allocation (or a restore) past the limit first evicts idle buffers into
+ * the compressed memory tier (see "Compressed memory tier" below: least
+ * recently used first, never pinned ones); it fails with
+ * AIDEV_ERROR_QUOTA only when that cannot make room, its message naming
+ * the size asked, the limit, the usage and what eviction tried. Returns
+ * AIDEV_SUCCESS, or AIDEV_ERROR_INVALID_HANDLE for a bad |context|. */
 AIDEV_API aidev_status aidev_context_set_memory_limit(aidev_context context, uint64_t limit);
 
 /* Returns the string for a backend state ("loaded", "skipped", "failed"),
@@ -441,6 +443,9 @@ AIDEV_API aidev_status aidev_device_select(aidev_context context,
  * (not even an uninitialised one) can read it. For keys, weights and
  * tenants' data. AIDEV_ZERO_ON_FREE=1 sets it on every buffer. */
 #define AIDEV_BUFFER_ZERO_ON_FREE (1u << 1)
+/* Never evicted automatically under a memory limit (see
+ * aidev_buffer_set_pinned). */
+#define AIDEV_BUFFER_PINNED (1u << 2)
 
 typedef struct aidev_buffer_desc {
     uint64_t size;             /* bytes, > 0 */
@@ -603,6 +608,28 @@ AIDEV_API aidev_status aidev_enqueue_restore(aidev_queue queue, aidev_buffer buf
                                              uint32_t wait_count,
                                              const aidev_event *wait_events,
                                              aidev_event *out_event);
+
+/* Under a memory limit (aidev_context_set_memory_limit, AIDEV_MEM_LIMIT),
+ * an allocation or a restore that would pass it evicts idle buffers of the
+ * context first, the least recently used first (a command, a map or an
+ * export uses a buffer), until it fits. Idle: no command that names the
+ * buffer is still pending or running, not mapped, not exported as a DLPack
+ * tensor, not imported, not pinned. While a context has a limit, every
+ * command keeps the buffers it names referenced until it has completed,
+ * which is how the hal tells idle buffers; commands enqueued before the
+ * limit was first set are waited for instead (no buffer is evicted
+ * automatically until they have all completed). The allocation fails with
+ * AIDEV_ERROR_QUOTA only when evicting every idle buffer does not make
+ * room, or the size alone is above the limit; the message says how many
+ * buffers were evicted and why the others were not. */
+
+/* Pins (|pinned| nonzero) or unpins (0) |buffer|: a pinned buffer is never
+ * evicted automatically; an explicit aidev_enqueue_evict still evicts it,
+ * and pinning an evicted buffer does not restore it (the next command or
+ * map does). AIDEV_BUFFER_PINNED pins a buffer from its creation. Any
+ * thread. Returns AIDEV_SUCCESS, or AIDEV_ERROR_INVALID_HANDLE for a bad
+ * |buffer|. */
+AIDEV_API aidev_status aidev_buffer_set_pinned(aidev_buffer buffer, uint32_t pinned);
 
 /* The context's memory in both tiers: |out_resident| the bytes of its
  * buffers in device or host memory (what aidev_context_get_memory_usage

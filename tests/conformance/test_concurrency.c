@@ -280,7 +280,8 @@ START_TEST(handles_stay_unique_under_churn)
 END_TEST
 
 /* Threads that race for a context's quota: together they get exactly what
- * the limit holds, never more. */
+ * the limit holds, never more. Their buffers are pinned from creation, so
+ * none is evicted to make room for another. */
 enum { QUOTA_BUFFER = 4096, QUOTA_BUFFERS = 24 };
 
 typedef struct quota_racer {
@@ -294,7 +295,8 @@ typedef struct quota_racer {
 static void *race_for_quota(void *opaque)
 {
     quota_racer *r = opaque;
-    aidev_buffer_desc desc = {.size = QUOTA_BUFFER, .kind = AIDEV_MEMORY_DEVICE};
+    aidev_buffer_desc desc = {.size = QUOTA_BUFFER, .kind = AIDEV_MEMORY_DEVICE,
+                              .flags = AIDEV_BUFFER_PINNED};
     pthread_barrier_wait(r->start);
     while (r->count <= QUOTA_BUFFERS) {
         r->refused = aidev_buffer_create(r->device, &desc, &r->held[r->count]);

@@ -2,7 +2,10 @@
  * trips bit-exact for f32, bf16, int8, all-zero and random data in every
  * memory kind, restored by each kind of command and by a map; an eviction
  * that waits for commands pending on another queue; an eviction called
- * off by a later command; the context's counts; the refusals. */
+ * off by a later command; the context's counts; the refusals; under a
+ * memory limit, automatic eviction of the least recently used idle
+ * buffers, a round-robin workload over twice the limit, and the refusal
+ * when nothing is idle. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,17 +312,196 @@ START_TEST(restore_needs_room)
     ck_assert_ok(aidev_enqueue_write(q, a, 0, TIER_SIZE, src, 0, NULL, NULL));
     tier_evict_wait(q, a);
     ck_assert_ok(aidev_context_set_memory_limit(ctx, used + TIER_SIZE));
+    /* Pinned: it takes the room, and automatic eviction leaves it. */
     aidev_buffer c = harness_buffer(dev, AIDEV_MEMORY_DEVICE, TIER_SIZE, type);
+    ck_assert_ok(aidev_buffer_set_pinned(c, 1));
     ck_assert_error_names(aidev_enqueue_read(q, a, 0, TIER_SIZE, back, 0, NULL, NULL),
                           AIDEV_ERROR_QUOTA, "restoring");
+    ck_assert_ptr_nonnull(strstr(aidev_last_error(), "1 pinned"));
     ck_assert_uint_eq(tier_resident(a), 0);
-    ck_assert_ok(aidev_buffer_release(c));
+    /* Unpinned, it is evicted to make room for the restore. */
+    ck_assert_ok(aidev_buffer_set_pinned(c, 0));
     ck_assert_ok(aidev_enqueue_read(q, a, 0, TIER_SIZE, back, 0, NULL, NULL));
     ck_assert_ok(aidev_queue_finish(q));
     ck_assert_int_eq(memcmp(src, back, TIER_SIZE), 0);
+    ck_assert_uint_eq(tier_resident(c), 0);
+    ck_assert_ok(aidev_buffer_release(c));
     ck_assert_ok(aidev_context_set_memory_limit(ctx, limit));
     ck_assert_ok(aidev_buffer_release(a));
     ck_assert_ok(aidev_queue_release(q));
+    free(src);
+    free(back);
+}
+END_TEST
+
+/* The round-robin workload: |n| buffers of |count| floats, filled from
+ * |seed|, then |rounds| passes of y_i += 0.5 x_{i+1} (axpy), one step in
+ * flight while the next is enqueued; the results read into |out|. Under a
+ * limit, each step restores what it names and evicts what is idle. */
+static void tier_round_robin(aidev_context ctx, aidev_device dev, uint32_t n, uint32_t count,
+                             int rounds, float *out, uint64_t *out_most_evicted)
+{
+    uint64_t evicted = 0;
+    *out_most_evicted = 0;
+    aidev_queue q = harness_queue(dev);
+    aidev_kernel k;
+    ck_assert_ok(aidev_kernel_get(dev, "axpy", &k));
+    aidev_buffer *b = calloc(n, sizeof *b);
+    float *init = malloc((size_t)count * 4);
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < count; j++)
+            init[j] = (float)(tier_rng(&s) >> 40) * 0x1p-20f - 8.0f;
+        b[i] = harness_buffer(dev, AIDEV_MEMORY_DEVICE, (uint64_t)count * 4, AIDEV_TYPE_F32);
+        ck_assert_ok(aidev_enqueue_write(q, b[i], 0, (uint64_t)count * 4, init, 0, NULL, NULL));
+        ck_assert_ok(aidev_queue_finish(q)); /* idle before the next creation */
+    }
+    aidev_event prev = NULL;
+    for (int r = 0; r < rounds; r++) {
+        for (uint32_t i = 0; i < n; i++) {
+            aidev_arg args[] = {aidev_arg_u32(count), aidev_arg_f32(0.5f),
+                                aidev_arg_buffer(b[(i + 1) % n], 0), aidev_arg_buffer(b[i], 0)};
+            aidev_event cur;
+            aidev_status st = aidev_enqueue_dispatch(q, k, NULL, NULL, 4, args, 0, NULL, &cur);
+            ck_assert_msg(st == AIDEV_SUCCESS, "round %d step %u: %s: %s", r, i,
+                          aidev_status_string(st), aidev_last_error());
+            if (prev) {
+                ck_assert_ok(aidev_event_wait(prev, AIDEV_WAIT_FOREVER));
+                ck_assert_ok(aidev_event_release(prev));
+            }
+            prev = cur;
+            ck_assert_ok(aidev_context_get_memory_tiers(ctx, NULL, &evicted, NULL));
+            if (evicted > *out_most_evicted)
+                *out_most_evicted = evicted;
+        }
+    }
+    ck_assert_ok(aidev_event_wait(prev, AIDEV_WAIT_FOREVER));
+    ck_assert_ok(aidev_event_release(prev));
+    for (uint32_t i = 0; i < n; i++) {
+        ck_assert_ok(aidev_enqueue_read(q, b[i], 0, (uint64_t)count * 4, out + (size_t)i * count,
+                                        0, NULL, NULL));
+        ck_assert_ok(aidev_queue_finish(q));
+    }
+    for (uint32_t i = 0; i < n; i++)
+        ck_assert_ok(aidev_buffer_release(b[i]));
+    ck_assert_ok(aidev_kernel_release(k));
+    ck_assert_ok(aidev_queue_release(q));
+    free(init);
+    free(b);
+}
+
+/* Device |i| of the harness, in a context of its own made from |desc|. */
+static aidev_device tier_device_in(int i, const aidev_context_desc *desc, aidev_context *ctx)
+{
+    uint32_t index;
+    ck_assert_ok(aidev_device_get_info(harness_device(i), AIDEV_DEVICE_INFO_INDEX, sizeof index,
+                                       &index, NULL));
+    ck_assert_ok(aidev_context_create(desc, ctx));
+    aidev_device dev;
+    ck_assert_ok(aidev_context_get_device(*ctx, index, &dev));
+    return dev;
+}
+
+/* A context with a limit of L runs a workload over buffers totalling 2L,
+ * round-robin: its results equal the unlimited run's, bit for bit, and
+ * buffers were evicted and restored on the way. */
+START_TEST(round_robin_under_limit)
+{
+    if (!tier_available())
+        return;
+    enum { N = 8, COUNT = 96 * 1024 + 16 }; /* 384 KiB + 64 B each */
+    const uint64_t size = (uint64_t)COUNT * 4;
+    float *free_run = malloc((size_t)N * COUNT * 4), *limited = malloc((size_t)N * COUNT * 4);
+    aidev_context ctx;
+    aidev_device dev = tier_device_in(_i, NULL, &ctx);
+    uint64_t most_evicted;
+    tier_round_robin(ctx, dev, N, COUNT, 3, free_run, &most_evicted);
+    ck_assert_uint_eq(most_evicted, 0);
+    ck_assert_ok(aidev_context_release(ctx));
+
+    aidev_context_desc desc = {.memory_limit = N / 2 * size};
+    dev = tier_device_in(_i, &desc, &ctx);
+    tier_round_robin(ctx, dev, N, COUNT, 3, limited, &most_evicted);
+    /* At least half of the buffers were out at a time. */
+    ck_assert_uint_ge(most_evicted, N / 2 * size);
+    ck_assert_msg(memcmp(free_run, limited, (size_t)N * COUNT * 4) == 0,
+                  "the run under a limit differs from the unlimited run");
+    uint64_t used = 1, evicted = 1, compressed = 1;
+    ck_assert_ok(aidev_context_get_memory_tiers(ctx, &used, &evicted, &compressed));
+    ck_assert_uint_eq(used, 0);
+    ck_assert_uint_eq(evicted, 0);
+    ck_assert_uint_eq(compressed, 0);
+    ck_assert_ok(aidev_context_release(ctx));
+    free(free_run);
+    free(limited);
+}
+END_TEST
+
+/* Under a limit, a buffer that does not fit evicts the least recently used
+ * idle buffer; one that still does not fit (pinned, mapped, in use by a
+ * command held back by an event) fails with AIDEV_ERROR_QUOTA, saying
+ * what was tried; nothing is lost. */
+START_TEST(eviction_under_pressure)
+{
+    if (!tier_available())
+        return;
+    aidev_context_desc desc = {.memory_limit = 3 * TIER_SIZE};
+    aidev_context ctx;
+    aidev_device dev = tier_device_in(_i, &desc, &ctx);
+    aidev_queue q = harness_queue(dev);
+    aidev_type type;
+    unsigned char *src = tier_data(0, TIER_SIZE, &type), *back = malloc(TIER_SIZE);
+    aidev_buffer b[4];
+    for (int i = 0; i < 3; i++) {
+        b[i] = harness_buffer(dev, AIDEV_MEMORY_DEVICE, TIER_SIZE, type);
+        ck_assert_ok(aidev_enqueue_write(q, b[i], 0, TIER_SIZE, src, 0, NULL, NULL));
+        ck_assert_ok(aidev_queue_finish(q));
+    }
+    /* b[0] used last, so b[1] is the least recently used. */
+    ck_assert_ok(aidev_enqueue_read(q, b[0], 0, TIER_SIZE, back, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    b[3] = harness_buffer(dev, AIDEV_MEMORY_DEVICE, TIER_SIZE, type);
+    ck_assert_uint_eq(tier_resident(b[1]), 0);
+    ck_assert_uint_eq(tier_resident(b[0]) + tier_resident(b[2]) + tier_resident(b[3]), 3);
+
+    /* Nothing idle: b[0] pinned, b[2] waited on by a held write, b[3]
+     * mapped where it can be, else pinned too. */
+    aidev_event gate, wrote;
+    ck_assert_ok(aidev_event_create_user(ctx, &gate));
+    ck_assert_ok(aidev_buffer_set_pinned(b[0], 1));
+    ck_assert_ok(aidev_enqueue_write(q, b[2], 0, TIER_SIZE, src, 1, &gate, &wrote));
+    ck_assert_ok(aidev_buffer_set_pinned(b[3], 1));
+    aidev_buffer_desc more = {.size = 4096, .kind = AIDEV_MEMORY_DEVICE};
+    aidev_buffer x = NULL;
+    ck_assert_error_names(aidev_buffer_create(dev, &more, &x), AIDEV_ERROR_QUOTA,
+                          "automatic eviction");
+    const char *msg = aidev_last_error();
+    ck_assert_msg(strstr(msg, "1 in use by commands") && strstr(msg, "2 pinned"), "%s", msg);
+    /* The restore of b[1] finds no room either; it stays evicted. */
+    ck_assert_error_names(aidev_enqueue_read(q, b[1], 0, TIER_SIZE, back, 0, NULL, NULL),
+                          AIDEV_ERROR_QUOTA, "restoring");
+    ck_assert_uint_eq(tier_resident(b[1]), 0);
+    /* Once the write ran, b[2] is idle: the restore evicts it. */
+    ck_assert_ok(aidev_event_set_status(gate, AIDEV_SUCCESS, NULL));
+    ck_assert_ok(aidev_event_wait(wrote, AIDEV_WAIT_FOREVER));
+    memset(back, 0, TIER_SIZE);
+    ck_assert_ok(aidev_enqueue_read(q, b[1], 0, TIER_SIZE, back, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    ck_assert_int_eq(memcmp(src, back, TIER_SIZE), 0);
+    ck_assert_uint_eq(tier_resident(b[2]), 0);
+    memset(back, 0, TIER_SIZE);
+    ck_assert_ok(aidev_buffer_set_pinned(b[3], 0));
+    ck_assert_ok(aidev_enqueue_read(q, b[2], 0, TIER_SIZE, back, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    ck_assert_int_eq(memcmp(src, back, TIER_SIZE), 0);
+    /* A size above the limit itself evicts nothing. */
+    more.size = 4 * TIER_SIZE;
+    ck_assert_error_names(aidev_buffer_create(dev, &more, &x), AIDEV_ERROR_QUOTA, "limit");
+    ck_assert_uint_eq(tier_resident(b[1]) + tier_resident(b[2]) + tier_resident(b[3]), 2);
+    ck_assert_ok(aidev_event_release(gate));
+    ck_assert_ok(aidev_event_release(wrote));
+    ck_assert_ok(aidev_queue_release(q));
+    ck_assert_ok(aidev_context_release(ctx));
     free(src);
     free(back);
 }
@@ -379,6 +561,8 @@ int main(void)
     harness_add_per_device(s, "later_command_calls_it_off", later_command_calls_it_off, 120);
     harness_add_per_device(s, "restore_needs_room", restore_needs_room, 120);
     harness_add_per_device(s, "refusals", refusals, 120);
+    harness_add_per_device(s, "round_robin_under_limit", round_robin_under_limit, 300);
+    harness_add_per_device(s, "eviction_under_pressure", eviction_under_pressure, 120);
     int rc = harness_run(s);
     harness_shutdown();
     return rc;

@@ -113,6 +113,8 @@ START_TEST(quota_hit_and_recovered)
 
     aidev_buffer a = harness_buffer(dev, kind, 768 << 10, AIDEV_TYPE_NONE);
     usage_is(ctx, 768 << 10, 1 << 20);
+    /* Pinned: not evicted to make room (the tier's tests cover that). */
+    ck_assert_ok(aidev_buffer_set_pinned(a, 1));
     aidev_buffer_desc big = {.size = 512 << 10, .kind = kind};
     aidev_buffer b = NULL;
     /* The message names the size, the limit, where it came from, and the usage. */
@@ -129,6 +131,7 @@ START_TEST(quota_hit_and_recovered)
     ck_assert_ok(aidev_buffer_release(a));
     usage_is(ctx, 0, 1 << 20);
     ck_assert_ok(aidev_buffer_create(dev, &big, &b));
+    ck_assert_ok(aidev_buffer_set_pinned(b, 1));
     usage_is(ctx, 512 << 10, 1 << 20);
 
     /* The limit changes at run time, also below the usage. */

@@ -48,8 +48,9 @@ def test_memory_limit_and_quota_errors():
         assert ctx.memory_usage == (0, 1 << 20)
         buf = dev.buffer(1 << 17, np.float32)  # 512 KiB
         assert ctx.memory_usage.used == 1 << 19
+        # Larger than the limit itself: evicting buf would not make room.
         with pytest.raises(aidev.QuotaError) as err:
-            dev.buffer(1 << 18, np.float32)
+            dev.buffer(1 << 19, np.float32)
         assert err.value.status == aidev.Status.QUOTA and "limit" in err.value.message
         assert isinstance(err.value, MemoryError)
         ctx.memory_limit = 0
