@@ -471,20 +471,9 @@ static aidev_status capture_dispatch(aidev_request *r, aidev_kernel kernel, cons
                                      const uint32_t workgroup[3], uint32_t arg_count,
                                      const aidev_arg *args)
 {
-    aidev_graph_call *c = malloc(sizeof *c);
+    aidev_graph_call *c = aidev_graph_call_dispatch_new(kernel, grid, workgroup, arg_count, args);
     if (!c)
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    c->kind = AIDEV_CMD_DISPATCH;
-    c->u.dispatch.kernel = kernel;
-    c->u.dispatch.has_grid = grid != NULL;
-    c->u.dispatch.has_workgroup = workgroup != NULL;
-    for (int i = 0; i < 3; i++) {
-        c->u.dispatch.grid[i] = grid ? grid[i] : 0;
-        c->u.dispatch.workgroup[i] = workgroup ? workgroup[i] : 0;
-    }
-    c->u.dispatch.arg_count = arg_count;
-    if (arg_count)
-        memcpy(c->u.dispatch.args, args, arg_count * sizeof args[0]);
     aidev_status st = aidev_graph_capture(r, c);
     free(c);
     return st;

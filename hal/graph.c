@@ -286,6 +286,27 @@ AIDEV_API aidev_status aidev_graph_add_file_read(aidev_graph graph, aidev_queue 
     return graph_add(graph, queue, &c, dep_count, deps, out_node);
 }
 
+aidev_graph_call *aidev_graph_call_dispatch_new(aidev_kernel kernel, const uint32_t grid[3],
+                                                const uint32_t workgroup[3], uint32_t arg_count,
+                                                const aidev_arg *args)
+{
+    aidev_graph_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->kind = AIDEV_CMD_DISPATCH;
+    c->u.dispatch.kernel = kernel;
+    c->u.dispatch.has_grid = grid != NULL;
+    c->u.dispatch.has_workgroup = workgroup != NULL;
+    for (int i = 0; i < 3; i++) {
+        c->u.dispatch.grid[i] = grid ? grid[i] : 0;
+        c->u.dispatch.workgroup[i] = workgroup ? workgroup[i] : 0;
+    }
+    c->u.dispatch.arg_count = arg_count;
+    if (arg_count)
+        memcpy(c->u.dispatch.args, args, arg_count * sizeof args[0]);
+    return c;
+}
+
 AIDEV_API aidev_status aidev_graph_add_dispatch(aidev_graph graph, aidev_queue queue,
                                                 aidev_kernel kernel, const uint32_t grid[3],
                                                 const uint32_t workgroup[3], uint32_t arg_count,
@@ -300,20 +321,9 @@ AIDEV_API aidev_status aidev_graph_add_dispatch(aidev_graph graph, aidev_queue q
     if (arg_count > AIDEV_MAX_KERNEL_ARGS)
         return aidev_error(AIDEV_ERROR_KERNEL_ARGS, "arg_count: %u, at most %u", arg_count,
                            AIDEV_MAX_KERNEL_ARGS);
-    aidev_graph_call *c = calloc(1, sizeof *c);
+    aidev_graph_call *c = aidev_graph_call_dispatch_new(kernel, grid, workgroup, arg_count, args);
     if (!c)
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    c->kind = AIDEV_CMD_DISPATCH;
-    c->u.dispatch.kernel = kernel;
-    c->u.dispatch.has_grid = grid != NULL;
-    c->u.dispatch.has_workgroup = workgroup != NULL;
-    for (int i = 0; i < 3; i++) {
-        c->u.dispatch.grid[i] = grid ? grid[i] : 0;
-        c->u.dispatch.workgroup[i] = workgroup ? workgroup[i] : 0;
-    }
-    c->u.dispatch.arg_count = arg_count;
-    if (arg_count)
-        memcpy(c->u.dispatch.args, args, arg_count * sizeof args[0]);
     aidev_status st = graph_add(graph, queue, c, dep_count, deps, out_node);
     free(c);
     return st;

@@ -68,6 +68,14 @@ typedef struct aidev_graph_call {
 aidev_status aidev_request_build(aidev_queue_obj *q, const aidev_graph_call *call,
                                  aidev_request *r, aidev_backend_arg *args);
 
+/* A dispatch call as given to aidev_enqueue_dispatch or
+ * aidev_graph_add_dispatch (|grid|, |workgroup| may be NULL), in new memory
+ * the caller frees; NULL when out of memory. |arg_count| is at most
+ * AIDEV_MAX_KERNEL_ARGS (the caller checked it). */
+aidev_graph_call *aidev_graph_call_dispatch_new(aidev_kernel kernel, const uint32_t grid[3],
+                                                const uint32_t workgroup[3], uint32_t arg_count,
+                                                const aidev_arg *args);
+
 /* Capture (hal/graph.c): |r|'s queue captures into a graph; |call| becomes
  * a node after the queue's previous one and the nodes behind |r|'s wait
  * events, and |r->out_event| (when asked) gets the node's capture event. */
