@@ -88,15 +88,26 @@ static aidev_status begin(aidev_queue h, aidev_event *out_event, aidev_request *
 /* Requests: each call's checks, shared by the enqueue calls and graphs      */
 /* ------------------------------------------------------------------------ */
 
+/* The checks a write and a read share, in the order a program sees their
+ * errors: the buffer's handle and queue, the range, then the host pointer
+ * named |host_name|. */
+static aidev_status check_host_transfer(const aidev_request *r, aidev_buffer buffer,
+                                        uint64_t offset, uint64_t size, const void *host,
+                                        const char *host_name, aidev_buffer_obj **out)
+{
+    aidev_status st = lookup_queue_buffer(r->queue, buffer, "buffer", out);
+    if (st == AIDEV_SUCCESS)
+        st = check_range(*out, "buffer", offset, size);
+    if (st == AIDEV_SUCCESS && !host)
+        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "%s: NULL", host_name);
+    return st;
+}
+
 static aidev_status request_write(aidev_request *r, aidev_buffer buffer, uint64_t offset,
                                   uint64_t size, const void *src)
 {
     aidev_buffer_obj *b;
-    aidev_status st = lookup_queue_buffer(r->queue, buffer, "buffer", &b);
-    if (st == AIDEV_SUCCESS)
-        st = check_range(b, "buffer", offset, size);
-    if (st == AIDEV_SUCCESS && !src)
-        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "src: NULL");
+    aidev_status st = check_host_transfer(r, buffer, offset, size, src, "src", &b);
     if (st != AIDEV_SUCCESS)
         return st;
     r->cmd.type = AIDEV_COMMAND_WRITE;
@@ -114,11 +125,7 @@ static aidev_status request_read(aidev_request *r, aidev_buffer buffer, uint64_t
                                  uint64_t size, void *dst)
 {
     aidev_buffer_obj *b;
-    aidev_status st = lookup_queue_buffer(r->queue, buffer, "buffer", &b);
-    if (st == AIDEV_SUCCESS)
-        st = check_range(b, "buffer", offset, size);
-    if (st == AIDEV_SUCCESS && !dst)
-        st = aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "dst: NULL");
+    aidev_status st = check_host_transfer(r, buffer, offset, size, dst, "dst", &b);
     if (st != AIDEV_SUCCESS)
         return st;
     r->cmd.type = AIDEV_COMMAND_READ;
