@@ -8,6 +8,15 @@
  *                          overhead. On a device that takes OpenCL C or
  *                          SPIR-V, against a naive user kernel with one
  *                          work-item per output: the gain of tiling.
+ *   kernels/matmul_i8 N^3  GOPS (2 N^3 operations a run) of the library
+ *                          matmul_i8 on the CPU backend against oneDNN's
+ *                          dnnl_gemm_s8s8s32 and the same rescale, called
+ *                          directly (where aidev-bench is built with
+ *                          oneDNN). The results must be the same bits.
+ *   kernels/matmul_i8_vs_sgemm N^3
+ *                          the same GOPS against the GFLOP/s of the
+ *                          library sgemm of the same shape on the same
+ *                          device: what int8 gains over fp32.
  *   kernels/softmax RxC    GB/s (x read once, y written once) of the
  *   kernels/rmsnorm RxC    library kernel against a plain C loop on one
  *                          host thread.
@@ -27,6 +36,9 @@
 
 #if AIDEV_HAVE_OPENBLAS
 #include <cblas.h>
+#endif
+#if AIDEV_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
 #endif
 
 #ifdef AIDEV_BENCH_NAIVE_SPIRV
@@ -446,6 +458,148 @@ out:
     free(x), free(w), free(y_lib), free(y_base);
 }
 
+/* ------------------------------------------------------------------------ */
+/* matmul_i8 against oneDNN and against sgemm                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct i8_operands {
+    uint32_t n;
+    int8_t *a, *b;
+    float *sa, *sb, *y;
+} i8_operands;
+
+static aidev_buffer upload_bytes(const dev_ctx *d, const void *data, size_t bytes, aidev_type t)
+{
+    aidev_buffer_desc desc = {.size = bytes, .kind = AIDEV_MEMORY_DEVICE, .element_type = t};
+    aidev_buffer b = NULL;
+    if (aidev_buffer_create(d->dev, &desc, &b) != AIDEV_SUCCESS)
+        return NULL;
+    if (data && aidev_enqueue_write(d->queue, b, 0, bytes, data, 0, NULL, NULL) != AIDEV_SUCCESS) {
+        aidev_buffer_release(b);
+        return NULL;
+    }
+    return b;
+}
+
+#if AIDEV_HAVE_DNNL
+/* oneDNN called as a user would: int32 sums, then the kernel's rescale
+ * (float(sum) * sa[i] * sb[j], in that order). */
+static double run_dnnl_i8(void *ctx)
+{
+    i8_operands *o = ctx;
+    const uint32_t n = o->n;
+    int32_t *acc = (int32_t *)(void *)o->y;
+    const int32_t no_offset = 0;
+    double t0 = bench_now();
+    if (dnnl_gemm_s8s8s32('N', 'T', 'F', n, n, n, 1.0f, o->a, n, 0, o->b, n, 0, 0.0f, acc, n,
+                          &no_offset) != dnnl_success)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < n; j++) {
+            int32_t s;
+            memcpy(&s, &o->y[(size_t)i * n + j], sizeof s);
+            o->y[(size_t)i * n + j] = (float)s * o->sa[i] * o->sb[j];
+        }
+    return bench_now() - t0;
+}
+#endif
+
+/* kernels/matmul_i8 and kernels/matmul_i8_vs_sgemm on the CPU backend. */
+static void bench_matmul_i8(const bench_options *opt, const dev_ctx *d)
+{
+    if (strcmp(d->backend, "cpu") != 0 || !bench_selected(opt, "kernels/matmul_i8"))
+        return;
+    const uint32_t n = opt->quick ? 256 : 1024;
+    const size_t nn = (size_t)n * n;
+    char name[64], vs_name[64];
+    snprintf(name, sizeof name, "kernels/matmul_i8 %u^3", n);
+    snprintf(vs_name, sizeof vs_name, "kernels/matmul_i8_vs_sgemm %u^3", n);
+    i8_operands o = {.n = n, .a = malloc(nn), .b = malloc(nn), .sa = malloc(n * sizeof(float)),
+                     .sb = malloc(n * sizeof(float)), .y = malloc(nn * sizeof(float))};
+    float *f = malloc(nn * sizeof(float)), *y_lib = malloc(nn * sizeof(float));
+    aidev_buffer bufs[8] = {NULL};
+    aidev_kernel k8 = NULL, k32 = NULL;
+    if (!o.a || !o.b || !o.sa || !o.sb || !o.y || !f || !y_lib)
+        goto out;
+    fill_random(f, nn, -127.5f, 127.5f, 5);
+    for (size_t i = 0; i < nn; i++)
+        o.a[i] = (int8_t)f[i];
+    fill_random(f, nn, -127.5f, 127.5f, 6);
+    for (size_t i = 0; i < nn; i++)
+        o.b[i] = (int8_t)f[i];
+    fill_random(o.sa, n, 0.001f, 0.01f, 7);
+    fill_random(o.sb, n, 0.001f, 0.01f, 8);
+    fill_random(f, nn, -1, 1, 9);
+    bufs[0] = upload_bytes(d, o.a, nn, AIDEV_TYPE_I8);
+    bufs[1] = upload_bytes(d, o.sa, n * sizeof(float), AIDEV_TYPE_F32);
+    bufs[2] = upload_bytes(d, o.b, nn, AIDEV_TYPE_I8);
+    bufs[3] = upload_bytes(d, o.sb, n * sizeof(float), AIDEV_TYPE_F32);
+    bufs[4] = upload_bytes(d, NULL, nn * sizeof(float), AIDEV_TYPE_F32);
+    bufs[5] = upload(d, f, nn); /* sgemm's a, b, c */
+    bufs[6] = upload(d, f, nn);
+    bufs[7] = upload(d, NULL, nn);
+    for (int i = 0; i < 8; i++)
+        if (!bufs[i])
+            goto out;
+    if (aidev_kernel_get(d->dev, "matmul_i8", &k8) != AIDEV_SUCCESS ||
+        aidev_kernel_get(d->dev, "sgemm", &k32) != AIDEV_SUCCESS)
+        goto out;
+    sgemm_run i8_run = {.d = d, .kernel = k8, .grid = {n, n, 1}};
+    aidev_arg i8_args[8] = {aidev_arg_u32(n), aidev_arg_u32(n), aidev_arg_u32(n),
+                            aidev_arg_buffer(bufs[0], 0), aidev_arg_buffer(bufs[1], 0),
+                            aidev_arg_buffer(bufs[2], 0), aidev_arg_buffer(bufs[3], 0),
+                            aidev_arg_buffer(bufs[4], 0)};
+    memcpy(i8_run.args, i8_args, sizeof i8_args);
+    sgemm_run f32_run = {.d = d, .kernel = k32, .grid = {n, n, 1}};
+    aidev_arg f32_args[8] = {aidev_arg_u32(n),           aidev_arg_u32(n),
+                             aidev_arg_u32(n),           aidev_arg_f32(1),
+                             aidev_arg_f32(0),           aidev_arg_buffer(bufs[5], 0),
+                             aidev_arg_buffer(bufs[6], 0), aidev_arg_buffer(bufs[7], 0)};
+    memcpy(f32_run.args, f32_args, sizeof f32_args);
+    const double budget = opt->quick ? 0.2 : 3.0, ops = 2.0 * n * n * n;
+    const int min = opt->quick ? 1 : 5;
+    double t_i8, t_other;
+#if AIDEV_HAVE_DNNL
+    if (!measure_pair(run_device_sgemm, &i8_run, run_dnnl_i8, &o, budget, min, &t_i8, &t_other) ||
+        !download(d, bufs[4], y_lib, nn)) {
+        fprintf(stderr, "bench kernels: %s on %s failed: %s\n", name, d->name, aidev_last_error());
+        goto out;
+    }
+    if (memcmp(y_lib, o.y, nn * sizeof(float)) != 0) {
+        fprintf(stderr, "bench kernels: %s on %s: results differ from oneDNN's; no row\n", name,
+                d->name);
+        goto out;
+    }
+    bench_row row = {.name = name, .device = d->name, .backend = d->backend,
+                     .value = ops / t_i8 * 1e-9, .unit = "GOPS (higher is better)",
+                     .baseline = "dnnl_gemm_s8s8s32 + rescale (oneDNN, direct)",
+                     .baseline_value = ops / t_other * 1e-9};
+    bench_emit(opt, &row);
+#else
+    fprintf(stderr, "bench kernels: %s: aidev-bench was built without oneDNN: no row\n", name);
+#endif
+    if (!measure_pair(run_device_sgemm, &i8_run, run_device_sgemm, &f32_run, budget, min, &t_i8,
+                      &t_other)) {
+        fprintf(stderr, "bench kernels: %s on %s failed: %s\n", vs_name, d->name,
+                aidev_last_error());
+        goto out;
+    }
+    bench_row vs = {.name = vs_name, .device = d->name, .backend = d->backend,
+                    .value = ops / t_i8 * 1e-9, .unit = "GOPS (higher is better)",
+                    .baseline = "library sgemm, same shape (GFLOP/s)",
+                    .baseline_value = ops / t_other * 1e-9};
+    bench_emit(opt, &vs);
+out:
+    if (k8)
+        aidev_kernel_release(k8);
+    if (k32)
+        aidev_kernel_release(k32);
+    for (int i = 0; i < 8; i++)
+        if (bufs[i])
+            aidev_buffer_release(bufs[i]);
+    free(o.a), free(o.b), free(o.sa), free(o.sb), free(o.y), free(f), free(y_lib);
+}
+
 void bench_kernels(const bench_options *opt)
 {
     uint32_t count = 0;
@@ -464,6 +618,7 @@ void bench_kernels(const bench_options *opt)
             continue;
         }
         bench_sgemm(opt, &d);
+        bench_matmul_i8(opt, &d);
         bench_rows(opt, &d, "softmax");
         bench_rows(opt, &d, "rmsnorm");
         aidev_queue_release(d.queue);

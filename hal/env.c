@@ -261,6 +261,15 @@ bool aidev_env_io_engine_pread(void)
     return pread_engine == 1;
 }
 
+bool aidev_env_cpu_int8_auto(void)
+{
+    static const char *const names[] = {"auto", "aidev"};
+    static const int values[] = {1, 0};
+    int automatic;
+    aidev_env_choice("AIDEV_CPU_INT8", names, values, 2, 1, "auto", &automatic);
+    return automatic == 1;
+}
+
 aidev_codec aidev_env_codec(void)
 {
     /* Only the codecs of this build are names the parser takes: asking for
@@ -288,6 +297,7 @@ void aidev_env_check_library(void)
     aidev_env_zero_on_free(&zero);
     aidev_env_huge_pages();
     aidev_env_io_engine_pread();
+    aidev_env_cpu_int8_auto();
     aidev_env_codec();
 }
 

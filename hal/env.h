@@ -62,6 +62,9 @@ typedef enum aidev_env_hugepages {
 aidev_env_hugepages aidev_env_huge_pages(void);
 /* AIDEV_IO_ENGINE: true for pread, false for io_uring (the default). */
 bool aidev_env_io_engine_pread(void);
+/* AIDEV_CPU_INT8: false for aidev (the CPU matmul_i8's own loops), true
+ * for auto (the default: oneDNN where it is exact; issue 18). */
+bool aidev_env_cpu_int8_auto(void);
 
 /* Checks every variable above (the call behind aidev_environment_get_reports). */
 void aidev_env_check_library(void);

@@ -277,7 +277,7 @@ AIDEV_API aidev_status aidev_context_get_device(aidev_context context,
 
 /* aidev reads its environment variables (AIDEV_MEM_LIMIT, AIDEV_CPU_THREADS,
  * AIDEV_HUGEPAGES, AIDEV_IO_ENGINE, AIDEV_ZERO_ON_FREE, AIDEV_CPU_PIN,
- * AIDEV_COMPRESS, a
+ * AIDEV_COMPRESS, AIDEV_CPU_INT8, a
  * backend's own...) with one strict parser: a whole number is digits only
  * (no sign, space or suffix); a size is digits with an optional K, M, G or
  * T (powers of 1024) and an optional B or iB, 0 meaning no limit; a switch

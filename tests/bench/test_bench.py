@@ -24,7 +24,7 @@ With --model, bench/model/bench_model.py runs too (under NUMPY_PYTHON, an
 interpreter with NumPy): rows model.decoder_tokens_per_s_f32 and _int8 on
 every device, the transformer example against the same model in NumPy.
 
-usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--tier-codecs=LIST]
+usage: test_bench.py AIDEV_BENCH AIDEV_INFO [--starpu] [--dnnl] [--tier-codecs=LIST]
                     [--mpi MPIRUN AIDEV_BENCH_MPI]
                     [--model NUMPY_PYTHON BENCH_MODEL TRANSFORMER]
        test_bench.py --python BENCH_PYTHON AIDEV_INFO
@@ -48,6 +48,10 @@ TENSOR = ["tensor.gemm_strided_batched"]
 # A kernel's first dispatch against its second (bench/bench_first.c), on
 # every device.
 FIRST = ["kernels/first_dispatch"]
+# matmul_i8 on the CPU backend (--quick sizes): against sgemm always,
+# against oneDNN called directly where aidev-bench has it (--dnnl).
+INT8_VS_SGEMM = ["kernels/matmul_i8_vs_sgemm 256^3"]
+INT8_VS_DNNL = ["kernels/matmul_i8 256^3"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
             "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads",
@@ -186,6 +190,7 @@ def main():
         return
     bench, info = sys.argv[1], sys.argv[2]
     starpu = "--starpu" in sys.argv[3:]
+    int8 = INT8_VS_SGEMM + (INT8_VS_DNNL if "--dnnl" in sys.argv[3:] else [])
     mpi = sys.argv[sys.argv.index("--mpi") + 1:][:2] if "--mpi" in sys.argv else None
     model = sys.argv[sys.argv.index("--model") + 1:][:3] if "--model" in sys.argv else None
     codecs = []
@@ -200,7 +205,8 @@ def main():
     sched = SCHED_PER_DEVICE if starpu else []
     check_expected(devices, rows,
                    lambda b: EXPECTED.get(b, []) + sched + (tier_per_device if b in EXPECTED
-                                                            else []),
+                                                            else [])
+                   + (int8 if b == "cpu" else []),
                    (SCHED_ONCE if starpu else []) + tier_once, failures)
     if not starpu:
         print("sched.* rows against StarPU: skipped: aidev-bench was built without StarPU")
