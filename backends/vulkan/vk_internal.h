@@ -265,6 +265,12 @@ typedef struct vkb_kernel {
      * ids that set it (UINT32_MAX: a literal in the module). */
     uint32_t local[3];
     uint32_t local_spec_id[3];
+    /* The user's specialization constants (aidev_kernel_desc), given to
+     * every pipeline of the kernel before the workgroup's: entries with
+     * offsets into |spec_data|. */
+    uint32_t spec_count;
+    VkSpecializationMapEntry spec_entries[AIDEV_MAX_SPEC_CONSTANTS];
+    uint8_t spec_data[AIDEV_MAX_SPEC_CONSTANTS * 8];
     pthread_mutex_t variant_lock;
     uint32_t variant_count;
     vkb_variant variants[VKB_MAX_VARIANTS];
@@ -312,6 +318,9 @@ VKB_HIDDEN aidev_status vkb_kernel_from_form(struct vkb_device *dev,
                                              vkb_kernel **out);
 /* The pipeline for workgroup |wg| (made on first use). */
 VKB_HIDDEN aidev_status vkb_kernel_pipeline(vkb_kernel *k, const uint32_t wg[3], VkPipeline *out);
+/* Makes the driver build |pipeline|'s code now, where it would at the first
+ * dispatch (CPU devices; prime.c). */
+VKB_HIDDEN aidev_status vkb_kernel_prime(vkb_kernel *k, VkPipeline pipeline);
 VKB_HIDDEN void vkb_kernel_ref(vkb_kernel *k);
 VKB_HIDDEN void vkb_kernel_unref(vkb_kernel *k);
 VKB_HIDDEN void vkb_library_kernels_release(struct vkb_device *dev);
