@@ -131,6 +131,13 @@ typedef struct dag_run_options {
      * with AIDEV_FEATURE_HOST_IMPORT) use the host copy of each datum in
      * place, imported, instead of a copy of their own. */
     bool share_host_memory;
+    /* One context buffer per datum (aidev_context_buffer_create): the hal
+     * keeps the copies and orders the tasks by their data (issue 16); the
+     * runner names the device of each task and nothing else (no copies,
+     * no events between tasks). Initial contents are written, and outputs
+     * read, on the first device that uses host memory in place, else the
+     * first device. |share_host_memory| does not apply. */
+    bool context_buffers;
 } dag_run_options;
 
 /* A runner of |g| over |devices| (borrowed, all of one context; at most

@@ -43,6 +43,7 @@ typedef struct dag_copy {
 typedef struct dag_datum {
     float *host;             /* the host copy (page-aligned, for imports) */
     aidev_buffer buffers[DAG_MAX_DEVICES]; /* per device, made on first need */
+    aidev_buffer context_buffer;           /* dag_run_options.context_buffers */
     dag_copy copies[DAG_MAX_DEVICES + 1];  /* per place: devices, then the host */
 } dag_datum;
 
@@ -52,6 +53,8 @@ struct dag_runner {
     aidev_device devices[DAG_MAX_DEVICES];
     aidev_queue compute[DAG_MAX_DEVICES], transfer[DAG_MAX_DEVICES];
     bool shares_host[DAG_MAX_DEVICES];
+    bool context_buffers;
+    uint32_t host_device; /* context buffers: where data go in and out */
     /* Kernels by name and device. */
     const char *kernel_names[DAG_MAX_KERNELS];
     aidev_kernel kernels[DAG_MAX_KERNELS][DAG_MAX_DEVICES];
@@ -116,9 +119,13 @@ aidev_status dag_runner_create(const dag *g, const aidev_device *devices, uint32
         else
             memset(r->data[i].host, 0, bytes);
     }
+    r->context_buffers = options && options->context_buffers;
     for (uint32_t d = 0; st == AIDEV_SUCCESS && d < device_count; d++) {
         r->devices[d] = devices[d];
         r->shares_host[d] = options && options->share_host_memory && device_shares_host(devices[d]);
+        if (r->context_buffers && device_shares_host(devices[d]) &&
+            !device_shares_host(devices[r->host_device]))
+            r->host_device = d;
         st = aidev_queue_create(devices[d], AIDEV_QUEUE_PRIORITY_NORMAL, &r->compute[d]);
         if (st == AIDEV_SUCCESS)
             st = aidev_queue_create(devices[d], AIDEV_QUEUE_PRIORITY_NORMAL, &r->transfer[d]);
@@ -154,9 +161,11 @@ void dag_runner_destroy(dag_runner *r)
             copy_forget(&x->copies[p]);
             free(x->copies[p].readers);
         }
-        for (uint32_t d = 0; d < r->device_count; d++)
+        for (uint32_t d = 0; !r->context_buffers && d < r->device_count; d++)
             if (x->buffers[d])
                 aidev_buffer_release(x->buffers[d]);
+        if (x->context_buffer)
+            aidev_buffer_release(x->context_buffer);
         free(x->host);
     }
     for (uint32_t k = 0; k < r->kernel_count; k++)
@@ -197,9 +206,20 @@ static aidev_status kernel_for(dag_runner *r, const char *name, uint32_t device,
 static aidev_status buffer_for(dag_runner *r, uint32_t datum, uint32_t device)
 {
     dag_datum *x = &r->data[datum];
+    uint64_t bytes = (uint64_t)r->g->data[datum].count * sizeof(float);
+    if (r->context_buffers) {
+        aidev_buffer_desc desc = {.size = bytes, .kind = AIDEV_MEMORY_DEVICE,
+                                  .element_type = AIDEV_TYPE_F32};
+        aidev_context ctx;
+        aidev_status st = AIDEV_SUCCESS;
+        if (!x->context_buffer && (st = aidev_device_get_context(r->devices[device], &ctx)) ==
+                                      AIDEV_SUCCESS)
+            st = aidev_context_buffer_create(ctx, &desc, &x->context_buffer);
+        x->buffers[device] = x->context_buffer; /* borrowed: the same handle on every device */
+        return st;
+    }
     if (x->buffers[device])
         return AIDEV_SUCCESS;
-    uint64_t bytes = (uint64_t)r->g->data[datum].count * sizeof(float);
     if (r->shares_host[device])
         return aidev_buffer_import_host(r->devices[device], x->host, bytes, AIDEV_TYPE_F32,
                                         &x->buffers[device]);
@@ -231,10 +251,25 @@ static aidev_status prepare(dag_runner *r, const uint32_t *task_device, const in
         dag_datum *x = &r->data[i];
         for (uint32_t p = 0; p <= DAG_MAX_DEVICES; p++)
             copy_forget(&x->copies[p]);
-        if (!g->data[i].init)
+        if (r->context_buffers && st == AIDEV_SUCCESS)
+            st = buffer_for(r, i, r->host_device);
+        if (!g->data[i].init || st != AIDEV_SUCCESS)
             continue;
         memcpy(x->host, g->data[i].init, (size_t)g->data[i].count * sizeof(float));
         int32_t home = data_home ? data_home[i] : -1;
+        if (r->context_buffers) {
+            /* The hal's copy on the home device (or the host's). */
+            uint32_t on = home < 0 ? r->host_device : (uint32_t)home;
+            if (on >= r->device_count) {
+                fprintf(stderr, "dag: datum %u: home device %d of %u\n", i, home,
+                        r->device_count);
+                return AIDEV_ERROR_INVALID_ARGUMENT;
+            }
+            st = aidev_enqueue_write(r->transfer[on], x->context_buffer, 0,
+                                     (uint64_t)g->data[i].count * sizeof(float), x->host, 0, NULL,
+                                     NULL);
+            continue;
+        }
         if (home < 0 || r->shares_host[home]) {
             x->copies[DAG_HOST].valid = true;
             continue;
@@ -379,8 +414,43 @@ static aidev_status make_valid(dag_runner *r, uint32_t i, uint32_t p)
 /* A run                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* A task on context buffers: the hal makes its copies valid and orders
+ * it after what it depends on. */
+static aidev_status run_task_on_context_buffers(dag_runner *r, uint32_t t, uint32_t d)
+{
+    const dag_task *task = &r->g->tasks[t];
+    aidev_arg args[DAG_MAX_ARGS];
+    for (uint32_t a = 0; a < task->arg_count; a++) {
+        const dag_arg *arg = &task->args[a];
+        if (arg->kind == AIDEV_ARG_BUFFER)
+            args[a] = aidev_arg_buffer(r->data[arg->data].context_buffer, 0);
+        else
+            args[a] = arg->type == AIDEV_TYPE_U32 ? aidev_arg_u32(arg->value.u32)
+                                                  : aidev_arg_f32(arg->value.f32);
+    }
+    aidev_kernel k;
+    aidev_event e = NULL;
+    aidev_status st = kernel_for(r, task->kernel, d, &k);
+    if (st == AIDEV_SUCCESS)
+        st = aidev_enqueue_dispatch(r->compute[d], k, NULL, NULL, task->arg_count, args, 0, NULL,
+                                    &e);
+    return st == AIDEV_SUCCESS ? keep_event(r, e, task->kernel) : st;
+}
+
+/* An output of a run on context buffers, read into its host array. */
+static aidev_status read_output(dag_runner *r, uint32_t i)
+{
+    aidev_event e = NULL;
+    aidev_status st = aidev_enqueue_read(r->compute[r->host_device], r->data[i].context_buffer, 0,
+                                         (uint64_t)r->g->data[i].count * sizeof(float),
+                                         r->data[i].host, 0, NULL, &e);
+    return st == AIDEV_SUCCESS ? keep_event(r, e, "an output read") : st;
+}
+
 static aidev_status run_task(dag_runner *r, uint32_t t, uint32_t d)
 {
+    if (r->context_buffers)
+        return run_task_on_context_buffers(r, t, d);
     const dag_task *task = &r->g->tasks[t];
     uint32_t p = place_of(r, d);
     aidev_arg args[DAG_MAX_ARGS];
@@ -470,7 +540,7 @@ aidev_status dag_runner_run(dag_runner *r, const uint32_t *task_device, const in
     }
     for (uint32_t i = 0; st == AIDEV_SUCCESS && i < r->g->data_count; i++)
         if (r->g->data[i].output)
-            st = make_valid(r, i, DAG_HOST);
+            st = r->context_buffers ? read_output(r, i) : make_valid(r, i, DAG_HOST);
     aidev_status ran = collect_events(r);
     double t1 = dag_now();
     if (out_seconds)

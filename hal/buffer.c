@@ -13,6 +13,7 @@
 #include "hal/compress.h"
 #include "hal/hostmem.h"
 #include "hal/internal.h"
+#include "hal/placement.h"
 #include "hal/probes.h"
 
 static void buffer_destroy_linked(aidev_object *o);
@@ -333,6 +334,12 @@ AIDEV_API aidev_status aidev_buffer_release(aidev_buffer buffer)
     aidev_error_clear();
     aidev_buffer_obj *b;
     aidev_status st = aidev_lookup_buffer(buffer, "buffer", &b);
+    aidev_placed_buffer *p;
+    if (st != AIDEV_SUCCESS && (p = aidev_handle_get((uintptr_t)buffer,
+                                                     AIDEV_HANDLE_CONTEXT_BUFFER))) {
+        aidev_error_clear();
+        return aidev_placed_release(p);
+    }
     if (st != AIDEV_SUCCESS)
         return st;
     buffer_unpublish(b);
@@ -474,6 +481,12 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_i
     aidev_error_clear();
     aidev_buffer_obj *b;
     aidev_status st = aidev_lookup_buffer(buffer, "buffer", &b);
+    aidev_placed_buffer *p;
+    if (st != AIDEV_SUCCESS && (p = aidev_handle_get((uintptr_t)buffer,
+                                                     AIDEV_HANDLE_CONTEXT_BUFFER))) {
+        aidev_error_clear();
+        return aidev_placed_get_info(p, key, value_size, value, size_ret);
+    }
     if (st != AIDEV_SUCCESS)
         return st;
     uint32_t u32;
@@ -535,6 +548,15 @@ AIDEV_API aidev_status aidev_buffer_get_info(aidev_buffer buffer, aidev_buffer_i
                                   "AIDEV_BUFFER_INFO_RESIDENT");
         return aidev_info_put(&u64, sizeof u64, value_size, value, size_ret,
                               "AIDEV_BUFFER_INFO_STORED_BYTES");
+    case AIDEV_BUFFER_INFO_VALID_DEVICES:
+        /* One copy, on its device (the context's first 64 shown). */
+        u64 = b->device->index < 64 ? 1ull << b->device->index : 0;
+        return aidev_info_put(&u64, sizeof u64, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_VALID_DEVICES");
+    case AIDEV_BUFFER_INFO_VALID_HOST:
+        u32 = b->host_ptr != NULL;
+        return aidev_info_put(&u32, sizeof u32, value_size, value, size_ret,
+                              "AIDEV_BUFFER_INFO_VALID_HOST");
     }
     return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_buffer_info", (int)key);
 }

@@ -253,6 +253,7 @@ static aidev_status make_reports(aidev_context_obj *ctx, aidev_registry_backend 
 static void context_free(aidev_context_obj *ctx, bool registry_held)
 {
     aidev_tier_context_fini(ctx);
+    aidev_placement_context_fini(ctx);
     aidev_io_engine_destroy(ctx->io);
     for (uint32_t i = 0; i < ctx->device_count; i++) {
         aidev_device_close(&ctx->devices[i]);
@@ -390,11 +391,13 @@ AIDEV_API aidev_status aidev_context_release(aidev_context context)
     /* Graphs first (a recording completes its capture events; an
      * instantiated graph waits for its launches, and its backend graphs
      * go before their queues); then queues: they finish their commands,
-     * which use the kernels and buffers and signal the events; buffers
-     * last. Each object's own destroy unlinks it. */
+     * which use the kernels and buffers and signal the events; context
+     * buffers (they release their device copies); buffers last. Each
+     * object's own destroy unlinks it. */
     static const aidev_handle_type teardown_order[] = {
         AIDEV_HANDLE_GRAPH,  AIDEV_HANDLE_GRAPH_EXEC, AIDEV_HANDLE_QUEUE,
-        AIDEV_HANDLE_EVENT, AIDEV_HANDLE_KERNEL,     AIDEV_HANDLE_BUFFER};
+        AIDEV_HANDLE_EVENT, AIDEV_HANDLE_KERNEL,     AIDEV_HANDLE_CONTEXT_BUFFER,
+        AIDEV_HANDLE_BUFFER};
     for (size_t i = 0; i < sizeof teardown_order / sizeof teardown_order[0]; i++) {
         aidev_object *o;
         while ((o = take_first(ctx, teardown_order[i])))

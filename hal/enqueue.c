@@ -8,11 +8,13 @@
 #include <string.h>
 
 #include "hal/graph.h"
+#include "hal/placement.h"
 
 static aidev_status lookup_queue_buffer(aidev_queue_obj *q, aidev_buffer h, const char *what,
                                         aidev_buffer_obj **out)
 {
-    aidev_status st = aidev_lookup_buffer(h, what, out);
+    /* A context buffer names its copy on the queue's device. */
+    aidev_status st = aidev_buffer_lookup_on(h, q->device, what, out);
     if (st != AIDEV_SUCCESS)
         return st;
     if ((*out)->obj.context != q->obj.context)
@@ -82,6 +84,27 @@ static aidev_status begin(aidev_queue h, aidev_event *out_event, aidev_request *
     aidev_status st = aidev_lookup_queue(h, "queue", &q);
     request_init(r, q, error, out_event, wait_count, wait_events);
     return st;
+}
+
+/* Graph nodes take device buffers: the order of a context buffer's
+ * commands is made at each submit (hal/placement_order.c), which a graph
+ * launch does not pass through. */
+static aidev_status refuse_context_buffers(aidev_buffer_obj *const *buffers, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++)
+        if (buffers[i] && (buffers[i]->flags & AIDEV_BUFFER_CONTEXT_COPY))
+            return aidev_error(AIDEV_ERROR_UNSUPPORTED,
+                               "a context buffer in a graph node: graphs take device buffers "
+                               "(aidev_buffer_create); enqueue commands on context buffers "
+                               "outside graphs");
+    return AIDEV_SUCCESS;
+}
+
+/* A command captured into the graph |r|'s queue records into. */
+static aidev_status capture_call(aidev_request *r, const aidev_graph_call *c)
+{
+    aidev_status st = refuse_context_buffers(r->buffers, r->buffer_count);
+    return st == AIDEV_SUCCESS ? aidev_graph_capture(r, c) : st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -298,8 +321,8 @@ static void request_dispatch_fill(aidev_request *r, aidev_kernel_obj *k,
                        .args = resolved}};
 }
 
-aidev_status aidev_request_build(aidev_queue_obj *q, const aidev_graph_call *call,
-                                 aidev_request *r, aidev_backend_arg *args)
+static aidev_status request_build_call(aidev_queue_obj *q, const aidev_graph_call *call,
+                                       aidev_request *r, aidev_backend_arg *args)
 {
     request_init(r, q, aidev_error_buffer(), NULL, 0, NULL);
     switch (call->kind) {
@@ -342,6 +365,13 @@ aidev_status aidev_request_build(aidev_queue_obj *q, const aidev_graph_call *cal
     }
 }
 
+aidev_status aidev_request_build(aidev_queue_obj *q, const aidev_graph_call *call,
+                                 aidev_request *r, aidev_backend_arg *args)
+{
+    aidev_status st = request_build_call(q, call, r, args);
+    return st == AIDEV_SUCCESS ? refuse_context_buffers(r->buffers, r->buffer_count) : st;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Enqueue calls                                                            */
 /* ------------------------------------------------------------------------ */
@@ -359,7 +389,7 @@ AIDEV_API aidev_status aidev_enqueue_write(aidev_queue queue, aidev_buffer buffe
     if (aidev_queue_capturing(r.queue)) {
         aidev_graph_call c = {.kind = AIDEV_CMD_WRITE,
                               .u.write = {buffer, offset, size, src}};
-        return aidev_graph_capture(&r, &c);
+        return capture_call(&r, &c);
     }
     return aidev_scheduler_submit(&r);
 }
@@ -376,7 +406,7 @@ AIDEV_API aidev_status aidev_enqueue_read(aidev_queue queue, aidev_buffer buffer
         return st;
     if (aidev_queue_capturing(r.queue)) {
         aidev_graph_call c = {.kind = AIDEV_CMD_READ, .u.read = {buffer, offset, size, dst}};
-        return aidev_graph_capture(&r, &c);
+        return capture_call(&r, &c);
     }
     return aidev_scheduler_submit(&r);
 }
@@ -395,7 +425,7 @@ AIDEV_API aidev_status aidev_enqueue_copy(aidev_queue queue, aidev_buffer src, u
     if (aidev_queue_capturing(r.queue)) {
         aidev_graph_call c = {.kind = AIDEV_CMD_COPY,
                               .u.copy = {src, dst, src_offset, dst_offset, size}};
-        return aidev_graph_capture(&r, &c);
+        return capture_call(&r, &c);
     }
     return aidev_scheduler_submit(&r);
 }
@@ -416,7 +446,7 @@ AIDEV_API aidev_status aidev_enqueue_fill(aidev_queue queue, aidev_buffer buffer
                               .u.fill = {.buffer = buffer, .offset = offset, .size = size,
                                          .pattern_size = pattern_size}};
         memcpy(c.u.fill.pattern, pattern, pattern_size);
-        return aidev_graph_capture(&r, &c);
+        return capture_call(&r, &c);
     }
     return aidev_scheduler_submit(&r);
 }
@@ -432,7 +462,7 @@ AIDEV_API aidev_status aidev_enqueue_barrier(aidev_queue queue, uint32_t wait_co
     request_barrier(&r);
     if (aidev_queue_capturing(r.queue)) {
         aidev_graph_call c = {.kind = AIDEV_CMD_BARRIER};
-        return aidev_graph_capture(&r, &c);
+        return capture_call(&r, &c);
     }
     return aidev_scheduler_submit(&r);
 }
@@ -450,13 +480,14 @@ AIDEV_API aidev_status aidev_enqueue_host_callback(aidev_queue queue, aidev_host
         return st;
     if (aidev_queue_capturing(r.queue)) {
         aidev_graph_call c = {.kind = AIDEV_CMD_HOST_CALLBACK, .u.host_callback = {fn, user_data}};
-        return aidev_graph_capture(&r, &c);
+        return capture_call(&r, &c);
     }
     return aidev_scheduler_submit(&r);
 }
 
 /* A dispatch that waits on nothing, signals nothing, runs something and
- * names no buffer the hal keeps (AIDEV_BUFFER_ZERO_ON_FREE) or touches
+ * names no buffer the hal keeps (AIDEV_BUFFER_ZERO_ON_FREE), orders
+ * (context buffers) or touches
  * (aidev_buffer_needs_touch), on a queue
  * that takes plain commands: what aidev_scheduler_submit sends straight
  * to the backend, decided without building the request. */
@@ -467,8 +498,9 @@ static bool dispatch_is_plain(const aidev_queue_obj *q, uint32_t wait_count,
     if (wait_count || out_event || !g[0] || !g[1] || !g[2] || !aidev_scheduler_takes_plain(q))
         return false;
     for (uint32_t i = 0; i < arg_count; i++)
-        if (buffers[i] && ((buffers[i]->flags & AIDEV_BUFFER_ZERO_ON_FREE) ||
-                           aidev_buffer_needs_touch(buffers[i])))
+        if (buffers[i] &&
+            ((buffers[i]->flags & (AIDEV_BUFFER_ZERO_ON_FREE | AIDEV_BUFFER_CONTEXT_COPY)) ||
+             aidev_buffer_needs_touch(buffers[i])))
             return false;
     return true;
 }
@@ -524,8 +556,11 @@ AIDEV_API aidev_status aidev_enqueue_dispatch(aidev_queue queue, aidev_kernel ke
     /* Anything else goes the common way. */
     aidev_request r;
     request_init(&r, q, error, out_event, wait_count, wait_events);
-    if (aidev_queue_capturing(q))
-        return capture_dispatch(&r, kernel, grid, workgroup, arg_count, args);
+    if (aidev_queue_capturing(q)) {
+        st = refuse_context_buffers(buffers, arg_count);
+        return st == AIDEV_SUCCESS ? capture_dispatch(&r, kernel, grid, workgroup, arg_count, args)
+                                   : st;
+    }
     request_dispatch_fill(&r, k, resolved, buffers, g, wg, arg_count);
     return aidev_scheduler_submit(&r);
 }
@@ -546,7 +581,7 @@ AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer b
         aidev_graph_call c = {.kind = AIDEV_CMD_FILE_READ,
                               .u.file_read = {buffer, buffer_offset, fd, file_offset, size,
                                               flags}};
-        return aidev_graph_capture(&r, &c);
+        return capture_call(&r, &c);
     }
     st = aidev_file_read_op(r.queue, r.buffers[0], buffer_offset, fd, file_offset, size, flags,
                             &r.op);

@@ -170,6 +170,7 @@ const char *aidev_handle_type_name(aidev_handle_type type)
 {
     static const char *const names[AIDEV_HANDLE_TYPE_COUNT_] = {
         "none", "context", "device", "buffer", "queue", "event", "kernel", "graph", "graph exec",
+        "context buffer",
     };
     return (unsigned)type < AIDEV_HANDLE_TYPE_COUNT_ ? names[type] : "?";
 }

@@ -24,6 +24,7 @@ typedef enum aidev_handle_type {
     AIDEV_HANDLE_KERNEL,
     AIDEV_HANDLE_GRAPH,
     AIDEV_HANDLE_GRAPH_EXEC,
+    AIDEV_HANDLE_CONTEXT_BUFFER, /* hal/placement.h */
     AIDEV_HANDLE_TYPE_COUNT_
 } aidev_handle_type;
 

@@ -158,6 +158,8 @@ typedef struct aidev_context_obj {
     uint32_t tier_fence_count;
     uint64_t tier_fence_clock; /* the tier's clock then: buffers born before wait */
     bool zero_on_free;        /* AIDEV_ZERO_ON_FREE: every buffer scrubbed */
+    /* Context buffers (hal/placement.h): made with the first one. */
+    _Atomic(struct aidev_placement *) placement;
     /* Exported DLPack tensors still alive: they keep the devices open (and
      * this struct) after aidev_context_release, until the last deleter. */
     uint32_t pins;
@@ -196,7 +198,14 @@ typedef struct aidev_buffer_obj {
     atomic_bool pinned;       /* never evicted automatically */
     _Atomic uint64_t last_touch; /* the tier's clock at its last touch: LRU */
     uint64_t born;            /* the tier's clock at its creation */
+    /* The context buffer this is the device copy of (hal/placement.h), or
+     * NULL; set with AIDEV_BUFFER_CONTEXT_COPY in |flags|. */
+    struct aidev_placed_buffer *placed;
 } aidev_buffer_obj;
+
+/* The hal's mark on the device copies of context buffers, in their
+ * |flags| (never a user's bit: aidev_buffer_create refuses unknown bits). */
+#define AIDEV_BUFFER_CONTEXT_COPY (1u << 31)
 
 typedef struct aidev_kernel_expr {
     uint8_t factor_count;
@@ -438,6 +447,10 @@ aidev_status aidev_buffer_import_owned(aidev_device_obj *dev, void *ptr, uint64_
 void aidev_buffer_query_obj(const aidev_buffer_obj *b, aidev_backend_buffer_query *out);
 
 void aidev_kernel_retain(aidev_kernel_obj *k);
+/* The element count buffer argument |arg| of |k| declares, for the
+ * scalars of |resolved| (a checked dispatch's); 0 when it declares none. */
+uint64_t aidev_kernel_arg_count(const aidev_kernel_obj *k, uint32_t arg,
+                                const aidev_backend_arg *resolved);
 void aidev_kernel_unref(aidev_kernel_obj *k);
 /* Checks |args| against the signature and resolves them; fills |grid|
  * from the kernel's declared grid when |user_grid| is NULL. */
@@ -513,6 +526,9 @@ aidev_status aidev_context_charge_evicting(aidev_context_obj *ctx, uint64_t byte
 void aidev_tier_limit_set(aidev_context_obj *ctx, uint64_t old_limit, uint64_t new_limit);
 /* Context release: the fence events (aidev_context_obj) go. */
 void aidev_tier_context_fini(aidev_context_obj *ctx);
+/* Context release: the state of its context buffers goes
+ * (hal/placement.c). */
+void aidev_placement_context_fini(aidev_context_obj *ctx);
 /* A released buffer's compressed copy goes, and the context's counts
  * (under |b->tier_lock|, or once nothing else can reach |b|). */
 void aidev_tier_forget(aidev_buffer_obj *b);

@@ -11,6 +11,7 @@
 #include "hal/internal.h"
 #include "hal/library.h"
 #include "hal/ops.h"
+#include "hal/placement.h"
 
 static void kernel_destroy_linked(aidev_object *o);
 
@@ -93,6 +94,22 @@ static bool eval_expr(const aidev_kernel_expr *e, const aidev_arg *args, uint64_
     }
     *out = v;
     return true;
+}
+
+uint64_t aidev_kernel_arg_count(const aidev_kernel_obj *k, uint32_t arg,
+                                const aidev_backend_arg *resolved)
+{
+    /* eval_expr reads the scalars as the user gave them: the same values. */
+    aidev_arg scalars[AIDEV_MAX_KERNEL_ARGS];
+    uint64_t count;
+    for (uint32_t i = 0; i < k->desc->arg_count; i++) {
+        scalars[i].type = resolved[i].type;
+        /* The scalar members lead both unions; the backend's is larger. */
+        memcpy(&scalars[i].u, &resolved[i].u, sizeof scalars[i].u);
+    }
+    if (!k->counts[arg].factor_count || !eval_expr(&k->counts[arg], scalars, &count))
+        return 0;
+    return count;
 }
 
 static aidev_status check_desc(const aidev_kernel_desc *d)
@@ -665,7 +682,13 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
 #define WHAT()                                                                             \
     (snprintf(what, sizeof what, "kernel '%s': argument %u '%s'", d->name, i, want->name), what)
         aidev_status st = aidev_lookup_buffer(got->u.buffer.buffer, "buffer", &b);
-        if (st != AIDEV_SUCCESS) {
+        if (st != AIDEV_SUCCESS &&
+            aidev_handle_get((uintptr_t)got->u.buffer.buffer, AIDEV_HANDLE_CONTEXT_BUFFER)) {
+            /* A context buffer: its copy on this device (hal/placement.h). */
+            st = aidev_placed_copy_for(got->u.buffer.buffer, dev, WHAT(), &b);
+            if (st != AIDEV_SUCCESS)
+                return st;
+        } else if (st != AIDEV_SUCCESS) {
             aidev_lookup_buffer(got->u.buffer.buffer, WHAT(), &b); /* again, with the name */
             return aidev_error(AIDEV_ERROR_KERNEL_ARGS, "%s", aidev_error_message());
         }

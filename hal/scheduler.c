@@ -304,10 +304,10 @@ static aidev_status resolve_waits(const aidev_request *r, aidev_event_obj **wait
         char what[32];
         aidev_event_obj *e = r->wait_objs ? r->wait_objs[i] : NULL;
         aidev_status st = AIDEV_SUCCESS;
-        if (!e) {
-            snprintf(what, sizeof what, "wait_events[%u]", i);
+        /* Named in the messages of events given as handles and as objects. */
+        snprintf(what, sizeof what, "wait_events[%u]", i);
+        if (!e)
             st = aidev_lookup_event(r->wait_events[i], what, &e);
-        }
         if (st == AIDEV_SUCCESS && e->obj.context != r->queue->obj.context)
             st = aidev_error(AIDEV_ERROR_INVALID_HANDLE, "%s: the event belongs to another context",
                              what);
@@ -414,7 +414,7 @@ void aidev_keepalive_release(aidev_keepalive *k)
 }
 
 /* The event of request |r|, published when the caller asked for one. */
-static aidev_status request_signal_new(const aidev_request *r, aidev_event_obj **out)
+aidev_status aidev_scheduler_request_signal(const aidev_request *r, aidev_event_obj **out)
 {
     aidev_queue_obj *q = r->queue;
     aidev_event_obj *signal;
@@ -550,7 +550,7 @@ aidev_status aidev_scheduler_submit_general(aidev_request *r)
         aidev_backend_event_retain(signal);
     } else if (r->out_event || aidev_trace_enabled() || AIDEV_PROBE_ENABLED(complete) ||
                must_keep || r->wait_count) {
-        st = request_signal_new(r, &signal);
+        st = aidev_scheduler_request_signal(r, &signal);
         if (st != AIDEV_SUCCESS)
             goto out;
     }

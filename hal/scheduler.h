@@ -118,6 +118,10 @@ typedef struct aidev_request {
     void *backend_graph;
 } aidev_request;
 
+/* The event of request |r|, with one reference for the caller, published
+ * into |r->out_event| when that is set. */
+aidev_status aidev_scheduler_request_signal(const aidev_request *r, aidev_event_obj **out);
+
 /* Any request: waits resolved (held when the backend cannot wait on them),
  * an event made when one is wanted, ops and scrubbed buffers kept. Ends
  * the request's op when it fails before the op is held. */
@@ -181,10 +185,29 @@ static inline aidev_status aidev_scheduler_submit_plain(aidev_queue_obj *q,
     return st;
 }
 
+/* Whether |r| names the device copy of a context buffer (and is a command
+ * that uses its contents: the tier's own evictions and restores are not). */
+static inline bool aidev_request_names_context_buffer(const aidev_request *r)
+{
+    for (uint32_t i = 0; i < r->buffer_count; i++)
+        if (__builtin_expect(r->buffers[i]->flags & AIDEV_BUFFER_CONTEXT_COPY, 0))
+            return r->kind != AIDEV_CMD_EVICT && r->kind != AIDEV_CMD_RESTORE;
+    return false;
+}
+
+/* Submits |r|, which names context buffers, after what its accesses need:
+ * transfers that make its copies valid, waits on earlier writes and reads;
+ * then records it as their last write or a read (hal/placement_order.c).
+ * It ends through aidev_scheduler_submit_general. */
+aidev_status aidev_placement_submit(aidev_request *r);
+
 /* Hands a checked request to the scheduler: the plain ones straight to the
- * backend, the others the general way. */
+ * backend, context buffers' through their order, the others the general
+ * way. */
 static inline aidev_status aidev_scheduler_submit(aidev_request *r)
 {
+    if (__builtin_expect(aidev_request_names_context_buffer(r), 0))
+        return aidev_placement_submit(r);
     if (r->wait_count || r->out_event || r->has_op || r->signal ||
         aidev_request_needs_keepalive(r) || aidev_request_needs_touch(r) ||
         !aidev_scheduler_takes_plain(r->queue))

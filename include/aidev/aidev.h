@@ -556,6 +556,16 @@ typedef enum aidev_buffer_info {
     /* uint64_t: bytes its compressed copy takes in host memory; 0 while
      * resident. */
     AIDEV_BUFFER_INFO_STORED_BYTES = 11,
+    /* Context buffers (section "Buffers on several devices" below). */
+    /* uint64_t: bit i set when device i (AIDEV_DEVICE_INFO_INDEX) holds a
+     * valid copy; a device that uses the host copy in place counts while
+     * the host copy is valid. Devices past index 63 are not shown. For a
+     * device buffer, the bit of its device. */
+    AIDEV_BUFFER_INFO_VALID_DEVICES = 12,
+    /* uint32_t: 1 when the host copy of a context buffer is valid. For a
+     * device buffer, 1 when its memory is host-addressable
+     * (AIDEV_BUFFER_INFO_HOST_ADDRESS works). */
+    AIDEV_BUFFER_INFO_VALID_HOST = 13,
 } aidev_buffer_info;
 
 /* Typed info query, same rules and statuses as aidev_device_get_info()
@@ -1524,6 +1534,73 @@ AIDEV_API aidev_status aidev_graph_exec_update_dispatch(aidev_graph_exec exec,
  * it (its buffers, kernels and queues are let go); events of launches stay
  * valid. AIDEV_SUCCESS, or AIDEV_ERROR_INVALID_HANDLE for a bad |exec|. */
 AIDEV_API aidev_status aidev_graph_exec_release(aidev_graph_exec exec);
+
+/* ------------------------------------------------------------------------ */
+/* Buffers on several devices (issue 16)                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A context buffer belongs to the context, not to one device: a command on
+ * a queue of any device of the context may name it where a buffer is
+ * taken (aidev_enqueue_write, _read, _copy, _fill, _file_read and dispatch
+ * arguments), and aidev keeps a copy on that device valid for it.
+ *
+ * Copies. The context buffer has a host copy (its home, through which data
+ * moves between devices) and, per device that used it, a copy of its own.
+ * A device whose memory is host memory and that can import host memory in
+ * place (AIDEV_FEATURE_UNIFIED_MEMORY with AIDEV_FEATURE_HOST_IMPORT: the
+ * CPU backend, CPU OpenCL and Vulkan drivers, integrated GPUs) uses the
+ * host copy itself: nothing is copied for it. Each copy is valid or not. A
+ * command that reads the buffer on a device whose copy is invalid gets it
+ * made valid first (a read from a device with a valid copy into the host
+ * copy, then a write from the host copy to the device), on transfer queues
+ * of aidev's own; a command that writes it makes every other copy invalid.
+ * A write that covers the whole buffer (a write or fill of every byte, a
+ * kernel argument declared AIDEV_ACCESS_WRITE whose element count covers
+ * it) moves nothing first. AIDEV_BUFFER_INFO_VALID_DEVICES and
+ * AIDEV_BUFFER_INFO_VALID_HOST say where valid copies are, as the commands
+ * enqueued so far leave them.
+ *
+ * Order. Commands that name a context buffer run in the order their
+ * enqueue calls took it (StarPU's sequential consistency): one that reads
+ * it runs after the last earlier command that writes it, one that writes
+ * it after the last earlier write and every read since, whatever their
+ * queues and devices. Copies made for it are ordered the same way. The
+ * wait list of each command adds to that order. A command whose copy
+ * could not be made valid (a failed transfer, a failed earlier write)
+ * fails with AIDEV_ERROR_DEPENDENCY on its event, naming the cause.
+ *
+ * Not taken (AIDEV_ERROR_INVALID_HANDLE, the message naming the argument
+ * as a context buffer): aidev_buffer_map, aidev_buffer_import_*, DLPack
+ * export, prefetch, eviction and restore calls, and graph nodes (a
+ * captured command or an added node naming one fails at the capture or
+ * the add). Those take device buffers.
+ *
+ * aidev_buffer_get_info answers AIDEV_BUFFER_INFO_SIZE, _KIND (DEVICE),
+ * _ELEMENT_TYPE, _FLAGS, _VALID_DEVICES and _VALID_HOST for a context
+ * buffer, AIDEV_ERROR_UNSUPPORTED for the keys of one device's memory.
+ *
+ * Thread safety: as device buffers. The order above is the order in which
+ * concurrent enqueue calls took the buffer. */
+
+/* Creates a context buffer of |desc->size| bytes. |desc->kind| must be
+ * AIDEV_MEMORY_DEVICE (each device copy is device memory; the host copy is
+ * host memory). Contents read as zero unless AIDEV_BUFFER_UNINITIALIZED;
+ * AIDEV_BUFFER_ZERO_ON_FREE and AIDEV_BUFFER_PINNED apply to every copy.
+ * The host copy is allocated at once (huge pages from 2 MiB, as host
+ * buffers), device copies on first use by a command of their device,
+ * each charged to the context's memory limit then. Release it with
+ * aidev_buffer_release().
+ * AIDEV_ERROR_INVALID_ARGUMENT when |desc| or |out_buffer| is NULL, the
+ * size is 0 or not a whole number of elements, the kind is not
+ * AIDEV_MEMORY_DEVICE, or the element type or flags are not values of
+ * their enums; AIDEV_ERROR_INVALID_HANDLE for a bad |context|;
+ * AIDEV_ERROR_OUT_OF_HOST_MEMORY when the host copy cannot be allocated.
+ * A command naming it fails with the errors of allocating its device copy
+ * (AIDEV_ERROR_QUOTA, AIDEV_ERROR_OUT_OF_RANGE above the device's largest
+ * buffer, a backend's failure), the message naming the device. */
+AIDEV_API aidev_status aidev_context_buffer_create(aidev_context context,
+                                                   const aidev_buffer_desc *desc,
+                                                   aidev_buffer *out_buffer);
 
 #ifdef __cplusplus
 }
