@@ -31,6 +31,12 @@
  *   1.3  appends graph_create, graph_update, graph_submit, graph_destroy
  *        (optional, issue 15: command graphs) and the
  *        aidev_backend_graph_failed service.
+ *   1.4  (issue 17: user kernels) adds AIDEV_BACKEND_CAP_SPEC_CONSTANTS
+ *        (aidev_kernel_desc.spec_constants of SPIR-V kernels reach
+ *        kernel_create) and AIDEV_BACKEND_CAP_LOCAL_ARGS (AIDEV_ARG_LOCAL
+ *        arguments of OpenCL C kernels reach kernel_create and dispatches);
+ *        libaidev sends neither to a backend without the bit. No member
+ *        is appended: the 1.4 table is the 1.3 one.
  *
  * Objects
  *   The backend's objects (device, buffer, queue, kernel) are opaque void
@@ -79,7 +85,7 @@ extern "C" {
 #define AIDEV_BACKEND_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
 
 /* The ABI this header describes. */
-#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 3)
+#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 4)
 
 #define AIDEV_BACKEND_ENTRY_SYMBOL "aidev_backend_entry"
 
@@ -319,7 +325,9 @@ typedef struct aidev_backend_buffer_query {
     const void *host_address;
 } aidev_backend_buffer_query;
 
-/* A resolved kernel argument. */
+/* A resolved kernel argument. AIDEV_ARG_LOCAL (ABI 1.4, only to backends
+ * with AIDEV_BACKEND_CAP_LOCAL_ARGS): |u.u64| is the size in bytes
+ * (clSetKernelArg(kernel, i, size, NULL)). */
 typedef struct aidev_backend_arg {
     aidev_arg_kind kind;
     aidev_type type;
@@ -470,6 +478,17 @@ typedef struct aidev_backend_kernel_source {
 /* (ABI 1.2) The backend takes AIDEV_COMMAND_PREFETCH; without it libaidev
  * submits a barrier instead, so the command still orders the queue. */
 #define AIDEV_BACKEND_CAP_PREFETCH (1u << 3)
+/* -- ABI 1.4 (issue 17: user kernels) --------------------------------------
+ * A loader negotiating an older minor clears these bits. */
+/* kernel_create applies desc->spec_constants of SPIR-V kernels (each id
+ * checked against the module, AIDEV_ERROR_KERNEL_ARGS naming it when it is
+ * not one of its constants, or has another size). Without it libaidev
+ * refuses a SPIR-V kernel with constants (AIDEV_ERROR_UNSUPPORTED). */
+#define AIDEV_BACKEND_CAP_SPEC_CONSTANTS (1u << 4)
+/* The backend takes AIDEV_ARG_LOCAL arguments in OpenCL C kernels'
+ * signatures and dispatches. Without it libaidev refuses such a kernel
+ * (AIDEV_ERROR_UNSUPPORTED). */
+#define AIDEV_BACKEND_CAP_LOCAL_ARGS (1u << 5)
 
 /* ------------------------------------------------------------------------ */
 /* The vtable                                                               */
@@ -606,6 +625,8 @@ struct aidev_backend_vtable {
     /* No submission of the graph is in flight; called before its queue's
      * queue_destroy. */
     void (*graph_destroy)(void *graph);
+
+    /* -- ABI 1.4 (issue 17: user kernels): caps only, no member ---------- */
 };
 
 /* Completes |signal| of a graph_submit with the failure of its command
@@ -629,6 +650,8 @@ AIDEV_API void aidev_backend_graph_failed(aidev_backend_event *signal, uint32_t 
 /* Bytes of the ABI 1.3 table. */
 #define AIDEV_BACKEND_VTABLE_SIZE_1_3 \
     (offsetof(aidev_backend_vtable, graph_destroy) + sizeof(void (*)(void)))
+/* Bytes of the ABI 1.4 table: 1.4 added caps, no member. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_4 AIDEV_BACKEND_VTABLE_SIZE_1_3
 
 /* The C form of built-in kernel |library_index| (see
  * aidev_backend_kernel_source), or NULL when it has none: a host-memory
