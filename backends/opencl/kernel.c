@@ -872,6 +872,8 @@ static aidev_status set_private_args(const ocl_kernel *k, cl_kernel kernel,
         if (a->kind == AIDEV_ARG_BUFFER) {
             const ocl_buffer *b = a->u.buffer.buffer;
             err = ocl.clSetKernelArg(kernel, i, sizeof b->mem, &b->mem);
+        } else if (a->kind == AIDEV_ARG_LOCAL) {
+            err = ocl.clSetKernelArg(kernel, i, (size_t)a->u.u64, NULL);
         } else {
             err = ocl.clSetKernelArg(kernel, i, aidev_type_size(a->type), a->u.bytes);
         }
