@@ -354,7 +354,8 @@ aidev_status ocl_graph_submit(void *queue, void *graph, uint32_t wait_count,
      * order, so every command after it waits for them. */
     if (err == CL_SUCCESS && (w.count || gate)) {
         cl_event list[w.count + 1];
-        memcpy(list, w.events, w.count * sizeof list[0]);
+        if (w.count)
+            memcpy(list, w.events, w.count * sizeof list[0]);
         if (gate)
             list[w.count] = gate;
         err = ocl.clEnqueueMarkerWithWaitList(cq, w.count + (gate ? 1 : 0), list, NULL);

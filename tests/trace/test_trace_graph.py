@@ -19,6 +19,9 @@ import subprocess
 import sys
 
 LAUNCHES = 3
+# Times are written in microseconds with their nanoseconds as decimals: a
+# slice that ends where another does may read a rounding past it.
+SLACK_US = 0.002
 
 
 def check_format(events):
@@ -36,10 +39,10 @@ def check_format(events):
         track.sort(key=lambda s: (s["ts"], -s["dur"]))
         open_ends = []
         for s in track:
-            while open_ends and open_ends[-1] <= s["ts"]:
+            while open_ends and open_ends[-1] <= s["ts"] + SLACK_US:
                 open_ends.pop()
             end = s["ts"] + s["dur"]
-            assert not open_ends or end <= open_ends[-1], \
+            assert not open_ends or end <= open_ends[-1] + SLACK_US, \
                 f"slices of track '{names[tid]}' overlap without nesting at {s}"
             open_ends.append(end)
     return names, slices
@@ -58,8 +61,8 @@ def check(trace_path):
     commands = [s for s in slices if s["cat"] != "graph"]
     assert commands, "no slices of the launches' commands"
     for c in commands:
-        inside = [s for s in launches
-                  if s["ts"] <= c["ts"] and c["ts"] + c["dur"] <= s["ts"] + s["dur"]]
+        inside = [s for s in launches if s["ts"] <= c["ts"] + SLACK_US and
+                  c["ts"] + c["dur"] <= s["ts"] + s["dur"] + SLACK_US]
         assert len(inside) == 1, f"slice {c} lies inside {len(inside)} launch slices"
     return len(launches), len(commands)
 
