@@ -81,8 +81,11 @@ aidev_status vkb_graph_submit(void *queue, void *graph, uint32_t wait_count,
         static const aidev_backend_command barrier = {.type = AIDEV_COMMAND_BARRIER};
         return vkb_queue_submit(queue, &barrier, wait_count, waits, signal);
     }
-    for (uint32_t i = 0; i < g->count; i++) {
-        bool first = i == 0, last = i + 1 == g->count;
+    /* Once the last command is submitted the launch may complete and the
+     * graph go: nothing of |g| is read after it. */
+    const uint32_t count = g->count;
+    for (uint32_t i = 0; i < count; i++) {
+        bool first = i == 0, last = i + 1 == count;
         aidev_status st = vkb_queue_submit(queue, &g->nodes[i].cmd, first ? wait_count : 0,
                                            first ? waits : NULL, last ? signal : NULL);
         if (st == AIDEV_SUCCESS)
