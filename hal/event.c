@@ -567,6 +567,7 @@ const char *aidev_command_kind_name(aidev_command_kind kind)
         [AIDEV_CMD_FILE_READ] = "file_read", [AIDEV_CMD_INTERNAL] = "internal",
         [AIDEV_CMD_PREFETCH] = "prefetch",   [AIDEV_CMD_EVICT] = "evict",
         [AIDEV_CMD_RESTORE] = "restore",     [AIDEV_CMD_GRAPH] = "graph",
+        [AIDEV_CMD_GRAPH_SEGMENT] = "graph_segment",
     };
     return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "?";
 }

@@ -35,7 +35,21 @@ struct graph_launch {
     char message[1024];
     launch_slot *segment_slots;
     launch_slot *node_slots;  /* nodes of fallback segments */
+    /* The earliest start and latest end of its segments and nodes (under
+     * |lock|): the launch's trace slice spans them all (hal/trace.c). */
+    uint64_t first_start, last_end;
 };
+
+/* Widens the launch's span to |e|'s times, a segment's or a node's. */
+static void launch_span(graph_launch *l, const aidev_backend_event *e)
+{
+    pthread_mutex_lock(&l->lock);
+    if (e->times.start && (!l->first_start || e->times.start < l->first_start))
+        l->first_start = e->times.start;
+    if (e->times.end > l->last_end)
+        l->last_end = e->times.end;
+    pthread_mutex_unlock(&l->lock);
+}
 
 /* Keeps the first failure, a node's own before any dependency's. */
 static void launch_fail(graph_launch *l, aidev_status status, bool named, const char *fmt, ...)
@@ -74,6 +88,12 @@ static void launch_finish(graph_launch *l)
 {
     l->event->times.end = aidev_now_ns();
     pthread_mutex_lock(&l->lock);
+    /* Device clocks are calibrated against the host's within some
+     * microseconds: the launch's slice takes in every slice of its own. */
+    if (l->first_start && l->first_start < l->event->times.start)
+        l->event->times.start = l->first_start;
+    if (l->last_end > l->event->times.end)
+        l->event->times.end = l->last_end;
     aidev_status status = l->status;
     char message[sizeof l->message];
     memcpy(message, l->message, sizeof message);
@@ -87,6 +107,7 @@ static void segment_done(aidev_backend_event *e, aidev_status status, void *user
 {
     launch_slot *slot = user_data;
     graph_launch *l = slot->launch;
+    launch_span(l, e);
     if (status != AIDEV_SUCCESS) {
         const aidev_exec_segment *s = &l->exec->segments[slot->index];
         int64_t failed = e->graph_failed_index;
@@ -108,6 +129,7 @@ static void segment_done(aidev_backend_event *e, aidev_status status, void *user
 static void node_done(aidev_backend_event *e, aidev_status status, void *user_data)
 {
     launch_slot *slot = user_data;
+    launch_span(slot->launch, e);
     if (status != AIDEV_SUCCESS && status != AIDEV_ERROR_DEPENDENCY)
         launch_fail(slot->launch, status, true, "%s failed with %s: %s",
                     slot->launch->exec->nodes[slot->index].name, aidev_status_string(status),
@@ -248,7 +270,7 @@ static aidev_status segment_submit(graph_launch *l, uint32_t index, uint32_t wai
     if (st == AIDEV_SUCCESS && s->native) {
         aidev_request r;
         request_for_segment(&r, s->queue, wait_count, waits, signal);
-        r.kind = AIDEV_CMD_GRAPH;
+        r.kind = AIDEV_CMD_GRAPH_SEGMENT;
         r.cmd.type = AIDEV_COMMAND_BARRIER;
         r.backend_graph = s->native;
         st = aidev_scheduler_submit_general(&r);
@@ -327,7 +349,8 @@ static aidev_status launch_segments(graph_launch *l, uint32_t wait_count,
             first = first ? first : st;
             continue;
         }
-        signals[i]->kind = s->native ? AIDEV_CMD_GRAPH : x->nodes[s->first + s->count - 1].req.kind;
+        signals[i]->kind =
+            s->native ? AIDEV_CMD_GRAPH_SEGMENT : x->nodes[s->first + s->count - 1].req.kind;
         signals[i]->queue_id = s->queue->id;
         aidev_event_obj **seg_waits = small;
         uint32_t n = 0;

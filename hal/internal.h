@@ -253,6 +253,7 @@ typedef enum aidev_command_kind {
     AIDEV_CMD_EVICT,
     AIDEV_CMD_RESTORE,
     AIDEV_CMD_GRAPH,    /* a graph launch (hal/graph_launch.c) */
+    AIDEV_CMD_GRAPH_SEGMENT, /* a launch's segment a backend ran as one (its graph_submit) */
 } aidev_command_kind;
 
 const char *aidev_command_kind_name(aidev_command_kind kind);

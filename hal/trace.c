@@ -72,9 +72,18 @@ static void report_once(const char *env, const char *why)
     fprintf(stderr, "aidev: AIDEV_TRACE=%s: the trace cannot be written: %s\n", env, why);
 }
 
+/* Three tracks per queue: its commands, its file reads, and its graph
+ * launches (a launch spans its nodes, which run on their queues' tracks,
+ * and may overlap the queue's later commands: one track could not nest
+ * them). */
+enum { TRACK_COMMANDS, TRACK_FILE_READS, TRACK_GRAPH_LAUNCHES, TRACKS_PER_QUEUE };
+
 static uint32_t track_of(uint32_t queue_id, aidev_command_kind kind)
 {
-    return queue_id * 2 + (kind == AIDEV_CMD_FILE_READ);
+    uint32_t t = kind == AIDEV_CMD_FILE_READ ? TRACK_FILE_READS
+                 : kind == AIDEV_CMD_GRAPH   ? TRACK_GRAPH_LAUNCHES
+                                             : TRACK_COMMANDS;
+    return queue_id * TRACKS_PER_QUEUE + t;
 }
 
 static void at_exit(void)
@@ -111,18 +120,24 @@ void aidev_trace_queue(const aidev_queue_obj *q)
 {
     if (!aidev_trace_enabled())
         return;
-    for (int reads = 0; reads < 2; reads++) {
+    static const aidev_command_kind kinds[TRACKS_PER_QUEUE] = {
+        [TRACK_COMMANDS] = AIDEV_CMD_WRITE, [TRACK_FILE_READS] = AIDEV_CMD_FILE_READ,
+        [TRACK_GRAPH_LAUNCHES] = AIDEV_CMD_GRAPH};
+    static const char *const suffixes[TRACKS_PER_QUEUE] = {
+        [TRACK_COMMANDS] = "", [TRACK_FILE_READS] = " file reads",
+        [TRACK_GRAPH_LAUNCHES] = " graph launches"};
+    for (int i = 0; i < TRACKS_PER_QUEUE; i++) {
         track_name *t = calloc(1, sizeof *t);
         if (!t)
             return;
-        t->tid = track_of(q->id, reads ? AIDEV_CMD_FILE_READ : AIDEV_CMD_WRITE);
+        t->tid = track_of(q->id, kinds[i]);
         /* The priority in the name: overlap of urgent and bulk work shows
          * in Perfetto's track list (issue 15). */
         const char *priority = q->priority == AIDEV_QUEUE_PRIORITY_HIGH  ? "HIGH"
                                : q->priority == AIDEV_QUEUE_PRIORITY_LOW ? "LOW"
                                                                          : "NORMAL";
         snprintf(t->name, sizeof t->name, "dev%u %s queue %u (%s)%s: %.120s", q->device->index,
-                 q->device->backend->name, q->id, priority, reads ? " file reads" : "",
+                 q->device->backend->name, q->id, priority, suffixes[i],
                  q->device->info->name);
         pthread_mutex_lock(&global_lock);
         t->next = tracks;

@@ -141,6 +141,82 @@ static void device_pci_and_uuid(ocl_device_desc *d, const char *ext)
     }
 }
 
+/* The version the device reports for extension |name| (CL_MAKE_VERSION),
+ * 0 when it does not say (before OpenCL 3.0) or has no such extension. */
+static cl_version extension_version(const ocl_device_desc *d, const char *name)
+{
+    size_t size = 0;
+    if (d->version < 30 ||
+        ocl.clGetDeviceInfo(d->id, CL_DEVICE_EXTENSIONS_WITH_VERSION, 0, NULL, &size) !=
+            CL_SUCCESS || size == 0)
+        return 0;
+    cl_name_version *list = malloc(size);
+    cl_version found = 0;
+    if (list && ocl.clGetDeviceInfo(d->id, CL_DEVICE_EXTENSIONS_WITH_VERSION, size, list,
+                                    NULL) == CL_SUCCESS)
+        for (size_t i = 0; i < size / sizeof *list && !found; i++)
+            if (strncmp(list[i].name, name, sizeof list[i].name) == 0)
+                found = list[i].version;
+    free(list);
+    return found;
+}
+
+/* How graphs are launched (graph.c), AIDEV_OPENCL_GRAPH: "command_buffer"
+ * where the device can, "enqueue" one by one, or "auto" (the default). */
+enum { GRAPH_AUTO, GRAPH_COMMAND_BUFFER, GRAPH_ENQUEUE };
+
+static int graph_form_wanted(void)
+{
+    static const char *const names[] = {"auto", "command_buffer", "enqueue"};
+    static const int values[] = {GRAPH_AUTO, GRAPH_COMMAND_BUFFER, GRAPH_ENQUEUE};
+    int form;
+    aidev_backend_env_choice("AIDEV_OPENCL_GRAPH", names, values, 3, GRAPH_AUTO, "auto", &form);
+    return form;
+}
+
+/* Whether graphs use cl_khr_command_buffer on |d|: the device offers it at
+ * a version whose entry points have the installed header's signatures
+ * (0.9.0-0.9.4; 0.9.5 added arguments), runs one buffer several times at
+ * once (a launch may be enqueued before the previous one ran) and needs no
+ * queue property beyond profiling, which our queues may have.
+ *
+ * By default not on a CPU device: there the driver runs a command buffer
+ * on the host, command by command, and gains nothing over our own
+ * enqueues. PoCL (3.1 and its later versions alike) enqueues each recorded
+ * command again with an event of its own, and one more command waiting for
+ * all of them: a launch of 1,000 dispatches cost 2.5x as much host time
+ * per node as 1,000 clEnqueueNDRangeKernel calls (issue 15's note). */
+static void choose_command_buffer(ocl_device_desc *d, const char *ext)
+{
+    d->command_buffer = false;
+    int form = graph_form_wanted();
+    if (form == GRAPH_ENQUEUE || !has_extension(ext, "cl_khr_command_buffer") ||
+        (form == GRAPH_AUTO && d->info.type == AIDEV_DEVICE_TYPE_CPU))
+        return;
+    cl_version v = extension_version(d, "cl_khr_command_buffer");
+    if (CL_VERSION_MAJOR(v) != 0 || CL_VERSION_MINOR(v) != 9 || CL_VERSION_PATCH(v) > 4) {
+        aidev_backend_debug("opencl", "%s: cl_khr_command_buffer %u.%u.%u not used: this "
+                            "build knows 0.9.0-0.9.4", d->info.name, CL_VERSION_MAJOR(v),
+                            CL_VERSION_MINOR(v), CL_VERSION_PATCH(v));
+        return;
+    }
+    cl_device_command_buffer_capabilities_khr caps = 0;
+    cl_command_queue_properties required = 0;
+    if (!device_value(d->id, CL_DEVICE_COMMAND_BUFFER_CAPABILITIES_KHR, &caps, sizeof caps) ||
+        !(caps & CL_COMMAND_BUFFER_CAPABILITY_SIMULTANEOUS_USE_KHR) ||
+        !device_value(d->id, CL_DEVICE_COMMAND_BUFFER_REQUIRED_QUEUE_PROPERTIES_KHR, &required,
+                      sizeof required) ||
+        (required & ~(cl_command_queue_properties)CL_QUEUE_PROFILING_ENABLE))
+        return;
+    bool all = true;
+#define OCL_RESOLVE(fn)                                                                       \
+    d->cmdbuf.fn = (fn##_fn)ocl.clGetExtensionFunctionAddressForPlatform(d->platform, #fn); \
+    all = all && d->cmdbuf.fn;
+    OCL_COMMAND_BUFFER_FUNCTIONS(OCL_RESOLVE)
+#undef OCL_RESOLVE
+    d->command_buffer = all;
+}
+
 /* AIDEV_OPENCL_EMULATE_DISCRETE=1: a CPU device's memory is treated as a
  * GPU's (not addressed by libaidev, zeroed on the device), so that tests
  * run those paths on PoCL. Through libaidev's parser: a bad value is
@@ -218,6 +294,7 @@ static void describe_device(ocl_device_desc *d, const char *platform_name,
     if (d->svm & (CL_DEVICE_SVM_COARSE_GRAIN_BUFFER | CL_DEVICE_SVM_FINE_GRAIN_BUFFER))
         info->memory_kinds |= AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_SHARED);
     device_pci_and_uuid(d, extensions);
+    choose_command_buffer(d, extensions);
 
     snprintf(d->identity, sizeof d->identity, "%s|%s|%s|%s|%s|%s", platform_name,
              platform_version, info->name, info->vendor, info->driver_version, version);
@@ -438,6 +515,10 @@ static const aidev_backend_vtable ocl_vtable = {
     .kernel_create = ocl_kernel_create,
     .kernel_destroy = ocl_kernel_destroy,
     .buffer_query = ocl_buffer_query,
+    .graph_create = ocl_graph_create,
+    .graph_update = ocl_graph_update,
+    .graph_submit = ocl_graph_submit,
+    .graph_destroy = ocl_graph_destroy,
 };
 
 AIDEV_BACKEND_EXPORT aidev_status aidev_backend_entry(aidev_backend_negotiation *nego);

@@ -853,3 +853,77 @@ aidev_status ocl_kernel_enqueue(ocl_queue *q, cl_command_queue cq, void *kernel,
     pthread_mutex_unlock(&k->lock);
     return st;
 }
+
+/* A cl_kernel of |k|'s program and function of its own: PoCL before 5.0
+ * replays a recorded dispatch with the arguments its cl_kernel holds when
+ * the buffer is enqueued, not those it had when recorded (its
+ * clEnqueueCommandBufferKHR copies them from the kernel again), so a
+ * recorded dispatch gets a kernel nothing else sets arguments on. */
+static aidev_status private_kernel(const ocl_kernel *k, cl_kernel *out)
+{
+    char function[256];
+    cl_int err = ocl.clGetKernelInfo(k->kernel, CL_KERNEL_FUNCTION_NAME, sizeof function,
+                                     function, NULL);
+    if (err != CL_SUCCESS)
+        return ocl_fail("clGetKernelInfo", err, "kernel '%s'", k->name);
+    *out = ocl.clCreateKernel(k->program, function, &err);
+    return *out ? AIDEV_SUCCESS : ocl_fail("clCreateKernel", err, "kernel '%s'", k->name);
+}
+
+/* Sets every argument of |cmd| on |kernel| (buffers at offset 0). */
+static aidev_status set_private_args(const ocl_kernel *k, cl_kernel kernel,
+                                     const aidev_backend_command *cmd)
+{
+    for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++) {
+        const aidev_backend_arg *a = &cmd->u.dispatch.args[i];
+        cl_int err;
+        if (a->kind == AIDEV_ARG_BUFFER) {
+            const ocl_buffer *b = a->u.buffer.buffer;
+            err = ocl.clSetKernelArg(kernel, i, sizeof b->mem, &b->mem);
+        } else if (a->kind == AIDEV_ARG_LOCAL) {
+            err = ocl.clSetKernelArg(kernel, i, (size_t)a->u.u64, NULL);
+        } else {
+            err = ocl.clSetKernelArg(kernel, i, aidev_type_size(a->type), a->u.bytes);
+        }
+        if (err != CL_SUCCESS)
+            return ocl_fail("clSetKernelArg", err, "argument %u of kernel '%s'", i, k->name);
+    }
+    return AIDEV_SUCCESS;
+}
+
+aidev_status ocl_kernel_record(const ocl_command_buffer_api *api, cl_command_buffer_khr cb,
+                               void *kernel, const aidev_backend_command *cmd,
+                               cl_kernel *out_kernel)
+{
+    ocl_kernel *k = kernel;
+    *out_kernel = NULL;
+    if (k->launch == AIDEV_LAUNCH_REDUCE)
+        return AIDEV_ERROR_UNSUPPORTED;
+    for (uint32_t i = 0; i < cmd->u.dispatch.arg_count; i++)
+        if (cmd->u.dispatch.args[i].kind == AIDEV_ARG_BUFFER &&
+            cmd->u.dispatch.args[i].u.buffer.offset != 0)
+            return AIDEV_ERROR_UNSUPPORTED;
+    size_t local[3], global[3];
+    launch_geometry(k, cmd, local, global);
+    const uint32_t *grid = cmd->u.dispatch.grid;
+    cl_uint dims = grid[2] > 1 || local[2] > 1 ? 3 : grid[1] > 1 || local[1] > 1 ? 2 : 1;
+    cl_kernel own;
+    aidev_status st = private_kernel(k, &own);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    st = set_private_args(k, own, cmd);
+    if (st == AIDEV_SUCCESS) {
+        cl_int err = api->clCommandNDRangeKernelKHR(cb, NULL, NULL, own, dims, NULL, global,
+                                                    local, 0, NULL, NULL, NULL);
+        if (err != CL_SUCCESS)
+            st = ocl_fail("clCommandNDRangeKernelKHR", err,
+                          "kernel '%s', global %zu x %zu x %zu, local %zu x %zu x %zu", k->name,
+                          global[0], global[1], global[2], local[0], local[1], local[2]);
+    }
+    if (st != AIDEV_SUCCESS) {
+        ocl.clReleaseKernel(own);
+        return st;
+    }
+    *out_kernel = own;
+    return AIDEV_SUCCESS;
+}

@@ -50,7 +50,8 @@
     X(clCreateUserEvent) X(clSetUserEventStatus) X(clCreateProgramWithSource)                   \
     X(clCreateProgramWithBinary) X(clBuildProgram) X(clGetProgramInfo)                          \
     X(clGetProgramBuildInfo) X(clRetainProgram) X(clReleaseProgram) X(clCreateKernel) X(clReleaseKernel)           \
-    X(clSetKernelArg) X(clGetKernelInfo) X(clGetKernelWorkGroupInfo) X(clGetKernelArgInfo)
+    X(clSetKernelArg) X(clGetKernelInfo) X(clGetKernelWorkGroupInfo) X(clGetKernelArgInfo)      \
+    X(clGetExtensionFunctionAddressForPlatform)
 
 /* OpenCL 2.0 and later; NULL where the loader is older. Used only on
  * devices whose version says they have them. */
@@ -68,6 +69,21 @@ typedef struct ocl_api {
 
 /* The resolved table; valid between ocl_api_load() and process exit. */
 extern ocl_api ocl;
+
+/* cl_khr_command_buffer's entry points, per platform, through
+ * clGetExtensionFunctionAddressForPlatform (backend.c). The installed
+ * header declares the provisional 0.9.0-0.9.4 signatures, which a device
+ * must report for these to be used (later versions changed them). */
+#define OCL_COMMAND_BUFFER_FUNCTIONS(X)                                                         \
+    X(clCreateCommandBufferKHR) X(clFinalizeCommandBufferKHR) X(clReleaseCommandBufferKHR)      \
+    X(clEnqueueCommandBufferKHR) X(clCommandNDRangeKernelKHR) X(clCommandCopyBufferKHR)         \
+    X(clCommandFillBufferKHR)
+
+typedef struct ocl_command_buffer_api {
+#define OCL_MEMBER(fn) fn##_fn fn;
+    OCL_COMMAND_BUFFER_FUNCTIONS(OCL_MEMBER)
+#undef OCL_MEMBER
+} ocl_command_buffer_api;
 
 /* Opens the ICD loader (AIDEV_OPENCL_LIBRARY, else libOpenCL.so.1) and
  * resolves the table. AIDEV_ERROR_UNSUPPORTED with the reason when the
@@ -101,6 +117,10 @@ typedef struct ocl_device_desc {
     uint64_t base_align;       /* CL_DEVICE_MEM_BASE_ADDR_ALIGN, in bytes */
     cl_device_svm_capabilities svm;
     bool priority_hints;       /* cl_khr_priority_hints */
+    /* Graphs record their commands into cl_khr_command_buffer command
+     * buffers (graph.c); else they enqueue them one by one. */
+    bool command_buffer;
+    ocl_command_buffer_api cmdbuf; /* resolved when |command_buffer| */
     /* Runs partial workgroups (global sizes that are not multiples of the
      * local size) for programs built as OpenCL C 2.0 or later: every 2.x
      * device, 3.0 devices that say so. */
@@ -291,6 +311,40 @@ aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uin
 aidev_status ocl_queue_finish(void *queue);
 aidev_status ocl_queue_flush(void *queue);
 
+/* What graph.c shares of a submission (queue.c). */
+/* The target, waiting for a switch in progress to end. */
+cl_command_queue ocl_queue_target_wait(ocl_queue *q);
+/* Before a command that signals an aidev event: moves |q| to its timed
+ * queue (for good) when the device's clock is usable. */
+void ocl_queue_prepare_signal(ocl_queue *q);
+/* A command just enqueued on the untimed queue while |q| switched may have
+ * landed after the switch's marker: the timed queue waits for it too. */
+void ocl_queue_order_after_untimed(ocl_queue *q);
+/* After an enqueue on |cq|: keeps the queue's order across a switch. */
+static inline void ocl_queue_after_enqueue(ocl_queue *q, cl_command_queue cq)
+{
+    if (cq == q->untimed && ocl_queue_target(q) != cq)
+        ocl_queue_order_after_untimed(q);
+}
+/* Enqueues |cmd| on |cq| (zero fills due first) after |w|; |ev| (may be
+ * NULL) gets the event of its last command; |*call| names the OpenCL call. */
+aidev_status ocl_queue_enqueue(ocl_queue *q, cl_command_queue cq, const aidev_backend_command *cmd,
+                               const ocl_wait_list *w, cl_event *ev, const char **call);
+/* The zero fills due on the buffers |cmd| uses, enqueued on |cq| (a
+ * command that writes a whole buffer needs none). */
+aidev_status ocl_zero_buffers_of(cl_command_queue cq, const aidev_backend_command *cmd);
+
+/* ------------------------------------------------------------------------ */
+/* Graphs (graph.c): the ABI 1.3 graph entry                                */
+/* ------------------------------------------------------------------------ */
+
+aidev_status ocl_graph_create(void *queue, uint32_t count, const aidev_backend_command *cmds,
+                              void **out_graph);
+aidev_status ocl_graph_update(void *graph, uint32_t index, const aidev_backend_command *cmd);
+aidev_status ocl_graph_submit(void *queue, void *graph, uint32_t wait_count,
+                              aidev_backend_event *const *waits, aidev_backend_event *signal);
+void ocl_graph_destroy(void *graph);
+
 /* ------------------------------------------------------------------------ */
 /* Kernels (kernel.c)                                                       */
 /* ------------------------------------------------------------------------ */
@@ -303,6 +357,14 @@ void ocl_kernel_destroy(void *device, void *kernel);
 aidev_status ocl_kernel_enqueue(ocl_queue *q, cl_command_queue cq, void *kernel,
                                 const aidev_backend_command *cmd, const ocl_wait_list *waits,
                                 cl_event *out_event);
+/* Records dispatch |cmd| of |kernel| into |cb| (a buffer of the kernel's
+ * device) through a cl_kernel of its own, |*out_kernel|, which the caller
+ * releases after |cb|. AIDEV_ERROR_UNSUPPORTED, with no message, for what
+ * one recorded command cannot hold: reductions (several passes) and
+ * buffers at an offset (a sub-buffer or a staging copy per dispatch). */
+aidev_status ocl_kernel_record(const ocl_command_buffer_api *api, cl_command_buffer_khr cb,
+                               void *kernel, const aidev_backend_command *cmd,
+                               cl_kernel *out_kernel);
 void ocl_device_release_programs(ocl_device *dev);
 
 /* ------------------------------------------------------------------------ */

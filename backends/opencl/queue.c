@@ -26,7 +26,7 @@
  *   - an enqueue that took the untimed queue as its target looks at the
  *     target again after its enqueue: when it changed, its command may have
  *     landed after that marker, so it adds a marker of its own and has the
- *     timed queue wait on that too (order_after_untimed), before it
+ *     timed queue wait on that too (ocl_queue_order_after_untimed), before it
  *     returns. (When it did not change, the switch's marker is enqueued
  *     after this command: the driver's queue lock orders them.)
  */
@@ -113,7 +113,7 @@ void ocl_queue_destroy(void *queue)
 }
 
 /* The target, waiting for a switch in progress to end. */
-static cl_command_queue target_of(ocl_queue *q)
+cl_command_queue ocl_queue_target_wait(ocl_queue *q)
 {
     cl_command_queue cq = ocl_queue_target(q);
     if (!cq) {
@@ -165,9 +165,18 @@ static void switch_to_timed(ocl_queue *q)
     pthread_mutex_unlock(&q->switch_lock);
 }
 
+void ocl_queue_prepare_signal(ocl_queue *q)
+{
+    /* Its times come from the profiling counters, when the device's
+     * clock is usable: move to a timed queue first. */
+    if (q->dev->has_clock && ocl_queue_target(q) == q->untimed &&
+        !atomic_load_explicit(&q->timed_failed, memory_order_relaxed))
+        switch_to_timed(q);
+}
+
 /* A command just enqueued on the untimed queue while |q| switched may have
  * landed after the switch's marker: the timed queue waits for it too. */
-static void order_after_untimed(ocl_queue *q)
+void ocl_queue_order_after_untimed(ocl_queue *q)
 {
     pthread_mutex_lock(&q->switch_lock);
     cl_event end;
@@ -181,12 +190,6 @@ static void order_after_untimed(ocl_queue *q)
     pthread_mutex_unlock(&q->switch_lock);
 }
 
-/* After an enqueue on |cq|: keeps the queue's order across a switch. */
-static inline void after_enqueue(ocl_queue *q, cl_command_queue cq)
-{
-    if (cq == q->untimed && ocl_queue_target(q) != cq)
-        order_after_untimed(q);
-}
 
 aidev_status ocl_queue_finish(void *queue)
 {
@@ -194,7 +197,7 @@ aidev_status ocl_queue_finish(void *queue)
     uint64_t unsignaled = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
     /* The timed queue's work waits on the untimed queue's (see the top of
      * the file): finishing the target finishes both. */
-    cl_int err = ocl.clFinish(target_of(q));
+    cl_int err = ocl.clFinish(ocl_queue_target_wait(q));
     if (err != CL_SUCCESS)
         return ocl_fail("clFinish", err, NULL);
     /* The driver may run completion callbacks after clFinish returns; the
@@ -206,7 +209,7 @@ aidev_status ocl_queue_finish(void *queue)
 aidev_status ocl_queue_flush(void *queue)
 {
     ocl_queue *q = queue;
-    cl_command_queue cq = target_of(q);
+    cl_command_queue cq = ocl_queue_target_wait(q);
     cl_int err = ocl.clFlush(cq);
     if (err == CL_SUCCESS && cq != q->untimed)
         err = ocl.clFlush(q->untimed);
@@ -219,7 +222,7 @@ aidev_status ocl_queue_flush(void *queue)
 
 /* The zero fills due on the buffers |cmd| uses, enqueued on |cq| before
  * it (see memory.c). A command that writes a whole buffer needs none. */
-static aidev_status zero_buffers_of(cl_command_queue cq, const aidev_backend_command *cmd)
+aidev_status ocl_zero_buffers_of(cl_command_queue cq, const aidev_backend_command *cmd)
 {
     switch (cmd->type) {
     case AIDEV_COMMAND_WRITE:
@@ -250,11 +253,10 @@ static aidev_status zero_buffers_of(cl_command_queue cq, const aidev_backend_com
     }
 }
 
-/* Enqueues |cmd| and names the call in |*call|. */
-static aidev_status enqueue(ocl_queue *q, cl_command_queue cq, const aidev_backend_command *cmd,
+aidev_status ocl_queue_enqueue(ocl_queue *q, cl_command_queue cq, const aidev_backend_command *cmd,
                             const ocl_wait_list *w, cl_event *ev, const char **call)
 {
-    aidev_status zeroed = zero_buffers_of(cq, cmd);
+    aidev_status zeroed = ocl_zero_buffers_of(cq, cmd);
     if (zeroed != AIDEV_SUCCESS) {
         *call = "clEnqueueFillBuffer";
         return zeroed;
@@ -379,16 +381,13 @@ static __attribute__((noinline)) aidev_status submit_with_events(
         free(done);
         return st;
     }
-    /* Its times come from the profiling counters, when the device's
-     * clock is usable: move to a timed queue first. */
-    if (signal && q->dev->has_clock && ocl_queue_target(q) == q->untimed &&
-        !atomic_load_explicit(&q->timed_failed, memory_order_relaxed))
-        switch_to_timed(q);
+    if (signal)
+        ocl_queue_prepare_signal(q);
     uint64_t unsignaled_before = atomic_load_explicit(&q->unsignaled, memory_order_acquire);
     cl_event ev = NULL;
-    cl_command_queue cq = target_of(q);
-    st = enqueue(q, cq, cmd, &w, signal ? &ev : NULL, &call);
-    after_enqueue(q, cq);
+    cl_command_queue cq = ocl_queue_target_wait(q);
+    st = ocl_queue_enqueue(q, cq, cmd, &w, signal ? &ev : NULL, &call);
+    ocl_queue_after_enqueue(q, cq);
     ocl_waits_release(&w);
     if (st != AIDEV_SUCCESS) {
         free(done);
@@ -411,9 +410,9 @@ aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uin
      * wait list to clear: it holds a 16-event array). */
     static const ocl_wait_list none = {.events = NULL, .count = 0};
     const char *call;
-    cl_command_queue cq = target_of(q);
-    aidev_status st = enqueue(q, cq, cmd, &none, NULL, &call);
-    after_enqueue(q, cq);
+    cl_command_queue cq = ocl_queue_target_wait(q);
+    aidev_status st = ocl_queue_enqueue(q, cq, cmd, &none, NULL, &call);
+    ocl_queue_after_enqueue(q, cq);
     if (st == AIDEV_SUCCESS)
         count_unsignaled(q);
     return st;

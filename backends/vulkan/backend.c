@@ -441,6 +441,10 @@ static const aidev_backend_vtable vulkan_vtable = {
     .kernel_create = vkb_kernel_create,
     .kernel_destroy = vkb_kernel_destroy,
     .device_free_memory = vk_device_free_memory,
+    .graph_create = vkb_graph_create,
+    .graph_update = vkb_graph_update,
+    .graph_submit = vkb_graph_submit,
+    .graph_destroy = vkb_graph_destroy,
 };
 
 AIDEV_BACKEND_EXPORT aidev_status aidev_backend_entry(aidev_backend_negotiation *nego);

@@ -577,6 +577,15 @@ VKB_HIDDEN aidev_status vkb_queue_submit(void *queue, const aidev_backend_comman
                                          uint32_t wait_count, aidev_backend_event *const *waits,
                                          aidev_backend_event *signal);
 VKB_HIDDEN aidev_status vkb_queue_finish(void *queue);
+/* Graphs (graph.c): the ABI 1.3 graph entry. */
+VKB_HIDDEN aidev_status vkb_graph_create(void *queue, uint32_t count,
+                                         const aidev_backend_command *cmds, void **out_graph);
+VKB_HIDDEN aidev_status vkb_graph_update(void *graph, uint32_t index,
+                                         const aidev_backend_command *cmd);
+VKB_HIDDEN aidev_status vkb_graph_submit(void *queue, void *graph, uint32_t wait_count,
+                                         aidev_backend_event *const *waits,
+                                         aidev_backend_event *signal);
+VKB_HIDDEN void vkb_graph_destroy(void *graph);
 VKB_HIDDEN aidev_status vkb_queue_flush(void *queue);
 
 /* Batches (batch.c; queue lock held). */

@@ -122,6 +122,67 @@ START_TEST(record_instantiate_launch_update)
 }
 END_TEST
 
+/* One kernel in three nodes with their own buffers and scalars (one bound
+ * at an offset), and dispatched outside the graph between launches with
+ * other arguments: every launch runs each node with its own arguments (a
+ * backend that records dispatches must not take the kernel's latest). */
+START_TEST(one_kernel_many_bindings)
+{
+    aidev_device dev = harness_device(_i);
+    aidev_context ctx = harness_context();
+    aidev_queue q = harness_queue(dev);
+    aidev_kernel k;
+    ck_assert_ok(aidev_kernel_get(dev, "axpy", &k));
+    enum { OFF = 256 }; /* elements; y[2] is bound at this offset */
+    aidev_buffer x = f32_buffer(dev), y[3], other = f32_buffer(dev);
+    y[0] = f32_buffer(dev);
+    y[1] = f32_buffer(dev);
+    y[2] = harness_buffer(dev, AIDEV_MEMORY_DEVICE, (N + OFF) * 4, AIDEV_TYPE_F32);
+    float *hx = malloc(N * 4), *hy = malloc(N * 4);
+    for (int i = 0; i < N; i++)
+        hx[i] = (float)(i % 13);
+    const float zero = 0.0f;
+    ck_assert_ok(aidev_enqueue_write(q, x, 0, N * 4, hx, 0, NULL, NULL));
+    aidev_graph g;
+    ck_assert_ok(aidev_graph_create(ctx, &g));
+    const float a[3] = {1.0f, 2.0f, 3.0f};
+    for (int j = 0; j < 3; j++) {
+        uint64_t at = j == 2 ? OFF * 4 : 0;
+        ck_assert_ok(aidev_graph_add_fill(g, q, y[j], at, N * 4, &zero, 4, 0, NULL, NULL));
+        aidev_arg args[] = {aidev_arg_u32(N), aidev_arg_f32(a[j]), aidev_arg_buffer(x, 0),
+                            aidev_arg_buffer(y[j], at)};
+        ck_assert_ok(aidev_graph_add_dispatch(g, q, k, NULL, NULL, 4, args, 0, NULL, NULL));
+    }
+    aidev_graph_exec ex;
+    ck_assert_ok(aidev_graph_instantiate(g, &ex));
+    ck_assert_ok(aidev_graph_release(g));
+    aidev_arg plain[] = {aidev_arg_u32(N), aidev_arg_f32(7.0f), aidev_arg_buffer(x, 0),
+                         aidev_arg_buffer(other, 0)};
+    for (int run = 0; run < 2; run++) {
+        ck_assert_ok(aidev_enqueue_dispatch(q, k, NULL, NULL, 4, plain, 0, NULL, NULL));
+        ck_assert_ok(aidev_graph_launch(ex, 0, NULL, NULL));
+        ck_assert_ok(aidev_enqueue_dispatch(q, k, NULL, NULL, 4, plain, 0, NULL, NULL));
+        for (int j = 0; j < 3; j++) {
+            uint64_t at = j == 2 ? OFF * 4 : 0;
+            ck_assert_ok(aidev_enqueue_read(q, y[j], at, N * 4, hy, 0, NULL, NULL));
+            ck_assert_ok(aidev_queue_finish(q));
+            char what[48];
+            snprintf(what, sizeof what, "launch %d, node %d", run, j);
+            expect_axpy(hy, a[j], hx, 0.0f, what);
+        }
+    }
+    ck_assert_ok(aidev_graph_exec_release(ex));
+    free(hx);
+    free(hy);
+    ck_assert_ok(aidev_kernel_release(k));
+    ck_assert_ok(aidev_buffer_release(x));
+    ck_assert_ok(aidev_buffer_release(other));
+    for (int j = 0; j < 3; j++)
+        ck_assert_ok(aidev_buffer_release(y[j]));
+    ck_assert_ok(aidev_queue_release(q));
+}
+END_TEST
+
 /* Capture of two queues into one graph, joined by events; nothing runs
  * while capturing. */
 START_TEST(capture_two_queues)
@@ -454,6 +515,7 @@ int main(void)
     Suite *s = suite_create("graph");
     harness_add_per_device(s, "record_instantiate_launch_update",
                            record_instantiate_launch_update, 0);
+    harness_add_per_device(s, "one_kernel_many_bindings", one_kernel_many_bindings, 0);
     harness_add_per_device(s, "capture_two_queues", capture_two_queues, 0);
     harness_add_per_device(s, "edges_across_backends", edges_across_backends, 0);
     harness_add_per_device(s, "failure_fails_dependents", failure_fails_dependents, 0);

@@ -69,14 +69,14 @@
 /* ------------------------------------------------------------------------ */
 
 typedef struct fault_config {
-    uint32_t alloc, refuse, fail, lost;
-    bool any_wait;
+    uint32_t alloc, refuse, fail, lost, node_fail;
+    bool any_wait, graphs;
 } fault_config;
 
 static struct {
     pthread_mutex_t lock; /* guards |config| */
     fault_config config;
-    atomic_uint allocations, submissions;
+    atomic_uint allocations, submissions, graph_commands;
     atomic_bool lost;
     atomic_uint lost_at;
     atomic_uint devices, queues, buffers, kernels, commands;
@@ -110,8 +110,12 @@ static int parse_spec(const char *spec, fault_config *out)
             c.fail = (uint32_t)v;
         else if (strcmp(item, "lost") == 0)
             c.lost = (uint32_t)v;
+        else if (strcmp(item, "node_fail") == 0)
+            c.node_fail = (uint32_t)v;
         else if (strcmp(item, "any_wait") == 0)
             c.any_wait = v != 0;
+        else if (strcmp(item, "graphs") == 0)
+            c.graphs = v != 0;
         else
             rc = -1;
     }
@@ -130,6 +134,7 @@ __attribute__((unused)) static int configure(const char *spec)
     fake.config = c;
     atomic_store(&fake.allocations, 0);
     atomic_store(&fake.submissions, 0);
+    atomic_store(&fake.graph_commands, 0);
     atomic_store(&fake.lost, false);
     atomic_store(&fake.lost_at, 0);
     pthread_mutex_unlock(&fake.lock);
@@ -192,6 +197,7 @@ typedef struct fake_kernel {
 } fake_kernel;
 
 typedef struct fake_queue fake_queue;
+typedef struct fake_graph fake_graph;
 
 typedef struct fake_command {
     struct fake_command *next;
@@ -202,6 +208,7 @@ typedef struct fake_command {
     fake_buffer *buffers[AIDEV_MAX_KERNEL_ARGS];
     uint32_t buffer_count;
     fake_kernel *kernel;
+    fake_graph *graph;      /* a graph submission: runs the graph's commands */
     uint32_t pending_waits; /* under the queue's lock */
     aidev_status failure;   /* under the queue's lock */
     char cause[512];
@@ -478,12 +485,23 @@ static void run_command(fake_command *c)
     }
 }
 
-static void command_free(fake_command *c)
+/* The buffers and kernel |c| holds. */
+static void command_drop(fake_command *c)
 {
     for (uint32_t i = 0; i < c->buffer_count; i++)
         buffer_release(c->buffers[i]);
     if (c->kernel)
         kernel_release(c->kernel);
+}
+
+static void graph_release(fake_graph *g);
+static int32_t graph_run(fake_command *c);
+
+static void command_free(fake_command *c)
+{
+    command_drop(c);
+    if (c->graph)
+        graph_release(c->graph);
     free(c);
     atomic_fetch_sub(&fake.commands, 1);
 }
@@ -510,11 +528,17 @@ static void *worker_main(void *opaque)
         pthread_mutex_unlock(&q->lock);
 
         uint64_t start = aidev_backend_now_ns();
-        if (c->failure == AIDEV_SUCCESS)
+        int32_t failed_node = -1;
+        if (c->failure == AIDEV_SUCCESS && c->graph)
+            failed_node = graph_run(c);
+        else if (c->failure == AIDEV_SUCCESS)
             run_command(c);
         if (c->signal) {
             aidev_backend_event_set_times(c->signal, start, aidev_backend_now_ns());
-            if (c->failure == AIDEV_SUCCESS)
+            if (failed_node >= 0)
+                aidev_backend_graph_failed(c->signal, (uint32_t)failed_node, AIDEV_ERROR_BACKEND,
+                                           "%s", c->cause);
+            else if (c->failure == AIDEV_SUCCESS)
                 aidev_backend_event_complete(c->signal, AIDEV_SUCCESS, NULL);
             else
                 aidev_backend_event_complete(c->signal, c->failure, "%s", c->cause);
@@ -625,10 +649,12 @@ static aidev_status apply_submit_faults(fake_command *c)
     return AIDEV_SUCCESS;
 }
 
-/* (Unused by the variant that leaves it out of its table.) */
-__attribute__((unused)) static aidev_status fake_queue_submit(void *queue, const aidev_backend_command *cmd,
-                                      uint32_t wait_count, aidev_backend_event *const *waits,
-                                      aidev_backend_event *signal)
+/* Queues |cmd| (with |graph|, the graph it runs, whose reference it
+ * takes over once submitted). */
+static aidev_status submit_command(void *queue, const aidev_backend_command *cmd,
+                                   uint32_t wait_count, aidev_backend_event *const *waits,
+                                   aidev_backend_event *signal, fake_graph *graph,
+                                   fake_command **out)
 {
     fake_queue *q = queue;
     fake_command *c = calloc(1, sizeof *c);
@@ -642,7 +668,9 @@ __attribute__((unused)) static aidev_status fake_queue_submit(void *queue, const
     atomic_fetch_add(&fake.commands, 1);
     c->queue = q;
     c->signal = signal;
+    c->graph = graph;
     capture(c, cmd);
+    *out = c;
 
     pthread_mutex_lock(&q->lock);
     c->pending_waits = wait_count + 1;
@@ -672,6 +700,15 @@ __attribute__((unused)) static aidev_status fake_queue_submit(void *queue, const
     return AIDEV_SUCCESS;
 }
 
+/* (Unused by the variant that leaves it out of its table.) */
+__attribute__((unused)) static aidev_status fake_queue_submit(void *queue, const aidev_backend_command *cmd,
+                                      uint32_t wait_count, aidev_backend_event *const *waits,
+                                      aidev_backend_event *signal)
+{
+    fake_command *c;
+    return submit_command(queue, cmd, wait_count, waits, signal, NULL, &c);
+}
+
 static aidev_status fake_queue_finish(void *queue)
 {
     fake_queue *q = queue;
@@ -681,6 +718,104 @@ static aidev_status fake_queue_finish(void *queue)
         pthread_cond_wait(&q->changed, &q->lock);
     pthread_mutex_unlock(&q->lock);
     return atomic_load(&fake.lost) ? lost_error("queue_finish") : AIDEV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Graphs (the fault variant, with graphs=1 when it is loaded)              */
+/* ------------------------------------------------------------------------ */
+
+/* A graph: its commands captured once (buffers and kernels held); a
+ * submission is one command of the queue that runs them in order. */
+struct fake_graph {
+    atomic_uint refs;         /* libaidev's, and one per submission */
+    uint32_t count;
+    fake_command *cmds;
+};
+
+static void graph_release(fake_graph *g)
+{
+    if (atomic_fetch_sub(&g->refs, 1) != 1)
+        return;
+    for (uint32_t i = 0; i < g->count; i++)
+        command_drop(&g->cmds[i]);
+    free(g->cmds);
+    free(g);
+}
+
+/* Runs |c|'s graph; with node_fail=K, the Kth graph command run since the
+ * spec was set fails: the ones after it in this submission do not run.
+ * Returns the index of the failed command, or -1. */
+static int32_t graph_run(fake_command *c)
+{
+    fault_config faults = current_faults();
+    for (uint32_t i = 0; i < c->graph->count; i++) {
+        unsigned n = atomic_fetch_add(&fake.graph_commands, 1) + 1;
+        if (faults.node_fail && n == faults.node_fail) {
+            snprintf(c->cause, sizeof c->cause,
+                     FAKE_NAME ": graph command %u (run %u) failed on purpose", i, n);
+            return (int32_t)i;
+        }
+        run_command(&c->graph->cmds[i]);
+    }
+    return -1;
+}
+
+__attribute__((unused)) static aidev_status fake_graph_create(void *queue, uint32_t count,
+                                                              const aidev_backend_command *cmds,
+                                                              void **out_graph)
+{
+    (void)queue;
+    fake_graph *g = calloc(1, sizeof *g);
+    fake_command *copies = g ? calloc(count ? count : 1, sizeof *copies) : NULL;
+    if (!copies) {
+        free(g);
+        return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, FAKE_NAME ": out of memory");
+    }
+    atomic_init(&g->refs, 1);
+    g->count = count;
+    g->cmds = copies;
+    for (uint32_t i = 0; i < count; i++)
+        capture(&copies[i], &cmds[i]);
+    *out_graph = g;
+    return AIDEV_SUCCESS;
+}
+
+__attribute__((unused)) static aidev_status fake_graph_update(void *graph, uint32_t index,
+                                                              const aidev_backend_command *cmd)
+{
+    fake_graph *g = graph;
+    if (index >= g->count)
+        return aidev_backend_set_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                                       FAKE_NAME ": graph command %u of %u", index, g->count);
+    fake_command fresh;
+    memset(&fresh, 0, sizeof fresh);
+    capture(&fresh, cmd);
+    command_drop(&g->cmds[index]);
+    g->cmds[index] = fresh;
+    if (fresh.cmd.type == AIDEV_COMMAND_DISPATCH)
+        g->cmds[index].cmd.u.dispatch.args = g->cmds[index].args;
+    return AIDEV_SUCCESS;
+}
+
+/* One command of the queue, under the submission faults as any other. */
+__attribute__((unused)) static aidev_status fake_graph_submit(void *queue, void *graph,
+                                                              uint32_t wait_count,
+                                                              aidev_backend_event *const *waits,
+                                                              aidev_backend_event *signal)
+{
+    fake_graph *g = graph;
+    static const aidev_backend_command barrier = {.type = AIDEV_COMMAND_BARRIER};
+    atomic_fetch_add(&g->refs, 1);
+    fake_command *c = NULL;
+    aidev_status st = submit_command(queue, &barrier, wait_count, waits, signal, g, &c);
+    if (st != AIDEV_SUCCESS)
+        graph_release(g);
+    return st;
+}
+
+__attribute__((unused)) static void fake_graph_destroy(void *graph)
+{
+    graph_release(graph);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -761,6 +896,11 @@ AIDEV_BACKEND_EXPORT aidev_status FAKE_ENTRY(aidev_backend_negotiation *nego)
     if (parse_spec(getenv("AIDEV_FAULTS"), &c) != 0)
         c.any_wait = true; /* init reports the bad spec */
     fake_table.vt.caps = c.any_wait ? AIDEV_BACKEND_CAP_ANY_WAIT : 0;
+    /* graphs=1: native graphs (libaidev's fallback otherwise). */
+    fake_table.vt.graph_create = c.graphs ? fake_graph_create : NULL;
+    fake_table.vt.graph_update = c.graphs ? fake_graph_update : NULL;
+    fake_table.vt.graph_submit = c.graphs ? fake_graph_submit : NULL;
+    fake_table.vt.graph_destroy = c.graphs ? fake_graph_destroy : NULL;
 #endif
     nego->abi_version = AIDEV_BACKEND_ABI_MAKE(FAKE_ANSWER_MAJOR, FAKE_ANSWER_MINOR);
     nego->vtable = &fake_table.vt;

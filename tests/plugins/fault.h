@@ -14,9 +14,15 @@
  *               every command not yet run complete with
  *               AIDEV_ERROR_DEVICE_LOST; later submissions, allocations,
  *               kernels and queue_finish return it
+ *   node_fail=K the Kth command that graph submissions run fails: the
+ *               commands after it in that submission do not run, and its
+ *               event completes through aidev_backend_graph_failed()
+ *               naming it (needs graphs=1)
  *   any_wait=0|1  whether the backend announces AIDEV_BACKEND_CAP_ANY_WAIT
  *               (read when the plugin is loaded; default 1). With 0 libaidev
  *               holds back commands that wait on other backends' events.
+ *   graphs=0|1  whether the backend has the ABI 1.3 graph entry (read when
+ *               the plugin is loaded; default 0: libaidev's fallback).
  * N counts from the moment the spec is set, from 1; 0 or absent: never.
  * The spec comes from the AIDEV_FAULTS environment variable when the
  * backend initialises, and from aidev_fault_configure() at any time.

@@ -472,6 +472,67 @@ START_TEST(bad_spec_fails_init)
 }
 END_TEST
 
+/* A graph command the backend's own graph fails (graphs=1: the ABI 1.3
+ * entry; node_fail=2: the second command a graph submission runs): the
+ * launch's event fails with a message naming the node and carrying the
+ * backend's reason, the node before it ran, the one after it on its queue
+ * and its dependent on the CPU device did not, an independent CPU node
+ * did; the graph stays launchable and runs whole once the fault is gone. */
+START_TEST(graph_native_node_failure)
+{
+    fault_setup f;
+    fault_open(&f, "any_wait=1,graphs=1", NULL);
+    aidev_queue q = queue_on(f.fault), qc = queue_on(f.cpu);
+    aidev_buffer a = buffer_on(f.fault, 64), b = buffer_on(f.fault, 64);
+    unsigned char src[64], out_a[64], out_b[64];
+    memset(src, 0x5a, sizeof src);
+    atomic_int dependent = 0, independent = 0;
+    aidev_graph g;
+    ck_assert_ok(aidev_graph_create(f.ctx, &g));
+    aidev_graph_node n[4];
+    ck_assert_ok(aidev_graph_add_write(g, q, a, 0, 64, src, 0, NULL, &n[0]));
+    ck_assert_ok(aidev_graph_add_write(g, q, b, 0, 64, src, 0, NULL, &n[1]));
+    ck_assert_ok(aidev_graph_add_read(g, q, a, 0, 64, out_a, 0, NULL, &n[2]));
+    ck_assert_ok(aidev_graph_add_read(g, q, b, 0, 64, out_b, 0, NULL, &n[3]));
+    ck_assert_ok(aidev_graph_add_host_callback(g, qc, count_call, &independent, 0, NULL, NULL));
+    ck_assert_ok(aidev_graph_add_host_callback(g, qc, count_call, &dependent, 1, &n[3], NULL));
+    aidev_graph_exec ex;
+    ck_assert_ok(aidev_graph_instantiate(g, &ex));
+    ck_assert_int_eq(f.configure("node_fail=2"), 0);
+    memset(out_a, 0, sizeof out_a);
+    memset(out_b, 0, sizeof out_b);
+    aidev_event e;
+    ck_assert_ok(aidev_graph_launch(ex, 0, NULL, &e));
+    ck_assert_event_fails(e, AIDEV_ERROR_BACKEND, "graph node 1 (write");
+    ck_assert_event_fails(e, AIDEV_ERROR_BACKEND, "graph command 1 (run 2) failed on purpose");
+    ck_assert_ok(aidev_event_release(e));
+    ck_assert_ok(aidev_queue_finish(qc));
+    ck_assert_int_eq(atomic_load(&dependent), 0);
+    ck_assert_int_eq(atomic_load(&independent), 1);
+    ck_assert_int_eq(out_a[0], 0); /* node 2, after the failed one, did not run */
+    ck_assert_int_eq(out_b[0], 0);
+    /* Node 0 ran: the buffer it wrote holds its data. */
+    ck_assert_ok(aidev_enqueue_read(q, a, 0, 64, out_a, 0, NULL, NULL));
+    ck_assert_ok(aidev_queue_finish(q));
+    ck_assert_int_eq(memcmp(out_a, src, sizeof out_a), 0);
+    memset(out_a, 0, sizeof out_a);
+    ck_assert_int_eq(f.configure(""), 0);
+    ck_assert_ok(aidev_graph_launch(ex, 0, NULL, &e));
+    ck_assert_ok(aidev_event_wait(e, AIDEV_WAIT_FOREVER));
+    ck_assert_ok(aidev_event_release(e));
+    ck_assert_int_eq(atomic_load(&dependent), 1);
+    ck_assert_int_eq(memcmp(out_a, src, sizeof out_a), 0);
+    ck_assert_int_eq(memcmp(out_b, src, sizeof out_b), 0);
+    ck_assert_ok(aidev_graph_exec_release(ex));
+    ck_assert_ok(aidev_graph_release(g));
+    ck_assert_ok(aidev_buffer_release(a));
+    ck_assert_ok(aidev_buffer_release(b));
+    ck_assert_ok(aidev_queue_release(q));
+    ck_assert_ok(aidev_queue_release(qc));
+    fault_close(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("faults");
@@ -484,6 +545,7 @@ int main(void)
     tcase_add_loop_test(tc, release_with_work_pending, 0, 2);
     tcase_add_test(tc, bad_spec_fails_init);
     tcase_add_test(tc, graph_node_failure);
+    tcase_add_test(tc, graph_native_node_failure);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_VERBOSE);
