@@ -30,6 +30,7 @@
 
 #include "aidev_config.h"
 #include "hal/compress.h"
+#include "hal/hostmem.h"
 #include "hal/scheduler.h"
 
 /* ------------------------------------------------------------------------ */
@@ -69,12 +70,21 @@ static aidev_status tier_transfer(const aidev_buffer_obj *b, void *native, bool 
     return st;
 }
 
-/* A host copy of a buffer's bytes, scrubbed first where the buffer is. */
-static void staging_free(const aidev_buffer_obj *b, void *staging)
+/* A host copy of a buffer's bytes, for memory the host cannot address:
+ * huge pages where there are (hal/hostmem.c), since every page of it is
+ * new and faults once. NULL when out of host memory. */
+static void *staging_alloc(const aidev_buffer_obj *b, aidev_backend_host_block *block)
 {
-    if (staging && (b->flags & AIDEV_BUFFER_ZERO_ON_FREE))
-        explicit_bzero(staging, b->size);
-    free(staging);
+    return aidev_hostmem_alloc(b->size, -1, AIDEV_HOST_ALLOC_UNINITIALIZED, block) ==
+                   AIDEV_SUCCESS
+               ? block->ptr
+               : NULL;
+}
+
+/* Frees it, scrubbed first where the buffer is. */
+static void staging_free(const aidev_buffer_obj *b, aidev_backend_host_block *block)
+{
+    aidev_hostmem_free(block, (b->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0);
 }
 
 static uint32_t element_size_of(const aidev_buffer_obj *b)
@@ -107,6 +117,7 @@ static aidev_status tier_restore(aidev_buffer_obj *b)
         .numa_node = dev->numa_node,
     };
     void *native = NULL, *host_ptr = NULL, *staging = NULL;
+    aidev_backend_host_block staging_block = {0};
     aidev_error_clear();
     st = vt->buffer_create(dev->native, &bd, &native, &host_ptr);
     if (st != AIDEV_SUCCESS) {
@@ -117,7 +128,7 @@ static aidev_status tier_restore(aidev_buffer_obj *b)
         goto fail;
     }
     void *dst = host_ptr;
-    if (!dst && !(dst = staging = malloc(b->size))) {
+    if (!dst && !(dst = staging = staging_alloc(b, &staging_block))) {
         st = aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
                          "out of host memory for %" PRIu64 " bytes to restore a buffer through",
                          b->size);
@@ -128,7 +139,7 @@ static aidev_status tier_restore(aidev_buffer_obj *b)
         st = tier_transfer(b, native, false, staging);
     if (st != AIDEV_SUCCESS)
         goto fail;
-    staging_free(b, staging);
+    staging_free(b, &staging_block);
     b->native = native;
     b->host_ptr = host_ptr;
     pthread_mutex_lock(&ctx->lock);
@@ -142,7 +153,7 @@ static aidev_status tier_restore(aidev_buffer_obj *b)
     return AIDEV_SUCCESS;
 
 fail:
-    staging_free(b, staging);
+    staging_free(b, &staging_block);
     if (native)
         vt->buffer_destroy(dev->native, native);
     aidev_context_refund(ctx, b->size);
@@ -266,11 +277,12 @@ static aidev_status evict_read_compress(aidev_buffer_obj *b, aidev_codec codec,
                                         aidev_compressed **out)
 {
     void *staging = NULL;
+    aidev_backend_host_block staging_block = {0};
     const void *src = b->host_ptr;
     aidev_status st = AIDEV_SUCCESS;
     *out = NULL;
     if (!src) {
-        if (!(staging = malloc(b->size)))
+        if (!(staging = staging_alloc(b, &staging_block)))
             return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
                                "out of host memory for %" PRIu64 " bytes to evict a buffer "
                                "through; it stays resident", b->size);
@@ -279,8 +291,8 @@ static aidev_status evict_read_compress(aidev_buffer_obj *b, aidev_codec codec,
     }
     if (st == AIDEV_SUCCESS)
         st = aidev_compress(src, b->size, element_size_of(b), codec, aidev_compress_threads(),
-                            out);
-    staging_free(b, staging);
+                            &b->obj.context->tier_pool, out);
+    staging_free(b, &staging_block);
     return st;
 }
 
@@ -700,6 +712,7 @@ void aidev_tier_context_fini(aidev_context_obj *ctx)
     free(ctx->tier_fence);
     ctx->tier_fence = NULL;
     ctx->tier_fence_count = 0;
+    aidev_tier_pool_fini(&ctx->tier_pool);
 }
 
 AIDEV_API aidev_status aidev_buffer_set_pinned(aidev_buffer buffer, uint32_t pinned)

@@ -18,6 +18,7 @@
 #include <aidev/aidev_backend.h>
 
 #include "hal/handle.h"
+#include "hal/tier_store.h"
 
 #define AIDEV_INTERNAL __attribute__((visibility("hidden")))
 
@@ -157,6 +158,7 @@ typedef struct aidev_context_obj {
     struct aidev_backend_event **tier_fence;
     uint32_t tier_fence_count;
     uint64_t tier_fence_clock; /* the tier's clock then: buffers born before wait */
+    aidev_tier_pool tier_pool; /* freed blocks of compressed chunks (hal/tier_store.h) */
     bool zero_on_free;        /* AIDEV_ZERO_ON_FREE: every buffer scrubbed */
     /* Exported DLPack tensors still alive: they keep the devices open (and
      * this struct) after aidev_context_release, until the last deleter. */
