@@ -32,6 +32,7 @@
 #include "hal/compress.h"
 #include "hal/hostmem.h"
 #include "hal/scheduler.h"
+#include "hal/trace.h"
 
 /* ------------------------------------------------------------------------ */
 /* Moving bytes                                                             */
@@ -96,6 +97,21 @@ static uint32_t element_size_of(const aidev_buffer_obj *b)
 /* ------------------------------------------------------------------------ */
 /* Restore                                                                  */
 /* ------------------------------------------------------------------------ */
+
+static aidev_status tier_restore(aidev_buffer_obj *b);
+
+/* tier_restore, and for a restore the program did not ask for (a command
+ * on |q| or, with |q| NULL, a map or an export named the buffer) a trace
+ * slice on that queue's track, or on the device's host track. */
+static aidev_status tier_restore_traced(aidev_buffer_obj *b, const aidev_queue_obj *q,
+                                        bool implicit)
+{
+    uint64_t t0 = aidev_now_ns();
+    aidev_status st = tier_restore(b);
+    if (implicit && aidev_trace_enabled())
+        aidev_trace_implicit_restore(b->device, q, b->size, t0, aidev_now_ns(), st);
+    return st;
+}
 
 /* Brings |b| back: new memory charged to the quota, the copy decoded into
  * it. On failure it stays evicted, its copy kept. Under |b->tier_lock|. */
@@ -176,7 +192,8 @@ void aidev_tier_born(aidev_buffer_obj *b)
     b->born = tier_stamp(b);
 }
 
-aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep)
+static aidev_status tier_touch(aidev_buffer_obj *b, bool keep, const aidev_queue_obj *q,
+                               bool implicit)
 {
     aidev_status st = AIDEV_SUCCESS;
     pthread_mutex_lock(&b->tier_lock);
@@ -184,13 +201,18 @@ aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep)
     if (aidev_context_tiering(b->obj.context))
         tier_stamp(b);
     if (b->stored)
-        st = tier_restore(b);
+        st = tier_restore_traced(b, q, implicit);
     /* Under the lock: an automatic eviction, which checks the references
      * under it too, sees this one. */
     if (st == AIDEV_SUCCESS && keep)
         aidev_buffer_retain(b);
     pthread_mutex_unlock(&b->tier_lock);
     return st;
+}
+
+aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep, const aidev_queue_obj *q)
+{
+    return tier_touch(b, keep, q, true);
 }
 
 void aidev_tier_forget(aidev_buffer_obj *b)
@@ -475,8 +497,9 @@ AIDEV_API aidev_status aidev_enqueue_restore(aidev_queue queue, aidev_buffer buf
     aidev_status st = aidev_lookup_queue(queue, "queue", &q);
     if (st == AIDEV_SUCCESS)
         st = lookup_tier_buffer(q, buffer, &b);
-    if (st == AIDEV_SUCCESS)
-        st = aidev_buffer_touch(b);
+    /* The restore's own slice is the op's below. */
+    if (st == AIDEV_SUCCESS && aidev_buffer_needs_touch(b))
+        st = tier_touch(b, false, q, false);
     if (st != AIDEV_SUCCESS)
         return st;
     return aidev_enqueue_hal_op(q, AIDEV_CMD_RESTORE, b->size, NULL, NULL, wait_count,

@@ -485,8 +485,9 @@ static inline bool aidev_context_tiering(const aidev_context_obj *ctx)
  * |keep|, takes a reference for the caller in the same step, so that no
  * automatic eviction falls between the touch and the command's own
  * reference. Fails with the restore's status and message (no reference
- * then). */
-aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep);
+ * then). A restore is a trace slice on |q|'s track (NULL: a map or an
+ * export, on the device's host track). */
+aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep, const aidev_queue_obj *q);
 static inline bool aidev_buffer_needs_touch(const aidev_buffer_obj *b)
 {
     /* Buffers never evicted, without a limit, pay three loads. */
@@ -501,7 +502,7 @@ void aidev_tier_born(aidev_buffer_obj *b);
  * a holder) is set before it. */
 static inline aidev_status aidev_buffer_touch(aidev_buffer_obj *b)
 {
-    return aidev_buffer_needs_touch(b) ? aidev_tier_touch(b, false) : AIDEV_SUCCESS;
+    return aidev_buffer_needs_touch(b) ? aidev_tier_touch(b, false, NULL) : AIDEV_SUCCESS;
 }
 /* Charges |bytes| to |ctx|; when they do not fit under its limit, first
  * evicts idle buffers (least recently touched first, never |exclude|):
