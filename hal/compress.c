@@ -203,10 +203,12 @@ static bool planes_skip_for_zeros(const uint8_t *src, size_t n, uint32_t width)
 /* One chunk                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* What a worker thread owns: scratch for the planes, codec contexts. */
+/* What a worker thread owns: scratch for the planes, codec contexts, and
+ * the block its compressed chunks are written into. */
 typedef struct compress_worker_state {
     uint8_t *planes;
-    uint8_t *packed;    /* compress: the codec's output, room for its bound */
+    aidev_backend_host_block block; /* compress: ptr NULL until the first chunk */
+    size_t block_used;
 #if AIDEV_HAVE_ZSTD
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
@@ -308,14 +310,43 @@ static void job_fail(compress_job *job, aidev_status status, uint32_t chunk, con
     pthread_mutex_unlock(&job->lock);
 }
 
-/* Keeps |stored| bytes at |from| as chunk |ch|'s data. */
-static bool chunk_keep(aidev_compressed_chunk *ch, const uint8_t *from, size_t stored)
+/* Hands the worker's block to the buffer's list, trimmed to what it used. */
+static bool block_retire(compress_job *job, compress_worker_state *w)
 {
-    if (!(ch->data = malloc(stored ? stored : 1)))
-        return false;
-    memcpy(ch->data, from, stored);
-    ch->stored = (uint32_t)stored;
-    return true;
+    if (!w->block.ptr)
+        return true;
+    aidev_tier_block_trim(&w->block, w->block_used);
+    aidev_compressed *c = job->c;
+    pthread_mutex_lock(&job->lock);
+    aidev_backend_host_block *grown = realloc(c->blocks, (c->block_count + 1) * sizeof *grown);
+    if (grown) {
+        c->blocks = grown;
+        grown[c->block_count++] = w->block;
+    }
+    pthread_mutex_unlock(&job->lock);
+    if (!grown)
+        aidev_tier_block_put(NULL, &w->block);
+    memset(&w->block, 0, sizeof w->block);
+    w->block_used = 0;
+    return grown != NULL;
+}
+
+/* Where chunk |i| may write |need| bytes: the worker's block, or a new one
+ * when it has not that much room left (a full block, or less for the last
+ * chunks of a small buffer). NULL when out of host memory. */
+static uint8_t *block_room(compress_job *job, compress_worker_state *w, uint32_t i, size_t need)
+{
+    if (w->block.ptr && w->block.size - w->block_used >= need)
+        return (uint8_t *)w->block.ptr + w->block_used;
+    if (!block_retire(job, w))
+        return NULL;
+    uint64_t left = (uint64_t)(job->c->chunk_count - i) * need;
+    size_t size = left < AIDEV_TIER_BLOCK ? (size_t)left : AIDEV_TIER_BLOCK;
+    if (!aidev_tier_block_get(job->c->pool, size, &w->block)) {
+        memset(&w->block, 0, sizeof w->block);
+        return NULL;
+    }
+    return w->block.ptr;
 }
 
 static void chunk_compress(compress_job *job, compress_worker_state *w, uint32_t i)
@@ -325,6 +356,13 @@ static void chunk_compress(compress_job *job, compress_worker_state *w, uint32_t
     const uint8_t *in = job->src + (uint64_t)i * AIDEV_COMPRESS_CHUNK;
     size_t n = ch->raw_size;
     ch->checksum = chunk_hash(in, n);
+    size_t bound = c->codec == AIDEV_CODEC_OFF ? n : codec_bound(c->codec, n);
+    /* The codec writes straight into the block: no copy, no allocation. */
+    uint8_t *dst = block_room(job, w, i, bound > n ? bound : n);
+    if (!dst) {
+        job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, i, "out of host memory");
+        return;
+    }
     size_t stored = 0;
     if (c->codec != AIDEV_CODEC_OFF) {
         const uint8_t *body = in;
@@ -335,17 +373,19 @@ static void chunk_compress(compress_job *job, compress_worker_state *w, uint32_t
             planes_split(in, w->planes, n, c->element_size);
             body = w->planes;
         }
-        /* Into the worker's scratch, faulted in once: a fresh allocation
-         * per chunk would take page faults on every one. */
-        stored = codec_encode(w, c->codec, body, n, w->packed, codec_bound(c->codec, n));
+        stored = codec_encode(w, c->codec, body, n, dst, codec_bound(c->codec, n));
     }
     /* Not worth decoding: less than 1/32 saved (or the codec gave up). */
     bool raw = stored == 0 || stored >= n - n / 32;
-    if (raw)
+    if (raw) {
         ch->planes = false;
+        memcpy(dst, in, n);
+        stored = n;
+    }
     ch->raw = raw;
-    if (!chunk_keep(ch, raw ? in : w->packed, raw ? n : stored))
-        job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, i, "out of host memory");
+    ch->data = dst;
+    ch->stored = (uint32_t)stored;
+    w->block_used += (stored + 15) & ~(size_t)15;
 }
 
 static void chunk_restore(compress_job *job, compress_worker_state *w, uint32_t i)
@@ -379,11 +419,8 @@ static void *compress_worker(void *arg)
     compress_job *job = arg;
     compress_worker_state w = {0};
     bool coded = job->c->codec != AIDEV_CODEC_OFF;
-    if ((job->c->element_size > 1 && coded && !(w.planes = malloc(AIDEV_COMPRESS_CHUNK))) ||
-        (coded && !job->restore &&
-         !(w.packed = malloc(codec_bound(job->c->codec, AIDEV_COMPRESS_CHUNK))))) {
+    if (job->c->element_size > 1 && coded && !(w.planes = malloc(AIDEV_COMPRESS_CHUNK))) {
         job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, 0, "out of host memory for a worker");
-        free(w.planes);
         return NULL;
     }
 #if AIDEV_HAVE_ZSTD
@@ -393,7 +430,6 @@ static void *compress_worker(void *arg)
         if (!w.cctx && !w.dctx) {
             job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, 0, "out of host memory for a worker");
             free(w.planes);
-            free(w.packed);
             return NULL;
         }
     }
@@ -409,8 +445,9 @@ static void *compress_worker(void *arg)
     ZSTD_freeCCtx(w.cctx);
     ZSTD_freeDCtx(w.dctx);
 #endif
+    if (!block_retire(job, &w))
+        job_fail(job, AIDEV_ERROR_OUT_OF_HOST_MEMORY, 0, "out of host memory for a block list");
     free(w.planes);
-    free(w.packed);
     return NULL;
 }
 
@@ -444,17 +481,19 @@ void aidev_compressed_free(aidev_compressed *c, bool scrub)
 {
     if (!c)
         return;
-    for (uint32_t i = 0; i < c->chunk_count; i++) {
-        if (scrub && c->chunks[i].data)
+    for (uint32_t i = 0; scrub && i < c->chunk_count; i++)
+        if (c->chunks[i].data)
             explicit_bzero(c->chunks[i].data, c->chunks[i].stored);
-        free(c->chunks[i].data);
-    }
+    for (uint32_t i = 0; i < c->block_count; i++)
+        aidev_tier_block_put(c->pool, &c->blocks[i]);
+    free(c->blocks);
     free(c->chunks);
     free(c);
 }
 
 aidev_status aidev_compress(const void *src, uint64_t size, uint32_t element_size,
-                            aidev_codec codec, uint32_t threads, aidev_compressed **out)
+                            aidev_codec codec, uint32_t threads, aidev_tier_pool *pool,
+                            aidev_compressed **out)
 {
     *out = NULL;
     if (!aidev_compress_available())
@@ -476,6 +515,7 @@ aidev_status aidev_compress(const void *src, uint64_t size, uint32_t element_siz
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
     c->codec = codec;
+    c->pool = pool;
     c->element_size = element_size;
     c->size = size;
     c->chunk_count = (uint32_t)count;

@@ -22,6 +22,8 @@
 
 #include <aidev/aidev.h>
 
+#include "hal/tier_store.h"
+
 /* Bytes of one chunk: a multiple of every element size (1, 2, 4, 8). */
 #define AIDEV_COMPRESS_CHUNK (1u << 20)
 
@@ -32,7 +34,7 @@ typedef enum aidev_codec {
 } aidev_codec;
 
 typedef struct aidev_compressed_chunk {
-    void *data;         /* malloc'd: |stored| bytes */
+    void *data;         /* |stored| bytes in one of its buffer's blocks */
     uint32_t stored;
     uint32_t raw_size;  /* bytes it restores to */
     bool raw;           /* stored as it is: it did not compress */
@@ -48,6 +50,11 @@ typedef struct aidev_compressed {
     uint64_t stored_bytes; /* sum of the chunks' stored bytes */
     uint32_t chunk_count;
     aidev_compressed_chunk *chunks;
+    /* Where the chunks live (hal/tier_store.h), and where the blocks go
+     * when this is freed (NULL: back to the OS). */
+    aidev_tier_pool *pool;
+    uint32_t block_count;
+    aidev_backend_host_block *blocks;
 } aidev_compressed;
 
 /* Whether this build has |codec| (OFF always; LZ4 and ZSTD with their
@@ -67,17 +74,20 @@ uint32_t aidev_compress_threads(void);
 
 /* Compresses |size| bytes at |src| of elements of |element_size| bytes
  * (1 for untyped bytes; |size| a multiple of it) with |codec| on at most
- * |threads| threads. AIDEV_ERROR_UNSUPPORTED when the codec or xxHash is
+ * |threads| threads, into blocks from |pool| (NULL: new ones), to which
+ * aidev_compressed_free gives them back. AIDEV_ERROR_UNSUPPORTED when the codec or xxHash is
  * not in this build, AIDEV_ERROR_OUT_OF_HOST_MEMORY, AIDEV_ERROR_INTERNAL
  * when the codec fails; the message set. */
 aidev_status aidev_compress(const void *src, uint64_t size, uint32_t element_size,
-                            aidev_codec codec, uint32_t threads, aidev_compressed **out);
+                            aidev_codec codec, uint32_t threads, aidev_tier_pool *pool,
+                            aidev_compressed **out);
 /* Restores |c| into |dst| (|c->size| bytes) on at most |threads| threads.
  * AIDEV_ERROR_IO when a chunk does not decode or its checksum differs,
  * naming the first such chunk; |dst| then holds partial data. */
 aidev_status aidev_decompress(const aidev_compressed *c, void *dst, uint32_t threads);
 /* NULL is fine. |scrub|: the stored bytes are overwritten with zeros
- * first (buffers made with AIDEV_BUFFER_ZERO_ON_FREE). */
+ * first (buffers made with AIDEV_BUFFER_ZERO_ON_FREE). Full blocks go to
+ * the pool it was compressed with. */
 void aidev_compressed_free(aidev_compressed *c, bool scrub);
 
 #endif

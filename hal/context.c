@@ -300,6 +300,7 @@ AIDEV_API aidev_status aidev_context_create(const aidev_context_desc *desc,
         return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->spare_lock, NULL);
+    aidev_tier_pool_init(&ctx->tier_pool);
     ctx->list.next = ctx->list.prev = &ctx->list;
     atomic_init(&ctx->memory_limit, limit);
     atomic_init(&ctx->limit_source, limit_source);

@@ -30,7 +30,9 @@
 
 #include "aidev_config.h"
 #include "hal/compress.h"
+#include "hal/hostmem.h"
 #include "hal/scheduler.h"
+#include "hal/trace.h"
 
 /* ------------------------------------------------------------------------ */
 /* Moving bytes                                                             */
@@ -69,12 +71,21 @@ static aidev_status tier_transfer(const aidev_buffer_obj *b, void *native, bool 
     return st;
 }
 
-/* A host copy of a buffer's bytes, scrubbed first where the buffer is. */
-static void staging_free(const aidev_buffer_obj *b, void *staging)
+/* A host copy of a buffer's bytes, for memory the host cannot address:
+ * huge pages where there are (hal/hostmem.c), since every page of it is
+ * new and faults once. NULL when out of host memory. */
+static void *staging_alloc(const aidev_buffer_obj *b, aidev_backend_host_block *block)
 {
-    if (staging && (b->flags & AIDEV_BUFFER_ZERO_ON_FREE))
-        explicit_bzero(staging, b->size);
-    free(staging);
+    return aidev_hostmem_alloc(b->size, -1, AIDEV_HOST_ALLOC_UNINITIALIZED, block) ==
+                   AIDEV_SUCCESS
+               ? block->ptr
+               : NULL;
+}
+
+/* Frees it, scrubbed first where the buffer is. */
+static void staging_free(const aidev_buffer_obj *b, aidev_backend_host_block *block)
+{
+    aidev_hostmem_free(block, (b->flags & AIDEV_BUFFER_ZERO_ON_FREE) != 0);
 }
 
 static uint32_t element_size_of(const aidev_buffer_obj *b)
@@ -86,6 +97,21 @@ static uint32_t element_size_of(const aidev_buffer_obj *b)
 /* ------------------------------------------------------------------------ */
 /* Restore                                                                  */
 /* ------------------------------------------------------------------------ */
+
+static aidev_status tier_restore(aidev_buffer_obj *b);
+
+/* tier_restore, and for a restore the program did not ask for (a command
+ * on |q| or, with |q| NULL, a map or an export named the buffer) a trace
+ * slice on that queue's track, or on the device's host track. */
+static aidev_status tier_restore_traced(aidev_buffer_obj *b, const aidev_queue_obj *q,
+                                        bool implicit)
+{
+    uint64_t t0 = aidev_now_ns();
+    aidev_status st = tier_restore(b);
+    if (implicit && aidev_trace_enabled())
+        aidev_trace_implicit_restore(b->device, q, b->size, t0, aidev_now_ns(), st);
+    return st;
+}
 
 /* Brings |b| back: new memory charged to the quota, the copy decoded into
  * it. On failure it stays evicted, its copy kept. Under |b->tier_lock|. */
@@ -107,6 +133,7 @@ static aidev_status tier_restore(aidev_buffer_obj *b)
         .numa_node = dev->numa_node,
     };
     void *native = NULL, *host_ptr = NULL, *staging = NULL;
+    aidev_backend_host_block staging_block = {0};
     aidev_error_clear();
     st = vt->buffer_create(dev->native, &bd, &native, &host_ptr);
     if (st != AIDEV_SUCCESS) {
@@ -117,7 +144,7 @@ static aidev_status tier_restore(aidev_buffer_obj *b)
         goto fail;
     }
     void *dst = host_ptr;
-    if (!dst && !(dst = staging = malloc(b->size))) {
+    if (!dst && !(dst = staging = staging_alloc(b, &staging_block))) {
         st = aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
                          "out of host memory for %" PRIu64 " bytes to restore a buffer through",
                          b->size);
@@ -128,7 +155,7 @@ static aidev_status tier_restore(aidev_buffer_obj *b)
         st = tier_transfer(b, native, false, staging);
     if (st != AIDEV_SUCCESS)
         goto fail;
-    staging_free(b, staging);
+    staging_free(b, &staging_block);
     b->native = native;
     b->host_ptr = host_ptr;
     pthread_mutex_lock(&ctx->lock);
@@ -142,7 +169,7 @@ static aidev_status tier_restore(aidev_buffer_obj *b)
     return AIDEV_SUCCESS;
 
 fail:
-    staging_free(b, staging);
+    staging_free(b, &staging_block);
     if (native)
         vt->buffer_destroy(dev->native, native);
     aidev_context_refund(ctx, b->size);
@@ -165,7 +192,8 @@ void aidev_tier_born(aidev_buffer_obj *b)
     b->born = tier_stamp(b);
 }
 
-aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep)
+static aidev_status tier_touch(aidev_buffer_obj *b, bool keep, const aidev_queue_obj *q,
+                               bool implicit)
 {
     aidev_status st = AIDEV_SUCCESS;
     pthread_mutex_lock(&b->tier_lock);
@@ -173,13 +201,18 @@ aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep)
     if (aidev_context_tiering(b->obj.context))
         tier_stamp(b);
     if (b->stored)
-        st = tier_restore(b);
+        st = tier_restore_traced(b, q, implicit);
     /* Under the lock: an automatic eviction, which checks the references
      * under it too, sees this one. */
     if (st == AIDEV_SUCCESS && keep)
         aidev_buffer_retain(b);
     pthread_mutex_unlock(&b->tier_lock);
     return st;
+}
+
+aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep, const aidev_queue_obj *q)
+{
+    return tier_touch(b, keep, q, true);
 }
 
 void aidev_tier_forget(aidev_buffer_obj *b)
@@ -266,11 +299,12 @@ static aidev_status evict_read_compress(aidev_buffer_obj *b, aidev_codec codec,
                                         aidev_compressed **out)
 {
     void *staging = NULL;
+    aidev_backend_host_block staging_block = {0};
     const void *src = b->host_ptr;
     aidev_status st = AIDEV_SUCCESS;
     *out = NULL;
     if (!src) {
-        if (!(staging = malloc(b->size)))
+        if (!(staging = staging_alloc(b, &staging_block)))
             return aidev_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY,
                                "out of host memory for %" PRIu64 " bytes to evict a buffer "
                                "through; it stays resident", b->size);
@@ -279,8 +313,8 @@ static aidev_status evict_read_compress(aidev_buffer_obj *b, aidev_codec codec,
     }
     if (st == AIDEV_SUCCESS)
         st = aidev_compress(src, b->size, element_size_of(b), codec, aidev_compress_threads(),
-                            out);
-    staging_free(b, staging);
+                            &b->obj.context->tier_pool, out);
+    staging_free(b, &staging_block);
     return st;
 }
 
@@ -463,8 +497,9 @@ AIDEV_API aidev_status aidev_enqueue_restore(aidev_queue queue, aidev_buffer buf
     aidev_status st = aidev_lookup_queue(queue, "queue", &q);
     if (st == AIDEV_SUCCESS)
         st = lookup_tier_buffer(q, buffer, &b);
-    if (st == AIDEV_SUCCESS)
-        st = aidev_buffer_touch(b);
+    /* The restore's own slice is the op's below. */
+    if (st == AIDEV_SUCCESS && aidev_buffer_needs_touch(b))
+        st = tier_touch(b, false, q, false);
     if (st != AIDEV_SUCCESS)
         return st;
     return aidev_enqueue_hal_op(q, AIDEV_CMD_RESTORE, b->size, NULL, NULL, wait_count,
@@ -700,6 +735,7 @@ void aidev_tier_context_fini(aidev_context_obj *ctx)
     free(ctx->tier_fence);
     ctx->tier_fence = NULL;
     ctx->tier_fence_count = 0;
+    aidev_tier_pool_fini(&ctx->tier_pool);
 }
 
 AIDEV_API aidev_status aidev_buffer_set_pinned(aidev_buffer buffer, uint32_t pinned)

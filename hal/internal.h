@@ -18,6 +18,7 @@
 #include <aidev/aidev_backend.h>
 
 #include "hal/handle.h"
+#include "hal/tier_store.h"
 
 #define AIDEV_INTERNAL __attribute__((visibility("hidden")))
 
@@ -157,6 +158,7 @@ typedef struct aidev_context_obj {
     struct aidev_backend_event **tier_fence;
     uint32_t tier_fence_count;
     uint64_t tier_fence_clock; /* the tier's clock then: buffers born before wait */
+    aidev_tier_pool tier_pool; /* freed blocks of compressed chunks (hal/tier_store.h) */
     bool zero_on_free;        /* AIDEV_ZERO_ON_FREE: every buffer scrubbed */
     /* Context buffers (hal/placement.h): made with the first one. */
     _Atomic(struct aidev_placement *) placement;
@@ -497,8 +499,9 @@ static inline bool aidev_context_tiering(const aidev_context_obj *ctx)
  * |keep|, takes a reference for the caller in the same step, so that no
  * automatic eviction falls between the touch and the command's own
  * reference. Fails with the restore's status and message (no reference
- * then). */
-aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep);
+ * then). A restore is a trace slice on |q|'s track (NULL: a map or an
+ * export, on the device's host track). */
+aidev_status aidev_tier_touch(aidev_buffer_obj *b, bool keep, const aidev_queue_obj *q);
 static inline bool aidev_buffer_needs_touch(const aidev_buffer_obj *b)
 {
     /* Buffers never evicted, without a limit, pay three loads. */
@@ -513,7 +516,7 @@ void aidev_tier_born(aidev_buffer_obj *b);
  * a holder) is set before it. */
 static inline aidev_status aidev_buffer_touch(aidev_buffer_obj *b)
 {
-    return aidev_buffer_needs_touch(b) ? aidev_tier_touch(b, false) : AIDEV_SUCCESS;
+    return aidev_buffer_needs_touch(b) ? aidev_tier_touch(b, false, NULL) : AIDEV_SUCCESS;
 }
 /* Charges |bytes| to |ctx|; when they do not fit under its limit, first
  * evicts idle buffers (least recently touched first, never |exclude|):

@@ -489,7 +489,7 @@ static void request_name_buffers(aidev_request *r)
 static aidev_status request_touch(aidev_request *r)
 {
     for (uint32_t i = 0; i < r->buffer_count; i++) {
-        aidev_status st = aidev_tier_touch(r->buffers[i], true);
+        aidev_status st = aidev_tier_touch(r->buffers[i], true, r->queue);
         if (st != AIDEV_SUCCESS) {
             while (i--)
                 aidev_buffer_unref(r->buffers[i]);

@@ -31,6 +31,7 @@ typedef struct trace_record {
     int32_t status;
     uint8_t kind;
     uint8_t dep_count;
+    bool implicit;     /* a restore the hal made for a command or a map */
     char kernel[64];
     struct {
         uint32_t tid;
@@ -85,6 +86,10 @@ static uint32_t track_of(uint32_t queue_id, aidev_command_kind kind)
                                              : TRACK_COMMANDS;
     return queue_id * TRACKS_PER_QUEUE + t;
 }
+
+/* The track of what the hal does for device |index| outside any queue
+ * (restores for maps and exports): past every queue's. */
+#define TRACE_HOST_TRACK 0x40000000u
 
 static void at_exit(void)
 {
@@ -162,6 +167,24 @@ static trace_buffer *thread_buffer(void)
     return b;
 }
 
+/* Appends |r| to the thread's buffer; dropped when out of memory. */
+static void trace_append(trace_buffer *b, const trace_record *r)
+{
+    pthread_mutex_lock(&b->lock);
+    if (b->count == b->capacity) {
+        size_t cap = b->capacity ? b->capacity * 2 : 1024;
+        trace_record *grown = realloc(b->records, cap * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&b->lock);
+            return;
+        }
+        b->records = grown;
+        b->capacity = cap;
+    }
+    b->records[b->count++] = *r;
+    pthread_mutex_unlock(&b->lock);
+}
+
 void aidev_trace_event(const aidev_event_obj *e)
 {
     trace_buffer *b = thread_buffer();
@@ -186,19 +209,41 @@ void aidev_trace_event(const aidev_event_obj *e)
         r.deps[r.dep_count].end = d->times.end > d->times.start ? d->times.end - 1 : d->times.end;
         r.dep_count++;
     }
-    pthread_mutex_lock(&b->lock);
-    if (b->count == b->capacity) {
-        size_t cap = b->capacity ? b->capacity * 2 : 1024;
-        trace_record *grown = realloc(b->records, cap * sizeof *grown);
-        if (!grown) {
-            pthread_mutex_unlock(&b->lock);
-            return;
-        }
-        b->records = grown;
-        b->capacity = cap;
-    }
-    b->records[b->count++] = r;
-    pthread_mutex_unlock(&b->lock);
+    trace_append(b, &r);
+}
+
+static void trace_name_host_track(const aidev_device_obj *dev, uint32_t tid)
+{
+    static _Atomic uint64_t named; /* a bit per device index below 64 */
+    uint64_t bit = dev->index < 64 ? (uint64_t)1 << dev->index : 0;
+    if (bit && (atomic_fetch_or(&named, bit) & bit))
+        return;
+    track_name *t = calloc(1, sizeof *t);
+    if (!t)
+        return;
+    t->tid = tid;
+    snprintf(t->name, sizeof t->name, "dev%u %s host (restores for maps and exports): %.120s",
+             dev->index, dev->backend->name, dev->info->name);
+    pthread_mutex_lock(&global_lock);
+    t->next = tracks;
+    tracks = t;
+    pthread_mutex_unlock(&global_lock);
+}
+
+void aidev_trace_implicit_restore(const aidev_device_obj *dev, const aidev_queue_obj *q,
+                                  uint64_t bytes, uint64_t start_ns, uint64_t end_ns,
+                                  aidev_status status)
+{
+    trace_buffer *b = thread_buffer();
+    if (!b)
+        return;
+    uint32_t tid = q ? track_of(q->id, AIDEV_CMD_RESTORE) : TRACE_HOST_TRACK + dev->index;
+    if (!q)
+        trace_name_host_track(dev, tid);
+    trace_record r = {.queued = start_ns, .start = start_ns, .end = end_ns, .bytes = bytes,
+                      .tid = tid, .status = status, .kind = AIDEV_CMD_RESTORE,
+                      .implicit = true};
+    trace_append(b, &r);
 }
 
 #if AIDEV_HAVE_JSON
@@ -217,6 +262,8 @@ static json_object *slice(const trace_record *r, int pid)
     json_object_object_add(args, "bytes", json_object_new_int64((int64_t)r->bytes));
     if (r->kernel[0])
         json_object_object_add(args, "kernel", json_object_new_string(r->kernel));
+    if (r->implicit)
+        json_object_object_add(args, "implicit", json_object_new_boolean(1));
     json_object_object_add(args, "queued_us", json_object_new_double((double)r->queued / 1000.0));
     json_object_object_add(args, "status",
                            json_object_new_string(aidev_status_string((aidev_status)r->status)));

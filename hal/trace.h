@@ -22,6 +22,12 @@ bool aidev_trace_enabled(void);
 void aidev_trace_queue(const aidev_queue_obj *q);
 /* Records a completed command. */
 void aidev_trace_event(const aidev_event_obj *e);
+/* Records a restore the hal made before a command on |q| (NULL: for a
+ * map or an export, on a track of |dev|'s) could name an evicted buffer:
+ * a "restore" slice like an explicit one's, with "implicit": true. */
+void aidev_trace_implicit_restore(const aidev_device_obj *dev, const aidev_queue_obj *q,
+                                  uint64_t bytes, uint64_t start_ns, uint64_t end_ns,
+                                  aidev_status status);
 /* Writes the file (all records so far). */
 void aidev_trace_flush(void);
 

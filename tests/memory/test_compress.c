@@ -94,7 +94,7 @@ START_TEST(round_trip)
         if (!aidev_codec_available(codecs[c]))
             continue;
         aidev_compressed *z;
-        aidev_status st = aidev_compress(src, size, es, codecs[c], 2, &z);
+        aidev_status st = aidev_compress(src, size, es, codecs[c], 2, NULL, &z);
         ck_assert_msg(st == AIDEV_SUCCESS, "%s %s: %s", aidev_codec_name(codecs[c]),
                       data_names[kind], aidev_last_error());
         ck_assert_uint_eq(z->size, size);
@@ -137,8 +137,10 @@ START_TEST(threads_agree)
         if (!aidev_codec_available(codecs[c]))
             continue;
         aidev_compressed *one, *many;
-        ck_assert_int_eq(aidev_compress(src, size, es, codecs[c], 1, &one), AIDEV_SUCCESS);
-        ck_assert_int_eq(aidev_compress(src, size, es, codecs[c], 4, &many), AIDEV_SUCCESS);
+        ck_assert_int_eq(aidev_compress(src, size, es, codecs[c], 1, NULL, &one),
+                         AIDEV_SUCCESS);
+        ck_assert_int_eq(aidev_compress(src, size, es, codecs[c], 4, NULL, &many),
+                         AIDEV_SUCCESS);
         ck_assert_uint_eq(one->stored_bytes, many->stored_bytes);
         for (uint32_t i = 0; i < one->chunk_count; i++) {
             ck_assert_uint_eq(one->chunks[i].stored, many->chunks[i].stored);
@@ -174,7 +176,7 @@ START_TEST(corruption_detected)
         uint8_t *src = make_data(DATA_F32, size, &es);
         uint8_t *back = malloc(size);
         aidev_compressed *z;
-        ck_assert_int_eq(aidev_compress(src, size, es, codecs[c], 2, &z), AIDEV_SUCCESS);
+        ck_assert_int_eq(aidev_compress(src, size, es, codecs[c], 2, NULL, &z), AIDEV_SUCCESS);
         aidev_compressed_chunk *ch = &z->chunks[1];
         /* A bit flipped in the middle of the stored bytes. */
         ((uint8_t *)ch->data)[ch->stored / 2] ^= 0x10;
@@ -199,18 +201,50 @@ START_TEST(corruption_detected)
 }
 END_TEST
 
+/* Blocks freed into a pool are what the next compression writes into,
+ * and the data still comes back bit for bit. Random data is stored raw,
+ * so 20 chunks fill a full block and part of a second, which is trimmed
+ * and not kept. */
+START_TEST(pool_reuses_blocks)
+{
+    const size_t size = 20 * AIDEV_COMPRESS_CHUNK;
+    uint32_t es;
+    uint8_t *src = make_data(DATA_RANDOM, size, &es);
+    uint8_t *back = malloc(size);
+    ck_assert_ptr_nonnull(back);
+    aidev_tier_pool pool;
+    aidev_tier_pool_init(&pool);
+    aidev_compressed *z;
+    ck_assert_int_eq(aidev_compress(src, size, es, AIDEV_CODEC_OFF, 1, &pool, &z), AIDEV_SUCCESS);
+    ck_assert_uint_eq(z->block_count, 2);
+    void *full = z->blocks[0].ptr;
+    aidev_compressed_free(z, true);
+    ck_assert_uint_eq(pool.count, 1);
+    ck_assert_int_eq(aidev_compress(src, size, es, AIDEV_CODEC_OFF, 1, &pool, &z), AIDEV_SUCCESS);
+    ck_assert_uint_eq(pool.count, 0);
+    ck_assert_ptr_eq(z->blocks[0].ptr, full);
+    ck_assert_ptr_eq(z->chunks[0].data, full);
+    ck_assert_int_eq(aidev_decompress(z, back, 2), AIDEV_SUCCESS);
+    ck_assert_int_eq(memcmp(src, back, size), 0);
+    aidev_compressed_free(z, false);
+    aidev_tier_pool_fini(&pool);
+    free(back);
+    free(src);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     uint8_t buf[12] = {0};
     aidev_compressed *z = (aidev_compressed *)buf;
-    ck_assert_int_eq(aidev_compress(buf, 10, 4, AIDEV_CODEC_LZ4, 1, &z),
+    ck_assert_int_eq(aidev_compress(buf, 10, 4, AIDEV_CODEC_LZ4, 1, NULL, &z),
                      AIDEV_ERROR_INVALID_ARGUMENT);
     ck_assert_ptr_null(z);
     ck_assert_ptr_nonnull(strstr(aidev_last_error(), "element_size: 4"));
-    ck_assert_int_eq(aidev_compress(buf, 12, 3, AIDEV_CODEC_LZ4, 1, &z),
+    ck_assert_int_eq(aidev_compress(buf, 12, 3, AIDEV_CODEC_LZ4, 1, NULL, &z),
                      AIDEV_ERROR_INVALID_ARGUMENT);
     /* A small buffer: one short chunk. */
-    ck_assert_int_eq(aidev_compress(buf, 12, 4, AIDEV_CODEC_OFF, 1, &z), AIDEV_SUCCESS);
+    ck_assert_int_eq(aidev_compress(buf, 12, 4, AIDEV_CODEC_OFF, 1, NULL, &z), AIDEV_SUCCESS);
     ck_assert_uint_eq(z->chunk_count, 1);
     uint8_t back[12];
     ck_assert_int_eq(aidev_decompress(z, back, 1), AIDEV_SUCCESS);
@@ -231,6 +265,7 @@ int main(void)
     tcase_add_loop_test(tc, round_trip, DATA_F32, DATA_RANDOM + 1);
     tcase_add_test(tc, threads_agree);
     tcase_add_test(tc, corruption_detected);
+    tcase_add_test(tc, pool_reuses_blocks);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
