@@ -55,6 +55,8 @@ static const struct {
     {AIDEV_FEATURE_UNIFIED_MEMORY, "unified_memory", "device memory is host memory"},
     {AIDEV_FEATURE_QUEUE_PREEMPTION, "queue_preemption",
      "HIGH queues preempt running LOW work"},
+    {AIDEV_FEATURE_QUEUE_LOW_LATENCY, "queue_low_latency",
+     "low-latency queues: threads poll before sleeping"},
 };
 
 const char *info_feature_name(unsigned bit)
@@ -149,7 +151,8 @@ static bool load_device(aidev_device h, info_device *d)
     get_value(h, AIDEV_DEVICE_INFO_NUMA_NODE, &d->numa_node, sizeof d->numa_node);
     get_value(h, AIDEV_DEVICE_INFO_TIMESTAMP_PERIOD_NS, &d->timestamp_period_ns,
               sizeof d->timestamp_period_ns);
-    return d->name && d->vendor && d->backend && d->driver_version && d->api_version;
+    d->queue_scheduling = get_string_or_empty(h, AIDEV_DEVICE_INFO_QUEUE_SCHEDULING);
+    return d->queue_scheduling && d->name && d->vendor && d->backend && d->driver_version && d->api_version;
 }
 
 static void free_device(info_device *d)
@@ -160,6 +163,7 @@ static void free_device(info_device *d)
     free(d->driver_version);
     free(d->api_version);
     free(d->pci_bus_id);
+    free(d->queue_scheduling);
 }
 
 /* Ties devices and DRM nodes into hardware. */
