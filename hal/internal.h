@@ -327,7 +327,7 @@ typedef struct aidev_queue_obj {
     aidev_device_obj *device;
     aidev_queue_priority priority;
     uint32_t flags;           /* aidev_queue_flags */
-    bool priority_applied;    /* the backend's answer (ABI 1.4) */
+    bool priority_applied;    /* the backend's answer (ABI 1.5) */
     char scheduling[256];     /* how it applied priority and flags, in words */
     void *native;
     /* Commands held back until their waits complete (backends without

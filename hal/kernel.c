@@ -126,12 +126,110 @@ static aidev_status check_desc(const aidev_kernel_desc *d)
                                    "kernel '%s': buffer argument '%s' has no access (read, "
                                    "write or read_write)",
                                    d->name, a->name);
+        } else if (a->kind == AIDEV_ARG_LOCAL) {
+            if ((unsigned)a->type >= AIDEV_TYPE_COUNT_)
+                return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                                   "kernel '%s': local argument '%s' has an invalid type %d",
+                                   d->name, a->name, (int)a->type);
         } else {
             return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                               "kernel '%s': argument '%s' is neither a buffer nor a scalar",
+                               "kernel '%s': argument '%s' is neither a buffer, a scalar nor "
+                               "local memory",
                                d->name, a->name);
         }
+        if (a->kind != AIDEV_ARG_BUFFER && a->count)
+            return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                               "kernel '%s': argument '%s' has count '%s', but only buffer "
+                               "arguments have one",
+                               d->name, a->name, a->count);
     }
+    return AIDEV_SUCCESS;
+}
+
+static const char *source_kind_name(aidev_kernel_source_kind kind)
+{
+    return kind == AIDEV_KERNEL_SOURCE_OPENCL_C ? "OpenCL C"
+           : kind == AIDEV_KERNEL_SOURCE_SPIRV  ? "SPIR-V"
+                                                : "C (host)";
+}
+
+/* What a user kernel's description asks that only some source kinds have
+ * (build options, specialization constants, local-memory arguments),
+ * refused where its kind has no such thing: ignoring it would build a
+ * kernel other than the one asked for. */
+static aidev_status check_desc_for_kind(const aidev_kernel_desc *d)
+{
+    const char *kind = source_kind_name(d->source_kind);
+    if (d->build_options && d->build_options[0] && d->source_kind != AIDEV_KERNEL_SOURCE_OPENCL_C)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "kernel '%s': desc->build_options '%s' apply to OpenCL C kernels "
+                           "only, not to a %s kernel%s",
+                           d->name, d->build_options, kind,
+                           d->source_kind == AIDEV_KERNEL_SOURCE_SPIRV
+                               ? " (give it specialization constants instead)"
+                               : "");
+    if (d->spec_constant_count && d->source_kind != AIDEV_KERNEL_SOURCE_SPIRV)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "kernel '%s': desc->spec_constant_count %u: specialization constants "
+                           "are for SPIR-V kernels, not a %s kernel%s",
+                           d->name, d->spec_constant_count, kind,
+                           d->source_kind == AIDEV_KERNEL_SOURCE_OPENCL_C
+                               ? " (use -D in desc->build_options)"
+                               : "");
+    if (d->spec_constant_count > AIDEV_MAX_SPEC_CONSTANTS)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "kernel '%s': desc->spec_constant_count %u is above %u", d->name,
+                           d->spec_constant_count, AIDEV_MAX_SPEC_CONSTANTS);
+    if (d->spec_constant_count && !d->spec_constants)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "kernel '%s': desc->spec_constants: NULL with a count of %u", d->name,
+                           d->spec_constant_count);
+    for (uint32_t i = 0; i < d->spec_constant_count; i++) {
+        const aidev_kernel_spec_constant *c = &d->spec_constants[i];
+        if (c->size != 1 && c->size != 2 && c->size != 4 && c->size != 8)
+            return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                               "kernel '%s': desc->spec_constants[%u] (id %u): size %u, a "
+                               "constant has 1, 2, 4 or 8 bytes",
+                               d->name, i, c->id, c->size);
+        for (uint32_t j = 0; j < i; j++)
+            if (d->spec_constants[j].id == c->id)
+                return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                                   "kernel '%s': desc->spec_constants[%u] and [%u] both set "
+                                   "id %u",
+                                   d->name, j, i, c->id);
+    }
+    for (uint32_t i = 0; i < d->arg_count; i++)
+        if (d->args[i].kind == AIDEV_ARG_LOCAL && d->source_kind != AIDEV_KERNEL_SOURCE_OPENCL_C)
+            return aidev_error(
+                AIDEV_ERROR_INVALID_ARGUMENT,
+                "kernel '%s': argument %u '%s' is local memory, which only OpenCL C kernels "
+                "take; %s",
+                d->name, i, d->args[i].name,
+                d->source_kind == AIDEV_KERNEL_SOURCE_SPIRV
+                    ? "a SPIR-V kernel declares a shared array (sized by a specialization "
+                      "constant)"
+                    : "a C kernel runs boxes of work-items, not workgroups, and keeps its own "
+                      "scratch");
+    return AIDEV_SUCCESS;
+}
+
+/* The kernel asks what only a backend of ABI 1.4 with the cap applies. */
+static aidev_status check_backend_applies(const aidev_kernel_desc *d, const aidev_device_obj *dev)
+{
+    uint32_t caps = AIDEV_DEVICE_VT(dev)->caps;
+    if (d->spec_constant_count && !(caps & AIDEV_BACKEND_CAP_SPEC_CONSTANTS))
+        return aidev_error(AIDEV_ERROR_UNSUPPORTED,
+                           "kernel '%s': device %u (%s, backend '%s') cannot apply "
+                           "specialization constants (desc->spec_constant_count %u)",
+                           d->name, dev->index, dev->info->name, dev->backend->name,
+                           d->spec_constant_count);
+    for (uint32_t i = 0; i < d->arg_count; i++)
+        if (d->args[i].kind == AIDEV_ARG_LOCAL && !(caps & AIDEV_BACKEND_CAP_LOCAL_ARGS))
+            return aidev_error(AIDEV_ERROR_UNSUPPORTED,
+                               "kernel '%s': argument %u '%s': device %u (%s, backend '%s') "
+                               "takes no local-memory arguments",
+                               d->name, i, d->args[i].name, dev->index, dev->info->name,
+                               dev->backend->name);
     return AIDEV_SUCCESS;
 }
 
@@ -146,6 +244,7 @@ static void free_owned_desc(aidev_kernel_obj *k)
     free((void *)d->name);
     free((void *)d->data);
     free((void *)d->build_options);
+    free((void *)d->spec_constants);
     for (int i = 0; i < 3; i++)
         free((void *)d->grid[i]);
     if (d->args) {
@@ -204,6 +303,16 @@ static bool copy_desc(aidev_kernel_desc *dst, const aidev_kernel_desc *src)
         }
         dst->data = data;
         dst->size = size;
+    }
+    dst->spec_constants = NULL;
+    if (src->spec_constant_count) {
+        size_t bytes = src->spec_constant_count * sizeof *src->spec_constants;
+        aidev_kernel_spec_constant *c = malloc(bytes);
+        if (c)
+            memcpy(c, src->spec_constants, bytes);
+        else
+            ok = false;
+        dst->spec_constants = c;
     }
     dst->args = NULL;
     if (src->arg_count) {
@@ -433,6 +542,11 @@ AIDEV_API aidev_status aidev_kernel_create(aidev_device device, const aidev_kern
                            "kernel '%s': desc->source_kind: %d is not an aidev_kernel_source_kind",
                            desc->name, (int)desc->source_kind);
     }
+    st = check_desc_for_kind(desc);
+    if (st == AIDEV_SUCCESS)
+        st = check_backend_applies(desc, dev);
+    if (st != AIDEV_SUCCESS)
+        return st;
     return kernel_make(dev, UINT32_MAX, desc, out_kernel);
 }
 
@@ -467,7 +581,29 @@ static void kernel_destroy_linked(aidev_object *o)
 
 static const char *arg_kind_name(aidev_arg_kind kind)
 {
-    return kind == AIDEV_ARG_BUFFER ? "buffer" : kind == AIDEV_ARG_SCALAR ? "scalar" : "invalid";
+    return kind == AIDEV_ARG_BUFFER   ? "buffer"
+           : kind == AIDEV_ARG_SCALAR ? "scalar"
+           : kind == AIDEV_ARG_LOCAL  ? "local memory size"
+                                      : "invalid";
+}
+
+/* A local-memory argument: a size in whole elements; |*total| sums them. */
+static aidev_status check_local_arg(const aidev_kernel_desc *d, uint32_t i, const aidev_arg *got,
+                                    aidev_backend_arg *resolved, uint64_t *total)
+{
+    const aidev_kernel_arg_desc *want = &d->args[i];
+    uint64_t bytes = got->u.u64;
+    size_t esize = aidev_type_bytes(want->type);
+    if (bytes == 0 || bytes % esize)
+        return aidev_error(AIDEV_ERROR_KERNEL_ARGS,
+                           "kernel '%s': argument %u '%s': local memory of %llu bytes; it must "
+                           "be a positive whole number of %s (%zu bytes)",
+                           d->name, i, want->name, (unsigned long long)bytes,
+                           aidev_type_name(want->type), esize);
+    memset(&resolved->u, 0, sizeof resolved->u);
+    resolved->u.u64 = bytes;
+    *total = *total + bytes < *total ? UINT64_MAX : *total + bytes;
+    return AIDEV_SUCCESS;
 }
 
 aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_device_obj *dev,
@@ -487,6 +623,7 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
     if (arg_count && !args)
         return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "kernel '%s': args: NULL", d->name);
 
+    uint64_t local_bytes = 0;
     for (uint32_t i = 0; i < arg_count; i++) {
         const aidev_kernel_arg_desc *want = &d->args[i];
         const aidev_arg *got = &args[i];
@@ -512,6 +649,12 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
             case 4: memcpy(&resolved[i].u, &got->u, 4); break;
             default: memcpy(&resolved[i].u, &got->u, 8); break;
             }
+            continue;
+        }
+        if (want->kind == AIDEV_ARG_LOCAL) {
+            aidev_status st = check_local_arg(d, i, got, &resolved[i], &local_bytes);
+            if (st != AIDEV_SUCCESS)
+                return st;
             continue;
         }
         aidev_buffer_obj *b;
@@ -571,6 +714,12 @@ aidev_status aidev_kernel_check_args(const aidev_kernel_obj *k, const aidev_devi
         buffers[i] = b;
 #undef WHAT
     }
+    if (local_bytes && dev->info->local_memory_bytes && local_bytes > dev->info->local_memory_bytes)
+        return aidev_error(AIDEV_ERROR_OUT_OF_RANGE,
+                           "kernel '%s': local-memory arguments of %llu bytes in all, device %u "
+                           "(%s) has %llu bytes of local memory",
+                           d->name, (unsigned long long)local_bytes, dev->index, dev->info->name,
+                           (unsigned long long)dev->info->local_memory_bytes);
 
     if (user_grid && !k->grid_exprs) {
         /* No grid expressions: each dimension needs 1, which any given

@@ -41,7 +41,7 @@ static aidev_status queue_check_request(const aidev_device_obj *dev, aidev_queue
     return AIDEV_SUCCESS;
 }
 
-/* Creates the backend's queue: through queue_create_desc (ABI 1.4), which
+/* Creates the backend's queue: through queue_create_desc (ABI 1.5), which
  * takes the flags and says what it did, else through queue_create. */
 static aidev_status queue_create_native(aidev_queue_obj *q)
 {

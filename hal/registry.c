@@ -105,7 +105,11 @@ static const struct {
 
 #define KNOWN_CAPS                                                                             \
     (AIDEV_BACKEND_CAP_ANY_WAIT | AIDEV_BACKEND_CAP_HOST_CALLBACK |                              \
-     AIDEV_BACKEND_CAP_NATIVE_WAITS | AIDEV_BACKEND_CAP_PREFETCH)
+     AIDEV_BACKEND_CAP_NATIVE_WAITS | AIDEV_BACKEND_CAP_PREFETCH |                               \
+     AIDEV_BACKEND_CAP_SPEC_CONSTANTS | AIDEV_BACKEND_CAP_LOCAL_ARGS)
+/* Caps that ABI 1.4 defined: a plugin that negotiated an older minor
+ * cannot mean them. */
+#define CAPS_SINCE_1_4 (AIDEV_BACKEND_CAP_SPEC_CONSTANTS | AIDEV_BACKEND_CAP_LOCAL_ARGS)
 
 static void loader_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void loader_debug(const char *fmt, ...)
@@ -217,7 +221,8 @@ static const char *call_reason(aidev_status st)
 /* Bytes of the table that ABI 1.|minor| defines. */
 static size_t vtable_size_for_minor(uint32_t minor)
 {
-    return minor >= 4   ? AIDEV_BACKEND_VTABLE_SIZE_1_4
+    return minor >= 5   ? AIDEV_BACKEND_VTABLE_SIZE_1_5
+           : minor == 4 ? AIDEV_BACKEND_VTABLE_SIZE_1_4
            : minor == 3 ? AIDEV_BACKEND_VTABLE_SIZE_1_3
            : minor == 2 ? AIDEV_BACKEND_VTABLE_SIZE_1_2
            : minor == 1 ? AIDEV_BACKEND_VTABLE_SIZE_1_1
@@ -331,6 +336,11 @@ static bool check_vtable(aidev_registry_backend *b, const aidev_backend_vtable *
     if (b->vt.caps & ~KNOWN_CAPS)
         loader_debug("    ignoring unknown caps %#x", b->vt.caps & ~KNOWN_CAPS);
     b->vt.caps &= KNOWN_CAPS;
+    if (ABI_MINOR(abi) < 4 && (b->vt.caps & CAPS_SINCE_1_4)) {
+        loader_debug("    ignoring caps %#x of ABI 1.4 (negotiated %u.%u)",
+                     b->vt.caps & CAPS_SINCE_1_4, ABI_MAJOR(abi), ABI_MINOR(abi));
+        b->vt.caps &= ~CAPS_SINCE_1_4;
+    }
     debug_members(b);
     return true;
 }

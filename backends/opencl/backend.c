@@ -422,8 +422,10 @@ static const aidev_backend_vtable ocl_vtable = {
      * the commands that wait on it may fail. NATIVE_WAITS: events of this
      * device reach us only once they carry their cl_event. Host callbacks
      * are run by libaidev, after a barrier of ours. PREFETCH: SVM migrates
-     * (queue.c). */
-    .caps = AIDEV_BACKEND_CAP_NATIVE_WAITS | AIDEV_BACKEND_CAP_PREFETCH,
+     * (queue.c). LOCAL_ARGS: __local arguments of OpenCL C kernels, set
+     * with clSetKernelArg(size, NULL) (kernel.c). */
+    .caps = AIDEV_BACKEND_CAP_NATIVE_WAITS | AIDEV_BACKEND_CAP_PREFETCH |
+            AIDEV_BACKEND_CAP_LOCAL_ARGS,
     .init = ocl_init,
     .shutdown = ocl_shutdown,
     .device_count = ocl_device_count,

@@ -32,7 +32,7 @@ struct ocl_program_slot {
 typedef struct arg_cache {
     bool valid;
     size_t size;
-    uint64_t value; /* the scalar's bytes, or the buffer's id */
+    uint64_t value; /* the scalar's bytes, the buffer's id, a local size */
 } arg_cache;
 
 /* A buffer argument's declared element count ("n", "m*k"), as factors:
@@ -147,6 +147,16 @@ static aidev_status check_user_arg(const ocl_kernel *k, cl_uint i, const aidev_k
     ocl.clGetKernelArgInfo(k->kernel, i, CL_KERNEL_ARG_TYPE_NAME, sizeof type - 1, type, NULL);
     bool pointer = strchr(type, '*') != NULL;
     bool global = space == CL_KERNEL_ARG_ADDRESS_GLOBAL || space == CL_KERNEL_ARG_ADDRESS_CONSTANT;
+    if ((a->kind == AIDEV_ARG_LOCAL) != (space == CL_KERNEL_ARG_ADDRESS_LOCAL))
+        return aidev_backend_set_error(AIDEV_ERROR_KERNEL_ARGS,
+                                       "kernel '%s': argument %u '%s' is declared %s but the "
+                                       "source has '%s'%s",
+                                       k->name, i, a->name,
+                                       a->kind == AIDEV_ARG_LOCAL ? "local memory"
+                                                                  : "a buffer or scalar",
+                                       type,
+                                       a->kind == AIDEV_ARG_LOCAL ? " (not a __local pointer)"
+                                                                  : " (a __local pointer)");
     if (a->kind == AIDEV_ARG_BUFFER && !global)
         return aidev_backend_set_error(AIDEV_ERROR_KERNEL_ARGS,
                                        "kernel '%s': argument %u '%s' is declared a buffer but "
@@ -566,6 +576,10 @@ static aidev_status bind_args(launch *l, ocl_kernel *k, const aidev_backend_comm
         aidev_status st;
         if (a->kind == AIDEV_ARG_BUFFER) {
             st = bind_buffer(l, k, i, a);
+        } else if (a->kind == AIDEV_ARG_LOCAL) {
+            /* A size and no value: each workgroup gets that much __local
+             * memory. Cached by its size (never 0). */
+            st = set_arg(k, i, (size_t)a->u.u64, NULL, a->u.u64);
         } else {
             size_t size = aidev_type_size(a->type);
             uint64_t key = 0;
@@ -761,6 +775,9 @@ static bool launch_is_repeat(const ocl_kernel *k, const aidev_backend_command *c
         if (a->kind == AIDEV_ARG_BUFFER) {
             const ocl_buffer *b = a->u.buffer.buffer;
             if (a->u.buffer.offset != 0 || c->value != b->id)
+                return false;
+        } else if (a->kind == AIDEV_ARG_LOCAL) {
+            if (c->value != a->u.u64)
                 return false;
         } else if (memcmp(&c->value, a->u.bytes, c->size) != 0) {
             /* (The signature fixes the scalar's type, so its size is the

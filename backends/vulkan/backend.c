@@ -428,8 +428,9 @@ static const aidev_backend_vtable vulkan_vtable = {
      * other backends' events and on user events; with
      * AIDEV_BACKEND_CAP_NATIVE_WAITS also those that wait on this device's
      * events without a payload yet (queue.c), so this backend keeps no
-     * hold list of its own for waits. */
-    .caps = AIDEV_BACKEND_CAP_NATIVE_WAITS,
+     * hold list of its own for waits. SPEC_CONSTANTS: a user module's
+     * constants go into every pipeline made of it (kernel.c). */
+    .caps = AIDEV_BACKEND_CAP_NATIVE_WAITS | AIDEV_BACKEND_CAP_SPEC_CONSTANTS,
     .init = vk_init,
     .shutdown = vk_shutdown,
     .device_count = vk_device_count,

@@ -221,14 +221,23 @@ aidev_status vkb_kernel_pipeline(vkb_kernel *k, const uint32_t wg[3], VkPipeline
                                      k->name, VKB_MAX_VARIANTS);
         goto out;
     }
-    VkSpecializationMapEntry entries[3];
-    uint32_t data[3], n = 0;
+    /* The user's constants, then the workgroup's (4-aligned after them). */
+    VkSpecializationMapEntry entries[AIDEV_MAX_SPEC_CONSTANTS + 3];
+    uint8_t data[sizeof k->spec_data + 3 * sizeof(uint32_t)];
+    uint32_t n = k->spec_count, size = 0;
+    memcpy(entries, k->spec_entries, n * sizeof entries[0]);
+    for (uint32_t i = 0; i < n; i++)
+        if (entries[i].offset + entries[i].size > size)
+            size = (uint32_t)(entries[i].offset + entries[i].size);
+    memcpy(data, k->spec_data, size);
+    size = (size + 3) & ~3u;
     for (int d = 0; d < 3; d++)
         if (k->local_spec_id[d] != UINT32_MAX) {
-            entries[n] = (VkSpecializationMapEntry){k->local_spec_id[d], n * 4, 4};
-            data[n++] = wg[d];
+            entries[n++] = (VkSpecializationMapEntry){k->local_spec_id[d], size, 4};
+            memcpy(data + size, &wg[d], 4);
+            size += 4;
         }
-    VkSpecializationInfo spec = {n, entries, n * sizeof data[0], data};
+    VkSpecializationInfo spec = {n, entries, size, data};
     VkComputePipelineCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
         .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
@@ -424,6 +433,14 @@ static aidev_status user_kernel(vkb_device *dev, const aidev_kernel_desc *desc, 
         snprintf(k->entry, sizeof k->entry, "%s", refl.entry);
         memcpy(k->local, refl.local, sizeof k->local);
         memcpy(k->local_spec_id, refl.local_spec_id, sizeof k->local_spec_id);
+        /* Each constant at its own 8 bytes (libaidev allows at most
+         * AIDEV_MAX_SPEC_CONSTANTS; reflection checked ids and sizes). */
+        k->spec_count = desc->spec_constant_count;
+        for (uint32_t i = 0; i < k->spec_count; i++) {
+            const aidev_kernel_spec_constant *c = &desc->spec_constants[i];
+            k->spec_entries[i] = (VkSpecializationMapEntry){c->id, i * 8, c->size};
+            memcpy(k->spec_data + i * 8, c->value, c->size);
+        }
         st = make_layouts(k, desc->data, desc->size);
     }
     VkPipeline unused;

@@ -13,7 +13,9 @@
  * scalars, with one member of three 32-bit unsigned integers (uvec3 or
  * uint[3]; by convention named aidev_grid), which the backend fills with
  * the dispatch's grid: Vulkan runs whole workgroups, so a kernel guards its
- * items with it (or with a scalar argument).
+ * items with it (or with a scalar argument). Specialization constants the
+ * user gives must be the module's, of their type's size, and not the ones
+ * that size the workgroup (the dispatch sets those).
  */
 #include <stdio.h>
 #include <string.h>
@@ -326,6 +328,49 @@ static aidev_status check_push_constants(reflect_ctx *r, spvc_resources res,
     return AIDEV_SUCCESS;
 }
 
+/* Bytes a specialization constant of |type| takes in
+ * VkSpecializationInfo: a bool is a VkBool32. */
+static uint32_t spec_constant_size(spvc_compiler comp, spvc_constant c)
+{
+    spvc_type t = spvc_compiler_get_type_handle(comp, spvc_constant_get_type(c));
+    if (spvc_type_get_basetype(t) == SPVC_BASETYPE_BOOLEAN)
+        return 4;
+    return spvc_type_get_bit_width(t) / 8;
+}
+
+/* Each of the user's constants against the module's (after check_entry,
+ * which found the workgroup's ids). */
+static aidev_status check_spec_constants(reflect_ctx *r, const vkb_reflection *out)
+{
+    const aidev_kernel_desc *d = r->desc;
+    const spvc_specialization_constant *list = NULL;
+    size_t n = 0;
+    if (d->spec_constant_count)
+        spvc_compiler_get_specialization_constants(r->comp, &list, &n);
+    for (uint32_t i = 0; i < d->spec_constant_count; i++) {
+        const aidev_kernel_spec_constant *c = &d->spec_constants[i];
+        for (int dim = 0; dim < 3; dim++)
+            if (out->local_spec_id[dim] == c->id)
+                return args_error(r, "spec_constants[%u]: id %u sets the workgroup size "
+                                     "(local_size_%c_id); a dispatch's workgroup sets it",
+                                  i, c->id, "xyz"[dim]);
+        size_t j = 0;
+        while (j < n && list[j].constant_id != c->id)
+            j++;
+        if (j == n)
+            return args_error(r, "spec_constants[%u]: the module has no specialization "
+                                 "constant with id %u (it has %zu)",
+                              i, c->id, n);
+        spvc_constant sc = spvc_compiler_get_constant_handle(r->comp, list[j].id);
+        uint32_t size = sc ? spec_constant_size(r->comp, sc) : 0;
+        if (size != c->size)
+            return args_error(r, "spec_constants[%u]: id %u is given %u bytes, the module's "
+                                 "constant takes %u",
+                              i, c->id, c->size, size);
+    }
+    return AIDEV_SUCCESS;
+}
+
 /* Resource kinds aidev never binds. */
 static aidev_status check_others(reflect_ctx *r, spvc_resources res)
 {
@@ -381,6 +426,8 @@ aidev_status vkb_reflect_check(const uint32_t *words, size_t word_count,
         goto out;
     }
     st = check_entry(&r, out);
+    if (st == AIDEV_SUCCESS)
+        st = check_spec_constants(&r, out);
     if (st != AIDEV_SUCCESS)
         goto out;
     if (spvc_compiler_create_shader_resources(r.comp, &res) != SPVC_SUCCESS) {

@@ -272,6 +272,12 @@ typedef struct vkb_kernel {
      * ids that set it (UINT32_MAX: a literal in the module). */
     uint32_t local[3];
     uint32_t local_spec_id[3];
+    /* The user's specialization constants (aidev_kernel_desc), given to
+     * every pipeline of the kernel before the workgroup's: entries with
+     * offsets into |spec_data|. */
+    uint32_t spec_count;
+    VkSpecializationMapEntry spec_entries[AIDEV_MAX_SPEC_CONSTANTS];
+    uint8_t spec_data[AIDEV_MAX_SPEC_CONSTANTS * 8];
     pthread_mutex_t variant_lock;
     uint32_t variant_count;
     vkb_variant variants[VKB_MAX_VARIANTS];

@@ -1049,6 +1049,9 @@ AIDEV_API aidev_status aidev_enqueue_file_read(aidev_queue queue, aidev_buffer b
 typedef enum aidev_arg_kind {
     AIDEV_ARG_BUFFER = 1,
     AIDEV_ARG_SCALAR = 2,
+    /* OpenCL C kernels only: a __local pointer argument, workgroup memory
+     * of the size each dispatch gives (aidev_arg_local()). */
+    AIDEV_ARG_LOCAL = 3,
 } aidev_arg_kind;
 
 typedef enum aidev_access {
@@ -1062,12 +1065,14 @@ typedef struct aidev_kernel_arg_desc {
     const char *name;
     aidev_arg_kind kind;
     /* Buffers: element type (AIDEV_TYPE_NONE accepts any buffer).
-     * Scalars: the value's type. */
+     * Scalars: the value's type. Local memory: its element type, of which
+     * a dispatch's size must be a whole number (AIDEV_TYPE_NONE: bytes). */
     aidev_type type;
     aidev_access access;        /* buffers only */
     /* Buffers only, may be NULL: the least number of elements the kernel
      * touches, as a product of scalar argument names and integers ("n",
-     * "m*k", "2*rows"). A dispatch whose buffer is smaller is refused. */
+     * "m*k", "2*rows"). A dispatch whose buffer is smaller is refused.
+     * Must be NULL for scalars and local memory. */
     const char *count;
 } aidev_kernel_arg_desc;
 
@@ -1089,7 +1094,11 @@ typedef struct aidev_kernel_arg_desc {
  *   - no uniform buffers, images or samplers;
  *   - the workgroup is the module's local size; where it is a
  *     specialization constant (local_size_x_id ...), a dispatch may choose
- *     it.
+ *     it;
+ *   - its other specialization constants keep their defaults or take the
+ *     values of desc->spec_constants (below);
+ *   - no local-memory arguments: a shared array of the module takes their
+ *     place (its size may be a specialization constant).
  * Whole workgroups run: a kernel guards the items past the grid with a
  * scalar argument or with the grid member. backends/vulkan/README.md says
  * more. */
@@ -1113,6 +1122,22 @@ typedef struct aidev_host_range {
 typedef void (*aidev_host_kernel_fn)(void *const *args,
                                      const aidev_host_range *range);
 
+/* The value of one specialization constant of a SPIR-V kernel: the
+ * module's OpSpecConstant* decorated SpecId |id| takes the first |size|
+ * bytes of |value| (host byte order, as VkSpecializationMapEntry reads
+ * them). |size| is the constant's type size: 4 for a bool (a VkBool32:
+ * aidev_spec_u32(id, 1) or 0), int, uint or float, 8 for a 64-bit type, 2
+ * or 1 for 16- and 8-bit types. Build them with aidev_spec_u32() and its
+ * siblings below. */
+typedef struct aidev_kernel_spec_constant {
+    uint32_t id;
+    uint32_t size;
+    uint8_t value[8];
+} aidev_kernel_spec_constant;
+
+/* The most specialization constants one kernel may be given. */
+#define AIDEV_MAX_SPEC_CONSTANTS 32
+
 typedef struct aidev_kernel_desc {
     const char *name;           /* the entry point, and the name in messages */
     aidev_kernel_source_kind source_kind;
@@ -1130,9 +1155,50 @@ typedef struct aidev_kernel_desc {
     /* Workgroup size the kernel requires; zeros: any. A dispatch that
      * names another is refused (see aidev_enqueue_dispatch). */
     uint32_t workgroup[3];
-    /* Compiler options for OPENCL_C (may be NULL). */
+    /* Compiler options for OPENCL_C (may be NULL): "-DN=64 -cl-std=CL2.0".
+     * They apply to OpenCL C only: a SPIR-V or C kernel with non-empty
+     * options is refused (AIDEV_ERROR_INVALID_ARGUMENT), never built
+     * without them. A SPIR-V kernel takes specialization constants
+     * instead. */
     const char *build_options;
+    /* SPIR-V only (see the convention above): values for the module's
+     * specialization constants, applied when its pipeline is made, so that
+     * one module serves several sizes or modes (`constant_id = 3` in
+     * GLSL). |spec_constant_count| 0: the module's defaults. Each id must
+     * be a specialization constant of the module, given with its type's
+     * size, and not one that sizes the workgroup (local_size_x_id ...: a
+     * dispatch chooses those); at most AIDEV_MAX_SPEC_CONSTANTS, no id
+     * twice. Copied by aidev_kernel_create(). An OpenCL C or C kernel
+     * with constants is refused (AIDEV_ERROR_INVALID_ARGUMENT): use -D in
+     * |build_options|, or the function's own constants. */
+    uint32_t spec_constant_count;
+    const aidev_kernel_spec_constant *spec_constants;
 } aidev_kernel_desc;
+
+static inline aidev_kernel_spec_constant aidev_spec_bytes_(uint32_t id, const void *v,
+                                                           uint32_t size)
+{
+    aidev_kernel_spec_constant c = {id, size, {0}};
+    for (uint32_t i = 0; i < size; i++)
+        c.value[i] = ((const uint8_t *)v)[i];
+    return c;
+}
+static inline aidev_kernel_spec_constant aidev_spec_u32(uint32_t id, uint32_t v)
+{
+    return aidev_spec_bytes_(id, &v, 4);
+}
+static inline aidev_kernel_spec_constant aidev_spec_i32(uint32_t id, int32_t v)
+{
+    return aidev_spec_bytes_(id, &v, 4);
+}
+static inline aidev_kernel_spec_constant aidev_spec_f32(uint32_t id, float v)
+{
+    return aidev_spec_bytes_(id, &v, 4);
+}
+static inline aidev_kernel_spec_constant aidev_spec_u64(uint32_t id, uint64_t v)
+{
+    return aidev_spec_bytes_(id, &v, 8);
+}
 
 /* Gets a kernel of the built-in library by name ("axpy", "sgemm", ...),
  * compiling it for |device| on first use. AIDEV_ERROR_NOT_FOUND when no such
@@ -1147,13 +1213,24 @@ AIDEV_API aidev_status aidev_kernel_get(aidev_device device, const char *name,
 
 /* Builds a user kernel for |device|. AIDEV_ERROR_COMPILE carries the build
  * log in its message; AIDEV_ERROR_KERNEL_ARGS when the declared signature
- * does not match what the module declares (where the backend can tell).
+ * does not match what the module declares (where the backend can tell),
+ * or a specialization constant's id or size is not one of the module's.
  * AIDEV_ERROR_UNSUPPORTED when the device takes no kernels of that source
- * kind (AIDEV_FEATURE_KERNEL_*); AIDEV_ERROR_INVALID_ARGUMENT when |desc|
- * or |out_kernel| is NULL, or |desc| is malformed (no name, an unknown
- * source kind, no source or a SPIR-V size that is not whole words, more
- * than AIDEV_MAX_KERNEL_ARGS arguments, an argument or grid expression
- * that does not parse), the message naming the field;
+ * kind (AIDEV_FEATURE_KERNEL_*), or its backend cannot apply what the
+ * description asks of that kind: specialization constants of a SPIR-V
+ * kernel, local-memory arguments of an OpenCL C kernel (a plugin of ABI
+ * 1.3 or older). AIDEV_ERROR_INVALID_ARGUMENT when |desc| or |out_kernel|
+ * is NULL, or |desc| is malformed (no name, an unknown source kind, no
+ * source or a SPIR-V size that is not whole words, more than
+ * AIDEV_MAX_KERNEL_ARGS arguments, an argument or grid expression that
+ * does not parse, a count on a scalar or local argument), or asks what its
+ * source kind does not have: build options for a SPIR-V or C kernel,
+ * specialization constants for an OpenCL C or C kernel (or of a size
+ * other than 1, 2, 4 or 8, an id given twice, more than
+ * AIDEV_MAX_SPEC_CONSTANTS), a local-memory argument for a SPIR-V kernel
+ * (size a shared array with a specialization constant instead) or a C
+ * kernel (it runs boxes of work-items, not workgroups: it keeps its own
+ * scratch); the message names the field;
  * AIDEV_ERROR_INVALID_HANDLE for a bad |device|;
  * AIDEV_ERROR_OUT_OF_HOST_MEMORY; a backend's failure. */
 AIDEV_API aidev_status aidev_kernel_create(aidev_device device,
@@ -1176,7 +1253,7 @@ AIDEV_API const aidev_kernel_desc *aidev_library_kernel(uint32_t index);
 /* One argument of a dispatch. Build it with the helpers below. */
 typedef struct aidev_arg {
     aidev_arg_kind kind;
-    aidev_type type; /* scalars: the value's type; buffers: NONE */
+    aidev_type type; /* scalars: the value's type; buffers, local: NONE */
     union {
         struct {
             aidev_buffer buffer;
@@ -1222,6 +1299,14 @@ static inline aidev_arg aidev_arg_u64(uint64_t v)
     a.u.u64 = v;
     return a;
 }
+/* A local-memory argument (AIDEV_ARG_LOCAL) of |bytes| bytes: each
+ * workgroup of the dispatch gets its own, uninitialised. */
+static inline aidev_arg aidev_arg_local(uint64_t bytes)
+{
+    aidev_arg a = {AIDEV_ARG_LOCAL, AIDEV_TYPE_NONE, {{0, 0}}};
+    a.u.u64 = bytes;
+    return a;
+}
 
 /* Runs |kernel| over |grid| work-items (per dimension; need not be a multiple
  * of the workgroup size). |grid| NULL: the grid the kernel declares,
@@ -1250,7 +1335,10 @@ static inline aidev_arg aidev_arg_u64(uint64_t v)
  * 16 x 16 x 1 for the matrix kernels). The arguments are checked against the kernel's
  * signature before anything reaches the backend: count, kinds, scalar types,
  * buffer element types, buffer sizes, devices (AIDEV_ERROR_KERNEL_ARGS with
- * the kernel and argument named). A grid with a zero dimension runs nothing
+ * the kernel and argument named), local-memory sizes (0 bytes, or not a
+ * whole number of the declared element type: AIDEV_ERROR_KERNEL_ARGS;
+ * all of them together above the device's AIDEV_DEVICE_INFO_LOCAL_MEMORY_BYTES:
+ * AIDEV_ERROR_OUT_OF_RANGE). A grid with a zero dimension runs nothing
  * and completes at once. Beyond these, AIDEV_ERROR_INVALID_ARGUMENT when
  * |args| is NULL with an |arg_count|, and the common statuses of the
  * enqueue calls (above aidev_enqueue_write). */

@@ -31,7 +31,13 @@
  *   1.3  appends graph_create, graph_update, graph_submit, graph_destroy
  *        (optional, issue 15: command graphs) and the
  *        aidev_backend_graph_failed service.
- *   1.4  appends queue_create_desc (optional, issue 15: queue flags such
+ *   1.4  (issue 17: user kernels) adds AIDEV_BACKEND_CAP_SPEC_CONSTANTS
+ *        (aidev_kernel_desc.spec_constants of SPIR-V kernels reach
+ *        kernel_create) and AIDEV_BACKEND_CAP_LOCAL_ARGS (AIDEV_ARG_LOCAL
+ *        arguments of OpenCL C kernels reach kernel_create and dispatches);
+ *        libaidev sends neither to a backend without the bit. No member
+ *        is appended: the 1.4 table is the 1.3 one.
+ *   1.5  appends queue_create_desc (optional, issue 15: queue flags such
  *        as AIDEV_QUEUE_LOW_LATENCY, and what the backend did with a
  *        queue's priority) and |queue_scheduling| at the end of
  *        aidev_backend_device_info.
@@ -83,7 +89,7 @@ extern "C" {
 #define AIDEV_BACKEND_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
 
 /* The ABI this header describes. */
-#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 4)
+#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 5)
 
 #define AIDEV_BACKEND_ENTRY_SYMBOL "aidev_backend_entry"
 
@@ -281,7 +287,7 @@ typedef struct aidev_backend_device_info {
     uint64_t features;          /* AIDEV_FEATURE_* */
     int32_t numa_node;          /* -1 unknown */
     double timestamp_period_ns;
-    /* (ABI 1.4) How the device honours queue priorities, preemption and
+    /* (ABI 1.5) How the device honours queue priorities, preemption and
      * AIDEV_QUEUE_LOW_LATENCY, or why not, in words (what
      * AIDEV_DEVICE_INFO_QUEUE_SCHEDULING answers): "priorities: not passed,
      * the device lacks cl_khr_priority_hints". Empty from older plugins;
@@ -289,7 +295,7 @@ typedef struct aidev_backend_device_info {
     char queue_scheduling[512];
 } aidev_backend_device_info;
 
-/* A queue libaidev asks for, and what the backend did with it (ABI 1.4,
+/* A queue libaidev asks for, and what the backend did with it (ABI 1.5,
  * queue_create_desc). libaidev zeroes it and sets |struct_size|, the
  * priority and the flags; the backend fills the answers. */
 typedef struct aidev_backend_queue_desc {
@@ -346,7 +352,9 @@ typedef struct aidev_backend_buffer_query {
     const void *host_address;
 } aidev_backend_buffer_query;
 
-/* A resolved kernel argument. */
+/* A resolved kernel argument. AIDEV_ARG_LOCAL (ABI 1.4, only to backends
+ * with AIDEV_BACKEND_CAP_LOCAL_ARGS): |u.u64| is the size in bytes
+ * (clSetKernelArg(kernel, i, size, NULL)). */
 typedef struct aidev_backend_arg {
     aidev_arg_kind kind;
     aidev_type type;
@@ -497,6 +505,17 @@ typedef struct aidev_backend_kernel_source {
 /* (ABI 1.2) The backend takes AIDEV_COMMAND_PREFETCH; without it libaidev
  * submits a barrier instead, so the command still orders the queue. */
 #define AIDEV_BACKEND_CAP_PREFETCH (1u << 3)
+/* -- ABI 1.4 (issue 17: user kernels) --------------------------------------
+ * A loader negotiating an older minor clears these bits. */
+/* kernel_create applies desc->spec_constants of SPIR-V kernels (each id
+ * checked against the module, AIDEV_ERROR_KERNEL_ARGS naming it when it is
+ * not one of its constants, or has another size). Without it libaidev
+ * refuses a SPIR-V kernel with constants (AIDEV_ERROR_UNSUPPORTED). */
+#define AIDEV_BACKEND_CAP_SPEC_CONSTANTS (1u << 4)
+/* The backend takes AIDEV_ARG_LOCAL arguments in OpenCL C kernels'
+ * signatures and dispatches. Without it libaidev refuses such a kernel
+ * (AIDEV_ERROR_UNSUPPORTED). */
+#define AIDEV_BACKEND_CAP_LOCAL_ARGS (1u << 5)
 
 /* ------------------------------------------------------------------------ */
 /* The vtable                                                               */
@@ -634,7 +653,9 @@ struct aidev_backend_vtable {
      * queue_destroy. */
     void (*graph_destroy)(void *graph);
 
-    /* -- ABI 1.4 (issue 15: queue flags and how priorities apply) --------- */
+    /* -- ABI 1.4 (issue 17: user kernels): caps only, no member ---------- */
+
+    /* -- ABI 1.5 (issue 15: queue flags and how priorities apply) --------- */
 
     /* (optional) queue_create with flags, telling what it did: libaidev
      * calls it in place of queue_create when present. Fills the answers of
@@ -666,8 +687,10 @@ AIDEV_API void aidev_backend_graph_failed(aidev_backend_event *signal, uint32_t 
 /* Bytes of the ABI 1.3 table. */
 #define AIDEV_BACKEND_VTABLE_SIZE_1_3 \
     (offsetof(aidev_backend_vtable, graph_destroy) + sizeof(void (*)(void)))
-/* Bytes of the ABI 1.4 table. */
-#define AIDEV_BACKEND_VTABLE_SIZE_1_4 \
+/* Bytes of the ABI 1.4 table: 1.4 added caps, no member. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_4 AIDEV_BACKEND_VTABLE_SIZE_1_3
+/* Bytes of the ABI 1.5 table. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_5 \
     (offsetof(aidev_backend_vtable, queue_create_desc) + sizeof(void (*)(void)))
 
 /* The C form of built-in kernel |library_index| (see
