@@ -336,8 +336,8 @@ static void kv_queue_scheduling(FILE *out, const info_device *d)
              d->features & AIDEV_FEATURE_QUEUE_PREEMPTION ? "yes" : "no",
              d->features & AIDEV_FEATURE_QUEUE_LOW_LATENCY ? "yes" : "no");
     text_kv(out, 2, KEY_COLS, "queues honour", value);
-    text_kv(out, 2, KEY_COLS, "queue scheduling",
-            d->queue_scheduling[0] ? d->queue_scheduling : "unknown");
+    const char *how = d->queue_scheduling;
+    text_kv(out, 2, KEY_COLS, "queue scheduling", how && how[0] ? how : "unknown");
 }
 
 static void kv_features(FILE *out, uint64_t features)
