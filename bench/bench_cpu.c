@@ -187,6 +187,15 @@ static double raw_cl_pipelined_per_s(raw_cl *r, int batch)
 /* aidev measurements                                                       */
 /* ------------------------------------------------------------------------ */
 
+/* Before a dispatch row: the other threads of the process (OpenBLAS's,
+ * OpenMP's) idle, so the row measures aidev and not them. */
+static void quiesce_for(const char *row)
+{
+    if (!bench_quiesce_threads(3.0))
+        fprintf(stderr, "aidev-bench: %s: other threads of the process still ran after 3 s; "
+                        "measured anyway\n", row);
+}
+
 static double latency_us(aidev_queue q, aidev_kernel k, int reps)
 {
     const uint32_t grid[3] = {1, 1, 1};
@@ -246,6 +255,7 @@ static void bench_low_latency(const bench_options *opt, aidev_device dev, aidev_
                 fprintf(stderr, "aidev-bench: %s: %s\n", rows[r], aidev_last_error());
                 return;
             }
+            quiesce_for(rows[r]);
             value[flags] = r == 0 ? latency_us(q, k, reps[r]) : idle_latency_us(q, k, reps[r]);
             aidev_queue_release(q);
         }
@@ -412,6 +422,7 @@ void bench_cpu(const bench_options *opt)
 #endif
 
     if (bench_selected(opt, "cpu.empty_dispatch_latency")) {
+        quiesce_for("cpu.empty_dispatch_latency");
         double ours = latency_us(q, k, reps);
         bench_row row = {
             .name = "cpu.empty_dispatch_latency",
@@ -444,6 +455,7 @@ void bench_cpu(const bench_options *opt)
         bench_emit(opt, &row);
     }
     if (bench_selected(opt, "cpu.pipelined_dispatch")) {
+        quiesce_for("cpu.pipelined_dispatch");
         double ours = pipelined_per_s(q, k, batch);
         /* Baseline without OpenCL: the same 1000 calls of the empty function
          * on this thread, the bound no queue can beat. */
