@@ -47,6 +47,7 @@ int main(int argc, char **argv)
     bench_graph(&opt);
     bench_tensor(&opt);
     bench_urgent(&opt);
+    bench_first_dispatch(&opt);
     aidev_context_release(opt.context);
     bench_report_finish(&opt, true);
     return 0;

@@ -82,5 +82,6 @@ void bench_tier(const bench_options *opt);
 void bench_graph(const bench_options *opt);
 void bench_tensor(const bench_options *opt);
 void bench_urgent(const bench_options *opt);
+void bench_first_dispatch(const bench_options *opt);
 
 #endif

@@ -86,9 +86,10 @@ void ocl_device_release_programs(ocl_device *dev)
     dev->program_count = 0;
 }
 
-/* The program of library form |index|, built on first use; a new
- * reference for the caller. */
-static aidev_status library_program(ocl_device *dev, uint32_t index, cl_program *out)
+/* The program of library form |index| (kernel |desc|), built and primed
+ * on first use (prime.c); a new reference for the caller. */
+static aidev_status library_program(ocl_device *dev, uint32_t index,
+                                    const aidev_kernel_desc *desc, cl_program *out)
 {
     const aidev_library_gpu_form *form = &aidev_library_opencl_forms[index];
     aidev_status st = AIDEV_SUCCESS;
@@ -100,9 +101,16 @@ static aidev_status library_program(ocl_device *dev, uint32_t index, cl_program 
         else
             st = aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
-    if (st == AIDEV_SUCCESS && !dev->programs[index].program)
-        st = ocl_program_build(dev, form->name, form->code, form->code_size, NULL,
-                               &dev->programs[index].program);
+    if (st == AIDEV_SUCCESS && !dev->programs[index].program) {
+        cl_program built = NULL;
+        st = ocl_program_build(dev, form->name, form->code, form->code_size, NULL, &built);
+        if (st == AIDEV_SUCCESS)
+            st = ocl_library_program_prime(dev, built, form, desc);
+        if (st == AIDEV_SUCCESS)
+            dev->programs[index].program = built;
+        else if (built)
+            ocl.clReleaseProgram(built);
+    }
     if (st == AIDEV_SUCCESS) {
         *out = dev->programs[index].program;
         ocl.clRetainProgram(*out);
@@ -403,7 +411,7 @@ aidev_status ocl_kernel_create(void *device, const aidev_backend_kernel_source *
     }
 
     if (library)
-        st = library_program(dev, form_index, &k->program);
+        st = library_program(dev, form_index, desc, &k->program);
     else
         st = build_user_program(dev, desc, &k->program);
     if (st == AIDEV_SUCCESS)

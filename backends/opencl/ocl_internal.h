@@ -318,4 +318,11 @@ void ocl_device_release_programs(ocl_device *dev);
 aidev_status ocl_program_build(ocl_device *dev, const char *name, const char *source,
                                size_t source_size, const char *options, cl_program *out);
 
+/* prime.c: on CPU devices, enqueues the kernel of library |form| (signature
+ * |desc|) of the new |program| once, so that the driver compiles it now
+ * rather than at the first dispatch. */
+aidev_status ocl_library_program_prime(ocl_device *dev, cl_program program,
+                                       const aidev_library_gpu_form *form,
+                                       const aidev_kernel_desc *desc);
+
 #endif

@@ -348,9 +348,11 @@ aidev_status vkb_kernel_from_form(vkb_device *dev, const aidev_kernel_desc *desc
         st = check_push_size(k);
     if (st == AIDEV_SUCCESS)
         st = make_layouts(k, form->code, form->code_size);
-    VkPipeline unused;
+    VkPipeline first;
     if (st == AIDEV_SUCCESS)
-        st = vkb_kernel_pipeline(k, k->local, &unused);
+        st = vkb_kernel_pipeline(k, k->local, &first);
+    if (st == AIDEV_SUCCESS)
+        st = vkb_kernel_prime(k, first);
     if (st != AIDEV_SUCCESS) {
         vkb_kernel_unref(k);
         return st;
@@ -443,9 +445,11 @@ static aidev_status user_kernel(vkb_device *dev, const aidev_kernel_desc *desc, 
         }
         st = make_layouts(k, desc->data, desc->size);
     }
-    VkPipeline unused;
+    VkPipeline first;
     if (st == AIDEV_SUCCESS)
-        st = vkb_kernel_pipeline(k, k->local, &unused);
+        st = vkb_kernel_pipeline(k, k->local, &first);
+    if (st == AIDEV_SUCCESS)
+        st = vkb_kernel_prime(k, first);
     if (st != AIDEV_SUCCESS) {
         vkb_kernel_unref(k);
         return st;

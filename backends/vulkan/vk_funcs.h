@@ -51,6 +51,9 @@
     X(vkGetDeviceQueue)                                                                       \
     X(vkQueueSubmit)                                                                          \
     X(vkQueueWaitIdle)                                                                        \
+    X(vkCreateFence)                                                                          \
+    X(vkDestroyFence)                                                                         \
+    X(vkWaitForFences)                                                                        \
     X(vkDeviceWaitIdle)                                                                       \
     X(vkAllocateMemory)                                                                       \
     X(vkFreeMemory)                                                                           \

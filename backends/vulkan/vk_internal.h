@@ -325,6 +325,9 @@ VKB_HIDDEN aidev_status vkb_kernel_from_form(struct vkb_device *dev,
                                              vkb_kernel **out);
 /* The pipeline for workgroup |wg| (made on first use). */
 VKB_HIDDEN aidev_status vkb_kernel_pipeline(vkb_kernel *k, const uint32_t wg[3], VkPipeline *out);
+/* Makes the driver build |pipeline|'s code now, where it would at the first
+ * dispatch (CPU devices; prime.c). */
+VKB_HIDDEN aidev_status vkb_kernel_prime(vkb_kernel *k, VkPipeline pipeline);
 VKB_HIDDEN void vkb_kernel_ref(vkb_kernel *k);
 VKB_HIDDEN void vkb_kernel_unref(vkb_kernel *k);
 VKB_HIDDEN void vkb_library_kernels_release(struct vkb_device *dev);

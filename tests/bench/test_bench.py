@@ -45,18 +45,21 @@ SMALL_BUFFERS = ["buffer.create_small", "buffer.create_small_host",
                  "buffer.create_small_100k_live"]
 # The tensor ops' rows (bench/bench_tensor.c), on every device.
 TENSOR = ["tensor.gemm_strided_batched"]
+# A kernel's first dispatch against its second (bench/bench_first.c), on
+# every device.
+FIRST = ["kernels/first_dispatch"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
             "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads",
             "sched.urgent_under_load", "graph.launch_1000",
             "cpu.empty_dispatch_latency_low_latency",
-            "cpu.idle_dispatch_latency_low_latency"] + SMALL_BUFFERS + TENSOR,
+            "cpu.idle_dispatch_latency_low_latency"] + SMALL_BUFFERS + TENSOR + FIRST,
     "opencl": ["opencl empty dispatch latency", "opencl dispatch throughput x1000",
                "opencl axpy 16M f32", "opencl kernel load (cache hit)",
-               "pipeline.read_compute", "graph.launch_1000"] + SMALL_BUFFERS + TENSOR,
+               "pipeline.read_compute", "graph.launch_1000"] + SMALL_BUFFERS + TENSOR + FIRST,
     "vulkan": ["vulkan.empty_dispatch_latency", "vulkan.pipelined_dispatch",
                "vulkan.axpy_16M", "pipeline.read_compute", "graph.launch_1000"]
-    + SMALL_BUFFERS + TENSOR,
+    + SMALL_BUFFERS + TENSOR + FIRST,
 }
 SCHED_DAGS = ["tiled_sgemm", "dag_mix"]
 # Against StarPU: per device, and once per run.
