@@ -213,18 +213,19 @@ static aidev_status check_desc_for_kind(const aidev_kernel_desc *d)
     return AIDEV_SUCCESS;
 }
 
-/* The kernel asks what only a backend of ABI 1.4 with the cap applies. */
+/* The kernel asks what only a backend of ABI 1.4 with the cap applies (the
+ * device's feature bits, hal/registry.c). */
 static aidev_status check_backend_applies(const aidev_kernel_desc *d, const aidev_device_obj *dev)
 {
-    uint32_t caps = AIDEV_DEVICE_VT(dev)->caps;
-    if (d->spec_constant_count && !(caps & AIDEV_BACKEND_CAP_SPEC_CONSTANTS))
+    uint64_t features = dev->info->features;
+    if (d->spec_constant_count && !(features & AIDEV_FEATURE_KERNEL_SPEC_CONSTANTS))
         return aidev_error(AIDEV_ERROR_UNSUPPORTED,
                            "kernel '%s': device %u (%s, backend '%s') cannot apply "
                            "specialization constants (desc->spec_constant_count %u)",
                            d->name, dev->index, dev->info->name, dev->backend->name,
                            d->spec_constant_count);
     for (uint32_t i = 0; i < d->arg_count; i++)
-        if (d->args[i].kind == AIDEV_ARG_LOCAL && !(caps & AIDEV_BACKEND_CAP_LOCAL_ARGS))
+        if (d->args[i].kind == AIDEV_ARG_LOCAL && !(features & AIDEV_FEATURE_KERNEL_LOCAL_ARGS))
             return aidev_error(AIDEV_ERROR_UNSUPPORTED,
                                "kernel '%s': argument %u '%s': device %u (%s, backend '%s') "
                                "takes no local-memory arguments",

@@ -371,6 +371,20 @@ static void init_failed(aidev_registry_backend *b)
     b->instance = NULL;
 }
 
+/* The user-kernel features libaidev answers for: what the device's forms
+ * may ask, where its backend said (ABI 1.4 caps) that it applies them. A
+ * backend's own claim of these bits counts for nothing. */
+static void set_kernel_features(const aidev_registry_backend *b, aidev_backend_device_info *info)
+{
+    info->features &= ~(AIDEV_FEATURE_KERNEL_SPEC_CONSTANTS | AIDEV_FEATURE_KERNEL_LOCAL_ARGS);
+    if ((info->features & AIDEV_FEATURE_KERNEL_SPIRV) &&
+        (b->vt.caps & AIDEV_BACKEND_CAP_SPEC_CONSTANTS))
+        info->features |= AIDEV_FEATURE_KERNEL_SPEC_CONSTANTS;
+    if ((info->features & AIDEV_FEATURE_KERNEL_OPENCL_C) &&
+        (b->vt.caps & AIDEV_BACKEND_CAP_LOCAL_ARGS))
+        info->features |= AIDEV_FEATURE_KERNEL_LOCAL_ARGS;
+}
+
 /* Initialises the backend and caches its devices' info. */
 static void init_backend(aidev_registry_backend *b)
 {
@@ -415,6 +429,7 @@ static void init_backend(aidev_registry_backend *b)
         }
         info->struct_size = sizeof *info;
         terminate_strings(info);
+        set_kernel_features(b, info);
         /* The flag reaches a backend only through queue_create_desc. */
         if (!b->vt.queue_create_desc)
             info->features &= ~AIDEV_FEATURE_QUEUE_LOW_LATENCY;

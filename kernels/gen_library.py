@@ -446,6 +446,35 @@ def accuracy_text(acc):
     return text + (f" {acc['note']}" if acc["note"] else "")
 
 
+# What each form of user kernel takes beyond its source (aidev.h, "Kernels");
+# aidev-info --kernels prints the same table.
+USER_KERNEL_FORMS = [
+    ("OpenCL C", "kernel_opencl_c",
+     "build_options (-D, -cl-std=...); local-memory arguments (AIDEV_ARG_LOCAL, "
+     "aidev_arg_local(bytes)) where the device has kernel_local_args",
+     "specialization constants"),
+    ("SPIR-V", "kernel_spirv",
+     "specialization constants (desc.spec_constants) where the device has "
+     "kernel_spec_constants; the binding convention of aidev.h",
+     "build options, local-memory arguments"),
+    ("C function", "kernel_host", "nothing more",
+     "build options, specialization constants, local-memory arguments"),
+]
+
+
+def write_user_kernels(out):
+    w = out.write
+    w("\n# User kernels\n\n")
+    w("Kernels of your own come through `aidev_kernel_create` (aidev.h, section \"Kernels\")\n"
+      "in a form the device takes, with a declared signature that every dispatch is checked\n"
+      "against, as the library's are. What each form takes beyond its source, and what it\n"
+      "refuses with AIDEV_ERROR_INVALID_ARGUMENT (never ignores); a device whose backend\n"
+      "cannot apply what its form takes refuses it with AIDEV_ERROR_UNSUPPORTED.\n\n")
+    w("| form | device feature | takes | refuses |\n| --- | --- | --- | --- |\n")
+    for form, feature, takes, refuses in USER_KERNEL_FORMS:
+        w(f"| {form} | `{feature}` | {md(takes)} | {md(refuses)} |\n")
+
+
 def write_markdown(kernels, ops, out):
     w = out.write
     w("# Built-in kernels\n\n")
@@ -480,6 +509,7 @@ def write_markdown(kernels, ops, out):
           f"{md(k['doc'])} | {md(acc)} | {gpu} | "
           f"{', '.join(k['forms'])} |\n")
     if not ops:
+        write_user_kernels(out)
         return
     w("\n# Tensor ops\n\n")
     w("Each op is one call of `aidev.h` (section \"Tensors and ops\") taking `aidev_tensor`\n"
@@ -503,6 +533,7 @@ def write_markdown(kernels, ops, out):
         w(f"| `{o['name']}` | `{o['call']}` | {md(o['doc'])} | {md('; '.join(o['dtypes']))} | "
           f"{md(o['broadcast'] or 'none')} | {md(acc)} | "
           f"{', '.join('`' + k + '`' for k in o['kernels'])} |\n")
+    write_user_kernels(out)
 
 
 def write_tolerances(kernels, ops, out):

@@ -187,6 +187,32 @@ static void print_ops(void)
     }
 }
 
+/* What each form of user kernel takes beyond its source, and refuses
+ * (the "User kernels" table of kernels/KERNELS.md). */
+static void print_user_kernels(void)
+{
+    static const struct {
+        const char *form, *feature, *takes, *refuses;
+    } forms[] = {
+        {"OpenCL C", "kernel_opencl_c",
+         "build_options (-D, -cl-std=...); local-memory arguments (AIDEV_ARG_LOCAL, "
+         "aidev_arg_local(bytes)) where the device has kernel_local_args",
+         "specialization constants"},
+        {"SPIR-V", "kernel_spirv",
+         "specialization constants (desc.spec_constants) where the device has "
+         "kernel_spec_constants; the binding convention of aidev.h",
+         "build options, local-memory arguments"},
+        {"C function", "kernel_host", "nothing more",
+         "build options, specialization constants, local-memory arguments"},
+    };
+    printf("\nUser kernels (aidev_kernel_create; refusals are AIDEV_ERROR_INVALID_ARGUMENT)\n");
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        printf("%s  feature %s\n", forms[i].form, forms[i].feature);
+        print_wrapped("takes:", forms[i].takes, 4);
+        print_wrapped("refuses:", forms[i].refuses, 4);
+    }
+}
+
 static void print_kernels(void)
 {
     for (uint32_t i = 0; i < aidev_library_kernel_count(); i++) {
@@ -215,6 +241,7 @@ static void print_kernels(void)
         printf("\n");
     }
     print_ops();
+    print_user_kernels();
 }
 
 /* Runs the self-test on the chosen devices; fills |results| (one per

@@ -55,6 +55,10 @@ static const struct {
     {AIDEV_FEATURE_UNIFIED_MEMORY, "unified_memory", "device memory is host memory"},
     {AIDEV_FEATURE_QUEUE_PREEMPTION, "queue_preemption",
      "HIGH queues preempt running LOW work"},
+    {AIDEV_FEATURE_KERNEL_SPEC_CONSTANTS, "kernel_spec_constants",
+     "specialization constants in SPIR-V user kernels"},
+    {AIDEV_FEATURE_KERNEL_LOCAL_ARGS, "kernel_local_args",
+     "local-memory arguments in OpenCL C user kernels"},
     {AIDEV_FEATURE_QUEUE_LOW_LATENCY, "queue_low_latency",
      "low-latency queues: threads poll before sleeping"},
 };

@@ -354,11 +354,17 @@ typedef enum aidev_memory_kind {
  * end their current chunk of the LOW command (issue 15). Without the bit,
  * queue priorities are at most a hint. */
 #define AIDEV_FEATURE_QUEUE_PREEMPTION (1ull << 13)
+/* SPIR-V user kernels take specialization constants
+ * (aidev_kernel_desc.spec_constants); OpenCL C user kernels take
+ * local-memory arguments (AIDEV_ARG_LOCAL). Set by libaidev where the
+ * device takes the form and its backend applies them (issue 17). */
+#define AIDEV_FEATURE_KERNEL_SPEC_CONSTANTS (1ull << 14)
+#define AIDEV_FEATURE_KERNEL_LOCAL_ARGS (1ull << 15)
 /* The device takes queues created with AIDEV_QUEUE_LOW_LATENCY
  * (aidev_queue_create_with_flags()): its threads poll for new work a while
  * before sleeping, so a command on an idle device starts without a thread
  * wake-up (issue 15). */
-#define AIDEV_FEATURE_QUEUE_LOW_LATENCY (1ull << 14)
+#define AIDEV_FEATURE_QUEUE_LOW_LATENCY (1ull << 16)
 
 typedef enum aidev_device_info {
     AIDEV_DEVICE_INFO_NAME = 1,            /* char[]: "llvmpipe (LLVM 15...)" */

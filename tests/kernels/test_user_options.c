@@ -24,6 +24,32 @@ static uint64_t features_of(const kc_device *d)
     return f;
 }
 
+static bool backend_is(const kc_device *d, const char *name)
+{
+    char backend[64] = "";
+    ck_assert_ok(aidev_device_get_info(d->dev, AIDEV_DEVICE_INFO_BACKEND, sizeof backend,
+                                       backend, NULL));
+    return strcmp(backend, name) == 0;
+}
+
+/* Whether |d| offers |feature| (a user-kernel feature of a form it takes):
+ * when not, a kernel asking for it is refused as unsupported, naming
+ * |what|. The backends of this tree that take the form must offer it. */
+static bool offers(const kc_device *d, uint64_t feature, const aidev_kernel_desc *desc,
+                   const char *what)
+{
+    if (features_of(d) & feature)
+        return true;
+    ck_assert_msg(!backend_is(d, feature == AIDEV_FEATURE_KERNEL_SPEC_CONSTANTS ? "vulkan"
+                                                                                 : "opencl"),
+                  "%s lacks the feature bit %#llx", d->label, (unsigned long long)feature);
+    aidev_kernel k = NULL;
+    ck_assert_error_names(aidev_kernel_create(d->dev, desc, &k), AIDEV_ERROR_UNSUPPORTED, what);
+    ck_assert_ptr_null(k);
+    fprintf(stderr, "SKIP %s on %s: %s\n", what, d->label, aidev_last_error());
+    return false;
+}
+
 static void host_copy(void *const *args, const aidev_host_range *range)
 {
     const uint32_t n = *(const uint32_t *)args[0];
@@ -169,6 +195,11 @@ START_TEST(test_spec_constants)
         ck_assert_ptr_null(k);
         fprintf(stderr, "SKIP specialization constants on %s: no SPIR-V kernels (%s)\n", d.label,
                 aidev_last_error());
+        kc_close(&d);
+        return;
+    }
+    aidev_kernel_desc probe = spec_desc(3, all);
+    if (!offers(&d, AIDEV_FEATURE_KERNEL_SPEC_CONSTANTS, &probe, "specialization constants")) {
         kc_close(&d);
         return;
     }
@@ -341,6 +372,10 @@ START_TEST(test_local_args)
                               "user_wgsum");
         fprintf(stderr, "SKIP local-memory arguments on %s: no OpenCL C kernels (%s)\n", d.label,
                 aidev_last_error());
+        kc_close(&d);
+        return;
+    }
+    if (!offers(&d, AIDEV_FEATURE_KERNEL_LOCAL_ARGS, &desc, "local-memory arguments")) {
         kc_close(&d);
         return;
     }

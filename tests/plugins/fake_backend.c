@@ -15,6 +15,11 @@
  *   FAKE_DEVICES=n         devices the backend reports (default 1)
  *   FAKE_NO_SUBMIT         the required member queue_submit is NULL
  *   FAKE_FAULTS            the fault-injection backend (see fault.h)
+ *   FAKE_KERNEL_FORMS      the devices claim OpenCL C and SPIR-V kernels and
+ *                          the vtable the ABI 1.4 caps SPEC_CONSTANTS and
+ *                          LOCAL_ARGS (kernel_create still builds C forms
+ *                          only): what libaidev lets through to a plugin
+ *                          that answers 1.3 or 1.4
  *
  * Where an answer is ABI 1.0, the table's ABI 1.1 member points at a
  * function that aborts: libaidev must not read past what was negotiated.
@@ -300,6 +305,9 @@ static aidev_status fake_device_info(void *backend, uint32_t index, aidev_backen
                         AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_HOST) |
                         AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_SHARED);
     out->features = AIDEV_FEATURE_KERNEL_HOST | AIDEV_FEATURE_UNIFIED_MEMORY;
+#ifdef FAKE_KERNEL_FORMS
+    out->features |= AIDEV_FEATURE_KERNEL_OPENCL_C | AIDEV_FEATURE_KERNEL_SPIRV;
+#endif
     out->timestamp_period_ns = 1.0;
     return AIDEV_SUCCESS;
 }
@@ -708,7 +716,11 @@ __attribute__((unused)) static struct {
             .struct_size = (uint32_t)FAKE_TABLE_SIZE,
             .abi_version = FAKE_TABLE_ABI,
             .name = FAKE_NAME,
-            .caps = AIDEV_BACKEND_CAP_ANY_WAIT,
+            .caps = AIDEV_BACKEND_CAP_ANY_WAIT
+#ifdef FAKE_KERNEL_FORMS
+                    | AIDEV_BACKEND_CAP_SPEC_CONSTANTS | AIDEV_BACKEND_CAP_LOCAL_ARGS
+#endif
+            ,
             .init = fake_init,
             .shutdown = fake_shutdown,
             .device_count = fake_device_count,

@@ -337,6 +337,8 @@ def test_usage(opts):
     check(r.rc == EXIT_OK and re.search(r"^axpy\(", r.out, re.M), r.describe())
     check(re.search(r"^binary  aidev_enqueue_binary\n(    .*\n)*?    runs: tensor_elementwise$",
                     r.out, re.M), "no tensor ops, or not what they run\n" + r.describe())
+    check(re.search(r"^SPIR-V  feature kernel_spirv\n    takes: specialization constants",
+                    r.out, re.M), "no user kernel forms\n" + r.describe())
     check_lines(r)
 
 
