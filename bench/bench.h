@@ -46,6 +46,10 @@ bool bench_selected(const bench_options *opt, const char *name);
 double bench_now(void);
 /* Median of |n| samples (sorts them). */
 double bench_median(double *samples, int n);
+/* Waits, up to |max_s| seconds, until no other thread of the process runs
+ * (20 looks 1 ms apart; bench_quiesce.c says whose threads spin and why
+ * it matters). False when some still did at the deadline. */
+bool bench_quiesce_threads(double max_s);
 /* The device's name and backend, into caller buffers. */
 void bench_device_names(aidev_device dev, char *name, size_t name_size, char *backend,
                         size_t backend_size);

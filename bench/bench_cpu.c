@@ -6,12 +6,22 @@
  *                                + clFinish when an OpenCL device is present,
  *                                else against a bare thread hand-off round trip
  *   cpu.pipelined_dispatch       1000 back-to-back empty dispatches, per second
+ *   cpu.empty_dispatch_latency_low_latency
+ *                                the first row on an AIDEV_QUEUE_LOW_LATENCY
+ *                                queue, against a plain queue in the same run
+ *   cpu.idle_dispatch_latency_low_latency
+ *                                enqueue -> completion of an empty dispatch
+ *                                issued 200 us after the previous one ended
+ *                                (the device idle: a plain queue's executor
+ *                                is asleep by then), on a low-latency queue
+ *                                against a plain queue, median
  *   cpu.axpy_16M                 axpy over 16M floats, GB/s, against an OpenMP
  *                                loop over the same number of threads
  *   opencl.raw_empty_dispatch    the raw OpenCL figure as its own row
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,6 +187,15 @@ static double raw_cl_pipelined_per_s(raw_cl *r, int batch)
 /* aidev measurements                                                       */
 /* ------------------------------------------------------------------------ */
 
+/* Before a dispatch row: the other threads of the process (OpenBLAS's,
+ * OpenMP's) idle, so the row measures aidev and not them. */
+static void quiesce_for(const char *row)
+{
+    if (!bench_quiesce_threads(3.0))
+        fprintf(stderr, "aidev-bench: %s: other threads of the process still ran after 3 s; "
+                        "measured anyway\n", row);
+}
+
 static double latency_us(aidev_queue q, aidev_kernel k, int reps)
 {
     const uint32_t grid[3] = {1, 1, 1};
@@ -190,6 +209,67 @@ static double latency_us(aidev_queue q, aidev_kernel k, int reps)
         samples[s] = (bench_now() - start) / reps * 1e6;
     }
     return bench_median(samples, 9);
+}
+
+/* How long the device idles between the dispatches of the idle row: well
+ * past a plain queue's executor spin (20 us), inside the low-latency one's
+ * (AIDEV_QUEUE_LOW_LATENCY_SPIN_US). */
+#define IDLE_GAP_NS 200000L
+
+/* Median enqueue -> completion of one empty dispatch issued IDLE_GAP_NS
+ * after the previous one completed (this thread sleeps meanwhile). */
+static double idle_latency_us(aidev_queue q, aidev_kernel k, int reps)
+{
+    const uint32_t grid[3] = {1, 1, 1};
+    double samples[500];
+    if (reps > 500)
+        reps = 500;
+    const struct timespec gap = {0, IDLE_GAP_NS};
+    for (int i = 0; i < reps; i++) {
+        nanosleep(&gap, NULL);
+        double start = bench_now();
+        aidev_enqueue_dispatch(q, k, grid, NULL, 0, NULL, 0, NULL, NULL);
+        aidev_queue_finish(q);
+        samples[i] = (bench_now() - start) * 1e6;
+    }
+    return bench_median(samples, reps);
+}
+
+/* The two low-latency rows: each measured on a plain queue (the baseline),
+ * then on a low-latency one, created for it and released after, so that
+ * the plain figures are taken with no low-latency queue on the device. */
+static void bench_low_latency(const bench_options *opt, aidev_device dev, aidev_kernel k,
+                              const char *name, const char *backend)
+{
+    static const char *const rows[] = {"cpu.empty_dispatch_latency_low_latency",
+                                       "cpu.idle_dispatch_latency_low_latency"};
+    const int reps[] = {opt->quick ? 100 : 2000, opt->quick ? 50 : 500};
+    for (int r = 0; r < 2; r++) {
+        if (!bench_selected(opt, rows[r]))
+            continue;
+        double value[2];
+        for (uint32_t flags = 0; flags <= AIDEV_QUEUE_LOW_LATENCY; flags++) {
+            aidev_queue q;
+            if (aidev_queue_create_with_flags(dev, AIDEV_QUEUE_PRIORITY_NORMAL, flags, &q) !=
+                AIDEV_SUCCESS) {
+                fprintf(stderr, "aidev-bench: %s: %s\n", rows[r], aidev_last_error());
+                return;
+            }
+            quiesce_for(rows[r]);
+            value[flags] = r == 0 ? latency_us(q, k, reps[r]) : idle_latency_us(q, k, reps[r]);
+            aidev_queue_release(q);
+        }
+        bench_row row = {
+            .name = rows[r],
+            .device = name,
+            .backend = backend,
+            .value = value[1],
+            .unit = "us (lower is better)",
+            .baseline = r == 0 ? "plain queue, back to back" : "plain queue, 200 us apart",
+            .baseline_value = value[0],
+        };
+        bench_emit(opt, &row);
+    }
 }
 
 static double pipelined_per_s(aidev_queue q, aidev_kernel k, int batch)
@@ -342,6 +422,7 @@ void bench_cpu(const bench_options *opt)
 #endif
 
     if (bench_selected(opt, "cpu.empty_dispatch_latency")) {
+        quiesce_for("cpu.empty_dispatch_latency");
         double ours = latency_us(q, k, reps);
         bench_row row = {
             .name = "cpu.empty_dispatch_latency",
@@ -374,6 +455,7 @@ void bench_cpu(const bench_options *opt)
         bench_emit(opt, &row);
     }
     if (bench_selected(opt, "cpu.pipelined_dispatch")) {
+        quiesce_for("cpu.pipelined_dispatch");
         double ours = pipelined_per_s(q, k, batch);
         /* Baseline without OpenCL: the same 1000 calls of the empty function
          * on this thread, the bound no queue can beat. */
@@ -412,6 +494,7 @@ void bench_cpu(const bench_options *opt)
     raw_cl_close(&cl);
 #endif
     (void)have_cl;
+    bench_low_latency(opt, dev, k, name, backend);
     aidev_kernel_release(k);
     aidev_queue_release(q);
 

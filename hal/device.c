@@ -2,6 +2,7 @@
  * device.c - devices: the info query, and opening the backend device on
  * first use (so listing devices costs no driver work).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "hal/internal.h"
@@ -126,6 +127,14 @@ AIDEV_API aidev_status aidev_device_get_info(aidev_device device, aidev_device_i
         return PUT(i32, "AIDEV_DEVICE_INFO_NUMA_NODE");
     case AIDEV_DEVICE_INFO_TIMESTAMP_PERIOD_NS:
         return PUT(in->timestamp_period_ns, "AIDEV_DEVICE_INFO_TIMESTAMP_PERIOD_NS");
+    case AIDEV_DEVICE_INFO_QUEUE_SCHEDULING:
+        if (in->queue_scheduling[0])
+            return PUT_STR(in->queue_scheduling, "AIDEV_DEVICE_INFO_QUEUE_SCHEDULING");
+        char unknown[160];
+        snprintf(unknown, sizeof unknown,
+                 "unknown: backend '%s' does not describe its queue scheduling",
+                 dev->backend->name);
+        return PUT_STR(unknown, "AIDEV_DEVICE_INFO_QUEUE_SCHEDULING");
     }
 #undef PUT
 #undef PUT_STR

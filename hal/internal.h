@@ -338,6 +338,9 @@ typedef struct aidev_queue_obj {
     uint32_t id;              /* unique in the process: trace track */
     aidev_device_obj *device;
     aidev_queue_priority priority;
+    uint32_t flags;           /* aidev_queue_flags */
+    bool priority_applied;    /* the backend's answer (ABI 1.5) */
+    char scheduling[256];     /* how it applied priority and flags, in words */
     void *native;
     /* Commands held back until their waits complete (backends without
      * AIDEV_BACKEND_CAP_ANY_WAIT, or host callbacks run by the hal). While

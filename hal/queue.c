@@ -3,7 +3,9 @@
  * with commands is hal/enqueue.c (the calls) and hal/scheduler.c (holding
  * and submitting them).
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hal/scheduler.h"
 
@@ -13,8 +15,61 @@ static void queue_destroy_linked(aidev_object *o);
 /* Queue lifetime                                                           */
 /* ------------------------------------------------------------------------ */
 
-AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_priority priority,
-                                          aidev_queue *out_queue)
+/* Checks |priority| and |flags| against |dev|: what the caller may ask. */
+static aidev_status queue_check_request(const aidev_device_obj *dev, aidev_queue_priority priority,
+                                        uint32_t flags)
+{
+    if (priority < AIDEV_QUEUE_PRIORITY_LOW || priority > AIDEV_QUEUE_PRIORITY_HIGH)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "priority: %d; use AIDEV_QUEUE_PRIORITY_LOW, _NORMAL or _HIGH",
+                           (int)priority);
+    const uint32_t known = AIDEV_QUEUE_LOW_LATENCY;
+    if (flags & ~known)
+        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
+                           "flags: %#x has bits %#x that are no aidev_queue_flags (known: "
+                           "AIDEV_QUEUE_LOW_LATENCY %#x)",
+                           flags, flags & ~known, known);
+    if ((flags & AIDEV_QUEUE_LOW_LATENCY) &&
+        !(dev->info->features & AIDEV_FEATURE_QUEUE_LOW_LATENCY))
+        return aidev_error(AIDEV_ERROR_UNSUPPORTED,
+                           "flags: AIDEV_QUEUE_LOW_LATENCY: device %u ('%s', backend '%s') "
+                           "lacks AIDEV_FEATURE_QUEUE_LOW_LATENCY: %s",
+                           dev->index, dev->info->name, dev->backend->name,
+                           dev->info->queue_scheduling[0]
+                               ? dev->info->queue_scheduling
+                               : "its backend takes no queue flags");
+    return AIDEV_SUCCESS;
+}
+
+/* Creates the backend's queue: through queue_create_desc (ABI 1.5), which
+ * takes the flags and says what it did, else through queue_create. */
+static aidev_status queue_create_native(aidev_queue_obj *q)
+{
+    const aidev_backend_vtable *vt = AIDEV_DEVICE_VT(q->device);
+    aidev_device_obj *dev = q->device;
+    if (!vt->queue_create_desc) {
+        snprintf(q->scheduling, sizeof q->scheduling,
+                 "unknown: backend '%s' does not say how it applies queue priorities",
+                 dev->backend->name);
+        return vt->queue_create(dev->native, q->priority, &q->native);
+    }
+    aidev_backend_queue_desc desc = {.struct_size = sizeof desc,
+                                     .priority = q->priority,
+                                     .flags = q->flags};
+    aidev_status st = vt->queue_create_desc(dev->native, &desc, &q->native);
+    desc.scheduling[sizeof desc.scheduling - 1] = '\0';
+    q->priority_applied = desc.priority_applied;
+    if (desc.scheduling[0])
+        memcpy(q->scheduling, desc.scheduling, sizeof q->scheduling);
+    else
+        snprintf(q->scheduling, sizeof q->scheduling, "%s",
+                 desc.priority_applied ? "priority applied" : "priority not applied");
+    return st;
+}
+
+AIDEV_API aidev_status aidev_queue_create_with_flags(aidev_device device,
+                                                     aidev_queue_priority priority,
+                                                     uint32_t flags, aidev_queue *out_queue)
 {
     aidev_error_clear();
     aidev_device_obj *dev;
@@ -24,10 +79,9 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     if (!out_queue)
         return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT, "out_queue: NULL");
     *out_queue = NULL;
-    if (priority < AIDEV_QUEUE_PRIORITY_LOW || priority > AIDEV_QUEUE_PRIORITY_HIGH)
-        return aidev_error(AIDEV_ERROR_INVALID_ARGUMENT,
-                           "priority: %d; use AIDEV_QUEUE_PRIORITY_LOW, _NORMAL or _HIGH",
-                           (int)priority);
+    st = queue_check_request(dev, priority, flags);
+    if (st != AIDEV_SUCCESS)
+        return st;
     st = aidev_device_ensure_open(dev);
     if (st != AIDEV_SUCCESS)
         return st;
@@ -38,6 +92,7 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     q->id = atomic_fetch_add(&next_queue_id, 1);
     q->device = dev;
     q->priority = priority;
+    q->flags = flags;
     q->obj.context = dev->obj.context;
     q->failures = aidev_queue_failures_new();
     if (!q->failures) {
@@ -46,7 +101,7 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     }
     aidev_scheduler_queue_init(q);
     aidev_error_clear();
-    st = AIDEV_DEVICE_VT(dev)->queue_create(dev->native, priority, &q->native);
+    st = queue_create_native(q);
     if (st == AIDEV_SUCCESS) {
         q->obj.handle = aidev_handle_alloc(AIDEV_HANDLE_QUEUE, q);
         if (!q->obj.handle) {
@@ -66,6 +121,43 @@ AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_prior
     aidev_trace_queue(q);
     *out_queue = (aidev_queue)q->obj.handle;
     return AIDEV_SUCCESS;
+}
+
+AIDEV_API aidev_status aidev_queue_create(aidev_device device, aidev_queue_priority priority,
+                                          aidev_queue *out_queue)
+{
+    return aidev_queue_create_with_flags(device, priority, 0, out_queue);
+}
+
+AIDEV_API aidev_status aidev_queue_get_info(aidev_queue queue, aidev_queue_info key,
+                                            size_t value_size, void *value, size_t *size_ret)
+{
+    aidev_error_clear();
+    aidev_queue_obj *q;
+    aidev_status st = aidev_lookup_queue(queue, "queue", &q);
+    if (st != AIDEV_SUCCESS)
+        return st;
+    int32_t priority = (int32_t)q->priority;
+    uint32_t applied = q->priority_applied ? 1u : 0u;
+    aidev_device device = (aidev_device)q->device->obj.handle;
+    switch (key) {
+    case AIDEV_QUEUE_INFO_PRIORITY:
+        return aidev_info_put(&priority, sizeof priority, value_size, value, size_ret,
+                              "AIDEV_QUEUE_INFO_PRIORITY");
+    case AIDEV_QUEUE_INFO_FLAGS:
+        return aidev_info_put(&q->flags, sizeof q->flags, value_size, value, size_ret,
+                              "AIDEV_QUEUE_INFO_FLAGS");
+    case AIDEV_QUEUE_INFO_PRIORITY_APPLIED:
+        return aidev_info_put(&applied, sizeof applied, value_size, value, size_ret,
+                              "AIDEV_QUEUE_INFO_PRIORITY_APPLIED");
+    case AIDEV_QUEUE_INFO_SCHEDULING:
+        return aidev_info_put_string(q->scheduling, value_size, value, size_ret,
+                                     "AIDEV_QUEUE_INFO_SCHEDULING");
+    case AIDEV_QUEUE_INFO_DEVICE:
+        return aidev_info_put(&device, sizeof device, value_size, value, size_ret,
+                              "AIDEV_QUEUE_INFO_DEVICE");
+    }
+    return aidev_error(AIDEV_ERROR_NOT_FOUND, "key: %d is not an aidev_queue_info", (int)key);
 }
 
 /* Waits for the hold list, then the backend. A broken queue's error comes

@@ -99,7 +99,7 @@ static const struct {
 } optional_members[] = {
 #define OPT(m) {#m, offsetof(aidev_backend_vtable, m)}
     OPT(buffer_map), OPT(buffer_unmap), OPT(queue_flush), OPT(device_free_memory),
-    OPT(buffer_query),
+    OPT(buffer_query), OPT(queue_create_desc),
 #undef OPT
 };
 
@@ -221,7 +221,8 @@ static const char *call_reason(aidev_status st)
 /* Bytes of the table that ABI 1.|minor| defines. */
 static size_t vtable_size_for_minor(uint32_t minor)
 {
-    return minor >= 4   ? AIDEV_BACKEND_VTABLE_SIZE_1_4
+    return minor >= 5   ? AIDEV_BACKEND_VTABLE_SIZE_1_5
+           : minor == 4 ? AIDEV_BACKEND_VTABLE_SIZE_1_4
            : minor == 3 ? AIDEV_BACKEND_VTABLE_SIZE_1_3
            : minor == 2 ? AIDEV_BACKEND_VTABLE_SIZE_1_2
            : minor == 1 ? AIDEV_BACKEND_VTABLE_SIZE_1_1
@@ -356,6 +357,7 @@ static void terminate_strings(aidev_backend_device_info *info)
     info->driver_version[sizeof info->driver_version - 1] = '\0';
     info->api_version[sizeof info->api_version - 1] = '\0';
     info->pci_bus_id[sizeof info->pci_bus_id - 1] = '\0';
+    info->queue_scheduling[sizeof info->queue_scheduling - 1] = '\0';
     if (info->type < AIDEV_DEVICE_TYPE_CPU || info->type > AIDEV_DEVICE_TYPE_OTHER)
         info->type = AIDEV_DEVICE_TYPE_OTHER;
     info->memory_kinds &= (1u << AIDEV_MEMORY_KIND_COUNT_) - 1;
@@ -428,6 +430,9 @@ static void init_backend(aidev_registry_backend *b)
         info->struct_size = sizeof *info;
         terminate_strings(info);
         set_kernel_features(b, info);
+        /* The flag reaches a backend only through queue_create_desc. */
+        if (!b->vt.queue_create_desc)
+            info->features &= ~AIDEV_FEATURE_QUEUE_LOW_LATENCY;
         loader_debug("    device %u: %s (%s)", i, info->name, info->vendor);
     }
     b->device_count = n;

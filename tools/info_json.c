@@ -134,6 +134,15 @@ static json_object *device_json(const info_device *d)
                            d->timestamp_period_ns > 0
                                ? json_object_new_double(d->timestamp_period_ns)
                                : NULL);
+    json_object *sched = json_object_new_object();
+    json_object_object_add(sched, "priorities",
+                           json_object_new_boolean(d->features & AIDEV_FEATURE_QUEUE_PRIORITY));
+    json_object_object_add(sched, "preemption",
+                           json_object_new_boolean(d->features & AIDEV_FEATURE_QUEUE_PREEMPTION));
+    json_object_object_add(sched, "low_latency",
+                           json_object_new_boolean(d->features & AIDEV_FEATURE_QUEUE_LOW_LATENCY));
+    json_object_object_add(sched, "how", jstr(d->queue_scheduling ? d->queue_scheduling : ""));
+    json_object_object_add(o, "queue_scheduling", sched);
     json_object_object_add(o, "hardware",
                            d->hardware >= 0 ? json_object_new_int64(d->hardware) : NULL);
     return o;

@@ -59,6 +59,8 @@ static const struct {
      "specialization constants in SPIR-V user kernels"},
     {AIDEV_FEATURE_KERNEL_LOCAL_ARGS, "kernel_local_args",
      "local-memory arguments in OpenCL C user kernels"},
+    {AIDEV_FEATURE_QUEUE_LOW_LATENCY, "queue_low_latency",
+     "low-latency queues: threads poll before sleeping"},
 };
 
 const char *info_feature_name(unsigned bit)
@@ -153,7 +155,8 @@ static bool load_device(aidev_device h, info_device *d)
     get_value(h, AIDEV_DEVICE_INFO_NUMA_NODE, &d->numa_node, sizeof d->numa_node);
     get_value(h, AIDEV_DEVICE_INFO_TIMESTAMP_PERIOD_NS, &d->timestamp_period_ns,
               sizeof d->timestamp_period_ns);
-    return d->name && d->vendor && d->backend && d->driver_version && d->api_version;
+    d->queue_scheduling = get_string_or_empty(h, AIDEV_DEVICE_INFO_QUEUE_SCHEDULING);
+    return d->queue_scheduling && d->name && d->vendor && d->backend && d->driver_version && d->api_version;
 }
 
 static void free_device(info_device *d)
@@ -164,6 +167,7 @@ static void free_device(info_device *d)
     free(d->driver_version);
     free(d->api_version);
     free(d->pci_bus_id);
+    free(d->queue_scheduling);
 }
 
 /* Ties devices and DRM nodes into hardware. */

@@ -36,6 +36,10 @@ typedef struct info_device {
     uint8_t uuid[16];
     int32_t numa_node;    /* -1 unknown */
     double timestamp_period_ns;
+    /* AIDEV_DEVICE_INFO_QUEUE_SCHEDULING: how it honours queue priorities,
+     * preemption and low-latency queues, in words (NULL or "" when not
+     * given: models built by hand, in tests, leave it out). */
+    char *queue_scheduling;
     long hardware;        /* group in info_model.hw, or -1 */
 } info_device;
 

@@ -326,6 +326,20 @@ static void kv_bytes(FILE *out, const char *key, uint64_t bytes)
     text_kv(out, 2, KEY_COLS, key, value);
 }
 
+/* Which of queue priorities, preemption and low-latency queues the device
+ * honours, then how (or why not) in the backend's words. */
+static void kv_queue_scheduling(FILE *out, const info_device *d)
+{
+    char value[128];
+    snprintf(value, sizeof value, "priorities %s, preemption %s, low latency %s",
+             d->features & AIDEV_FEATURE_QUEUE_PRIORITY ? "yes" : "no",
+             d->features & AIDEV_FEATURE_QUEUE_PREEMPTION ? "yes" : "no",
+             d->features & AIDEV_FEATURE_QUEUE_LOW_LATENCY ? "yes" : "no");
+    text_kv(out, 2, KEY_COLS, "queues honour", value);
+    const char *how = d->queue_scheduling;
+    text_kv(out, 2, KEY_COLS, "queue scheduling", how && how[0] ? how : "unknown");
+}
+
 static void kv_features(FILE *out, uint64_t features)
 {
     strbuf has, lacks;
@@ -417,6 +431,7 @@ static void print_device_block(const info_model *m, const info_device *d, bool f
                                   info_memory_kind_name(k));
     text_kv(out, 2, KEY_COLS, "memory kinds", n ? value : "none");
     kv_features(out, d->features);
+    kv_queue_scheduling(out, d);
     text_kv(out, 2, KEY_COLS, "pci bus id", d->pci_bus_id ? d->pci_bus_id : "unknown");
     if (d->has_uuid)
         info_uuid_format(d->uuid, value, sizeof value);

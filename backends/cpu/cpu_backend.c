@@ -126,7 +126,13 @@ static aidev_status cpu_init(void **out_backend)
                          AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_SHARED);
     info->features = AIDEV_FEATURE_FP64 | AIDEV_FEATURE_SVM_FINE | AIDEV_FEATURE_HOST_IMPORT |
                      AIDEV_FEATURE_KERNEL_HOST | AIDEV_FEATURE_UNIFIED_MEMORY |
-                     AIDEV_FEATURE_QUEUE_PRIORITY | AIDEV_FEATURE_QUEUE_PREEMPTION;
+                     AIDEV_FEATURE_QUEUE_PRIORITY | AIDEV_FEATURE_QUEUE_PREEMPTION |
+                     AIDEV_FEATURE_QUEUE_LOW_LATENCY;
+    snprintf(info->queue_scheduling, sizeof info->queue_scheduling,
+             "priorities: classes of the worker pool, HIGH before NORMAL before LOW, and "
+             "executor nice values; preemption: at chunk granularity (LOW work in 64 chunks "
+             "per thread); low latency: executor and pool threads poll %u us before sleeping",
+             AIDEV_QUEUE_LOW_LATENCY_SPIN_US);
     info->numa_node = cpu_numa_node(b);
     info->timestamp_period_ns = 1.0;
     *out_backend = b;
@@ -243,6 +249,7 @@ static const aidev_backend_vtable cpu_vtable = {
     .graph_update = cpu_graph_update,
     .graph_submit = cpu_graph_submit,
     .graph_destroy = cpu_graph_destroy,
+    .queue_create_desc = cpu_queue_create_desc,
 };
 
 const aidev_backend_vtable *aidev_cpu_backend_vtable(void)

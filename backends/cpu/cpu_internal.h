@@ -71,6 +71,7 @@ aidev_status cpu_buffer_query(void *device, void *buffer, aidev_backend_buffer_q
 void cpu_buffer_prefetch(cpu_buffer *b, uint64_t offset, uint64_t size, uint32_t flags);
 
 aidev_status cpu_queue_create(void *device, aidev_queue_priority priority, void **out_queue);
+aidev_status cpu_queue_create_desc(void *device, aidev_backend_queue_desc *desc, void **out_queue);
 void cpu_queue_destroy(void *queue);
 aidev_status cpu_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
                               aidev_backend_event *const *waits, aidev_backend_event *signal);

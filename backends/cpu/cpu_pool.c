@@ -13,10 +13,12 @@
  * (|running|); its caller returns once its chunks are all handed out and
  * |running| is back to 0, so no thread touches the job after. Idle
  * workers spin a little (back-to-back dispatches are common) before
- * sleeping.
+ * sleeping, for longer while a low-latency queue holds the pool awake.
  */
 #include "backends/cpu/cpu_pool.h"
 #include "hal/spin.h"
+
+#include <aidev/aidev.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +30,8 @@
 #include <time.h>
 
 #define IDLE_SPIN_NS 50000u
+/* The same while a low-latency queue holds the pool awake. */
+#define LOW_LATENCY_SPIN_NS (AIDEV_QUEUE_LOW_LATENCY_SPIN_US * 1000ull)
 /* Relax rounds a caller spins for the threads still in its job before it
  * sleeps. */
 #define DONE_SPIN_ROUNDS 4096u
@@ -55,6 +59,7 @@ struct cpu_pool {
     atomic_uint listed_mask;   /* bit c: class c has a listed job; written under the lock */
     uint32_t sleepers;
     uint32_t done_waiters;
+    atomic_uint awake_holds;   /* low-latency queues of the device */
     bool stop;
 };
 
@@ -201,17 +206,44 @@ static void pool_work(cpu_pool *p, cpu_pool_job *own)
 /* Workers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Spins until a job is listed or IDLE_SPIN_NS pass; true if one is. */
-static bool worker_spin_for_job(cpu_pool *p)
+bool cpu_spin_until(bool (*probe)(void *arg), void *arg, uint64_t spin_ns, uint64_t polite_ns)
 {
     uint64_t start = now_ns();
     for (uint32_t i = 1;; i++) {
-        if (atomic_load_explicit(&p->listed_mask, memory_order_relaxed))
+        if (probe(arg))
             return true;
         aidev_cpu_relax();
-        if ((i & 255) == 0 && now_ns() - start > IDLE_SPIN_NS)
-            return false;
+        if ((i & 127) == 0) {
+            uint64_t spent = now_ns() - start;
+            if (spent > spin_ns)
+                return false;
+            if (spent > polite_ns)
+                sched_yield();
+        }
     }
+}
+
+static bool pool_job_listed(void *opaque)
+{
+    cpu_pool *p = opaque;
+    return atomic_load_explicit(&p->listed_mask, memory_order_relaxed) != 0;
+}
+
+/* Spins until a job is listed or the idle window passes; true if one is. */
+static bool worker_spin_for_job(cpu_pool *p)
+{
+    uint64_t window = atomic_load_explicit(&p->awake_holds, memory_order_relaxed)
+                          ? LOW_LATENCY_SPIN_NS
+                          : IDLE_SPIN_NS;
+    return cpu_spin_until(pool_job_listed, p, window, IDLE_SPIN_NS);
+}
+
+void cpu_pool_hold_awake(cpu_pool *p, bool on)
+{
+    if (on)
+        atomic_fetch_add_explicit(&p->awake_holds, 1, memory_order_relaxed);
+    else
+        atomic_fetch_sub_explicit(&p->awake_holds, 1, memory_order_relaxed);
 }
 
 static void *worker_main(void *opaque)

@@ -8,6 +8,7 @@
 #ifndef AIDEV_CPU_POOL_H
 #define AIDEV_CPU_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct cpu_pool cpu_pool;
@@ -36,6 +37,18 @@ cpu_pool *cpu_pool_create(uint32_t threads, const int *cpus, uint32_t cpu_count)
 /* Called once no job is in the pool. */
 void cpu_pool_destroy(cpu_pool *pool);
 uint32_t cpu_pool_threads(const cpu_pool *pool);
+
+/* How long idle workers poll for a job before sleeping: IDLE_SPIN_NS
+ * normally, AIDEV_QUEUE_LOW_LATENCY_SPIN_US while a low-latency queue
+ * holds the pool awake (|on| true adds a hold, false drops one). Past the
+ * normal window a polling worker yields its core between polls. */
+void cpu_pool_hold_awake(cpu_pool *pool, bool on);
+
+/* Calls |probe|(|arg|) (is there work?) until it returns true or |spin_ns|
+ * pass, with a pause between calls; past |polite_ns| it yields the core
+ * between calls, so other runnable threads go first. True when |probe|
+ * did: the caller then takes the work without sleeping. */
+bool cpu_spin_until(bool (*probe)(void *arg), void *arg, uint64_t spin_ns, uint64_t polite_ns);
 
 /* Runs fn(arg, chunk) for chunk in [0, chunks), spread over the pool and
  * the calling thread, and returns when every chunk is done. Threads take

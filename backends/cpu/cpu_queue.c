@@ -17,8 +17,12 @@
 #include "backends/cpu/cpu_internal.h"
 #include "hal/spin.h"
 
-/* How long an idle executor looks for new work before sleeping. */
+/* How long an idle executor looks for new work before sleeping, and a
+ * finishing thread for the last command to complete; a low-latency
+ * queue's executor and finishers look for AIDEV_QUEUE_LOW_LATENCY_SPIN_US,
+ * yielding the core between looks past EXECUTOR_SPIN_NS. */
 #define EXECUTOR_SPIN_NS 20000u
+#define LOW_LATENCY_SPIN_NS (AIDEV_QUEUE_LOW_LATENCY_SPIN_US * 1000ull)
 /* Below this many work-items a dispatch runs on the executor alone: waking
  * the pool costs more than it saves. A dispatch whose buffers hold more
  * than INLINE_BYTES is split all the same: few items can each carry a lot
@@ -66,6 +70,8 @@ typedef struct cpu_queue {
     bool stop;
     aidev_queue_priority priority;
     cpu_pool_class pool_class; /* the priority, as the pool's job class */
+    uint64_t spin_ns;        /* EXECUTOR_SPIN_NS, or LOW_LATENCY_SPIN_NS */
+    bool low_latency;        /* AIDEV_QUEUE_LOW_LATENCY: holds the pool awake */
 } cpu_queue;
 
 static uint32_t queue_chunks_per_thread(const cpu_queue *q)
@@ -276,20 +282,21 @@ static void set_thread_priority(aidev_queue_priority priority)
                             strerror(errno));
 }
 
+/* Whether the executor has something to do: a ready command, or stop. */
+static bool executor_has_work(void *opaque)
+{
+    cpu_queue *q = opaque;
+    cpu_command *c = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
+    if (c)
+        return atomic_load_explicit(&c->deps, memory_order_acquire) == 0;
+    return __atomic_load_n(&q->stop, __ATOMIC_ACQUIRE);
+}
+
 /* The next command whose waits are all done; NULL when stopping. */
 static cpu_command *next_ready(cpu_queue *q)
 {
-    uint64_t start = aidev_backend_now_ns();
-    for (uint32_t i = 0;; i++) {
-        cpu_command *c = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
-        if (c && atomic_load_explicit(&c->deps, memory_order_acquire) == 0)
-            return c;
-        if (__atomic_load_n(&q->stop, __ATOMIC_ACQUIRE) && !c)
-            return NULL;
-        aidev_cpu_relax();
-        if ((i & 127) == 127 && aidev_backend_now_ns() - start > EXECUTOR_SPIN_NS)
-            break;
-    }
+    if (cpu_spin_until(executor_has_work, q, q->spin_ns, EXECUTOR_SPIN_NS))
+        return __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
     pthread_mutex_lock(&q->lock);
     cpu_command *c;
     while (!((c = q->head) && atomic_load(&c->deps) == 0) && !(q->stop && !q->head)) {
@@ -363,11 +370,36 @@ static void dependency_done(aidev_backend_event *e, aidev_status status, void *u
 
 aidev_status cpu_queue_create(void *device, aidev_queue_priority priority, void **out_queue)
 {
+    aidev_backend_queue_desc desc = {.struct_size = sizeof desc, .priority = priority};
+    return cpu_queue_create_desc(device, &desc, out_queue);
+}
+
+/* What cpu_queue_create_desc answers in |desc->scheduling|. */
+static void describe_queue(const cpu_queue *q, aidev_backend_queue_desc *desc)
+{
+    static const char *const how[] = {
+        [CPU_POOL_HIGH] = "HIGH: the worker pool takes its chunks before NORMAL and LOW "
+                          "work, which yields at chunk granularity; executor nice -5 where "
+                          "permitted",
+        [CPU_POOL_NORMAL] = "NORMAL: the worker pool's middle class",
+        [CPU_POOL_LOW] = "LOW: the worker pool's last class, in 64 chunks per thread so "
+                         "that HIGH work preempts it; aged after 10 ms; executor nice +5",
+    };
+    snprintf(desc->scheduling, sizeof desc->scheduling, "%s%s", how[q->pool_class],
+             q->low_latency ? "; low latency: executor and pool poll 1 ms before sleeping" : "");
+    desc->priority_applied = true;
+}
+
+aidev_status cpu_queue_create_desc(void *device, aidev_backend_queue_desc *desc, void **out_queue)
+{
+    aidev_queue_priority priority = desc->priority;
     cpu_queue *q = calloc(1, sizeof *q);
     if (!q)
         return aidev_backend_set_error(AIDEV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     q->device = device;
     q->priority = priority;
+    q->low_latency = (desc->flags & AIDEV_QUEUE_LOW_LATENCY) != 0;
+    q->spin_ns = q->low_latency ? LOW_LATENCY_SPIN_NS : EXECUTOR_SPIN_NS;
     q->pool_class = priority == AIDEV_QUEUE_PRIORITY_HIGH  ? CPU_POOL_HIGH
                     : priority == AIDEV_QUEUE_PRIORITY_LOW ? CPU_POOL_LOW
                                                            : CPU_POOL_NORMAL;
@@ -385,6 +417,9 @@ aidev_status cpu_queue_create(void *device, aidev_queue_priority priority, void 
                                        strerror(err));
     }
     pthread_setname_np(q->thread, "aidev-cpu-queue");
+    if (q->low_latency)
+        cpu_pool_hold_awake(q->device->pool, true);
+    describe_queue(q, desc);
     *out_queue = q;
     return AIDEV_SUCCESS;
 }
@@ -397,6 +432,8 @@ void cpu_queue_destroy(void *queue)
     pthread_cond_signal(&q->wake);
     pthread_mutex_unlock(&q->lock);
     pthread_join(q->thread, NULL);
+    if (q->low_latency)
+        cpu_pool_hold_awake(q->device->pool, false);
     while (q->free_list) {
         cpu_command *c = q->free_list;
         q->free_list = c->next;
@@ -495,6 +532,18 @@ aidev_status cpu_queue_submit(void *queue, const aidev_backend_command *cmd, uin
     return AIDEV_SUCCESS;
 }
 
+typedef struct finish_wait {
+    cpu_queue *q;
+    uint64_t target;
+} finish_wait;
+
+/* Whether the queue has completed |target| commands. */
+static bool queue_reached(void *opaque)
+{
+    const finish_wait *w = opaque;
+    return atomic_load_explicit(&w->q->completed, memory_order_acquire) >= w->target;
+}
+
 aidev_status cpu_queue_finish(void *queue)
 {
     cpu_queue *q = queue;
@@ -502,12 +551,9 @@ aidev_status cpu_queue_finish(void *queue)
     uint64_t target = q->submitted;
     pthread_mutex_unlock(&q->lock);
 
-    uint64_t start = aidev_backend_now_ns();
-    for (uint32_t i = 0; atomic_load_explicit(&q->completed, memory_order_acquire) < target; i++) {
-        aidev_cpu_relax();
-        if ((i & 127) == 127 && aidev_backend_now_ns() - start > EXECUTOR_SPIN_NS)
-            break;
-    }
+    finish_wait w = {.q = q, .target = target};
+    if (cpu_spin_until(queue_reached, &w, q->spin_ns, EXECUTOR_SPIN_NS))
+        return AIDEV_SUCCESS;
     pthread_mutex_lock(&q->lock);
     q->finishers++;
     while (atomic_load(&q->completed) < target)

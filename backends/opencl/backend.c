@@ -116,7 +116,7 @@ static uint64_t device_features(ocl_device_desc *d, const char *ext)
     } else {
         d->svm = 0;
     }
-    if (d->priority_hints)
+    if (!ocl_priority_hints_missing(d))
         f |= AIDEV_FEATURE_QUEUE_PRIORITY;
     cl_bool unified = CL_FALSE;
     if (device_value(id, CL_DEVICE_HOST_UNIFIED_MEMORY, &unified, sizeof unified) && unified)
@@ -295,6 +295,12 @@ static void describe_device(ocl_device_desc *d, const char *platform_name,
         info->memory_kinds |= AIDEV_MEMORY_KIND_BIT(AIDEV_MEMORY_SHARED);
     device_pci_and_uuid(d, extensions);
     choose_command_buffer(d, extensions);
+    const char *missing = ocl_priority_hints_missing(d);
+    snprintf(info->queue_scheduling, sizeof info->queue_scheduling,
+             "priorities: %s%s; preemption: as the driver schedules its queues; low latency: "
+             "no (the driver's threads run the commands)",
+             missing ? "not applied, " : "cl_khr_priority_hints (CL_QUEUE_PRIORITY_*_KHR)",
+             missing ? missing : "");
 
     snprintf(d->identity, sizeof d->identity, "%s|%s|%s|%s|%s|%s", platform_name,
              platform_version, info->name, info->vendor, info->driver_version, version);
@@ -508,6 +514,7 @@ static const aidev_backend_vtable ocl_vtable = {
     .buffer_map = ocl_buffer_map,
     .buffer_unmap = ocl_buffer_unmap,
     .queue_create = ocl_queue_create,
+    .queue_create_desc = ocl_queue_create_desc,
     .queue_destroy = ocl_queue_destroy,
     .queue_submit = ocl_queue_submit,
     .queue_finish = ocl_queue_finish,

@@ -294,6 +294,9 @@ struct ocl_queue {
     uint64_t covered;
 };
 
+/* Why queue priorities cannot reach the device |d|, or NULL when they do
+ * (cl_khr_priority_hints through clCreateCommandQueueWithProperties). */
+const char *ocl_priority_hints_missing(const ocl_device_desc *d);
 /* An in-order cl_command_queue, with profiling when |profiling|, and
  * |priority| where the device has cl_khr_priority_hints. */
 aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority, bool profiling,
@@ -305,6 +308,7 @@ static inline cl_command_queue ocl_queue_target(ocl_queue *q)
     return atomic_load_explicit(&q->queue, memory_order_acquire);
 }
 aidev_status ocl_queue_create(void *device, aidev_queue_priority priority, void **out_queue);
+aidev_status ocl_queue_create_desc(void *device, aidev_backend_queue_desc *desc, void **out_queue);
 void ocl_queue_destroy(void *queue);
 aidev_status ocl_queue_submit(void *queue, const aidev_backend_command *cmd, uint32_t wait_count,
                               aidev_backend_event *const *waits, aidev_backend_event *signal);

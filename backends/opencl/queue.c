@@ -30,6 +30,7 @@
  *     returns. (When it did not change, the switch's marker is enqueued
  *     after this command: the driver's queue lock orders them.)
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -48,6 +49,16 @@ static cl_queue_properties priority_hint(aidev_queue_priority priority)
     }
 }
 
+const char *ocl_priority_hints_missing(const ocl_device_desc *d)
+{
+    if (!d->priority_hints)
+        return "the device lacks cl_khr_priority_hints";
+    if (d->version < 20 || d->platform_version < 20 || !ocl.clCreateCommandQueueWithProperties)
+        return "cl_khr_priority_hints needs clCreateCommandQueueWithProperties (OpenCL 2.0), "
+               "which the platform or device lacks";
+    return NULL;
+}
+
 aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority, bool profiling,
                                  cl_command_queue *out)
 {
@@ -57,7 +68,7 @@ aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority,
     cl_command_queue q;
     if (d->version >= 20 && d->platform_version >= 20 && ocl.clCreateCommandQueueWithProperties) {
         cl_queue_properties props[5] = {CL_QUEUE_PROPERTIES, flags, 0};
-        if (d->priority_hints) {
+        if (!ocl_priority_hints_missing(d)) {
             props[2] = CL_QUEUE_PRIORITY_KHR;
             props[3] = priority_hint(priority);
             props[4] = 0;
@@ -72,6 +83,22 @@ aidev_status ocl_cl_queue_create(ocl_device *dev, aidev_queue_priority priority,
     }
     *out = q;
     return AIDEV_SUCCESS;
+}
+
+aidev_status ocl_queue_create_desc(void *device, aidev_backend_queue_desc *desc, void **out_queue)
+{
+    const ocl_device *dev = device;
+    const char *missing = ocl_priority_hints_missing(dev->desc);
+    static const char *const levels[] = {"CL_QUEUE_PRIORITY_LOW_KHR", "CL_QUEUE_PRIORITY_MED_KHR",
+                                         "CL_QUEUE_PRIORITY_HIGH_KHR"};
+    desc->priority_applied = !missing;
+    if (missing)
+        snprintf(desc->scheduling, sizeof desc->scheduling, "priority not applied: %s", missing);
+    else
+        snprintf(desc->scheduling, sizeof desc->scheduling, "%s (cl_khr_priority_hints)",
+                 levels[desc->priority - AIDEV_QUEUE_PRIORITY_LOW]);
+    /* libaidev sends no flag this backend does not announce. */
+    return ocl_queue_create(device, desc->priority, out_queue);
 }
 
 aidev_status ocl_queue_create(void *device, aidev_queue_priority priority, void **out_queue)

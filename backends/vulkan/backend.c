@@ -33,6 +33,15 @@ static void read_options(void)
     vkb_opts.no_push_descriptors = env_switch("AIDEV_VULKAN_NO_PUSH_DESCRIPTORS");
     vkb_opts.no_calibrated = env_switch("AIDEV_VULKAN_NO_CALIBRATED_TIMESTAMPS");
     vkb_opts.emulate_transfer = env_switch("AIDEV_VULKAN_EMULATE_TRANSFER");
+    static const char *const priorities[] = {"low", "medium", "high", "realtime"};
+    static const int levels[] = {VK_QUEUE_GLOBAL_PRIORITY_LOW_KHR,
+                                 VK_QUEUE_GLOBAL_PRIORITY_MEDIUM_KHR,
+                                 VK_QUEUE_GLOBAL_PRIORITY_HIGH_KHR,
+                                 VK_QUEUE_GLOBAL_PRIORITY_REALTIME_KHR};
+    int level;
+    aidev_backend_env_choice("AIDEV_VULKAN_GLOBAL_PRIORITY", priorities, levels, 4, 0, "unset",
+                             &level);
+    vkb_opts.global_priority = (uint32_t)level;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -434,6 +443,7 @@ static const aidev_backend_vtable vulkan_vtable = {
     .buffer_unmap = vkb_buffer_unmap,
     .buffer_query = vkb_buffer_query,
     .queue_create = vkb_queue_create,
+    .queue_create_desc = vkb_queue_create_desc,
     .queue_destroy = vkb_queue_destroy,
     .queue_submit = vkb_queue_submit,
     .queue_finish = vkb_queue_finish,

@@ -7,6 +7,17 @@
  * normal; aidev queues of normal priority take the middle ones in turn. A
  * transfer-only family, where the device has one, gets one VkQueue that
  * takes the batches made only of copies (queue.c).
+ *
+ * Global priority (VK_KHR/EXT_global_priority) ranks a process's queues
+ * against other processes' on the GPU. Vulkan sets it per
+ * VkDeviceQueueCreateInfo, i.e. for a whole queue family at device
+ * creation, not per aidev queue (queues of one family share one create
+ * info); so it is the operator's choice for the process, as a nice value
+ * is: AIDEV_VULKAN_GLOBAL_PRIORITY=low|medium|high|realtime, applied to
+ * every queue of the device where the driver has the extension, and
+ * dropped with a note when the driver refuses it (above medium needs
+ * privilege on most drivers). Queue priorities order aidev queues within
+ * the device.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +51,57 @@ static PFN_vkVoidFunction lookup_device(void *ctx, const char *name)
 {
     const device_lookup_ctx *c = ctx;
     return c->backend->i.vkGetDeviceProcAddr(c->device, name);
+}
+
+static const char *global_priority_name(uint32_t level)
+{
+    switch (level) {
+    case VK_QUEUE_GLOBAL_PRIORITY_LOW_KHR:
+        return "low";
+    case VK_QUEUE_GLOBAL_PRIORITY_MEDIUM_KHR:
+        return "medium";
+    case VK_QUEUE_GLOBAL_PRIORITY_HIGH_KHR:
+        return "high";
+    default:
+        return "realtime";
+    }
+}
+
+/* vkCreateDevice with AIDEV_VULKAN_GLOBAL_PRIORITY on every queue create
+ * info of |info| where the driver has the extension (its name is last in
+ * |exts|, which has room for it); again without it when the driver
+ * refuses. Notes the outcome in |dev->global_priority_note|. */
+static VkResult create_with_global_priority(vkb_device *dev, VkDeviceCreateInfo *info,
+                                            ext_list *exts, VkDeviceQueueCreateInfo *queues)
+{
+    vkb_backend *b = dev->backend;
+    const vkb_physical *p = dev->phys;
+    uint32_t level = vkb_opts.global_priority;
+    if (!level || !p->ext_global_priority)
+        return b->i.vkCreateDevice(p->handle, info, NULL, &dev->handle);
+    VkDeviceQueueGlobalPriorityCreateInfoKHR global = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_GLOBAL_PRIORITY_CREATE_INFO_KHR,
+        .globalPriority = (VkQueueGlobalPriorityKHR)level,
+    };
+    for (uint32_t i = 0; i < info->queueCreateInfoCount; i++)
+        queues[i].pNext = &global;
+    add_ext(exts, true, p->ext_global_priority);
+    info->enabledExtensionCount = exts->count;
+    VkResult r = b->i.vkCreateDevice(p->handle, info, NULL, &dev->handle);
+    if (r == VK_SUCCESS) {
+        snprintf(dev->global_priority_note, sizeof dev->global_priority_note,
+                 "global priority %s (%s)", global_priority_name(level), p->ext_global_priority);
+        return r;
+    }
+    if (r != VK_ERROR_NOT_PERMITTED_KHR && r != VK_ERROR_INITIALIZATION_FAILED)
+        return r;
+    snprintf(dev->global_priority_note, sizeof dev->global_priority_note,
+             "global priority %s refused by the driver (%s): the driver's default",
+             global_priority_name(level), vkb_result_name(r));
+    for (uint32_t i = 0; i < info->queueCreateInfoCount; i++)
+        queues[i].pNext = NULL;
+    info->enabledExtensionCount = --exts->count;
+    return b->i.vkCreateDevice(p->handle, info, NULL, &dev->handle);
 }
 
 static aidev_status create_vk_device(vkb_device *dev)
@@ -138,7 +200,7 @@ static aidev_status create_vk_device(vkb_device *dev)
         .enabledExtensionCount = exts.count,
         .ppEnabledExtensionNames = exts.names,
     };
-    VkResult r = b->i.vkCreateDevice(p->handle, &info, NULL, &dev->handle);
+    VkResult r = create_with_global_priority(dev, &info, &exts, queues);
     if (r != VK_SUCCESS) {
         dev->handle = VK_NULL_HANDLE;
         return vkb_error("vkCreateDevice", r);
@@ -534,4 +596,58 @@ aidev_status vkb_device_open(void *backend, uint32_t index, void **out_device)
     vkb_pipeline_cache_open(dev);
     *out_device = dev;
     return AIDEV_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* How priorities apply (AIDEV_DEVICE_INFO_QUEUE_SCHEDULING and            */
+/* AIDEV_QUEUE_INFO_SCHEDULING)                                             */
+/* ------------------------------------------------------------------------ */
+
+void vkb_describe_scheduling(vkb_physical *p)
+{
+    char priorities[128], global[160];
+    if (p->compute_queue_count >= 3)
+        snprintf(priorities, sizeof priorities,
+                 "%u compute VkQueues, HIGH on one of priority 1.0, LOW on one of 0.0",
+                 p->compute_queue_count);
+    else
+        snprintf(priorities, sizeof priorities,
+                 "not applied, the compute family has %u VkQueue%s (3 needed: HIGH, NORMAL, LOW)",
+                 p->compute_queue_count, p->compute_queue_count == 1 ? "" : "s");
+    if (!p->ext_global_priority)
+        snprintf(global, sizeof global, "not offered by the driver (no %s or %s)%s",
+                 VK_KHR_GLOBAL_PRIORITY_EXTENSION_NAME, VK_EXT_GLOBAL_PRIORITY_EXTENSION_NAME,
+                 vkb_opts.global_priority ? ", AIDEV_VULKAN_GLOBAL_PRIORITY not applied" : "");
+    else if (vkb_opts.global_priority)
+        snprintf(global, sizeof global, "%s asked by AIDEV_VULKAN_GLOBAL_PRIORITY (%s)",
+                 global_priority_name(vkb_opts.global_priority), p->ext_global_priority);
+    else
+        snprintf(global, sizeof global,
+                 "%s offered, the driver's default (set AIDEV_VULKAN_GLOBAL_PRIORITY)",
+                 p->ext_global_priority);
+    snprintf(p->info.queue_scheduling, sizeof p->info.queue_scheduling,
+             "priorities: %s; global priority: %s; preemption: as the driver schedules; low "
+             "latency: no (the driver's threads run the commands)",
+             priorities, global);
+}
+
+aidev_status vkb_queue_create_desc(void *device, aidev_backend_queue_desc *desc, void **out_queue)
+{
+    const vkb_device *dev = device;
+    static const char *const names[] = {"LOW", "NORMAL", "HIGH"};
+    static const char *const levels[] = {"0.0", "0.5", "1.0"};
+    const char *name = names[desc->priority - AIDEV_QUEUE_PRIORITY_LOW];
+    const char *global = dev->global_priority_note;
+    desc->priority_applied = dev->queue_priorities;
+    if (dev->queue_priorities)
+        snprintf(desc->scheduling, sizeof desc->scheduling, "%s: a VkQueue of priority %s%s%s",
+                 name, levels[desc->priority - AIDEV_QUEUE_PRIORITY_LOW], global[0] ? "; " : "",
+                 global);
+    else
+        snprintf(desc->scheduling, sizeof desc->scheduling,
+                 "priority not applied: the device has %u compute VkQueue%s, shared round "
+                 "robin%s%s",
+                 dev->compute_queue_count, dev->compute_queue_count == 1 ? "" : "s",
+                 global[0] ? "; " : "", global);
+    return vkb_queue_create(device, desc->priority, out_queue);
 }

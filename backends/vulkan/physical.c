@@ -81,6 +81,11 @@ static aidev_status read_extensions(vkb_backend *b, vkb_physical *p, bool *amd_c
     p->ext_float16_int8_khr = HAS(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     p->ext_8bit_storage_khr = HAS(VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
     p->ext_int_dot_khr = HAS(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    p->ext_global_priority = HAS(VK_KHR_GLOBAL_PRIORITY_EXTENSION_NAME)
+                                 ? VK_KHR_GLOBAL_PRIORITY_EXTENSION_NAME
+                             : HAS(VK_EXT_GLOBAL_PRIORITY_EXTENSION_NAME)
+                                 ? VK_EXT_GLOBAL_PRIORITY_EXTENSION_NAME
+                                 : NULL;
     *amd_cores = HAS(VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME);
     *nv_sms = HAS(VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME);
 #undef HAS
@@ -397,6 +402,7 @@ static bool probe_device(vkb_backend *b, vkb_physical *p, char *why, size_t why_
         info->features |= AIDEV_FEATURE_HOST_IMPORT;
     if (p->compute_queue_count >= 3)
         info->features |= AIDEV_FEATURE_QUEUE_PRIORITY;
+    vkb_describe_scheduling(p);
     if (p->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
         info->features |= AIDEV_FEATURE_UNIFIED_MEMORY;
     return true;

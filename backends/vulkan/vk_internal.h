@@ -66,6 +66,9 @@ typedef struct vkb_physical {
     bool ext_push_descriptor, ext_host_import, ext_memory_budget, ext_pci_bus_info,
         ext_calibrated, ext_portability_subset, ext_timeline_khr, ext_float16_int8_khr,
         ext_8bit_storage_khr, ext_int_dot_khr;
+    /* VK_KHR_global_priority, else VK_EXT_global_priority (same structure):
+     * the name to enable, NULL when the driver has neither. */
+    const char *ext_global_priority;
     /* Features to enable: everything a compute shader may need that the
      * device has, so that a user's SPIR-V using it passes validation. */
     VkPhysicalDeviceFeatures core_features;
@@ -97,6 +100,10 @@ typedef struct vkb_options {
     bool no_calibrated;        /* AIDEV_VULKAN_NO_CALIBRATED_TIMESTAMPS */
     bool emulate_transfer;     /* AIDEV_VULKAN_EMULATE_TRANSFER: copies "on another
                                   family" that is the compute queue itself */
+    /* AIDEV_VULKAN_GLOBAL_PRIORITY: the VkQueueGlobalPriorityKHR asked for
+     * every queue of the process's devices, 0 when unset (the driver's
+     * default, medium) */
+    uint32_t global_priority;
 } vkb_options;
 
 VKB_HIDDEN extern vkb_options vkb_opts;
@@ -368,6 +375,10 @@ typedef struct vkb_device {
     pthread_mutex_t compute_locks[VKB_MAX_COMPUTE_QUEUES];
     atomic_uint next_compute_queue;
     bool queue_priorities;          /* compute queue 0 high, last low */
+    /* What became of AIDEV_VULKAN_GLOBAL_PRIORITY on this device, in words:
+     * "global priority high", "global priority high refused by the driver
+     * (VK_ERROR_NOT_PERMITTED_KHR)", or "" when not asked. */
+    char global_priority_note[128];
     /* Copies go to a transfer-only family where the device has one. */
     bool has_transfer;
     uint32_t transfer_family;       /* the family index, when has_transfer */
@@ -570,6 +581,12 @@ typedef struct vkb_queue {
     pthread_mutex_t complete_lock;  /* one thread retires batches at a time */
 } vkb_queue;
 
+/* queue_create_desc: vkb_queue_create, and what became of the priority
+ * (device.c). */
+VKB_HIDDEN aidev_status vkb_queue_create_desc(void *device, aidev_backend_queue_desc *desc,
+                                              void **out_queue);
+/* The device-level words of AIDEV_DEVICE_INFO_QUEUE_SCHEDULING (device.c). */
+VKB_HIDDEN void vkb_describe_scheduling(vkb_physical *p);
 VKB_HIDDEN aidev_status vkb_queue_create(void *device, aidev_queue_priority priority,
                                          void **out_queue);
 VKB_HIDDEN void vkb_queue_destroy(void *queue);

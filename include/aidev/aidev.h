@@ -360,6 +360,11 @@ typedef enum aidev_memory_kind {
  * device takes the form and its backend applies them (issue 17). */
 #define AIDEV_FEATURE_KERNEL_SPEC_CONSTANTS (1ull << 14)
 #define AIDEV_FEATURE_KERNEL_LOCAL_ARGS (1ull << 15)
+/* The device takes queues created with AIDEV_QUEUE_LOW_LATENCY
+ * (aidev_queue_create_with_flags()): its threads poll for new work a while
+ * before sleeping, so a command on an idle device starts without a thread
+ * wake-up (issue 15). */
+#define AIDEV_FEATURE_QUEUE_LOW_LATENCY (1ull << 16)
 
 typedef enum aidev_device_info {
     AIDEV_DEVICE_INFO_NAME = 1,            /* char[]: "llvmpipe (LLVM 15...)" */
@@ -384,6 +389,10 @@ typedef enum aidev_device_info {
     AIDEV_DEVICE_INFO_INDEX = 18,          /* uint32_t: index in the context */
     AIDEV_DEVICE_INFO_NUMA_NODE = 19,      /* int32_t: -1 where unknown */
     AIDEV_DEVICE_INFO_TIMESTAMP_PERIOD_NS = 20, /* double: device tick in ns */
+    AIDEV_DEVICE_INFO_QUEUE_SCHEDULING = 21, /* char[]: how the device honours queue
+                                                priorities, preemption and
+                                                AIDEV_QUEUE_LOW_LATENCY, or why
+                                                not, in words (issue 15) */
 } aidev_device_info;
 
 /* Typed info query. Copies the value of |key| into |value| (|value_size|
@@ -1601,6 +1610,71 @@ AIDEV_API aidev_status aidev_graph_exec_release(aidev_graph_exec exec);
 AIDEV_API aidev_status aidev_context_buffer_create(aidev_context context,
                                                    const aidev_buffer_desc *desc,
                                                    aidev_buffer *out_buffer);
+
+/* Queue flags and queue info (issue 15)                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Flags of aidev_queue_create_with_flags(). */
+typedef enum aidev_queue_flags {
+    /* A real-time class for small urgent work. The device's threads (on
+     * the CPU device: the queue's executor thread and the device's worker
+     * pool) poll for new work for up to AIDEV_QUEUE_LOW_LATENCY_SPIN_US
+     * after their last command before they sleep, so a command that
+     * arrives within that window starts without a thread wake-up (30-50
+     * us on a virtual machine; a spinning thread takes it in well under
+     * 1 us). What it costs: while at least one such queue lives on the
+     * device, every idle spell of the device keeps the executor and each
+     * pool thread busy for up to that long, i.e. up to 1 + pool threads
+     * cores for AIDEV_QUEUE_LOW_LATENCY_SPIN_US after each burst of work
+     * (a device given work more often than that never sleeps). Past the
+     * first 20 us of a spell the pollers yield the core between polls
+     * (sched_yield), so other runnable threads of the machine go first.
+     * Only on devices with AIDEV_FEATURE_QUEUE_LOW_LATENCY; on others
+     * (OpenCL and Vulkan devices, whose threads are the driver's) the
+     * flag is refused, never silently ignored. */
+    AIDEV_QUEUE_LOW_LATENCY = 1u << 0,
+} aidev_queue_flags;
+
+/* How long the threads of a device with a low-latency queue poll before
+ * sleeping, in microseconds (see AIDEV_QUEUE_LOW_LATENCY). */
+#define AIDEV_QUEUE_LOW_LATENCY_SPIN_US 1000u
+
+/* aidev_queue_create() with |flags|, a mask of aidev_queue_flags (0: the
+ * same as aidev_queue_create()). Returns AIDEV_ERROR_INVALID_ARGUMENT when
+ * |out_queue| is NULL, |priority| is not an aidev_queue_priority or
+ * |flags| has bits that are no aidev_queue_flags; AIDEV_ERROR_UNSUPPORTED
+ * when |flags| has AIDEV_QUEUE_LOW_LATENCY and the device lacks
+ * AIDEV_FEATURE_QUEUE_LOW_LATENCY (the message names the device and
+ * says why); AIDEV_ERROR_INVALID_HANDLE for a bad |device|;
+ * AIDEV_ERROR_OUT_OF_HOST_MEMORY; a backend's failure. Thread safe. */
+AIDEV_API aidev_status aidev_queue_create_with_flags(aidev_device device,
+                                                     aidev_queue_priority priority,
+                                                     uint32_t flags,
+                                                     aidev_queue *out_queue);
+
+typedef enum aidev_queue_info {
+    AIDEV_QUEUE_INFO_PRIORITY = 1,   /* int32_t: the aidev_queue_priority asked */
+    AIDEV_QUEUE_INFO_FLAGS = 2,      /* uint32_t: the aidev_queue_flags asked */
+    /* uint32_t: 1 when the priority reached the device (a native queue
+     * priority, cl_khr_priority_hints, the CPU pool's classes), 0 when it
+     * is not applied (the device offers no way, or the backend does not
+     * say) */
+    AIDEV_QUEUE_INFO_PRIORITY_APPLIED = 3,
+    /* char[]: how the backend applied the priority and flags, or why not,
+     * in words: "CL_QUEUE_PRIORITY_HIGH_KHR (cl_khr_priority_hints)",
+     * "not applied: the device lacks cl_khr_priority_hints" */
+    AIDEV_QUEUE_INFO_SCHEDULING = 4,
+    AIDEV_QUEUE_INFO_DEVICE = 5,     /* aidev_device (borrowed) */
+} aidev_queue_info;
+
+/* Typed info query of a queue, as aidev_device_get_info() (sizes, NULL
+ * |value| or |size_ret|, strings). Returns AIDEV_ERROR_INVALID_ARGUMENT
+ * when |value| is given and |value_size| is too small,
+ * AIDEV_ERROR_NOT_FOUND for an unknown key, AIDEV_ERROR_INVALID_HANDLE for
+ * a bad |queue|. Thread safe. */
+AIDEV_API aidev_status aidev_queue_get_info(aidev_queue queue, aidev_queue_info key,
+                                            size_t value_size, void *value,
+                                            size_t *size_ret);
 
 #ifdef __cplusplus
 }

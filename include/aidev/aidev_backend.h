@@ -37,6 +37,10 @@
  *        arguments of OpenCL C kernels reach kernel_create and dispatches);
  *        libaidev sends neither to a backend without the bit. No member
  *        is appended: the 1.4 table is the 1.3 one.
+ *   1.5  appends queue_create_desc (optional, issue 15: queue flags such
+ *        as AIDEV_QUEUE_LOW_LATENCY, and what the backend did with a
+ *        queue's priority) and |queue_scheduling| at the end of
+ *        aidev_backend_device_info.
  *
  * Objects
  *   The backend's objects (device, buffer, queue, kernel) are opaque void
@@ -85,7 +89,7 @@ extern "C" {
 #define AIDEV_BACKEND_ABI_MINOR(v) ((uint32_t)(v)&0xffffu)
 
 /* The ABI this header describes. */
-#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 4)
+#define AIDEV_BACKEND_ABI_VERSION AIDEV_BACKEND_ABI_MAKE(1, 5)
 
 #define AIDEV_BACKEND_ENTRY_SYMBOL "aidev_backend_entry"
 
@@ -283,7 +287,30 @@ typedef struct aidev_backend_device_info {
     uint64_t features;          /* AIDEV_FEATURE_* */
     int32_t numa_node;          /* -1 unknown */
     double timestamp_period_ns;
+    /* (ABI 1.5) How the device honours queue priorities, preemption and
+     * AIDEV_QUEUE_LOW_LATENCY, or why not, in words (what
+     * AIDEV_DEVICE_INFO_QUEUE_SCHEDULING answers): "priorities: not passed,
+     * the device lacks cl_khr_priority_hints". Empty from older plugins;
+     * libaidev then says that the backend does not tell. */
+    char queue_scheduling[512];
 } aidev_backend_device_info;
+
+/* A queue libaidev asks for, and what the backend did with it (ABI 1.5,
+ * queue_create_desc). libaidev zeroes it and sets |struct_size|, the
+ * priority and the flags; the backend fills the answers. */
+typedef struct aidev_backend_queue_desc {
+    uint32_t struct_size;
+    aidev_queue_priority priority;
+    /* AIDEV_QUEUE_* flags (aidev_queue_flags); libaidev sends
+     * AIDEV_QUEUE_LOW_LATENCY only to devices whose features have
+     * AIDEV_FEATURE_QUEUE_LOW_LATENCY. */
+    uint32_t flags;
+    /* Answer: the priority reached the device (AIDEV_QUEUE_INFO_PRIORITY_APPLIED). */
+    bool priority_applied;
+    /* Answer: how the priority and flags were applied, or why not, in words
+     * (AIDEV_QUEUE_INFO_SCHEDULING). */
+    char scheduling[256];
+} aidev_backend_queue_desc;
 
 typedef struct aidev_backend_buffer_desc {
     uint64_t size;
@@ -627,6 +654,16 @@ struct aidev_backend_vtable {
     void (*graph_destroy)(void *graph);
 
     /* -- ABI 1.4 (issue 17: user kernels): caps only, no member ---------- */
+
+    /* -- ABI 1.5 (issue 15: queue flags and how priorities apply) --------- */
+
+    /* (optional) queue_create with flags, telling what it did: libaidev
+     * calls it in place of queue_create when present. Fills the answers of
+     * |desc| (see aidev_backend_queue_desc). A backend without it gets no
+     * flags (libaidev refuses AIDEV_QUEUE_LOW_LATENCY for its devices and
+     * clears AIDEV_FEATURE_QUEUE_LOW_LATENCY from their features). */
+    aidev_status (*queue_create_desc)(void *device, aidev_backend_queue_desc *desc,
+                                      void **out_queue);
 };
 
 /* Completes |signal| of a graph_submit with the failure of its command
@@ -652,6 +689,9 @@ AIDEV_API void aidev_backend_graph_failed(aidev_backend_event *signal, uint32_t 
     (offsetof(aidev_backend_vtable, graph_destroy) + sizeof(void (*)(void)))
 /* Bytes of the ABI 1.4 table: 1.4 added caps, no member. */
 #define AIDEV_BACKEND_VTABLE_SIZE_1_4 AIDEV_BACKEND_VTABLE_SIZE_1_3
+/* Bytes of the ABI 1.5 table. */
+#define AIDEV_BACKEND_VTABLE_SIZE_1_5 \
+    (offsetof(aidev_backend_vtable, queue_create_desc) + sizeof(void (*)(void)))
 
 /* The C form of built-in kernel |library_index| (see
  * aidev_backend_kernel_source), or NULL when it has none: a host-memory

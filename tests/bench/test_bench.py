@@ -55,7 +55,9 @@ INT8_VS_DNNL = ["kernels/matmul_i8 256^3"]
 EXPECTED = {
     "cpu": ["cpu.empty_dispatch_latency", "cpu.axpy_16M", "pipeline.read_compute",
             "pipeline.read_compute_vs_handwritten", "memory.random_4k_reads",
-            "sched.urgent_under_load", "graph.launch_1000"] + SMALL_BUFFERS + TENSOR + FIRST,
+            "sched.urgent_under_load", "graph.launch_1000",
+            "cpu.empty_dispatch_latency_low_latency",
+            "cpu.idle_dispatch_latency_low_latency"] + SMALL_BUFFERS + TENSOR + FIRST,
     "opencl": ["opencl empty dispatch latency", "opencl dispatch throughput x1000",
                "opencl axpy 16M f32", "opencl kernel load (cache hit)",
                "pipeline.read_compute", "graph.launch_1000"] + SMALL_BUFFERS + TENSOR + FIRST,

@@ -489,8 +489,22 @@ def test_device_option(opts):
         for key in ("name", "backend", "vendor", "type", "driver version", "api version",
                     "compute units", "memory", "free memory", "max allocation",
                     "local memory", "max workgroup", "memory kinds", "features", "lacks",
+                    "queues honour", "queue scheduling",
                     "pci bus id", "uuid", "numa node", "timestamp period", "hardware"):
             check(re.search(rf"^  {key}  ", r.out, re.M), f"no '{key}' line\n" + r.describe())
+        # Which of priorities, preemption and low latency it honours, as its
+        # features say, and how in the backend's words.
+        qs = d["queue_scheduling"]
+        for key, feature in (("priorities", "queue_priority"),
+                             ("preemption", "queue_preemption"),
+                             ("low_latency", "queue_low_latency")):
+            check(qs[key] == (feature in d["features"]), f"{key}: {qs} vs {d['features']}")
+        honour = ", ".join(f"{k.replace('_', ' ')} {'yes' if qs[k] else 'no'}"
+                           for k in ("priorities", "preemption", "low_latency"))
+        check(re.search(rf"^  queues honour\s+{honour}$", r.out, re.M),
+              f"'queues honour' is not '{honour}'\n" + r.describe())
+        if qs["how"]:
+            check(squash(qs["how"]) in squash(r.out), "the scheduling words are not shown")
         if d["free_memory_bytes"] is None:
             check(re.search(r"^  free memory\s+unknown", r.out, re.M), r.describe())
         else:  # a live value: it moves between two runs
